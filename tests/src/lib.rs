@@ -1,0 +1,7 @@
+//! raftlab's harness, checkers and graded suites.
+//!
+//! This crate wires Raft and KV peers onto `labsim`/`labrpc` (what 6.824's
+//! `config.go` does), holds the checkers (safety invariants and
+//! linearizability), and the `lab` command-line tool.
+
+pub mod linearizability;
