@@ -1,0 +1,161 @@
+//! What a simulated node is, and the context it runs in.
+//!
+//! A node is a state machine that the simulator drives: it is started, gets
+//! messages, timers and sync completions, and acts only through its [`Ctx`].
+//! It never sees another node's memory, the wall clock or the OS.
+
+use crate::hash::TraceHasher;
+use crate::kernel::Kernel;
+use crate::network::Network;
+use crate::rng::{SimRng, Stream};
+use crate::storage::{Storage, SyncId};
+use crate::trace::Detail;
+use std::any::Any;
+
+/// Index of a node in its simulation.
+pub type NodeId = usize;
+
+/// Identifies a timer, to cancel it.
+pub type TimerId = u64;
+
+/// A simulated node: everything it does happens in these handlers.
+pub trait Node<N: Network>: Any {
+    /// The node was added, or rebuilt after a crash: arm timers here.
+    fn on_start(&mut self, _ctx: &mut Ctx<'_, N>) {}
+    /// A message from `from` arrived.
+    fn on_message(&mut self, ctx: &mut Ctx<'_, N>, from: NodeId, msg: N::Msg);
+    /// A timer set with `Ctx::set_timer` fired.
+    fn on_timer(&mut self, _ctx: &mut Ctx<'_, N>, _timer: TimerId, _tag: u64) {}
+    /// A sync issued with `Ctx::sync` completed: what it covered is durable.
+    fn on_sync(&mut self, _ctx: &mut Ctx<'_, N>, _sync: SyncId) {}
+}
+
+/// Builds a node from its durable storage alone: at its first start (empty
+/// storage) and after every crash.
+pub type Factory<N> = Box<dyn FnMut(NodeId, &Storage) -> Box<dyn Node<N>>>;
+
+/// How a sync went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Synced {
+    /// Everything written is durable already (sync latency 0).
+    Now,
+    /// It completes later, with `Node::on_sync(id)`.
+    Later(SyncId),
+}
+
+/// A node's window on the world while one of its handlers runs.
+pub struct Ctx<'a, N: Network> {
+    pub(crate) kernel: &'a mut Kernel<N>,
+    pub(crate) net: &'a mut N,
+    pub(crate) storage: &'a mut Storage,
+    pub(crate) id: NodeId,
+}
+
+impl<N: Network> Ctx<'_, N> {
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// This node's clock, in nanoseconds: virtual time, skewed by the node's
+    /// clock drift if any.
+    pub fn now_ns(&self) -> u64 {
+        self.kernel.local_now_ns(self.id)
+    }
+
+    /// This node's random stream.
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.kernel.rng(Stream::Node(self.id))
+    }
+
+    /// Fires `on_timer(.., tag)` after `delay_ns` of this node's clock.
+    pub fn set_timer(&mut self, delay_ns: u64, tag: u64) -> TimerId {
+        self.kernel.set_timer(self.id, delay_ns, tag)
+    }
+
+    /// Cancels a pending timer; false if it already fired or was cancelled.
+    pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
+        self.kernel.cancel_timer(self.id, timer)
+    }
+
+    /// Hands `msg` to the network, addressed to `to`.
+    pub fn send(&mut self, to: NodeId, msg: N::Msg) {
+        assert!(
+            to < self.kernel.node_count(),
+            "node {} sent a message to node {to}, which does not exist",
+            self.id
+        );
+        self.net.send(self.kernel, self.id, to, msg);
+    }
+
+    /// Records an event of the layer above in the trace.
+    pub fn record(&mut self, kind: &'static str, detail: &dyn Detail) {
+        self.kernel.record(Some(self.id), kind, detail);
+    }
+
+    /// This node's disk, as the node sees it (unsynced writes included).
+    pub fn storage(&self) -> &Storage {
+        self.storage
+    }
+
+    /// Replaces `file` with `data` (volatile until synced).
+    pub fn write(&mut self, file: &str, data: &[u8]) {
+        self.storage.write(file, data);
+        self.kernel.record(
+            Some(self.id),
+            "write",
+            &StorageDetail(file, data.len() as u64),
+        );
+    }
+
+    /// Appends `data` to `file` (volatile until synced).
+    pub fn append(&mut self, file: &str, data: &[u8]) {
+        self.storage.append(file, data);
+        self.kernel.record(
+            Some(self.id),
+            "append",
+            &StorageDetail(file, data.len() as u64),
+        );
+    }
+
+    /// Cuts `file` to `len` bytes (volatile until synced).
+    pub fn truncate(&mut self, file: &str, len: u64) {
+        self.storage.truncate(file, len);
+        self.kernel
+            .record(Some(self.id), "truncate", &StorageDetail(file, len));
+    }
+
+    /// Deletes `file` (volatile until synced).
+    pub fn remove(&mut self, file: &str) {
+        self.storage.remove(file);
+        self.kernel
+            .record(Some(self.id), "remove", &StorageDetail(file, 0));
+    }
+
+    /// Makes every write so far durable, at once or after the node's sync latency.
+    pub fn sync(&mut self) -> Synced {
+        let id = self.storage.begin_sync();
+        let latency_ns = self.kernel.sync_latency_ns(self.id);
+        if latency_ns == 0 {
+            self.storage.complete_sync(id);
+            self.kernel.record(Some(self.id), "sync", &id);
+            Synced::Now
+        } else {
+            self.kernel.schedule_sync(self.id, latency_ns, id);
+            Synced::Later(id)
+        }
+    }
+}
+
+struct StorageDetail<'a>(&'a str, u64);
+
+impl Detail for StorageDetail<'_> {
+    fn digest(&self, h: &mut TraceHasher) {
+        h.bytes(self.0.as_bytes());
+        h.u64(self.1);
+    }
+    fn describe(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = write!(out, "{} {}", self.0, self.1);
+    }
+}

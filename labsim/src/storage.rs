@@ -1,0 +1,192 @@
+//! Simulated durable storage: one small file system per node.
+//!
+//! Writes land in a volatile view at once (what the node reads back), and
+//! become durable only when a sync that follows them completes. A crash
+//! throws the volatile view away and keeps the durable one, so a node loses
+//! exactly what it wrote but had not synced. A sync latency of zero makes
+//! every sync complete on the spot: that is 6.824's Persister.
+
+use std::collections::BTreeMap;
+
+/// One write to a file, as it waits for a sync.
+#[derive(Clone, Debug)]
+enum Op {
+    Write(String, Vec<u8>),
+    Append(String, Vec<u8>),
+    Truncate(String, u64),
+    Remove(String),
+}
+
+impl Op {
+    fn apply(self, files: &mut BTreeMap<String, Vec<u8>>) {
+        match self {
+            Op::Write(name, data) => {
+                files.insert(name, data);
+            }
+            Op::Append(name, data) => files.entry(name).or_default().extend_from_slice(&data),
+            Op::Truncate(name, len) => {
+                if let Some(file) = files.get_mut(&name) {
+                    file.truncate(len as usize);
+                }
+            }
+            Op::Remove(name) => {
+                files.remove(&name);
+            }
+        }
+    }
+}
+
+/// Identifies one sync of one node's storage.
+pub type SyncId = u64;
+
+/// A node's disk. Owned by the simulator, so it outlives the node's crashes.
+#[derive(Default)]
+pub struct Storage {
+    volatile: BTreeMap<String, Vec<u8>>,
+    durable: BTreeMap<String, Vec<u8>>,
+    /// Writes not yet covered by a completed sync, each tagged with the sync
+    /// that covers it (`None` until a sync is issued).
+    pending: Vec<(Option<SyncId>, Op)>,
+    next_sync: SyncId,
+    bytes_written: u64,
+    syncs: u64,
+}
+
+impl Storage {
+    /// The contents of `file` as the node sees it (synced or not).
+    pub fn read(&self, file: &str) -> Option<&[u8]> {
+        self.volatile.get(file).map(Vec::as_slice)
+    }
+
+    /// The size of `file` in bytes, 0 if it does not exist.
+    pub fn len(&self, file: &str) -> u64 {
+        self.volatile.get(file).map_or(0, |f| f.len() as u64)
+    }
+
+    /// True if no file exists.
+    pub fn is_empty(&self) -> bool {
+        self.volatile.is_empty()
+    }
+
+    /// Names of the files that exist, in order.
+    pub fn files(&self) -> impl Iterator<Item = &str> {
+        self.volatile.keys().map(String::as_str)
+    }
+
+    /// The contents of `file` as a crash would leave it.
+    pub fn read_durable(&self, file: &str) -> Option<&[u8]> {
+        self.durable.get(file).map(Vec::as_slice)
+    }
+
+    /// Total bytes ever written, and syncs issued: for counters and benches.
+    pub fn stats(&self) -> (u64, u64) {
+        (self.bytes_written, self.syncs)
+    }
+
+    /// True if some write is not yet durable.
+    pub fn has_unsynced(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    pub(crate) fn write(&mut self, file: &str, data: &[u8]) {
+        self.bytes_written += data.len() as u64;
+        self.log(Op::Write(file.to_owned(), data.to_vec()));
+    }
+
+    pub(crate) fn append(&mut self, file: &str, data: &[u8]) {
+        self.bytes_written += data.len() as u64;
+        self.log(Op::Append(file.to_owned(), data.to_vec()));
+    }
+
+    pub(crate) fn truncate(&mut self, file: &str, len: u64) {
+        self.log(Op::Truncate(file.to_owned(), len));
+    }
+
+    pub(crate) fn remove(&mut self, file: &str) {
+        self.log(Op::Remove(file.to_owned()));
+    }
+
+    fn log(&mut self, op: Op) {
+        op.clone().apply(&mut self.volatile);
+        self.pending.push((None, op));
+    }
+
+    /// Issues a sync covering every write so far. It completes later, through
+    /// `complete_sync`, or at once with `complete_now`.
+    pub(crate) fn begin_sync(&mut self) -> SyncId {
+        let id = self.next_sync;
+        self.next_sync += 1;
+        self.syncs += 1;
+        for (tag, _) in self.pending.iter_mut().rev() {
+            if tag.is_some() {
+                break;
+            }
+            *tag = Some(id);
+        }
+        id
+    }
+
+    /// Makes durable every write covered by sync `id` (and by earlier syncs).
+    pub(crate) fn complete_sync(&mut self, id: SyncId) {
+        let covered = self
+            .pending
+            .iter()
+            .take_while(|(tag, _)| tag.is_some_and(|t| t <= id))
+            .count();
+        for (_, op) in self.pending.drain(..covered) {
+            op.apply(&mut self.durable);
+        }
+    }
+
+    /// The node crashed: writes not yet synced are lost, unless
+    /// `keep_unsynced` (a process crash whose page cache survived).
+    pub(crate) fn crash(&mut self, keep_unsynced: bool) {
+        if keep_unsynced {
+            for (_, op) in self.pending.drain(..) {
+                op.apply(&mut self.durable);
+            }
+        } else {
+            self.pending.clear();
+            self.volatile = self.durable.clone();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsynced_writes_are_lost_at_a_crash() {
+        let mut s = Storage::default();
+        s.write("a", b"one");
+        let sync = s.begin_sync();
+        s.append("a", b"-two");
+        assert_eq!(s.read("a"), Some(&b"one-two"[..]));
+        s.complete_sync(sync);
+        assert_eq!(s.read_durable("a"), Some(&b"one"[..]));
+        s.crash(false);
+        assert_eq!(s.read("a"), Some(&b"one"[..]));
+        assert!(!s.has_unsynced());
+    }
+
+    #[test]
+    fn a_sync_in_flight_at_the_crash_is_lost_too() {
+        let mut s = Storage::default();
+        s.write("a", b"x");
+        let _sync = s.begin_sync();
+        s.crash(false);
+        assert_eq!(s.read("a"), None);
+    }
+
+    #[test]
+    fn a_process_crash_can_keep_unsynced_writes() {
+        let mut s = Storage::default();
+        s.write("a", b"x");
+        s.truncate("a", 0);
+        s.append("a", b"yz");
+        s.crash(true);
+        assert_eq!(s.read("a"), Some(&b"yz"[..]));
+        assert_eq!(s.read_durable("a"), Some(&b"yz"[..]));
+    }
+}
