@@ -139,6 +139,13 @@ impl<N: Network> Kernel<N> {
         self.seed
     }
 
+    /// A fresh id, unique within the run (for call ids and the like).
+    pub fn unique_id(&mut self) -> u64 {
+        let id = self.seq;
+        self.seq += 1;
+        id
+    }
+
     /// A random stream of this run.
     pub fn rng(&mut self, stream: Stream) -> &mut SimRng {
         self.streams.get(stream)

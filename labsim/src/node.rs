@@ -63,6 +63,21 @@ impl<N: Network> Ctx<'_, N> {
         self.kernel.local_now_ns(self.id)
     }
 
+    /// How many times this node has crashed before (its incarnation).
+    pub fn incarnation(&self) -> u64 {
+        self.kernel.incarnation(self.id)
+    }
+
+    /// How many node slots the simulation has (ids are `0..node_count`).
+    pub fn node_count(&self) -> usize {
+        self.kernel.node_count()
+    }
+
+    /// A fresh id, unique within the run.
+    pub fn unique_id(&mut self) -> u64 {
+        self.kernel.unique_id()
+    }
+
     /// This node's random stream.
     pub fn rng(&mut self) -> &mut SimRng {
         self.kernel.rng(Stream::Node(self.id))
