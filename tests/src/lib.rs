@@ -4,4 +4,7 @@
 //! `config.go` does), holds the checkers (safety invariants and
 //! linearizability), and the `lab` command-line tool.
 
+pub mod failure;
+pub mod graded;
 pub mod linearizability;
+pub mod raft_suite;

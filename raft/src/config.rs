@@ -1,0 +1,72 @@
+//! Static configuration of one peer.
+
+use crate::{PeerId, RaftError};
+
+/// How one peer behaves. Build with [`Config::new`] and adjust fields as needed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// This peer's id, in `0..peers`.
+    pub id: PeerId,
+    /// Number of peers in the cluster.
+    pub peers: usize,
+    /// Election timeouts are drawn uniformly from
+    /// `election_timeout_min_ms..=election_timeout_max_ms`, afresh on every reset.
+    pub election_timeout_min_ms: u64,
+    /// See `election_timeout_min_ms`.
+    pub election_timeout_max_ms: u64,
+    /// A leader sends AppendEntries to every follower at least this often.
+    pub heartbeat_interval_ms: u64,
+    /// Most entries carried by one AppendEntries.
+    pub max_entries_per_append: usize,
+    /// Seed of the peer's private PRNG (mixed with `id`, so equal seeds still give
+    /// different timeouts on different peers).
+    pub rng_seed: u64,
+}
+
+impl Config {
+    /// Defaults fit 6.824's limits: at most 10 heartbeats per second, and a new leader
+    /// well within 5 seconds.
+    pub fn new(id: PeerId, peers: usize, rng_seed: u64) -> Config {
+        Config {
+            id,
+            peers,
+            election_timeout_min_ms: 300,
+            election_timeout_max_ms: 600,
+            heartbeat_interval_ms: 100,
+            max_entries_per_append: 256,
+            rng_seed,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), RaftError> {
+        let bad = |why: String| Err(RaftError::InvalidConfig(why));
+        if self.peers == 0 {
+            return bad("peers must be at least 1".into());
+        }
+        if self.id >= self.peers {
+            return bad(format!("id {} is not in 0..{}", self.id, self.peers));
+        }
+        if self.election_timeout_min_ms == 0
+            || self.election_timeout_min_ms > self.election_timeout_max_ms
+        {
+            return bad(format!(
+                "election timeout range {}..={} ms is empty or starts at 0",
+                self.election_timeout_min_ms, self.election_timeout_max_ms
+            ));
+        }
+        // A heartbeat slower than the shortest election timeout makes followers depose a
+        // healthy leader.
+        if self.heartbeat_interval_ms == 0
+            || self.heartbeat_interval_ms >= self.election_timeout_min_ms
+        {
+            return bad(format!(
+                "heartbeat interval {} ms must be in 1..{} ms (the minimum election timeout)",
+                self.heartbeat_interval_ms, self.election_timeout_min_ms
+            ));
+        }
+        if self.max_entries_per_append == 0 {
+            return bad("max_entries_per_append must be at least 1".into());
+        }
+        Ok(())
+    }
+}

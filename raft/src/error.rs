@@ -1,0 +1,49 @@
+//! Errors returned to the driver.
+
+use std::fmt;
+
+use crate::{Index, PeerId};
+
+/// Why an input was refused. The peer's state is unchanged when an error is returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RaftError {
+    /// The service asked to snapshot past what is committed.
+    SnapshotBeyondCommit { index: Index, commit_index: Index },
+    /// The service asked to snapshot past what it has been given to apply.
+    SnapshotBeyondApplied { index: Index, last_applied: Index },
+    /// Restored (on-disk) state is inconsistent or undecodable.
+    CorruptState(String),
+    /// A message came from a peer id outside `0..peers`.
+    UnknownPeer(PeerId),
+    /// A message is malformed (e.g. sender and claimed candidate/leader differ).
+    InvalidMessage(String),
+    /// The configuration is unusable.
+    InvalidConfig(String),
+}
+
+impl fmt::Display for RaftError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RaftError::SnapshotBeyondCommit {
+                index,
+                commit_index,
+            } => write!(
+                f,
+                "snapshot at index {index} is beyond commit_index {commit_index}"
+            ),
+            RaftError::SnapshotBeyondApplied {
+                index,
+                last_applied,
+            } => write!(
+                f,
+                "snapshot at index {index} is beyond last_applied {last_applied}"
+            ),
+            RaftError::CorruptState(why) => write!(f, "corrupt raft state: {why}"),
+            RaftError::UnknownPeer(id) => write!(f, "unknown peer {id}"),
+            RaftError::InvalidMessage(why) => write!(f, "invalid message: {why}"),
+            RaftError::InvalidConfig(why) => write!(f, "invalid config: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for RaftError {}

@@ -1,0 +1,96 @@
+//! The RPCs of Figure 2 (plus InstallSnapshot), as values that cross a network as bincode.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Entry, Index, PeerId, Term};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestVoteArgs {
+    pub term: Term,
+    pub candidate_id: PeerId,
+    pub last_log_index: Index,
+    pub last_log_term: Term,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestVoteReply {
+    pub term: Term,
+    pub vote_granted: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendEntriesArgs {
+    pub term: Term,
+    pub leader_id: PeerId,
+    pub prev_log_index: Index,
+    pub prev_log_term: Term,
+    pub entries: Vec<Entry>,
+    pub leader_commit: Index,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendEntriesReply {
+    pub term: Term,
+    pub success: bool,
+    /// On success: `prev_log_index + entries.len()`, the last index known to match the
+    /// leader. On failure: the `prev_log_index` that was rejected, so the leader can tell
+    /// a stale rejection from a current one.
+    pub match_index: Index,
+    /// Fast backtracking hint on failure: first index of `conflict_term` in the
+    /// follower's log, or its `last_index + 1` when its log is too short.
+    pub conflict_index: Index,
+    /// Fast backtracking hint on failure: the follower's term at `prev_log_index`, or
+    /// `None` when its log is too short.
+    pub conflict_term: Option<Term>,
+}
+
+/// The whole snapshot travels in one message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallSnapshotArgs {
+    pub term: Term,
+    pub leader_id: PeerId,
+    pub last_included_index: Index,
+    pub last_included_term: Term,
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallSnapshotReply {
+    pub term: Term,
+    /// Echoes the request's `last_included_index`: the follower now holds at least that
+    /// prefix (installed, or already committed).
+    pub last_included_index: Index,
+}
+
+/// Any message between peers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    RequestVote(RequestVoteArgs),
+    RequestVoteReply(RequestVoteReply),
+    AppendEntries(AppendEntriesArgs),
+    AppendEntriesReply(AppendEntriesReply),
+    InstallSnapshot(InstallSnapshotArgs),
+    InstallSnapshotReply(InstallSnapshotReply),
+}
+
+impl Message {
+    /// True for RPC requests, which always get exactly one reply.
+    pub fn is_request(&self) -> bool {
+        matches!(
+            self,
+            Message::RequestVote(_) | Message::AppendEntries(_) | Message::InstallSnapshot(_)
+        )
+    }
+
+    /// The sender's term.
+    pub fn term(&self) -> Term {
+        match self {
+            Message::RequestVote(m) => m.term,
+            Message::RequestVoteReply(m) => m.term,
+            Message::AppendEntries(m) => m.term,
+            Message::AppendEntriesReply(m) => m.term,
+            Message::InstallSnapshot(m) => m.term,
+            Message::InstallSnapshotReply(m) => m.term,
+        }
+    }
+}

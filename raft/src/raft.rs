@@ -1,0 +1,852 @@
+//! One Raft peer: roles, terms, votes, replication, commitment and snapshots (Figure 2,
+//! section 5.4.2 and section 7 of the Raft paper), with one step function per role.
+
+use crate::log::RaftLog;
+use crate::progress::ProgressTracker;
+use crate::rng::SplitMix64;
+use crate::{
+    AppendEntriesArgs, AppendEntriesReply, ApplyMsg, Config, Entry, HardState, Index,
+    InstallSnapshotArgs, InstallSnapshotReply, Message, PeerId, RaftError, Ready, RequestVoteArgs,
+    RequestVoteReply, Restored, Snapshot, Term,
+};
+
+/// A peer's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+/// One Raft peer. See the crate documentation for how to drive it.
+#[derive(Debug)]
+pub struct Raft {
+    config: Config,
+
+    // Persistent state (Figure 2), plus the snapshot that stands in for the log prefix.
+    current_term: Term,
+    voted_for: Option<PeerId>,
+    log: RaftLog,
+    snapshot_data: Vec<u8>,
+
+    // Volatile state.
+    role: Role,
+    commit_index: Index,
+    last_applied: Index,
+    leader_id: Option<PeerId>,
+    /// Leader only: nextIndex and matchIndex per peer.
+    progress: ProgressTracker,
+    /// Candidate only: who granted us their vote this term.
+    votes_granted: Vec<bool>,
+
+    election_deadline_ms: u64,
+    heartbeat_deadline_ms: u64,
+    rng: SplitMix64,
+
+    // Output not yet taken by `ready()`.
+    hard_state_dirty: bool,
+    /// Lowest index written or overwritten since the last Ready.
+    unstable_from: Option<Index>,
+    snapshot_dirty: bool,
+    messages: Vec<(PeerId, Message)>,
+    applies: Vec<ApplyMsg>,
+}
+
+impl Raft {
+    /// A peer starting fresh (`restored == None`) or from what it persisted. A restarted
+    /// peer starts from its snapshot (commit_index = last_applied = snapshot index), and
+    /// its first Ready hands that snapshot to the service again.
+    pub fn new(config: Config, restored: Option<Restored>, now_ms: u64) -> Result<Raft, RaftError> {
+        config.validate()?;
+        let restored = restored.unwrap_or_default();
+        validate_restored(&config, &restored)?;
+        let Restored {
+            hard_state,
+            snapshot,
+            entries,
+        } = restored;
+        let (snapshot_index, snapshot_term, snapshot_data) = match snapshot {
+            Some(s) => (s.last_included_index, s.last_included_term, s.data),
+            None => (0, 0, Vec::new()),
+        };
+        // Mix the id in so that peers given the same seed still draw different timeouts.
+        let seed = config.rng_seed ^ (config.id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut raft = Raft {
+            current_term: hard_state.current_term,
+            voted_for: hard_state.voted_for,
+            log: RaftLog::new(snapshot_index, snapshot_term, entries),
+            snapshot_data,
+            role: Role::Follower,
+            commit_index: snapshot_index,
+            last_applied: snapshot_index,
+            leader_id: None,
+            progress: ProgressTracker::default(),
+            votes_granted: vec![false; config.peers],
+            election_deadline_ms: 0,
+            heartbeat_deadline_ms: 0,
+            rng: SplitMix64::new(seed),
+            hard_state_dirty: false,
+            unstable_from: None,
+            snapshot_dirty: false,
+            messages: Vec::new(),
+            applies: Vec::new(),
+            config,
+        };
+        if snapshot_index > 0 {
+            raft.applies.push(ApplyMsg::Snapshot {
+                index: snapshot_index,
+                term: snapshot_term,
+                data: raft.snapshot_data.clone(),
+            });
+        }
+        raft.reset_election_timer(now_ms);
+        Ok(raft)
+    }
+
+    // ----- inputs -----
+
+    /// Time passes: a follower or candidate whose election timer expired starts an
+    /// election; a leader whose heartbeat is due sends AppendEntries to every follower.
+    pub fn tick(&mut self, now_ms: u64) {
+        match self.role {
+            Role::Leader => {
+                if now_ms >= self.heartbeat_deadline_ms {
+                    self.broadcast_heartbeat(now_ms);
+                }
+            }
+            Role::Follower | Role::Candidate => {
+                if now_ms >= self.election_deadline_ms {
+                    self.campaign(now_ms);
+                }
+            }
+        }
+    }
+
+    /// The latest time at which [`Raft::tick`] must next be called.
+    pub fn next_deadline_ms(&self) -> u64 {
+        match self.role {
+            Role::Leader => self.heartbeat_deadline_ms,
+            Role::Follower | Role::Candidate => self.election_deadline_ms,
+        }
+    }
+
+    /// A message arrived from peer `from`. Every request produces exactly one reply to
+    /// `from` in the next Ready; replies produce none.
+    pub fn step(&mut self, now_ms: u64, from: PeerId, msg: Message) -> Result<(), RaftError> {
+        self.validate_message(from, &msg)?;
+        // Figure 2, all servers: a higher term makes us a follower of that term.
+        if msg.term() > self.current_term {
+            let leader = match &msg {
+                Message::AppendEntries(_) | Message::InstallSnapshot(_) => Some(from),
+                _ => None,
+            };
+            self.become_follower(now_ms, msg.term(), leader);
+        }
+        match self.role {
+            Role::Follower => self.step_follower(now_ms, from, msg),
+            Role::Candidate => self.step_candidate(now_ms, from, msg),
+            Role::Leader => self.step_leader(now_ms, from, msg),
+        }
+        self.check_invariants();
+        Ok(())
+    }
+
+    /// 6.824's Start: as leader, append `command` and return (index, term, true); else
+    /// (index it would get, term, false). New entries go out at once to followers with
+    /// nothing in flight; the others get them batched into their next AppendEntries.
+    pub fn start(&mut self, now_ms: u64, command: Vec<u8>) -> (Index, Term, bool) {
+        let _ = now_ms; // sending does not depend on time; kept for a uniform input API
+        let index = self.log.last_index() + 1;
+        if self.role != Role::Leader {
+            return (index, self.current_term, false);
+        }
+        self.append_entry(Entry {
+            term: self.current_term,
+            index,
+            command,
+        });
+        let me = self.config.id;
+        self.progress.get_mut(me).on_match(index);
+        self.maybe_commit(); // a one-peer cluster commits alone
+        for peer in self.other_peers() {
+            if !self.progress.get(peer).inflight {
+                self.send_append(peer);
+            }
+        }
+        self.check_invariants();
+        (index, self.current_term, true)
+    }
+
+    /// The service's state through `index` is `data`: discard the log through `index`.
+    /// A no-op if `index` is at or below the current snapshot.
+    pub fn snapshot(&mut self, index: Index, data: Vec<u8>) -> Result<(), RaftError> {
+        if index <= self.log.snapshot_index() {
+            return Ok(());
+        }
+        if index > self.commit_index {
+            return Err(RaftError::SnapshotBeyondCommit {
+                index,
+                commit_index: self.commit_index,
+            });
+        }
+        if index > self.last_applied {
+            return Err(RaftError::SnapshotBeyondApplied {
+                index,
+                last_applied: self.last_applied,
+            });
+        }
+        let term = self
+            .log
+            .term_at(index)
+            .expect("committed index above the snapshot is in the log");
+        self.log.compact_to(index, term);
+        self.snapshot_data = data;
+        self.snapshot_dirty = true;
+        self.check_invariants();
+        Ok(())
+    }
+
+    /// True if [`Raft::ready`] has anything to hand out.
+    pub fn has_ready(&self) -> bool {
+        self.hard_state_dirty
+            || self.snapshot_dirty
+            || self
+                .unstable_from
+                .is_some_and(|i| i.max(self.log.first_index()) <= self.log.last_index())
+            || !self.messages.is_empty()
+            || !self.applies.is_empty()
+    }
+
+    /// Take all pending output. See [`Ready`] for what the driver must do with it.
+    pub fn ready(&mut self) -> Ready {
+        let hard_state = std::mem::take(&mut self.hard_state_dirty).then_some(HardState {
+            current_term: self.current_term,
+            voted_for: self.voted_for,
+        });
+        let snapshot = std::mem::take(&mut self.snapshot_dirty).then(|| Snapshot {
+            last_included_index: self.log.snapshot_index(),
+            last_included_term: self.log.snapshot_term(),
+            data: self.snapshot_data.clone(),
+        });
+        // Entries now inside the snapshot are covered by it, so start after it.
+        let entries = match self.unstable_from.take() {
+            Some(from) => {
+                let from = from.max(self.log.first_index());
+                if from <= self.log.last_index() {
+                    self.log.entries_from(from, usize::MAX).to_vec()
+                } else {
+                    Vec::new()
+                }
+            }
+            None => Vec::new(),
+        };
+        Ready {
+            hard_state,
+            entries,
+            snapshot,
+            messages: std::mem::take(&mut self.messages),
+            applies: std::mem::take(&mut self.applies),
+        }
+    }
+
+    // ----- read-only introspection -----
+
+    /// 6.824's GetState: (current_term, is_leader).
+    pub fn get_state(&self) -> (Term, bool) {
+        (self.current_term, self.role == Role::Leader)
+    }
+    pub fn id(&self) -> PeerId {
+        self.config.id
+    }
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn current_term(&self) -> Term {
+        self.current_term
+    }
+    pub fn voted_for(&self) -> Option<PeerId> {
+        self.voted_for
+    }
+    pub fn commit_index(&self) -> Index {
+        self.commit_index
+    }
+    pub fn last_applied(&self) -> Index {
+        self.last_applied
+    }
+    /// First index still in the log (snapshot index + 1).
+    pub fn first_index(&self) -> Index {
+        self.log.first_index()
+    }
+    pub fn last_index(&self) -> Index {
+        self.log.last_index()
+    }
+    pub fn last_term(&self) -> Term {
+        self.log.last_term()
+    }
+    pub fn snapshot_index(&self) -> Index {
+        self.log.snapshot_index()
+    }
+    pub fn snapshot_term(&self) -> Term {
+        self.log.snapshot_term()
+    }
+    /// The current snapshot's data (empty without one).
+    pub fn snapshot_data(&self) -> &[u8] {
+        &self.snapshot_data
+    }
+    /// Term of the entry at `index`; known for held entries and the snapshot's own index.
+    pub fn term_at(&self, index: Index) -> Option<Term> {
+        self.log.term_at(index)
+    }
+    /// The entry at `index` if it is still in the log (not compacted, not past the end).
+    pub fn entry(&self, index: Index) -> Option<&Entry> {
+        self.log.entry(index)
+    }
+    /// The leader this peer last heard from in its current term (itself when leader).
+    pub fn leader_id(&self) -> Option<PeerId> {
+        self.leader_id
+    }
+    /// Leader only: (next_index, match_index) of `peer`.
+    pub fn progress_of(&self, peer: PeerId) -> Option<(Index, Index)> {
+        (self.role == Role::Leader && peer < self.config.peers).then(|| {
+            let p = self.progress.get(peer);
+            (p.next_index, p.match_index)
+        })
+    }
+
+    // ----- role step functions -----
+
+    fn step_follower(&mut self, now_ms: u64, from: PeerId, msg: Message) {
+        match msg {
+            Message::RequestVote(args) => self.handle_request_vote(now_ms, from, args),
+            Message::AppendEntries(args) => self.handle_append_entries(now_ms, from, args),
+            Message::InstallSnapshot(args) => self.handle_install_snapshot(now_ms, from, args),
+            // Replies to something we sent as candidate or leader of an older term.
+            Message::RequestVoteReply(_)
+            | Message::AppendEntriesReply(_)
+            | Message::InstallSnapshotReply(_) => {}
+        }
+    }
+
+    fn step_candidate(&mut self, now_ms: u64, from: PeerId, msg: Message) {
+        match msg {
+            Message::RequestVote(args) => self.handle_request_vote(now_ms, from, args),
+            Message::AppendEntries(args) => {
+                // A leader of our term exists (its term is not below ours, else the
+                // handler just rejects): give up the candidacy.
+                if args.term == self.current_term {
+                    self.become_follower(now_ms, args.term, Some(from));
+                }
+                self.handle_append_entries(now_ms, from, args)
+            }
+            Message::InstallSnapshot(args) => {
+                if args.term == self.current_term {
+                    self.become_follower(now_ms, args.term, Some(from));
+                }
+                self.handle_install_snapshot(now_ms, from, args)
+            }
+            Message::RequestVoteReply(reply) => {
+                if reply.term == self.current_term && reply.vote_granted {
+                    self.votes_granted[from] = true; // duplicates count once
+                    if self.has_quorum_of_votes() {
+                        self.become_leader(now_ms);
+                    }
+                }
+            }
+            Message::AppendEntriesReply(_) | Message::InstallSnapshotReply(_) => {}
+        }
+    }
+
+    fn step_leader(&mut self, now_ms: u64, from: PeerId, msg: Message) {
+        match msg {
+            Message::RequestVote(args) => self.handle_request_vote(now_ms, from, args),
+            Message::AppendEntries(args) => {
+                // Another leader in our own term would break Election Safety; stale ones
+                // (lower term) are simply rejected.
+                debug_assert!(
+                    args.term < self.current_term,
+                    "two leaders ({} and {from}) in term {}",
+                    self.config.id,
+                    args.term
+                );
+                self.reply_append_entries(from, false, args.prev_log_index, 0, None);
+            }
+            Message::InstallSnapshot(args) => {
+                debug_assert!(
+                    args.term < self.current_term,
+                    "two leaders in term {}",
+                    args.term
+                );
+                self.send(
+                    from,
+                    Message::InstallSnapshotReply(InstallSnapshotReply {
+                        term: self.current_term,
+                        last_included_index: args.last_included_index,
+                    }),
+                );
+            }
+            Message::AppendEntriesReply(reply) => self.handle_append_entries_reply(from, reply),
+            Message::InstallSnapshotReply(reply) => {
+                if reply.term != self.current_term {
+                    return;
+                }
+                let pr = self.progress.get_mut(from);
+                pr.inflight = false;
+                if pr.on_match(reply.last_included_index.min(self.log.last_index())) {
+                    self.maybe_commit();
+                }
+                if self.progress.get(from).next_index <= self.log.last_index() {
+                    self.send_append(from);
+                }
+            }
+            Message::RequestVoteReply(_) => {}
+        }
+    }
+
+    // ----- handlers -----
+
+    fn handle_request_vote(&mut self, now_ms: u64, from: PeerId, args: RequestVoteArgs) {
+        // Section 5.4.1: the candidate's log must be at least as up to date as ours.
+        let up_to_date = (args.last_log_term, args.last_log_index)
+            >= (self.log.last_term(), self.log.last_index());
+        let grant = args.term == self.current_term
+            && self.voted_for.is_none_or(|v| v == args.candidate_id)
+            && up_to_date;
+        if grant {
+            if self.voted_for != Some(args.candidate_id) {
+                self.voted_for = Some(args.candidate_id);
+                self.hard_state_dirty = true;
+            }
+            self.reset_election_timer(now_ms);
+        }
+        self.send(
+            from,
+            Message::RequestVoteReply(RequestVoteReply {
+                term: self.current_term,
+                vote_granted: grant,
+            }),
+        );
+    }
+
+    fn handle_append_entries(&mut self, now_ms: u64, from: PeerId, args: AppendEntriesArgs) {
+        if args.term < self.current_term {
+            // The reply's higher term tells the stale leader to step down.
+            self.reply_append_entries(from, false, args.prev_log_index, 0, None);
+            return;
+        }
+        debug_assert_eq!(self.role, Role::Follower);
+        self.leader_id = Some(from);
+        self.reset_election_timer(now_ms);
+
+        let last_new = args.prev_log_index + args.entries.len() as Index;
+        let mut prev = args.prev_log_index;
+        let mut entries = &args.entries[..];
+        if prev < self.log.snapshot_index() {
+            // Everything through our snapshot is committed, hence equal to the leader's:
+            // skip that part and check consistency at the snapshot point instead.
+            let skip = ((self.log.snapshot_index() - prev) as usize).min(entries.len());
+            entries = &entries[skip..];
+            prev = self.log.snapshot_index();
+            if entries.is_empty() {
+                self.reply_append_entries(from, true, last_new, 0, None);
+                return;
+            }
+        } else {
+            match self.log.term_at(prev) {
+                None => {
+                    let ci = self.log.last_index() + 1;
+                    self.reply_append_entries(from, false, args.prev_log_index, ci, None);
+                    return;
+                }
+                Some(term) if term != args.prev_log_term => {
+                    let ci = self.log.first_index_of_term_at(prev);
+                    self.reply_append_entries(from, false, args.prev_log_index, ci, Some(term));
+                    return;
+                }
+                Some(_) => {}
+            }
+        }
+        debug_assert_eq!(entries.first().map_or(prev + 1, |e| e.index), prev + 1);
+
+        // Append what is new; truncate only at a real conflict. A stale or duplicated
+        // AppendEntries whose entries all match changes nothing (truncating there could
+        // drop entries that are already committed).
+        for (i, e) in entries.iter().enumerate() {
+            match self.log.term_at(e.index) {
+                Some(term) if term == e.term => continue,
+                Some(_) => {
+                    assert!(
+                        e.index > self.commit_index,
+                        "peer {}: conflict at committed index {} (commit_index {})",
+                        self.config.id,
+                        e.index,
+                        self.commit_index
+                    );
+                    self.log.truncate_from(e.index);
+                }
+                None => {}
+            }
+            for e in &entries[i..] {
+                self.append_entry(e.clone());
+            }
+            break;
+        }
+
+        // Commit no further than what this message proved matches the leader.
+        if args.leader_commit > self.commit_index {
+            let new_commit = args.leader_commit.min(last_new);
+            if new_commit > self.commit_index {
+                self.commit_index = new_commit;
+                self.apply_committed();
+            }
+        }
+        self.reply_append_entries(from, true, last_new, 0, None);
+    }
+
+    fn handle_install_snapshot(&mut self, now_ms: u64, from: PeerId, args: InstallSnapshotArgs) {
+        let reply = |raft: &mut Raft| {
+            let term = raft.current_term;
+            raft.send(
+                from,
+                Message::InstallSnapshotReply(InstallSnapshotReply {
+                    term,
+                    last_included_index: args.last_included_index,
+                }),
+            );
+        };
+        if args.term < self.current_term {
+            reply(self);
+            return;
+        }
+        debug_assert_eq!(self.role, Role::Follower);
+        self.leader_id = Some(from);
+        self.reset_election_timer(now_ms);
+        // A snapshot at or below what we committed tells us nothing new (and installing
+        // it could roll the service back).
+        if args.last_included_index > self.commit_index {
+            self.log
+                .compact_to(args.last_included_index, args.last_included_term);
+            self.snapshot_data = args.data.clone();
+            self.snapshot_dirty = true;
+            self.commit_index = args.last_included_index;
+            self.last_applied = args.last_included_index;
+            self.applies.push(ApplyMsg::Snapshot {
+                index: args.last_included_index,
+                term: args.last_included_term,
+                data: args.data.clone(),
+            });
+        }
+        reply(self);
+    }
+
+    fn handle_append_entries_reply(&mut self, from: PeerId, reply: AppendEntriesReply) {
+        if reply.term != self.current_term {
+            return; // from an older term: stale
+        }
+        if reply.success {
+            let pr = self.progress.get_mut(from);
+            pr.inflight = false;
+            if pr.on_match(reply.match_index.min(self.log.last_index())) {
+                self.maybe_commit();
+            }
+            if self.progress.get(from).next_index <= self.log.last_index() {
+                self.send_append(from);
+            }
+            return;
+        }
+        // Fast backtracking: skip the follower's whole conflicting term at once.
+        let hint = match reply.conflict_term {
+            Some(term) => match self.log.last_index_of_term(term) {
+                Some(last) => last + 1,
+                None => reply.conflict_index,
+            },
+            None => reply.conflict_index,
+        };
+        let pr = self.progress.get_mut(from);
+        if pr.on_reject(reply.match_index, hint.max(1)) {
+            pr.inflight = false;
+            self.send_append(from);
+        }
+    }
+
+    // ----- roles -----
+
+    fn become_follower(&mut self, now_ms: u64, term: Term, leader: Option<PeerId>) {
+        if term > self.current_term {
+            self.current_term = term;
+            self.voted_for = None;
+            self.hard_state_dirty = true;
+        }
+        // A follower learning of a higher term from a mere candidate keeps its timer:
+        // resetting it there would let a candidate that cannot win (stale log) delay
+        // the elections of those that can.
+        if self.role != Role::Follower || leader.is_some() {
+            self.reset_election_timer(now_ms);
+        }
+        self.role = Role::Follower;
+        self.leader_id = leader;
+    }
+
+    fn campaign(&mut self, now_ms: u64) {
+        self.role = Role::Candidate;
+        self.current_term += 1;
+        self.voted_for = Some(self.config.id);
+        self.hard_state_dirty = true;
+        self.leader_id = None;
+        self.votes_granted = vec![false; self.config.peers];
+        self.votes_granted[self.config.id] = true;
+        self.reset_election_timer(now_ms);
+        if self.has_quorum_of_votes() {
+            self.become_leader(now_ms);
+            return;
+        }
+        let args = RequestVoteArgs {
+            term: self.current_term,
+            candidate_id: self.config.id,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+        };
+        for peer in self.other_peers() {
+            self.send(peer, Message::RequestVote(args.clone()));
+        }
+    }
+
+    fn become_leader(&mut self, now_ms: u64) {
+        self.role = Role::Leader;
+        self.leader_id = Some(self.config.id);
+        self.progress = ProgressTracker::new(self.config.peers, self.log.last_index());
+        let (me, last) = (self.config.id, self.log.last_index());
+        self.progress.get_mut(me).on_match(last);
+        // Announce ourselves at once so that other candidates stand down.
+        self.broadcast_heartbeat(now_ms);
+    }
+
+    // ----- leader helpers -----
+
+    fn broadcast_heartbeat(&mut self, now_ms: u64) {
+        self.heartbeat_deadline_ms = now_ms + self.config.heartbeat_interval_ms;
+        // Every heartbeat carries whatever the follower lacks, so a lost message is
+        // retried within one interval.
+        for peer in self.other_peers() {
+            self.send_append(peer);
+        }
+    }
+
+    /// Send `peer` what it needs next: InstallSnapshot if its next entry was compacted,
+    /// else AppendEntries from its next_index (possibly empty).
+    fn send_append(&mut self, peer: PeerId) {
+        debug_assert_eq!(self.role, Role::Leader);
+        let next_index = self.progress.get(peer).next_index;
+        let msg = if next_index <= self.log.snapshot_index() {
+            Message::InstallSnapshot(InstallSnapshotArgs {
+                term: self.current_term,
+                leader_id: self.config.id,
+                last_included_index: self.log.snapshot_index(),
+                last_included_term: self.log.snapshot_term(),
+                data: self.snapshot_data.clone(),
+            })
+        } else {
+            let prev_log_index = next_index - 1;
+            Message::AppendEntries(AppendEntriesArgs {
+                term: self.current_term,
+                leader_id: self.config.id,
+                prev_log_index,
+                prev_log_term: self
+                    .log
+                    .term_at(prev_log_index)
+                    .expect("prev is in the log"),
+                entries: self
+                    .log
+                    .entries_from(next_index, self.config.max_entries_per_append)
+                    .to_vec(),
+                leader_commit: self.commit_index,
+            })
+        };
+        self.progress.get_mut(peer).inflight = true;
+        self.send(peer, msg);
+    }
+
+    /// Figure 2 / Figure 8: commit N when a majority holds it and log[N] is of our term.
+    /// Earlier-term entries become committed only indirectly, through such an N.
+    fn maybe_commit(&mut self) {
+        let n = self.progress.quorum_match_index();
+        if n > self.commit_index && self.log.term_at(n) == Some(self.current_term) {
+            self.commit_index = n;
+            self.apply_committed();
+        }
+    }
+
+    // ----- common helpers -----
+
+    fn append_entry(&mut self, entry: Entry) {
+        let index = entry.index;
+        self.log.append(entry);
+        self.unstable_from = Some(self.unstable_from.map_or(index, |u| u.min(index)));
+    }
+
+    fn apply_committed(&mut self) {
+        while self.last_applied < self.commit_index {
+            let index = self.last_applied + 1;
+            let e = self
+                .log
+                .entry(index)
+                .expect("committed entries after the snapshot are in the log");
+            self.applies.push(ApplyMsg::Command {
+                index,
+                term: e.term,
+                command: e.command.clone(),
+            });
+            self.last_applied = index;
+        }
+    }
+
+    fn reply_append_entries(
+        &mut self,
+        to: PeerId,
+        success: bool,
+        match_index: Index,
+        conflict_index: Index,
+        conflict_term: Option<Term>,
+    ) {
+        let term = self.current_term;
+        self.send(
+            to,
+            Message::AppendEntriesReply(AppendEntriesReply {
+                term,
+                success,
+                match_index,
+                conflict_index,
+                conflict_term,
+            }),
+        );
+    }
+
+    fn has_quorum_of_votes(&self) -> bool {
+        self.votes_granted.iter().filter(|v| **v).count() > self.config.peers / 2
+    }
+
+    fn reset_election_timer(&mut self, now_ms: u64) {
+        let timeout = self.rng.range_inclusive(
+            self.config.election_timeout_min_ms,
+            self.config.election_timeout_max_ms,
+        );
+        self.election_deadline_ms = now_ms + timeout;
+    }
+
+    fn other_peers(&self) -> impl Iterator<Item = PeerId> + use<> {
+        let me = self.config.id;
+        (0..self.config.peers).filter(move |&p| p != me)
+    }
+
+    fn send(&mut self, to: PeerId, msg: Message) {
+        self.messages.push((to, msg));
+    }
+
+    fn validate_message(&self, from: PeerId, msg: &Message) -> Result<(), RaftError> {
+        if from >= self.config.peers {
+            return Err(RaftError::UnknownPeer(from));
+        }
+        if from == self.config.id {
+            return Err(RaftError::InvalidMessage(format!(
+                "peer {from} sent a message to itself"
+            )));
+        }
+        let claimed = match msg {
+            Message::RequestVote(a) => Some(a.candidate_id),
+            Message::AppendEntries(a) => Some(a.leader_id),
+            Message::InstallSnapshot(a) => Some(a.leader_id),
+            _ => None,
+        };
+        if let Some(claimed) = claimed.filter(|&c| c != from) {
+            return Err(RaftError::InvalidMessage(format!(
+                "message from peer {from} claims to come from peer {claimed}"
+            )));
+        }
+        if let Message::AppendEntries(a) = msg {
+            let contiguous = a
+                .entries
+                .iter()
+                .enumerate()
+                .all(|(i, e)| e.index == a.prev_log_index + 1 + i as Index);
+            if !contiguous {
+                return Err(RaftError::InvalidMessage(format!(
+                    "AppendEntries from peer {from}: entries not contiguous after prev_log_index {}",
+                    a.prev_log_index
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_invariants(&self) {
+        assert!(
+            self.commit_index <= self.log.last_index(),
+            "commit_index {} beyond last_index {}",
+            self.commit_index,
+            self.log.last_index()
+        );
+        assert!(self.last_applied <= self.commit_index);
+        assert!(self.log.snapshot_index() <= self.last_applied);
+        debug_assert!(self.voted_for.is_none_or(|v| v < self.config.peers));
+        if cfg!(debug_assertions) {
+            self.log.check_invariants();
+            if self.role == Role::Leader {
+                debug_assert_eq!(self.voted_for, Some(self.config.id));
+                for p in 0..self.config.peers {
+                    let pr = self.progress.get(p);
+                    debug_assert!(pr.match_index < pr.next_index);
+                    debug_assert!(pr.next_index <= self.log.last_index() + 1);
+                }
+            }
+        }
+    }
+}
+
+fn validate_restored(config: &Config, r: &Restored) -> Result<(), RaftError> {
+    let corrupt = |why: String| Err(RaftError::CorruptState(why));
+    let hs = &r.hard_state;
+    if let Some(v) = hs.voted_for.filter(|&v| v >= config.peers) {
+        return corrupt(format!(
+            "voted_for {v} is not a peer (peers = {})",
+            config.peers
+        ));
+    }
+    let (snap_index, snap_term) = match &r.snapshot {
+        Some(s) => {
+            if s.last_included_index == 0 || s.last_included_term == 0 {
+                return corrupt(format!(
+                    "snapshot at index {} term {}: both must be at least 1",
+                    s.last_included_index, s.last_included_term
+                ));
+            }
+            (s.last_included_index, s.last_included_term)
+        }
+        None => (0, 0),
+    };
+    if snap_term > hs.current_term {
+        return corrupt(format!(
+            "snapshot term {snap_term} is above current_term {}",
+            hs.current_term
+        ));
+    }
+    let mut prev_term = snap_term;
+    for (i, e) in r.entries.iter().enumerate() {
+        let want = snap_index + 1 + i as Index;
+        if e.index != want {
+            return corrupt(format!(
+                "log entry #{i} has index {} but {want} was expected (entries must be contiguous after snapshot index {snap_index})",
+                e.index
+            ));
+        }
+        if e.term == 0 || e.term < prev_term || e.term > hs.current_term {
+            return corrupt(format!(
+                "log entry {} has term {} (previous term {prev_term}, current_term {})",
+                e.index, e.term, hs.current_term
+            ));
+        }
+        prev_term = e.term;
+    }
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! The output of a peer: what the driver must do after each input.
+
+use crate::{Entry, HardState, Index, Message, PeerId, Snapshot, Term};
+
+/// Something for the service to apply, strictly in index order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApplyMsg {
+    /// A committed command.
+    Command {
+        index: Index,
+        term: Term,
+        command: Vec<u8>,
+    },
+    /// Replace the service state with this snapshot (covers everything through `index`).
+    Snapshot {
+        index: Index,
+        term: Term,
+        data: Vec<u8>,
+    },
+}
+
+/// Everything the driver must do after an input, in this order:
+/// 1. persist `hard_state`, then `snapshot`, then `entries`, and sync them;
+/// 2. send `messages`;
+/// 3. hand `applies` to the service.
+///
+/// The driver feeds the next input only after all that, so everything from earlier
+/// Readies is durable whenever the peer runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ready {
+    /// Set when current_term or voted_for changed.
+    pub hard_state: Option<HardState>,
+    /// Entries to append. If `entries[0].index` is at or below the last persisted index,
+    /// the persisted log is first truncated from `entries[0].index`.
+    pub entries: Vec<Entry>,
+    /// A new snapshot: persist it and drop persisted entries at or below its index (all of
+    /// them if the persisted log lacks an entry with its index and term). Applied before
+    /// `entries`.
+    pub snapshot: Option<Snapshot>,
+    /// Messages to send, as (destination, message).
+    pub messages: Vec<(PeerId, Message)>,
+    /// Committed entries and installed snapshots for the service, in order.
+    pub applies: Vec<ApplyMsg>,
+}
+
+impl Ready {
+    /// True when there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        !self.must_persist() && self.messages.is_empty() && self.applies.is_empty()
+    }
+
+    /// True when something must be written (and synced) before sending or applying.
+    pub fn must_persist(&self) -> bool {
+        self.hard_state.is_some() || !self.entries.is_empty() || self.snapshot.is_some()
+    }
+}

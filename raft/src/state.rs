@@ -1,0 +1,29 @@
+//! Figure 2's persistent state, as values the driver stores and gives back on restart.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Entry, Index, PeerId, Term};
+
+/// The persistent scalars of Figure 2.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HardState {
+    pub current_term: Term,
+    pub voted_for: Option<PeerId>,
+}
+
+/// A service snapshot covering the log through `last_included_index`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub last_included_index: Index,
+    pub last_included_term: Term,
+    pub data: Vec<u8>,
+}
+
+/// Everything a peer made durable, handed back to [`crate::Raft::new`] on restart.
+/// `entries` must start right after the snapshot (or at index 1 without one).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Restored {
+    pub hard_state: HardState,
+    pub snapshot: Option<Snapshot>,
+    pub entries: Vec<Entry>,
+}

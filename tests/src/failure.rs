@@ -1,0 +1,153 @@
+//! What a failed graded run looks like to a user: one line they can paste.
+
+use labsim::{SimError, fmt_ns};
+use std::fmt;
+
+/// A graded test failed on a seed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// The test, e.g. `raft::figure8_unreliable`.
+    pub test: String,
+    /// The seed.
+    pub seed: u64,
+    /// Virtual time of the failure.
+    pub at_ns: u64,
+    /// What broke.
+    pub what: String,
+    /// The kind of failure, for summaries: `safety`, `liveness`, `check`.
+    pub kind: FailureKind,
+}
+
+/// Broad classes of failure, for campaign summaries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FailureKind {
+    /// An invariant broke (two leaders, diverging logs, ...).
+    Safety,
+    /// Something did not happen in time (no leader, no agreement).
+    Liveness,
+    /// A test's own check failed (too many RPCs, state too large, ...).
+    Check,
+    /// The history was not linearizable.
+    Linearizability,
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FailureKind::Safety => "safety",
+            FailureKind::Liveness => "liveness",
+            FailureKind::Check => "check",
+            FailureKind::Linearizability => "linearizability",
+        })
+    }
+}
+
+impl Failure {
+    /// The command that replays this failure.
+    pub fn replay_command(&self) -> String {
+        format!(
+            "cargo run --release -p tests --bin lab -- replay {} --seed {}",
+            self.test, self.seed
+        )
+    }
+
+    /// Wraps a simulator error (an invariant violation) as a failure.
+    pub fn from_sim(test: &str, seed: u64, at_ns: u64, e: SimError) -> Failure {
+        let (kind, at_ns, what) = match e {
+            SimError::Violation(v) => (
+                FailureKind::Safety,
+                v.at_ns,
+                format!("{} (event #{})", v.message, v.event),
+            ),
+            other => (FailureKind::Check, at_ns, other.to_string()),
+        };
+        Failure {
+            test: test.to_owned(),
+            seed,
+            at_ns,
+            what,
+            kind,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "FAILED {} seed={} at t={}: {}",
+            self.test,
+            self.seed,
+            fmt_ns(self.at_ns),
+            self.what
+        )?;
+        write!(f, "replay: {}", self.replay_command())
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The seeds a suite runs: `RAFTLAB_SEEDS` (e.g. `1..200`, `7`, `1,5,9`)
+/// when set, else `default`.
+pub fn seeds(default: &[u64]) -> Vec<u64> {
+    match std::env::var("RAFTLAB_SEEDS") {
+        Ok(text) => parse_seeds(&text).unwrap_or_else(|e| panic!("RAFTLAB_SEEDS: {e}")),
+        Err(_) => default.to_vec(),
+    }
+}
+
+/// Parses `A..B` (B excluded), `A..=B`, a single seed, or a comma list.
+pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
+    let num = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("`{s}` is not a seed (a whole number)"))
+    };
+    let text = text.trim();
+    if let Some((a, b)) = text.split_once("..=") {
+        let (a, b) = (num(a)?, num(b)?);
+        if a > b {
+            return Err(format!("empty seed range {text}"));
+        }
+        return Ok((a..=b).collect());
+    }
+    if let Some((a, b)) = text.split_once("..") {
+        let (a, b) = (num(a)?, num(b)?);
+        if a >= b {
+            return Err(format!("empty seed range {text} (the end is excluded)"));
+        }
+        return Ok((a..b).collect());
+    }
+    text.split(',').map(num).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_lists() {
+        assert_eq!(parse_seeds("3..6"), Ok(vec![3, 4, 5]));
+        assert_eq!(parse_seeds("3..=4"), Ok(vec![3, 4]));
+        assert_eq!(parse_seeds("9"), Ok(vec![9]));
+        assert_eq!(parse_seeds("1, 5,9"), Ok(vec![1, 5, 9]));
+        assert!(parse_seeds("5..5").is_err());
+        assert!(parse_seeds("x").unwrap_err().contains("`x`"));
+    }
+
+    #[test]
+    fn failure_line_names_test_seed_time_and_replay() {
+        let f = Failure {
+            test: "raft::figure8_unreliable".into(),
+            seed: 1234567,
+            at_ns: 13_402_000_000,
+            what: "two leaders in term 7 (peers 1, 3)".into(),
+            kind: FailureKind::Safety,
+        };
+        assert_eq!(
+            f.to_string(),
+            "FAILED raft::figure8_unreliable seed=1234567 at t=13.402s: two leaders in term 7 (peers 1, 3)\n\
+             replay: cargo run --release -p tests --bin lab -- replay raft::figure8_unreliable --seed 1234567"
+        );
+    }
+}

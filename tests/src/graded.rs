@@ -1,0 +1,45 @@
+//! Running graded tests over seeds, as `cargo test` and `lab` do.
+
+use crate::failure::{Failure, seeds};
+use crate::raft_suite::{GradedTest, RunReport};
+
+/// The seeds `cargo test` runs each graded test on, unless `RAFTLAB_SEEDS`
+/// says otherwise.
+pub const DEFAULT_SEEDS: &[u64] = &[1, 2, 3];
+
+/// Runs `test` on every seed of `RAFTLAB_SEEDS` (or the defaults), and runs
+/// the first seed a second time to check that it gives the same trace hash.
+/// Panics with the failure line (and its replay command) on the first failure.
+pub fn run_graded(test: &GradedTest) {
+    let seeds = seeds(DEFAULT_SEEDS);
+    let mut first: Option<RunReport> = None;
+    for &seed in &seeds {
+        match (test.run)(seed) {
+            Ok(report) => {
+                if first.is_none() {
+                    first = Some(report);
+                }
+            }
+            Err(f) => panic!("\n{f}\n"),
+        }
+    }
+    if let Some(report) = first {
+        let again = (test.run)(seeds[0])
+            .unwrap_or_else(|f| panic!("\nthe second run failed where the first passed:\n{f}\n"));
+        assert_eq!(
+            report.trace_hash,
+            again.trace_hash,
+            "{} seed={}: two runs gave different trace hashes; run `lab check-determinism {} --seeds {}..{}`",
+            test.name,
+            seeds[0],
+            test.name,
+            seeds[0],
+            seeds[0] + 1
+        );
+    }
+}
+
+/// Runs one seed and returns its report or failure.
+pub fn run_one(test: &GradedTest, seed: u64) -> Result<RunReport, Failure> {
+    (test.run)(seed)
+}

@@ -1,0 +1,472 @@
+//! The Raft harness: a cluster of peers on labrpc, with 6.824 config.go's
+//! helpers (check one leader, check terms, one(), wait(), nCommitted, ...),
+//! all in virtual time.
+
+use super::node::{RaftNode, RaftTuning, ServiceConfig};
+use super::oracle::{Oracle, Stats};
+use crate::failure::{Failure, FailureKind};
+use labrpc::{Net, NetConfig, Sim};
+use labsim::{MS, SEC, SimError, SimRng, Stream};
+use raft::{Index, Term};
+use rand::RngExt;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// 6.824's limit on one test, in virtual time.
+pub const TEST_LIMIT_NS: u64 = 120 * SEC;
+
+/// Encodes a test command (6.824's tests use integers).
+pub fn cmd(value: u64) -> Vec<u8> {
+    labrpc::encode(&value)
+}
+
+/// Decodes a test command, if it is an integer.
+pub fn decode_cmd(bytes: &[u8]) -> Option<u64> {
+    labrpc::decode::<u64>(bytes).ok()
+}
+
+/// Options for a cluster.
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    /// Peers.
+    pub peers: usize,
+    /// 6.824's `unreliable`.
+    pub unreliable: bool,
+    /// 6.824's `snapshot`: the service snapshots every 10 commands.
+    pub snapshot: bool,
+    /// Raft timing.
+    pub tuning: RaftTuning,
+}
+
+impl ClusterOptions {
+    /// `peers` peers, reliable, no snapshots.
+    pub fn new(peers: usize) -> ClusterOptions {
+        ClusterOptions {
+            peers,
+            unreliable: false,
+            snapshot: false,
+            tuning: RaftTuning::default(),
+        }
+    }
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// The run's trace hash.
+    pub trace_hash: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Virtual time at the end.
+    pub virtual_ns: u64,
+    /// RPCs sent.
+    pub rpcs: u64,
+    /// Commands agreed by `one`.
+    pub commands: u64,
+    /// Coverage counters.
+    pub stats: Stats,
+}
+
+/// A Raft cluster under test (6.824's `config`).
+pub struct Cluster {
+    /// The simulation.
+    pub sim: Sim,
+    n: usize,
+    oracle: Rc<RefCell<Oracle>>,
+    test: String,
+    seed: u64,
+    commands: u64,
+}
+
+impl Cluster {
+    /// Builds the cluster for test `test` on `seed`.
+    pub fn new(test: &str, seed: u64, options: ClusterOptions) -> Cluster {
+        let n = options.peers;
+        let config = NetConfig {
+            reliable: !options.unreliable,
+            ..Default::default()
+        };
+        let mut sim = Sim::new(seed, Net::new(config));
+        let oracle = Rc::new(RefCell::new(Oracle::new(n)));
+        let service = ServiceConfig {
+            snapshot_every: options.snapshot.then_some(10),
+            raft: options.tuning,
+        };
+        for i in 0..n {
+            let (service, oracle) = (service.clone(), oracle.clone());
+            sim.add_node(format!("raft{i}"), move |_, _| {
+                Box::new(RaftNode::new(n, service.clone(), oracle.clone()))
+            });
+        }
+        let o = oracle.clone();
+        sim.add_invariant("raft safety", move |s: &Sim| {
+            if let Some(v) = o.borrow().violation() {
+                return Err(v.to_owned());
+            }
+            for i in 0..n {
+                if let Some(e) = s.node::<RaftNode>(i).and_then(|r| r.error.as_ref()) {
+                    return Err(e.clone());
+                }
+            }
+            Ok(())
+        });
+        Cluster {
+            sim,
+            n,
+            oracle,
+            test: test.to_owned(),
+            seed,
+            commands: 0,
+        }
+    }
+
+    /// The oracle, for concurrent clients.
+    pub(crate) fn oracle(&self) -> Rc<RefCell<Oracle>> {
+        self.oracle.clone()
+    }
+
+    /// Number of peers.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// A failure of this run, now.
+    pub fn failure(&self, kind: FailureKind, what: impl Into<String>) -> Failure {
+        Failure {
+            test: self.test.clone(),
+            seed: self.seed,
+            at_ns: self.sim.now_ns(),
+            what: what.into(),
+            kind,
+        }
+    }
+
+    fn fail<T>(&self, what: impl Into<String>) -> Result<T, Failure> {
+        Err(self.failure(FailureKind::Liveness, what))
+    }
+
+    /// Fails a test's own check (a count, a size).
+    pub fn check<T>(&self, what: impl Into<String>) -> Result<T, Failure> {
+        Err(self.failure(FailureKind::Check, what))
+    }
+
+    fn sim_err(&self, e: SimError) -> Failure {
+        Failure::from_sim(&self.test, self.seed, self.sim.now_ns(), e)
+    }
+
+    fn check_time(&self) -> Result<(), Failure> {
+        if self.sim.now_ns() > TEST_LIMIT_NS {
+            return self.fail("test took longer than 120 seconds");
+        }
+        Ok(())
+    }
+
+    /// The test's own random stream (6.824's `rand` calls in tests).
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.sim.kernel().rng(Stream::Workload)
+    }
+
+    /// A random integer in `0..n` from the test's stream.
+    pub fn rand(&mut self, n: u64) -> u64 {
+        self.rng().random_range(0..n)
+    }
+
+    /// Lets `duration_ns` of virtual time pass.
+    pub fn sleep(&mut self, duration_ns: u64) -> Result<(), Failure> {
+        self.sim.run_for(duration_ns).map_err(|e| self.sim_err(e))?;
+        self.check_time()
+    }
+
+    /// Runs until `done` holds or `timeout_ns` passes; true if it held.
+    pub fn run_until(
+        &mut self,
+        done: impl FnMut(&Sim) -> bool,
+        timeout_ns: u64,
+    ) -> Result<bool, Failure> {
+        let deadline = self.sim.now_ns() + timeout_ns;
+        self.sim
+            .run_until(done, deadline)
+            .map_err(|e| self.sim_err(e))
+    }
+
+    /// Is peer `i` connected?
+    pub fn connected(&self, i: usize) -> bool {
+        self.sim.net().is_connected(i)
+    }
+
+    /// Is peer `i` running (not crashed)?
+    pub fn alive(&self, i: usize) -> bool {
+        self.sim.node::<RaftNode>(i).is_some()
+    }
+
+    /// 6.824's `connect(i)`.
+    pub fn connect(&mut self, i: usize) {
+        self.sim
+            .with_net(|net, k| net.set_connected(k, i, true))
+            .expect("peer exists");
+    }
+
+    /// 6.824's `disconnect(i)`.
+    pub fn disconnect(&mut self, i: usize) {
+        self.sim
+            .with_net(|net, k| net.set_connected(k, i, false))
+            .expect("peer exists");
+    }
+
+    /// 6.824's `crash1(i)`: disconnect, then crash (only synced state survives).
+    pub fn crash(&mut self, i: usize) {
+        self.disconnect(i);
+        if self.alive(i) {
+            self.sim.crash(i).expect("peer exists");
+        }
+    }
+
+    /// 6.824's `start1(i)`: rebuild a crashed peer from its disk (it stays
+    /// disconnected until `connect`). A live peer is crashed first.
+    pub fn restart(&mut self, i: usize) {
+        if self.alive(i) {
+            self.crash(i);
+        }
+        self.sim.restart(i).expect("peer was crashed");
+    }
+
+    /// 6.824's `setunreliable`.
+    pub fn set_unreliable(&mut self, unreliable: bool) {
+        self.sim.with_net(|net, _| net.set_reliable(!unreliable));
+    }
+
+    /// 6.824's `setlongreordering`.
+    pub fn set_long_reordering(&mut self, on: bool) {
+        self.sim.with_net(|net, _| net.set_long_reordering(on));
+    }
+
+    /// RPCs received by peer `i`.
+    pub fn rpc_count(&self, i: usize) -> u64 {
+        self.sim.net().rpc_count(i)
+    }
+
+    /// RPCs sent in all.
+    pub fn rpc_total(&self) -> u64 {
+        self.sim.net().total_rpcs()
+    }
+
+    /// Bytes sent in all.
+    pub fn bytes_total(&self) -> u64 {
+        self.sim.net().total_bytes()
+    }
+
+    /// Bytes of persisted Raft state of peer `i` (6.824's `RaftStateSize`).
+    pub fn raft_state_size(&self, i: usize) -> u64 {
+        RaftNode::raft_state_size(self.sim.storage(i))
+    }
+
+    /// `rf.Start(cmd)` on peer `i`; None if it is crashed.
+    pub fn start(
+        &mut self,
+        i: usize,
+        command: Vec<u8>,
+    ) -> Result<Option<(Index, Term, bool)>, Failure> {
+        let r = self
+            .sim
+            .with_node::<RaftNode, _>(i, |node, ctx| node.start(ctx, command));
+        if let Some(v) = self.sim.violation() {
+            return Err(self.sim_err(SimError::Violation(v.clone())));
+        }
+        Ok(r)
+    }
+
+    /// `rf.GetState()` of peer `i`; None if crashed.
+    pub fn get_state(&self, i: usize) -> Option<(Term, bool)> {
+        self.sim
+            .node::<RaftNode>(i)
+            .and_then(|n| n.raft())
+            .map(|r| r.get_state())
+    }
+
+    /// 6.824's `checkOneLeader`: a connected leader within ~5 s.
+    pub fn check_one_leader(&mut self) -> Result<usize, Failure> {
+        for _ in 0..10 {
+            let ms = 450 + self.rand(100);
+            self.sleep(ms * MS)?;
+            let mut leaders: std::collections::BTreeMap<Term, Vec<usize>> = Default::default();
+            for i in 0..self.n {
+                if self.connected(i)
+                    && let Some((term, true)) = self.get_state(i)
+                {
+                    leaders.entry(term).or_default().push(i);
+                }
+            }
+            for (term, ls) in &leaders {
+                if ls.len() > 1 {
+                    return Err(self.failure(
+                        FailureKind::Safety,
+                        format!("term {term} has {} leaders {ls:?}", ls.len()),
+                    ));
+                }
+            }
+            if let Some((_, ls)) = leaders.last_key_value() {
+                return Ok(ls[0]);
+            }
+        }
+        self.fail("expected one leader, got none")
+    }
+
+    /// 6.824's `checkTerms`: connected peers agree on the term.
+    pub fn check_terms(&self) -> Result<Term, Failure> {
+        let mut term = None;
+        for i in 0..self.n {
+            if self.connected(i)
+                && let Some((t, _)) = self.get_state(i)
+            {
+                match term {
+                    None => term = Some(t),
+                    Some(t0) if t0 != t => {
+                        return self.fail(format!("servers disagree on term ({t0} vs {t})"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(term.unwrap_or(0))
+    }
+
+    /// 6.824's `checkNoLeader`: no connected peer thinks it leads.
+    pub fn check_no_leader(&self) -> Result<(), Failure> {
+        for i in 0..self.n {
+            if self.connected(i) && self.get_state(i).is_some_and(|(_, l)| l) {
+                return self.fail(format!(
+                    "expected no leader among connected servers, but {i} claims to be leader"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// 6.824's `nCommitted`: how many peers applied `index`, and its command.
+    pub fn n_committed(&self, index: Index) -> (usize, Option<Vec<u8>>) {
+        let o = self.oracle.borrow();
+        let (n, c) = o.n_committed(index);
+        (n, c.map(<[u8]>::to_vec))
+    }
+
+    fn committed_pred(
+        oracle: &Rc<RefCell<Oracle>>,
+        index: Index,
+        expected: usize,
+        command: &[u8],
+    ) -> bool {
+        let o = oracle.borrow();
+        let (n, c) = o.n_committed(index);
+        n > 0 && n >= expected && c == Some(command)
+    }
+
+    /// 6.824's `one(cmd, expectedServers, retry)`: gets `command` committed
+    /// by at least `expected` peers within 10 s (2 s per leader tried).
+    pub fn one(
+        &mut self,
+        command: Vec<u8>,
+        expected: usize,
+        retry: bool,
+    ) -> Result<Index, Failure> {
+        let t0 = self.sim.now_ns();
+        let mut starts = 0;
+        while self.sim.now_ns() - t0 < 10 * SEC {
+            let mut index = None;
+            for _ in 0..self.n {
+                starts = (starts + 1) % self.n;
+                if self.connected(starts)
+                    && let Some((i, _, true)) = self.start(starts, command.clone())?
+                {
+                    index = Some(i);
+                    break;
+                }
+            }
+            match index {
+                Some(index) => {
+                    let oracle = self.oracle.clone();
+                    let agreed = self.run_until(
+                        |_| Self::committed_pred(&oracle, index, expected, &command),
+                        2 * SEC,
+                    )?;
+                    if agreed {
+                        self.commands += 1;
+                        return Ok(index);
+                    }
+                    if !retry {
+                        return self
+                            .fail(format!("one({}) failed to reach agreement", show(&command)));
+                    }
+                }
+                None => self.sleep(50 * MS)?,
+            }
+            self.check_time()?;
+        }
+        self.fail(format!("one({}) failed to reach agreement", show(&command)))
+    }
+
+    /// 6.824's `wait(index, n, startTerm)`: waits (with backoff, ~30 s at
+    /// most) for `n` peers to apply `index`; None if some peer's term moved
+    /// past `start_term` first.
+    pub fn wait(
+        &mut self,
+        index: Index,
+        n: usize,
+        start_term: Option<Term>,
+    ) -> Result<Option<Vec<u8>>, Failure> {
+        let mut to = 10 * MS;
+        for _ in 0..30 {
+            if self.n_committed(index).0 >= n {
+                break;
+            }
+            self.sleep(to)?;
+            if to < SEC {
+                to *= 2;
+            }
+            if let Some(st) = start_term {
+                for i in 0..self.n {
+                    if self.get_state(i).is_some_and(|(t, _)| t > st) {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        let (got, c) = self.n_committed(index);
+        if got < n {
+            return self.fail(format!("only {got} decided for index {index}; wanted {n}"));
+        }
+        Ok(c)
+    }
+
+    /// The highest index applied by anyone.
+    pub fn max_index(&self) -> Index {
+        self.oracle.borrow().max_index()
+    }
+
+    /// What peer `i` applied at `index` (6.824's `cfg.logs[i][index]`).
+    pub fn applied_at(&self, i: usize, index: Index) -> Option<Vec<u8>> {
+        self.oracle
+            .borrow()
+            .applied_at(i, index)
+            .map(<[u8]>::to_vec)
+    }
+
+    /// Ends the test: a last safety check, and the run's figures.
+    pub fn end(&mut self) -> Result<RunReport, Failure> {
+        if let Some(v) = self.sim.violation() {
+            return Err(self.sim_err(SimError::Violation(v.clone())));
+        }
+        self.check_time()?;
+        Ok(RunReport {
+            trace_hash: self.sim.trace_hash(),
+            events: self.sim.events(),
+            virtual_ns: self.sim.now_ns(),
+            rpcs: self.rpc_total(),
+            commands: self.commands,
+            stats: self.oracle.borrow().stats.clone(),
+        })
+    }
+}
+
+fn show(command: &[u8]) -> String {
+    decode_cmd(command).map_or_else(|| format!("<{} bytes>", command.len()), |v| v.to_string())
+}

@@ -1,0 +1,222 @@
+//! The Raft safety oracle: checks, as every event happens, that at most one
+//! peer leads per term, that logs match, that no two peers apply different
+//! commands at one index, and that each peer applies in order without gaps.
+//!
+//! Peers report to it the way 6.824's peers send on applyCh: it is the test's
+//! own bookkeeping, which no peer reads. A violation is kept, and the
+//! simulation's invariant hook stops the run at that very event.
+
+use raft::{Index, PeerId, Term};
+use std::collections::BTreeMap;
+
+/// What the harness knows of the cluster's history.
+pub struct Oracle {
+    /// Per peer, every command it applied (6.824's `cfg.logs`), kept across crashes.
+    logs: Vec<BTreeMap<Index, Vec<u8>>>,
+    /// Per peer, the last index applied in its current life.
+    last_applied: Vec<Index>,
+    /// The first command applied at each index, by anyone.
+    applied: BTreeMap<Index, Vec<u8>>,
+    /// The leader of each term.
+    leaders: BTreeMap<Term, PeerId>,
+    /// Every log entry seen, by (index, term): a digest of its command and
+    /// the term of the entry before it. Equal keys must have equal values;
+    /// by induction that is the Log Matching property.
+    entries: BTreeMap<(Index, Term), (u64, Term)>,
+    max_index: Index,
+    violation: Option<String>,
+    /// Rare events reached, for coverage summaries.
+    pub stats: Stats,
+}
+
+/// Counts of interesting things that happened in a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Terms in which some peer became leader.
+    pub leader_terms: u64,
+    /// Snapshots installed from a leader.
+    pub snapshots_installed: u64,
+    /// Log suffixes overwritten by a leader's entries.
+    pub truncations: u64,
+    /// Commands applied, over all peers.
+    pub applies: u64,
+}
+
+fn digest(bytes: &[u8]) -> u64 {
+    let mut h = labsim::TraceHasher::new();
+    h.bytes(bytes);
+    h.finish()
+}
+
+impl Oracle {
+    /// An oracle for `peers` peers.
+    pub fn new(peers: usize) -> Oracle {
+        Oracle {
+            logs: vec![BTreeMap::new(); peers],
+            last_applied: vec![0; peers],
+            applied: BTreeMap::new(),
+            leaders: BTreeMap::new(),
+            entries: BTreeMap::new(),
+            max_index: 0,
+            violation: None,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The first violation seen.
+    pub fn violation(&self) -> Option<&str> {
+        self.violation.as_deref()
+    }
+
+    fn fail(&mut self, what: String) {
+        if self.violation.is_none() {
+            self.violation = Some(what);
+        }
+    }
+
+    /// A peer is (or is not) leader in `term`.
+    pub fn observe_role(&mut self, peer: PeerId, term: Term, is_leader: bool) {
+        if !is_leader {
+            return;
+        }
+        match self.leaders.get(&term) {
+            Some(&other) if other != peer => {
+                let (a, b) = (other.min(peer), other.max(peer));
+                self.fail(format!("two leaders in term {term} (peers {a}, {b})"));
+            }
+            Some(_) => {}
+            None => {
+                self.leaders.insert(term, peer);
+                self.stats.leader_terms += 1;
+            }
+        }
+    }
+
+    /// A peer's log now holds `entries` (index, term, command), the first
+    /// one following an entry of term `prev_term`.
+    pub fn observe_entries<'a>(
+        &mut self,
+        peer: PeerId,
+        mut prev_term: Term,
+        entries: impl Iterator<Item = (Index, Term, &'a [u8])>,
+        truncated: bool,
+    ) {
+        if truncated {
+            self.stats.truncations += 1;
+        }
+        for (index, term, command) in entries {
+            let value = (digest(command), prev_term);
+            match self.entries.get(&(index, term)) {
+                Some(seen) if *seen != value => {
+                    let what = if seen.0 != value.0 {
+                        "a different command"
+                    } else {
+                        "a different previous entry"
+                    };
+                    self.fail(format!(
+                        "log matching: peer {peer} holds entry (index {index}, term {term}) with {what} than another peer"
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    self.entries.insert((index, term), value);
+                }
+            }
+            prev_term = term;
+        }
+    }
+
+    /// A peer restarted: it applies again from its snapshot (or the start).
+    pub fn restarted(&mut self, peer: PeerId) {
+        self.last_applied[peer] = 0;
+    }
+
+    /// A peer applied `command` at `index`.
+    pub fn apply(&mut self, peer: PeerId, index: Index, command: &[u8]) {
+        self.stats.applies += 1;
+        let expected = self.last_applied[peer] + 1;
+        if index != expected {
+            self.fail(format!(
+                "peer {peer} applied index {index} out of order (expected {expected})"
+            ));
+        }
+        self.last_applied[peer] = index;
+        self.check_and_log(peer, index, command);
+    }
+
+    fn check_and_log(&mut self, peer: PeerId, index: Index, command: &[u8]) {
+        match self.applied.get(&index) {
+            Some(first) if first.as_slice() != command => {
+                let (a, b) = (short(first), short(command));
+                self.fail(format!(
+                    "state machine safety: peer {peer} applied {b} at index {index}, another peer applied {a}"
+                ));
+            }
+            Some(_) => {}
+            None => {
+                self.applied.insert(index, command.to_vec());
+            }
+        }
+        self.logs[peer].insert(index, command.to_vec());
+        self.max_index = self.max_index.max(index);
+    }
+
+    /// A peer loaded a snapshot covering 1..=index, whose commands are `log`.
+    pub fn apply_snapshot(
+        &mut self,
+        peer: PeerId,
+        index: Index,
+        log: &[Vec<u8>],
+        from_leader: bool,
+    ) {
+        if from_leader {
+            self.stats.snapshots_installed += 1;
+        }
+        if index < self.last_applied[peer] {
+            self.fail(format!(
+                "peer {peer} installed a snapshot at index {index} after applying {}",
+                self.last_applied[peer]
+            ));
+        }
+        if log.len() as u64 != index {
+            self.fail(format!(
+                "peer {peer}'s snapshot at index {index} holds {} commands",
+                log.len()
+            ));
+        }
+        self.last_applied[peer] = index;
+        for (i, command) in log.iter().enumerate() {
+            self.check_and_log(peer, i as Index + 1, command);
+        }
+    }
+
+    /// 6.824's nCommitted: how many peers applied `index`, and the command.
+    pub fn n_committed(&self, index: Index) -> (usize, Option<&[u8]>) {
+        let mut count = 0;
+        let mut command = None;
+        for log in &self.logs {
+            if let Some(c) = log.get(&index) {
+                count += 1;
+                command = Some(c.as_slice());
+            }
+        }
+        (count, command)
+    }
+
+    /// The highest index anyone applied.
+    pub fn max_index(&self) -> Index {
+        self.max_index
+    }
+
+    /// What `peer` applied at `index`.
+    pub fn applied_at(&self, peer: PeerId, index: Index) -> Option<&[u8]> {
+        self.logs[peer].get(&index).map(Vec::as_slice)
+    }
+}
+
+fn short(command: &[u8]) -> String {
+    match crate::raft_suite::decode_cmd(command) {
+        Some(v) => v.to_string(),
+        None => format!("{} bytes", command.len()),
+    }
+}

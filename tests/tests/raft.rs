@@ -1,0 +1,58 @@
+//! The graded Raft suites (6.824 parts A to D), each test on its default
+//! seeds (`RAFTLAB_SEEDS=1..100` widens the set). A failure prints one line
+//! with the test, the seed, the virtual time, what broke, and the command
+//! that replays it.
+
+use tests::graded::run_graded;
+use tests::raft_suite::find;
+
+macro_rules! graded {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                run_graded(find(stringify!($name)).expect("registered"));
+            }
+        )*
+
+        #[test]
+        fn every_registered_test_has_a_cargo_test() {
+            let names = [$(stringify!($name)),*];
+            for t in tests::raft_suite::TESTS {
+                assert!(names.contains(&t.name.trim_start_matches("raft::")), "{} has no #[test]", t.name);
+            }
+            assert_eq!(names.len(), tests::raft_suite::TESTS.len());
+        }
+    };
+}
+
+graded!(
+    initial_election,
+    re_election,
+    many_elections,
+    basic_agree,
+    rpc_bytes,
+    follower_failure,
+    leader_failure,
+    fail_agree,
+    fail_no_agree,
+    concurrent_starts,
+    rejoin,
+    backup,
+    count,
+    persist1,
+    persist2,
+    persist3,
+    figure8,
+    unreliable_agree,
+    figure8_unreliable,
+    reliable_churn,
+    unreliable_churn,
+    snapshot_basic,
+    snapshot_install,
+    snapshot_install_unreliable,
+    snapshot_install_crash,
+    snapshot_install_unreliable_crash,
+    snapshot_all_crash,
+    snapshot_init,
+);
