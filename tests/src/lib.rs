@@ -6,5 +6,6 @@
 
 pub mod failure;
 pub mod graded;
+pub mod kv_suite;
 pub mod linearizability;
 pub mod raft_suite;
