@@ -527,6 +527,11 @@ impl Network for Net {
 
     fn send(&mut self, k: &mut Kernel<Net>, from: NodeId, to: NodeId, packet: Packet) {
         self.grow(k.node_count());
+        if k.is_streaming() {
+            let mut text = format!("to {to}: ");
+            labsim::Detail::describe(&packet, &mut text);
+            k.annotate(Some(from), "send", &text);
+        }
         match packet {
             Packet::Request { .. } => self.send_request(k, from, to, packet),
             Packet::Reply { .. } => self.send_reply(k, from, to, packet),

@@ -172,6 +172,16 @@ impl<N: Network> Kernel<N> {
         self.trace.record(self.now_ns, node, kind, detail);
     }
 
+    /// True if the trace streams out: annotations are worth building.
+    pub fn is_streaming(&self) -> bool {
+        self.trace.is_streaming()
+    }
+
+    /// Writes an annotation (see [`Trace::annotate`]): never hashed.
+    pub fn annotate(&mut self, node: Option<NodeId>, kind: &'static str, detail: &dyn Detail) {
+        self.trace.annotate(self.now_ns, node, kind, detail);
+    }
+
     fn push(&mut self, at_ns: u64, kind: EventKind<N>) -> u64 {
         debug_assert!(at_ns >= self.now_ns, "scheduling into the past");
         let seq = self.seq;

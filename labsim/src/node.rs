@@ -108,6 +108,20 @@ impl<N: Network> Ctx<'_, N> {
         self.kernel.record(Some(self.id), kind, detail);
     }
 
+    /// True if the trace streams out (annotations are worth building).
+    pub fn is_streaming(&self) -> bool {
+        self.kernel.is_streaming()
+    }
+
+    /// Notes something for readers of the trace (a role change, a message's
+    /// content). Never hashed: a traced run keeps its hash.
+    pub fn annotate(&mut self, kind: &'static str, detail: impl FnOnce() -> String) {
+        if self.kernel.is_streaming() {
+            let text = detail();
+            self.kernel.annotate(Some(self.id), kind, &text);
+        }
+    }
+
     /// This node's disk, as the node sees it (unsynced writes included).
     pub fn storage(&self) -> &Storage {
         self.storage

@@ -250,6 +250,41 @@ impl Trace {
         }
     }
 
+    /// True if a JSON sink is attached: annotations are worth building.
+    pub fn is_streaming(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    /// Writes an annotation to the JSON sink: a note for readers (a message's
+    /// content, a role change) that is not an event. It does not count, does
+    /// not enter the hash, and is dropped when nothing streams, so tracing a
+    /// run never changes its hash. It carries the index of the event during
+    /// which it was made.
+    pub fn annotate(
+        &mut self,
+        at_ns: u64,
+        node: Option<usize>,
+        kind: &'static str,
+        detail: &dyn Detail,
+    ) {
+        if let Some((out, filter)) = &mut self.sink
+            && filter.keeps(at_ns, node)
+            && self.sink_error.is_none()
+        {
+            self.line.clear();
+            detail.describe(&mut self.line);
+            let index = self.events.saturating_sub(1);
+            let node_json = node.map_or("null".to_string(), |n| n.to_string());
+            let detail_json = serde_json::to_string(&self.line).unwrap_or_default();
+            if let Err(e) = writeln!(
+                out,
+                "{{\"i\":{index},\"t_ns\":{at_ns},\"node\":{node_json},\"kind\":\"{kind}\",\"detail\":{detail_json},\"note\":true}}"
+            ) {
+                self.sink_error = Some(e.to_string());
+            }
+        }
+    }
+
     /// Records one event.
     pub fn record(
         &mut self,

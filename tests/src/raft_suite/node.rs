@@ -140,6 +140,8 @@ pub struct RaftNode {
     persisted_last: Index,
     /// An InstallSnapshot request is being handled.
     installing: bool,
+    /// Role, term and commit index last written to the trace.
+    last_seen: Option<(raft::Role, u64, Index)>,
     /// Why the peer could not start (a corrupt disk), if it could not.
     pub error: Option<String>,
 }
@@ -206,6 +208,7 @@ impl RaftNode {
             commands: Vec::new(),
             persisted_last: 0,
             installing: false,
+            last_seen: None,
             error: None,
         }
     }
@@ -304,7 +307,7 @@ impl RaftNode {
             }
         }
         self.arm_timer(ctx);
-        self.report();
+        self.report(ctx);
     }
 
     fn process(&mut self, ctx: &mut labrpc::Ctx<'_>, ready: Ready, token: Option<ReplyToken>) {
@@ -416,12 +419,21 @@ impl RaftNode {
         }
     }
 
-    fn report(&self) {
-        if let Some(raft) = &self.raft {
-            let (term, is_leader) = raft.get_state();
-            self.oracle
-                .borrow_mut()
-                .observe_role(raft.id(), term, is_leader);
+    fn report(&mut self, ctx: &mut labrpc::Ctx<'_>) {
+        let Some(raft) = &self.raft else { return };
+        let (term, is_leader) = raft.get_state();
+        self.oracle.borrow_mut().observe_role(raft.id(), term, is_leader);
+        // For readers of the trace (the picture): role, term and commit
+        // index as they change. Annotations never enter the hash.
+        let seen = (raft.role(), term, raft.commit_index());
+        if ctx.is_streaming() && self.last_seen != Some(seen) {
+            if self.last_seen.is_none_or(|(r, t, _)| (r, t) != (seen.0, seen.1)) {
+                ctx.annotate("role", || format!("{:?} term {term}", seen.0).to_lowercase());
+            }
+            if self.last_seen.is_none_or(|(_, _, c)| c != seen.2) {
+                ctx.annotate("commit", || seen.2.to_string());
+            }
+            self.last_seen = Some(seen);
         }
     }
 
@@ -534,4 +546,11 @@ impl Node<labrpc::Net> for RaftNode {
         self.release(ctx, ready, token);
         self.pump(ctx);
     }
+}
+
+/// A short description of RPC arguments for the trace: entries and snapshot
+/// data are summarised, not dumped.
+fn summarize<T: std::fmt::Debug>(args: &T) -> String {
+    let text = format!("{args:?}");
+    if text.len() > 240 { format!("{}...", &text[..text.char_indices().nth(240).map_or(text.len(), |(i, _)| i)]) } else { text }
 }
