@@ -23,7 +23,12 @@ impl Op {
             Op::Write(name, data) => {
                 files.insert(name, data);
             }
-            Op::Append(name, data) => files.entry(name).or_default().extend_from_slice(&data),
+            Op::Append(name, data) => match files.get_mut(&name) {
+                Some(file) => file.extend_from_slice(&data),
+                None => {
+                    files.insert(name, data);
+                }
+            },
             Op::Truncate(name, len) => {
                 if let Some(file) = files.get_mut(&name) {
                     file.truncate(len as usize);
@@ -31,6 +36,35 @@ impl Op {
             }
             Op::Remove(name) => {
                 files.remove(&name);
+            }
+        }
+    }
+
+    /// Applies a copy of the op, without consuming it.
+    fn apply_ref(&self, files: &mut BTreeMap<String, Vec<u8>>) {
+        match self {
+            Op::Write(name, data) => match files.get_mut(name) {
+                Some(file) => {
+                    file.clear();
+                    file.extend_from_slice(data);
+                }
+                None => {
+                    files.insert(name.clone(), data.clone());
+                }
+            },
+            Op::Append(name, data) => match files.get_mut(name) {
+                Some(file) => file.extend_from_slice(data),
+                None => {
+                    files.insert(name.clone(), data.clone());
+                }
+            },
+            Op::Truncate(name, len) => {
+                if let Some(file) = files.get_mut(name) {
+                    file.truncate(*len as usize);
+                }
+            }
+            Op::Remove(name) => {
+                files.remove(name);
             }
         }
     }
@@ -107,7 +141,7 @@ impl Storage {
     }
 
     fn log(&mut self, op: Op) {
-        op.clone().apply(&mut self.volatile);
+        op.apply_ref(&mut self.volatile);
         self.pending.push((None, op));
     }
 

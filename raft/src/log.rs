@@ -9,6 +9,7 @@ use crate::{Index, Term};
 pub struct Entry {
     pub term: Term,
     pub index: Index,
+    #[serde(with = "serde_bytes")]
     pub command: Vec<u8>,
 }
 

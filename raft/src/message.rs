@@ -51,6 +51,7 @@ pub struct InstallSnapshotArgs {
     pub leader_id: PeerId,
     pub last_included_index: Index,
     pub last_included_term: Term,
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
 }
 

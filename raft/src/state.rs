@@ -16,6 +16,7 @@ pub struct HardState {
 pub struct Snapshot {
     pub last_included_index: Index,
     pub last_included_term: Term,
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
 }
 

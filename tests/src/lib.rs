@@ -4,8 +4,13 @@
 //! `config.go` does), holds the checkers (safety invariants and
 //! linearizability), and the `lab` command-line tool.
 
+pub mod campaign;
 pub mod failure;
 pub mod graded;
+pub mod hooks;
 pub mod kv_suite;
 pub mod linearizability;
+pub mod nemesis;
 pub mod raft_suite;
+pub mod scenarios;
+pub mod targets;

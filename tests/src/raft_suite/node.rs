@@ -1,6 +1,8 @@
 //! A Raft peer as a simulated node: the sans-IO `raft::Raft` driven by
 //! labsim timers, labrpc calls and the node's simulated disk, with the
-//! 6.824 tester's service on top (apply, and snapshot every N commands).
+//! [`Service`] on top: the 6.824 Raft tester's [`Applier`] (apply, and
+//! snapshot every N commands; together they are [`RaftNode`]) or the KV
+//! server (`kv_suite`).
 //!
 //! The driver is single-threaded like a real peer blocked on fsync: after an
 //! input it persists the peer's Ready, syncs, and only then sends messages,
@@ -9,7 +11,8 @@
 
 use super::oracle::Oracle;
 use labrpc::{
-    CallId, Incoming, Method, ReplyToken, Router, RpcError, call, incoming, reply, respond,
+    CallId, DuplicateMethod, Incoming, Method, ReplyToken, Router, RpcError, call, incoming,
+    reply, respond,
 };
 use labsim::{MS, Node, NodeId, SyncId, Synced, TimerId};
 use raft::storage::{Disk, LogStore};
@@ -111,31 +114,122 @@ impl Disk for SimDisk<'_, '_> {
     }
 }
 
-/// Encodes the tester's snapshot: the last included index and every command
-/// applied through it.
-pub fn encode_snapshot(index: Index, log: &[Vec<u8>]) -> Vec<u8> {
-    labrpc::encode(&(index, log))
+/// Encodes the tester's snapshot: the last included index and the digest
+/// chain of every command applied through it.
+pub fn encode_snapshot(index: Index, digest: u64) -> Vec<u8> {
+    labrpc::encode(&(index, digest))
 }
 
 /// Decodes the tester's snapshot.
-pub fn decode_snapshot(data: &[u8]) -> Result<(Index, Vec<Vec<u8>>), String> {
-    labrpc::decode::<(Index, Vec<Vec<u8>>)>(data).map_err(|e| e.to_string())
+pub fn decode_snapshot(data: &[u8]) -> Result<(Index, u64), String> {
+    labrpc::decode::<(Index, u64)>(data).map_err(|e| e.to_string())
 }
 
-/// One Raft peer and the tester's service, as a labsim node.
-pub struct RaftNode {
+/// What a service next to the Raft peer sees when it applies.
+pub struct ApplyEnv<'a, 'b> {
+    /// The node's context (to answer requests, read the disk size).
+    pub ctx: &'a mut labrpc::Ctx<'b>,
+    /// The peer (to snapshot).
+    pub raft: &'a mut Raft,
+    /// The safety oracle, to report applied state to.
+    pub oracle: &'a RefCell<Oracle>,
+    /// True while a leader's InstallSnapshot is being handled.
+    pub installing: bool,
+}
+
+/// The service a [`PeerNode`] runs on top of its Raft peer.
+pub trait Service: Sized + 'static {
+    /// Adds the service's own RPC methods to the peer's router.
+    fn routes(router: Router<PeerNode<Self>>) -> Result<Router<PeerNode<Self>>, DuplicateMethod> {
+        Ok(router)
+    }
+
+    /// One committed command or installed snapshot, in order. The driver has
+    /// already reported commands to the oracle; snapshots are the service's
+    /// to report. An error stops the run (it becomes the node's `error`).
+    fn apply(&mut self, env: &mut ApplyEnv<'_, '_>, apply: ApplyMsg) -> Result<(), String>;
+
+    /// After the applies of one Ready (a place to snapshot).
+    fn after_applies(&mut self, _env: &mut ApplyEnv<'_, '_>) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// After the inputs so far have been processed (role or term may have changed).
+    fn after_inputs(&mut self, _ctx: &mut labrpc::Ctx<'_>, _raft: &Raft) {}
+}
+
+/// The 6.824 Raft tester's service (applier / applierSnap): applies every
+/// command and snapshots every N commands. Its state is the count of
+/// commands applied and their digest chain (6.824 keeps every command; the
+/// digest checks the same thing against the oracle at a fraction of the cost).
+pub struct Applier {
+    snapshot_every: Option<u64>,
+    applied: Index,
+    digest: u64,
+}
+
+impl Service for Applier {
+    fn apply(&mut self, env: &mut ApplyEnv<'_, '_>, apply: ApplyMsg) -> Result<(), String> {
+        let id = env.raft.id();
+        match apply {
+            ApplyMsg::Command { index, command, .. } => {
+                if self.applied + 1 == index {
+                    self.applied = index;
+                    self.digest = super::oracle::chain(self.digest, &command);
+                }
+                if let Some(every) = self.snapshot_every
+                    && (index + 1) % every == 0
+                    && self.applied == index
+                {
+                    let data = encode_snapshot(index, self.digest);
+                    env.raft.snapshot(index, data).expect("the service snapshots only applied indices");
+                }
+                Ok(())
+            }
+            ApplyMsg::Snapshot { index, data, .. } => match decode_snapshot(&data) {
+                Ok((at, digest)) if at == index => {
+                    env.oracle.borrow_mut().apply_snapshot(id, index, digest, env.installing);
+                    self.applied = index;
+                    self.digest = digest;
+                    Ok(())
+                }
+                Ok((at, _)) => Err(format!("snapshot for index {index} says it is for {at}")),
+                Err(e) => Err(format!("undecodable snapshot at index {index}: {e}")),
+            },
+        }
+    }
+}
+
+/// A Raft peer with the Raft tester's service, as a labsim node.
+pub type RaftNode = PeerNode<Applier>;
+
+impl PeerNode<Applier> {
+    /// A peer of a cluster of `peers`, reporting to `oracle`. It reads its
+    /// state from disk when it starts.
+    pub fn new(peers: usize, service: ServiceConfig, oracle: Rc<RefCell<Oracle>>) -> RaftNode {
+        let applier = Applier {
+            snapshot_every: service.snapshot_every,
+            applied: 0,
+            digest: super::oracle::empty_chain(),
+        };
+        PeerNode::with_service(peers, service.raft, applier, oracle)
+    }
+}
+
+/// One Raft peer and a service, as a labsim node.
+pub struct PeerNode<S: Service> {
     peers: usize,
-    service: ServiceConfig,
+    tuning: RaftTuning,
+    /// The service on top of the peer.
+    pub service: S,
     raft: Option<Raft>,
     store: LogStore,
-    router: Rc<Router<RaftNode>>,
+    router: Rc<Router<PeerNode<S>>>,
     oracle: Rc<RefCell<Oracle>>,
     calls: BTreeMap<CallId, Kind>,
     timer: Option<(TimerId, u64)>,
     syncing: Option<(SyncId, Ready, Option<ReplyToken>)>,
     inbox: VecDeque<Input>,
-    /// The service's state: every command applied, in order (6.824's xlog).
-    commands: Vec<Vec<u8>>,
     /// Last log index on disk, to tell an overwrite from an append.
     persisted_last: Index,
     /// An InstallSnapshot request is being handled.
@@ -146,9 +240,9 @@ pub struct RaftNode {
     pub error: Option<String>,
 }
 
-fn router() -> Rc<Router<RaftNode>> {
+fn router<S: Service>() -> Rc<Router<PeerNode<S>>> {
     Router::new()
-        .route::<RequestVote>(|n: &mut RaftNode, ctx, from, args, token| {
+        .route::<RequestVote>(|n: &mut PeerNode<S>, ctx, from, args, token| {
             n.input(
                 ctx,
                 Input::Request {
@@ -159,7 +253,7 @@ fn router() -> Rc<Router<RaftNode>> {
             )
         })
         .and_then(|r| {
-            r.route::<AppendEntries>(|n: &mut RaftNode, ctx, from, args, token| {
+            r.route::<AppendEntries>(|n: &mut PeerNode<S>, ctx, from, args, token| {
                 n.input(
                     ctx,
                     Input::Request {
@@ -171,7 +265,7 @@ fn router() -> Rc<Router<RaftNode>> {
             })
         })
         .and_then(|r| {
-            r.route::<InstallSnapshot>(|n: &mut RaftNode, ctx, from, args, token| {
+            r.route::<InstallSnapshot>(|n: &mut PeerNode<S>, ctx, from, args, token| {
                 n.input(
                     ctx,
                     Input::Request {
@@ -182,7 +276,8 @@ fn router() -> Rc<Router<RaftNode>> {
                 )
             })
         })
-        .expect("each Raft method is routed once")
+        .and_then(S::routes)
+        .expect("each method is routed once")
         .build()
 }
 
@@ -190,12 +285,18 @@ fn now_ms(ctx: &labrpc::Ctx<'_>) -> u64 {
     ctx.now_ns() / MS
 }
 
-impl RaftNode {
-    /// A peer of a cluster of `peers`, reporting to `oracle`. It reads its
-    /// state from disk when it starts.
-    pub fn new(peers: usize, service: ServiceConfig, oracle: Rc<RefCell<Oracle>>) -> RaftNode {
-        RaftNode {
+impl<S: Service> PeerNode<S> {
+    /// A peer of a cluster of `peers` running `service`, reporting to
+    /// `oracle`. It reads its state from disk when it starts.
+    pub fn with_service(
+        peers: usize,
+        tuning: RaftTuning,
+        service: S,
+        oracle: Rc<RefCell<Oracle>>,
+    ) -> PeerNode<S> {
+        PeerNode {
             peers,
+            tuning,
             service,
             raft: None,
             store: LogStore::default(),
@@ -205,7 +306,6 @@ impl RaftNode {
             timer: None,
             syncing: None,
             inbox: VecDeque::new(),
-            commands: Vec::new(),
             persisted_last: 0,
             installing: false,
             last_seen: None,
@@ -227,6 +327,19 @@ impl RaftNode {
         let r = raft.start(now, command);
         self.pump(ctx);
         r
+    }
+
+    /// Runs `f` on the service and the peer (a client request, say), then
+    /// drives the peer's Ready. None if the peer is not running.
+    pub fn with_service_and_raft<R>(
+        &mut self,
+        ctx: &mut labrpc::Ctx<'_>,
+        f: impl FnOnce(&mut S, &mut Raft, &mut labrpc::Ctx<'_>) -> R,
+    ) -> Option<R> {
+        let raft = self.raft.as_mut()?;
+        let r = f(&mut self.service, raft, ctx);
+        self.pump(ctx);
+        Some(r)
     }
 
     /// Bytes of persisted Raft state (6.824's `RaftStateSize`).
@@ -306,6 +419,9 @@ impl RaftNode {
                 break;
             }
         }
+        if let Some(raft) = &self.raft {
+            self.service.after_inputs(ctx, raft);
+        }
         self.arm_timer(ctx);
         self.report(ctx);
     }
@@ -370,52 +486,52 @@ impl RaftNode {
             debug_assert!(false, "a request produced no reply");
             respond(ctx, token, Err(RpcError::ServerCrashed));
         }
+        if ready.applies.is_empty() {
+            return;
+        }
         for apply in ready.applies {
-            self.apply(apply);
+            self.apply(ctx, apply);
+        }
+        let Some(raft) = self.raft.as_mut() else {
+            return;
+        };
+        let mut env = ApplyEnv {
+            ctx,
+            raft,
+            oracle: &self.oracle,
+            installing: self.installing,
+        };
+        if let Err(e) = self.service.after_applies(&mut env)
+            && self.error.is_none()
+        {
+            self.error = Some(e);
         }
     }
 
-    fn send<M: Method>(
-        &mut self,
-        ctx: &mut labrpc::Ctx<'_>,
-        to: NodeId,
-        args: &M::Args,
-        kind: Kind,
-    ) {
+    fn send<M: Method>(&mut self, ctx: &mut labrpc::Ctx<'_>, to: NodeId, args: &M::Args, kind: Kind)
+    where
+        M::Args: std::fmt::Debug,
+    {
+        ctx.annotate("rpc", || format!("to {to}: {} {}", M::NAME, summarize(args)));
         let id = call::<M>(ctx, to, args).expect("peers address cluster members");
         self.calls.insert(id, kind);
     }
 
-    fn apply(&mut self, apply: ApplyMsg) {
-        let id = self.raft.as_ref().expect("started").id();
-        match apply {
-            ApplyMsg::Command { index, command, .. } => {
-                self.oracle.borrow_mut().apply(id, index, &command);
-                if self.commands.len() as u64 + 1 == index {
-                    self.commands.push(command);
-                }
-                if let Some(every) = self.service.snapshot_every
-                    && (index + 1) % every == 0
-                    && self.commands.len() as u64 == index
-                {
-                    let data = encode_snapshot(index, &self.commands);
-                    let raft = self.raft.as_mut().expect("started");
-                    raft.snapshot(index, data)
-                        .expect("the service snapshots only applied indices");
-                }
-            }
-            ApplyMsg::Snapshot { index, data, .. } => match decode_snapshot(&data) {
-                Ok((at, log)) if at == index => {
-                    self.oracle
-                        .borrow_mut()
-                        .apply_snapshot(id, index, &log, self.installing);
-                    self.commands = log;
-                }
-                Ok((at, _)) => {
-                    self.error = Some(format!("snapshot for index {index} says it is for {at}"))
-                }
-                Err(e) => self.error = Some(format!("undecodable snapshot at index {index}: {e}")),
-            },
+    fn apply(&mut self, ctx: &mut labrpc::Ctx<'_>, apply: ApplyMsg) {
+        let raft = self.raft.as_mut().expect("started");
+        if let ApplyMsg::Command { index, command, .. } = &apply {
+            self.oracle.borrow_mut().apply(raft.id(), *index, command);
+        }
+        let mut env = ApplyEnv {
+            ctx,
+            raft,
+            oracle: &self.oracle,
+            installing: self.installing,
+        };
+        if let Err(e) = self.service.apply(&mut env, apply)
+            && self.error.is_none()
+        {
+            self.error = Some(e);
         }
     }
 
@@ -467,7 +583,7 @@ fn answer<M: Method>(
     }
 }
 
-impl Node<labrpc::Net> for RaftNode {
+impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
     fn on_start(&mut self, ctx: &mut labrpc::Ctx<'_>) {
         let id = ctx.id();
         let restored = match LogStore::restore(&SimDisk(ctx)) {
@@ -478,7 +594,7 @@ impl Node<labrpc::Net> for RaftNode {
             }
         };
         let (store, restored) = restored;
-        let tuning = self.service.raft;
+        let tuning = self.tuning;
         let mut config = Config::new(id, self.peers, rand::RngExt::random(ctx.rng()));
         config.election_timeout_min_ms = tuning.election_timeout_min_ms;
         config.election_timeout_max_ms = tuning.election_timeout_max_ms;

@@ -1,0 +1,423 @@
+//! `lab`: raftlab's command-line tool. Explore scenarios over many seeds
+//! under generated faults, run and grade the 6.824 suites, replay a seed
+//! with its full trace, check determinism, and check histories for
+//! linearizability. Run `lab help` or `lab COMMAND --help`.
+
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tests::campaign::{CampaignOptions, Summary, on_terminal, run_campaign};
+use tests::failure::{Failure, parse_seeds};
+use tests::nemesis::Schedule;
+use tests::{hooks, scenarios, targets};
+
+#[derive(Parser)]
+#[command(
+    name = "lab",
+    version,
+    about = "raftlab: deterministic simulation of Raft and KV peers in virtual time",
+    long_about = "raftlab runs Raft and KV peers inside one process, on a simulated network and disks, \
+driven by virtual time and a seeded random generator: a run is a pure function of (scenario, seed). \
+Every failure prints the one command that replays it.",
+    after_help = "Examples:\n  \
+lab explore --seeds 0..2000 --jobs 2        explore the default scenario over 2000 seeds\n  \
+lab run raft::figure8_unreliable --seeds 1..1000\n  \
+lab replay raft::figure8 --seed 7 --trace run.jsonl --node 2 --from 1s --to 3s\n  \
+lab check-determinism raft-nemesis --seeds 0..100\n  \
+lab grade --seeds 1..6"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every scenario and graded test, by name.
+    List,
+    /// Run a scenario over many seeds under generated faults (the main job).
+    Explore {
+        /// The scenario (see `lab list`).
+        #[arg(default_value = scenarios::DEFAULT_SCENARIO)]
+        scenario: String,
+        #[command(flatten)]
+        many: ManySeeds,
+        /// Append failing seeds to this corpus (JSON lines: scenario, seed, schedule, failure kind).
+        #[arg(long, default_value = "lab-out/corpus.jsonl")]
+        corpus: PathBuf,
+    },
+    /// Run a graded test (or a scenario) over many seeds.
+    Run {
+        /// The test, e.g. `raft::figure8` (see `lab list`).
+        test: String,
+        #[command(flatten)]
+        many: ManySeeds,
+    },
+    /// Re-run one seed, print its outcome and trace hash, and write its trace.
+    Replay {
+        /// The test or scenario.
+        name: String,
+        /// The seed.
+        #[arg(long)]
+        seed: u64,
+        /// Use this fault schedule (JSON, as `lab schedule` prints) instead of the seed's own.
+        #[arg(long)]
+        schedule: Option<PathBuf>,
+        /// Write the trace here, one JSON object per line (time, node, kind, detail).
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Keep only events at this node (and sim-level events).
+        #[arg(long)]
+        node: Option<usize>,
+        /// Keep only events at or after this virtual time (e.g. 1.5s, 300ms).
+        #[arg(long, value_parser = parse_time)]
+        from: Option<u64>,
+        /// Keep only events at or before this virtual time.
+        #[arg(long, value_parser = parse_time)]
+        to: Option<u64>,
+    },
+    /// Print the fault schedule a scenario's seed generates (JSON; edit it and pass it to replay).
+    Schedule {
+        /// The scenario.
+        scenario: String,
+        /// The seed.
+        #[arg(long)]
+        seed: u64,
+    },
+    /// Run each seed twice; any divergence names the first event that differs.
+    CheckDeterminism {
+        /// The test or scenario.
+        name: String,
+        /// Seeds, e.g. 0..100.
+        #[arg(long, value_parser = parse_seed_list, default_value = "0..10")]
+        seeds: SeedList,
+    },
+    /// Every graded test over some seeds: a table by part, as a student hands in.
+    Grade {
+        /// Seeds per test.
+        #[arg(long, value_parser = parse_seed_list, default_value = "1..4")]
+        seeds: SeedList,
+        /// Threads.
+        #[arg(long, default_value_t = default_jobs())]
+        jobs: usize,
+    },
+}
+
+#[derive(clap::Args)]
+struct ManySeeds {
+    /// Seeds: A..B (B excluded), A..=B, N, or a comma list.
+    #[arg(long, value_parser = parse_seed_list, default_value = "0..1000")]
+    seeds: SeedList,
+    /// Threads, one simulation each.
+    #[arg(long, default_value_t = default_jobs())]
+    jobs: usize,
+    /// Take every N-th seed from offset I (I/N), so N machines split one campaign.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Stop starting new seeds after this much wall time (e.g. 10m, 90s).
+    #[arg(long, value_parser = parse_wall)]
+    time_budget: Option<Duration>,
+}
+
+#[derive(Clone)]
+struct SeedList(Vec<u64>);
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn parse_seed_list(text: &str) -> Result<SeedList, String> {
+    parse_seeds(text).map(SeedList)
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("`{text}` is not a shard: write I/N with 0 <= I < N, e.g. 0/4");
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+fn parse_time(text: &str) -> Result<u64, String> {
+    labsim::parse_duration_ns(text)
+}
+
+fn parse_wall(text: &str) -> Result<Duration, String> {
+    labsim::parse_duration_ns(text).map(Duration::from_nanos)
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("lab: {message}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::List => list(),
+        Command::Explore { scenario, many, corpus } => explore(&scenario, many, &corpus),
+        Command::Run { test, many } => run(&test, many),
+        Command::Replay { name, seed, schedule, trace, node, from, to } => {
+            replay(&name, seed, schedule, trace, node, from, to)
+        }
+        Command::Schedule { scenario, seed } => match scenarios::find(&scenario) {
+            Some(s) => {
+                println!("{}", (s.schedule)(seed).to_json());
+                ExitCode::SUCCESS
+            }
+            None => fail(format!("no scenario named `{scenario}`; `lab list` shows them")),
+        },
+        Command::CheckDeterminism { name, seeds } => check_determinism(&name, &seeds.0),
+        Command::Grade { seeds, jobs } => grade(&seeds.0, jobs),
+    }
+}
+
+fn list() -> ExitCode {
+    let mut group = "";
+    for t in targets::all() {
+        if t.group != group {
+            group = t.group;
+            let title = match group {
+                "scenario" => "Scenarios (lab explore NAME)".to_string(),
+                part => format!("Graded tests, part {part} (lab run NAME)"),
+            };
+            println!("\n{title}");
+        }
+        println!("  {:<42} {}", t.name, t.about);
+    }
+    ExitCode::SUCCESS
+}
+
+fn shard(seeds: Vec<u64>, shard: Option<(usize, usize)>) -> Vec<u64> {
+    match shard {
+        Some((i, n)) => seeds.into_iter().enumerate().filter(|(k, _)| k % n == i).map(|(_, s)| s).collect(),
+        None => seeds,
+    }
+}
+
+fn print_failure(f: &Failure) {
+    eprintln!("{f}");
+}
+
+fn finish(summary: &Summary) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let _ = summary.print(&mut out);
+    if summary.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+fn explore(name: &str, many: ManySeeds, corpus: &PathBuf) -> ExitCode {
+    let Some(scenario) = scenarios::find(name) else {
+        return fail(format!("no scenario named `{name}`; `lab list` shows them"));
+    };
+    let seeds = shard(many.seeds.0, many.shard);
+    if let Some(dir) = corpus.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return fail(format!("cannot create {}: {e}", dir.display()));
+        }
+    }
+    let file = match std::fs::OpenOptions::new().create(true).append(true).open(corpus) {
+        Ok(f) => std::sync::Mutex::new(f),
+        Err(e) => return fail(format!("cannot open the corpus {}: {e}", corpus.display())),
+    };
+    let schedule_of = scenario.schedule;
+    let scenario_name = scenario.name;
+    let on_failure = move |f: &Failure| {
+        print_failure(f);
+        let line = serde_json::json!({
+            "scenario": scenario_name,
+            "seed": f.seed,
+            "kind": f.kind.to_string(),
+            "what": f.what,
+            "at_ns": f.at_ns,
+            "schedule": (schedule_of)(f.seed),
+        });
+        let mut file = file.lock().expect("no panics while locked");
+        if let Err(e) = writeln!(file, "{line}") {
+            eprintln!("lab: cannot append to the corpus: {e}");
+        }
+    };
+    let summary = run_campaign(
+        &scenario.run,
+        CampaignOptions {
+            label: scenario.name.to_string(),
+            seeds,
+            jobs: many.jobs,
+            time_budget: many.time_budget,
+            progress: on_terminal(),
+            on_failure: Box::new(on_failure),
+        },
+    );
+    finish(&summary)
+}
+
+fn run(name: &str, many: ManySeeds) -> ExitCode {
+    let target = match targets::find(name) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let seeds = shard(many.seeds.0, many.shard);
+    let summary = run_campaign(
+        &target.run,
+        CampaignOptions {
+            label: target.name.to_string(),
+            seeds,
+            jobs: many.jobs,
+            time_budget: many.time_budget,
+            progress: on_terminal(),
+            on_failure: Box::new(print_failure),
+        },
+    );
+    finish(&summary)
+}
+
+fn replay(
+    name: &str,
+    seed: u64,
+    schedule: Option<PathBuf>,
+    trace: Option<PathBuf>,
+    node: Option<usize>,
+    from: Option<u64>,
+    to: Option<u64>,
+) -> ExitCode {
+    let target = match targets::find(name) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let schedule = match schedule {
+        None => None,
+        Some(path) => {
+            if scenarios::find(target.name).is_none() {
+                return fail(format!("{} is a graded test; only scenarios take a --schedule", target.name));
+            }
+            match std::fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|t| Schedule::from_json(&t)) {
+                Ok(s) => Some(s),
+                Err(e) => return fail(format!("{}: {e}", path.display())),
+            }
+        }
+    };
+    let sink: Option<Box<dyn Write>> = match &trace {
+        None => None,
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Some(Box::new(std::io::BufWriter::new(f))),
+            Err(e) => return fail(format!("cannot write the trace to {}: {e}", path.display())),
+        },
+    };
+    let filter = labsim::TraceFilter { node, from_ns: from, to_ns: to };
+    let mut sink = sink;
+    let run = || match schedule {
+        Some(s) => scenarios::with_schedule(s, || (target.run)(seed)),
+        None => (target.run)(seed),
+    };
+    let (outcome, finished) = hooks::with_trace(
+        move |t| {
+            if let Some(out) = sink.take() {
+                t.stream_json(out, filter.clone());
+            }
+        },
+        run,
+    );
+    let code = match &outcome {
+        Ok(report) => {
+            println!(
+                "PASSED {} seed={seed}: {} events, {:.3} s virtual, {} RPCs",
+                target.name,
+                report.events,
+                report.virtual_ns as f64 / 1e9,
+                report.rpcs
+            );
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            println!("{f}");
+            ExitCode::from(1)
+        }
+    };
+    match finished {
+        Some(mut t) => {
+            if let Err(e) = t.flush() {
+                eprintln!("lab: {e}");
+                return ExitCode::from(2);
+            }
+            println!("trace-hash: {:#018x} ({} events)", t.hash(), t.events());
+            if let Some(path) = &trace {
+                println!("trace: {}", path.display());
+            }
+        }
+        None => eprintln!("lab: the run did not hand back its trace"),
+    }
+    code
+}
+
+fn check_determinism(name: &str, seeds: &[u64]) -> ExitCode {
+    let target = match targets::find(name) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let mut divergent = 0;
+    for &seed in seeds {
+        let (_, first) = hooks::with_trace(|t| t.record_summaries(), || (target.run)(seed));
+        let Some(mut first) = first else { return fail("the run did not hand back its trace") };
+        let mut reference = Some(first.take_summaries());
+        let (_, second) = hooks::with_trace(
+            move |t| {
+                if let Some(r) = reference.take() {
+                    t.compare_with(r);
+                }
+            },
+            || (target.run)(seed),
+        );
+        let Some(second) = second else { return fail("the run did not hand back its trace") };
+        if let Some(d) = second.divergence() {
+            divergent += 1;
+            println!("{} seed={seed}: NOT deterministic\n{d}", target.name);
+        } else if first.hash() != second.hash() {
+            divergent += 1;
+            println!("{} seed={seed}: hashes differ ({:#x} vs {:#x})", target.name, first.hash(), second.hash());
+        }
+    }
+    println!("{} seeds checked, {divergent} divergent", seeds.len());
+    let failed = divergent;
+    println!("{} passed, {} failed", seeds.len() - failed, failed);
+    if divergent == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+fn grade(seeds: &[u64], jobs: usize) -> ExitCode {
+    let mut rows: Vec<(&str, usize, usize, usize)> = vec![]; // part, tests, tests passing all seeds, seeds failed
+    let mut failed_total = 0;
+    let mut runs_total = 0u64;
+    for t in targets::all().into_iter().filter(|t| t.group != "scenario") {
+        let summary = run_campaign(
+            &t.run,
+            CampaignOptions {
+                label: t.name.to_string(),
+                seeds: seeds.to_vec(),
+                jobs,
+                time_budget: None,
+                progress: on_terminal(),
+                on_failure: Box::new(print_failure),
+            },
+        );
+        let failed = summary.failures.len();
+        println!("{:<44} {:>4}/{:<4} {}", t.name, summary.runs as usize - failed, summary.runs, if failed == 0 { "ok" } else { "FAIL" });
+        runs_total += summary.runs;
+        failed_total += failed;
+        match rows.iter_mut().find(|r| r.0 == t.group) {
+            Some(r) => {
+                r.1 += 1;
+                r.2 += usize::from(failed == 0);
+                r.3 += failed;
+            }
+            None => rows.push((t.group, 1, usize::from(failed == 0), failed)),
+        }
+    }
+    println!("\n{:<8} {:>6} {:>8} {:>13}", "part", "tests", "passing", "failed seeds");
+    for (part, tests, passing, failed) in &rows {
+        println!("{part:<8} {tests:>6} {passing:>8} {failed:>13}");
+    }
+    println!("{} passed, {} failed", runs_total as usize - failed_total, failed_total);
+    if failed_total == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}

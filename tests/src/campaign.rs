@@ -1,0 +1,182 @@
+//! Running one scenario or graded test over many seeds, on several threads
+//! (one simulation per thread, each single-threaded), with a progress bar
+//! and a summary. `lab explore`, `lab run` and `lab grade` are built on it.
+
+use crate::failure::{Failure, FailureKind};
+use crate::raft_suite::RunReport;
+use crate::raft_suite::oracle::Stats;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// A run of one seed.
+pub type RunFn = dyn Fn(u64) -> Result<RunReport, Failure> + Sync;
+
+/// What a campaign found.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Seeds that ran.
+    pub runs: u64,
+    /// Failures, in seed order.
+    pub failures: Vec<Failure>,
+    /// Virtual time simulated, in all.
+    pub virtual_ns: u128,
+    /// Events processed, in all.
+    pub events: u128,
+    /// Coverage: how many runs reached each rare event.
+    pub reached: BTreeMap<&'static str, u64>,
+    /// Wall time taken.
+    pub wall: Duration,
+    /// True if the time budget cut the campaign short.
+    pub cut_short: bool,
+}
+
+impl Summary {
+    fn add(&mut self, report: &RunReport) {
+        self.virtual_ns += u128::from(report.virtual_ns);
+        self.events += u128::from(report.events);
+        let Stats { leader_terms, snapshots_installed, truncations, applies } = report.stats;
+        let mut reach = |name, hit: bool| *self.reached.entry(name).or_default() += u64::from(hit);
+        reach("leader changes (2+ leaders)", leader_terms >= 2);
+        reach("log suffix overwritten", truncations > 0);
+        reach("snapshot installed from a leader", snapshots_installed > 0);
+        reach("commands applied", applies > 0);
+    }
+
+    /// Failures by kind.
+    pub fn by_kind(&self) -> BTreeMap<FailureKind, usize> {
+        let mut m = BTreeMap::new();
+        for f in &self.failures {
+            *m.entry(f.kind).or_default() += 1;
+        }
+        m
+    }
+
+    /// Prints the summary; its last line is `N passed, M failed`.
+    pub fn print(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let secs = self.wall.as_secs_f64().max(1e-9);
+        writeln!(out, "--- summary")?;
+        writeln!(out, "seeds run:        {}{}", self.runs, if self.cut_short { " (time budget reached)" } else { "" })?;
+        writeln!(out, "wall time:        {:.2} s ({:.1} seeds/s)", secs, self.runs as f64 / secs)?;
+        writeln!(
+            out,
+            "virtual time:     {:.1} s ({:.0}x faster than real time)",
+            self.virtual_ns as f64 / 1e9,
+            self.virtual_ns as f64 / 1e9 / secs
+        )?;
+        writeln!(out, "events:           {} ({:.2} M/s)", self.events, self.events as f64 / secs / 1e6)?;
+        if !self.failures.is_empty() {
+            let kinds: Vec<String> = self.by_kind().iter().map(|(k, n)| format!("{n} {k}")).collect();
+            writeln!(out, "failures by kind: {}", kinds.join(", "))?;
+        }
+        if !self.reached.is_empty() {
+            writeln!(out, "reached (runs):")?;
+            for (name, n) in &self.reached {
+                writeln!(out, "  {name:<36} {n}")?;
+            }
+        }
+        let failed = self.failures.len() as u64;
+        writeln!(out, "{} passed, {} failed", self.runs - failed, failed)
+    }
+}
+
+/// How to run a campaign.
+pub struct CampaignOptions {
+    /// The name shown on the progress bar.
+    pub label: String,
+    /// Seeds to run, in order.
+    pub seeds: Vec<u64>,
+    /// Threads.
+    pub jobs: usize,
+    /// Stop starting new seeds after this much wall time.
+    pub time_budget: Option<Duration>,
+    /// Show a progress bar (a terminal) or print plain lines.
+    pub progress: bool,
+    /// Called with each failure as it happens (print it, append to a corpus).
+    pub on_failure: Box<dyn Fn(&Failure) + Sync>,
+}
+
+/// True when stderr is a terminal.
+pub fn on_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// Runs `run` on every seed, `jobs` at a time.
+pub fn run_campaign(run: &RunFn, options: CampaignOptions) -> Summary {
+    let start = Instant::now();
+    let total = options.seeds.len();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let summary = Mutex::new(Summary::default());
+    let bar = if options.progress {
+        let bar = ProgressBar::new(total as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} seeds {msg} ({elapsed}, eta {eta})")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(options.label.clone());
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let plain_every = (total / 20).max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if options.time_budget.is_some_and(|b| start.elapsed() >= b) {
+                        stop.store(true, Ordering::Relaxed);
+                        summary.lock().expect("no panics while locked").cut_short = true;
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&seed) = options.seeds.get(i) else { break };
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(seed)));
+                    let outcome = outcome.unwrap_or_else(|panic| {
+                        let what = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "panic".into());
+                        Err(Failure {
+                            test: options.label.clone(),
+                            seed,
+                            at_ns: 0,
+                            what: format!("panicked: {what}"),
+                            kind: FailureKind::Safety,
+                        })
+                    });
+                    let mut s = summary.lock().expect("no panics while locked");
+                    s.runs += 1;
+                    match &outcome {
+                        Ok(report) => s.add(report),
+                        Err(f) => {
+                            (options.on_failure)(f);
+                            s.failures.push(f.clone());
+                        }
+                    }
+                    let (done, failed) = (s.runs, s.failures.len());
+                    drop(s);
+                    let secs = start.elapsed().as_secs_f64().max(1e-9);
+                    bar.set_position(done);
+                    bar.set_message(format!("{failed} failed, {:.1} seeds/s", done as f64 / secs));
+                    if !options.progress && (done as usize % plain_every == 0 || done as usize == total) {
+                        eprintln!("{}: {done}/{total} seeds, {failed} failed, {:.1} seeds/s", options.label, done as f64 / secs);
+                    }
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let mut s = summary.into_inner().expect("no panics while locked");
+    s.failures.sort_by_key(|f| f.seed);
+    s.wall = start.elapsed();
+    s
+}

@@ -1,0 +1,421 @@
+//! The nemesis: a fault schedule as a plain value (a list of timed faults)
+//! that can be printed, saved, loaded, edited and shrunk, generated from a
+//! seed's nemesis stream with swarm testing (each seed also draws which
+//! fault kinds are on and how often they strike), and applied to a
+//! simulation as scheduled events.
+
+use labrpc::Sim;
+use labsim::{MS, NodeId, SimRng, Status};
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// One fault: what, when, for how long (virtual milliseconds).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// When it starts.
+    pub at_ms: u64,
+    /// How long it lasts; it is undone at `at_ms + duration_ms`.
+    pub duration_ms: u64,
+    /// What it is.
+    pub kind: FaultKind,
+}
+
+/// The faults the nemesis knows. Node numbers index the scenario's servers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "fault", rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// Cut one node off from the others.
+    Isolate {
+        /// The node.
+        node: usize,
+    },
+    /// Split into a majority and a minority (servers rotated by `rotate` first).
+    MajorityMinority {
+        /// Rotation of the server list.
+        rotate: usize,
+    },
+    /// Two halves joined only through one node.
+    Bridge {
+        /// Rotation of the server list.
+        rotate: usize,
+    },
+    /// Every node sees a majority, no two the same one.
+    MajoritiesRing {
+        /// Rotation of the server list.
+        rotate: usize,
+    },
+    /// Messages from `from` to `to` are lost; the other way still works.
+    OneWay {
+        /// Senders cut off.
+        from: Vec<usize>,
+        /// Receivers cut off.
+        to: Vec<usize>,
+    },
+    /// Crash a node, restart it at the end.
+    Crash {
+        /// The node.
+        node: usize,
+        /// Lose writes it had not synced (a machine crash) or keep them (a process crash).
+        lose_unsynced: bool,
+    },
+    /// Pause a node (a long GC, a stopped VM).
+    Pause {
+        /// The node.
+        node: usize,
+    },
+    /// 6.824's unreliable network.
+    Unreliable,
+    /// 6.824's long reordering of replies.
+    LongReordering,
+    /// Duplicate requests.
+    Duplicate {
+        /// Rate, per million requests.
+        per_million: u32,
+    },
+    /// A node's clock runs fast (> 0) or slow (< 0).
+    ClockDrift {
+        /// The node.
+        node: usize,
+        /// Parts per million.
+        ppm: i64,
+    },
+    /// A node's disk syncs slowly.
+    SlowDisk {
+        /// The node.
+        node: usize,
+        /// Sync latency.
+        latency_ms: u64,
+    },
+}
+
+/// A whole fault schedule.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// The swarm options it was drawn with (informational).
+    #[serde(default)]
+    pub swarm: Vec<String>,
+    /// The faults, by start time.
+    pub faults: Vec<Fault>,
+}
+
+impl Schedule {
+    /// When the last fault is undone.
+    pub fn end_ms(&self) -> u64 {
+        self.faults.iter().map(|f| f.at_ms + f.duration_ms).max().unwrap_or(0)
+    }
+
+    /// Parses a schedule saved as JSON.
+    pub fn from_json(text: &str) -> Result<Schedule, String> {
+        serde_json::from_str(text).map_err(|e| format!("not a fault schedule: {e}"))
+    }
+
+    /// The schedule as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("schedules serialize")
+    }
+
+    /// Checks node numbers against the number of servers.
+    pub fn validate(&self, servers: usize) -> Result<(), String> {
+        for (i, f) in self.faults.iter().enumerate() {
+            let nodes: Vec<usize> = match &f.kind {
+                FaultKind::Isolate { node }
+                | FaultKind::Crash { node, .. }
+                | FaultKind::Pause { node }
+                | FaultKind::ClockDrift { node, .. }
+                | FaultKind::SlowDisk { node, .. } => vec![*node],
+                FaultKind::OneWay { from, to } => from.iter().chain(to).copied().collect(),
+                _ => vec![],
+            };
+            if let Some(n) = nodes.iter().find(|n| **n >= servers) {
+                return Err(format!("fault #{i} names node {n}, but the scenario has {servers} servers (0..{servers})"));
+            }
+            if let FaultKind::ClockDrift { ppm, .. } = f.kind {
+                if !(-500_000..=500_000).contains(&ppm) {
+                    return Err(format!("fault #{i}: clock drift {ppm} ppm is outside -500000..=500000"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which fault kinds a seed turns on, and how often faults strike.
+#[derive(Clone, Debug)]
+pub struct Swarm {
+    kinds: Vec<&'static str>,
+    mean_gap_ms: u64,
+    max_duration_ms: u64,
+}
+
+const KINDS: [&str; 11] = [
+    "partition",
+    "one-way",
+    "crash",
+    "lose-unsynced",
+    "pause",
+    "unreliable",
+    "long-reordering",
+    "duplicate",
+    "clock-drift",
+    "slow-disk",
+    "bridge-ring",
+];
+
+impl Swarm {
+    /// Draws the swarm options of a seed.
+    pub fn draw(rng: &mut SimRng) -> Swarm {
+        let mut kinds: Vec<&'static str> = KINDS.iter().copied().filter(|_| rng.random_bool(0.5)).collect();
+        if kinds.is_empty() {
+            kinds.push(KINDS[rng.random_range(0..KINDS.len())]);
+        }
+        Swarm { kinds, mean_gap_ms: rng.random_range(200..2000), max_duration_ms: rng.random_range(300..4000) }
+    }
+
+    fn on(&self, kind: &str) -> bool {
+        self.kinds.contains(&kind)
+    }
+}
+
+/// Generates a schedule of faults over `[0, span_ms)` for `servers` nodes.
+pub fn generate(rng: &mut SimRng, servers: usize, span_ms: u64) -> Schedule {
+    let swarm = Swarm::draw(rng);
+    let mut faults = vec![];
+    let mut at_ms = rng.random_range(0..swarm.mean_gap_ms);
+    let lose_unsynced = swarm.on("lose-unsynced");
+    while at_ms < span_ms {
+        let duration_ms = rng.random_range(50..swarm.max_duration_ms);
+        let node = rng.random_range(0..servers);
+        let rotate = rng.random_range(0..servers);
+        let kind = match swarm.kinds[rng.random_range(0..swarm.kinds.len())] {
+            "partition" => match rng.random_range(0..2) {
+                0 => FaultKind::Isolate { node },
+                _ => FaultKind::MajorityMinority { rotate },
+            },
+            "bridge-ring" => match rng.random_range(0..2) {
+                0 => FaultKind::Bridge { rotate },
+                _ => FaultKind::MajoritiesRing { rotate },
+            },
+            "one-way" => {
+                let other = (node + 1 + rng.random_range(0..servers - 1)) % servers;
+                FaultKind::OneWay { from: vec![node], to: vec![other] }
+            }
+            "crash" | "lose-unsynced" => FaultKind::Crash { node, lose_unsynced },
+            "pause" => FaultKind::Pause { node },
+            "unreliable" => FaultKind::Unreliable,
+            "long-reordering" => FaultKind::LongReordering,
+            "duplicate" => FaultKind::Duplicate { per_million: rng.random_range(10_000..300_000) },
+            "clock-drift" => {
+                let ppm = rng.random_range(-300_000..300_000);
+                FaultKind::ClockDrift { node, ppm }
+            }
+            "slow-disk" => FaultKind::SlowDisk { node, latency_ms: rng.random_range(1..30) },
+            other => unreachable!("unknown fault kind {other}"),
+        };
+        faults.push(Fault { at_ms, duration_ms, kind });
+        at_ms += rng.random_range(1..2 * swarm.mean_gap_ms);
+    }
+    let swarm_desc = vec![
+        format!("kinds: {}", swarm.kinds.join(" ")),
+        format!("mean gap {} ms, max duration {} ms", swarm.mean_gap_ms, swarm.max_duration_ms),
+    ];
+    Schedule { swarm: swarm_desc, faults }
+}
+
+/// What the nemesis has done and must undo; shared by its scheduled events.
+#[derive(Default)]
+struct Undo {
+    partitions: u32,
+    unreliable: u32,
+    reordering: u32,
+    duplicate: u32,
+    crashed: BTreeMap<NodeId, u32>,
+    paused: BTreeMap<NodeId, u32>,
+}
+
+fn rotated(servers: &[NodeId], by: usize) -> Vec<NodeId> {
+    let n = servers.len();
+    (0..n).map(|i| servers[(i + by) % n]).collect()
+}
+
+fn record(sim: &mut Sim, what: String) {
+    sim.kernel().record(None, "fault", &what);
+}
+
+fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind) {
+    record(sim, format!("start {kind:?}"));
+    let mut u = undo.borrow_mut();
+    match kind {
+        FaultKind::Isolate { node } => {
+            u.partitions += 1;
+            let node = servers[*node];
+            sim.with_net(|net, k| net.isolate(k, node, servers)).expect("servers exist");
+        }
+        FaultKind::MajorityMinority { rotate } => {
+            u.partitions += 1;
+            let order = rotated(servers, *rotate);
+            sim.with_net(|net, k| net.split_majority(k, &order)).expect("servers exist");
+        }
+        FaultKind::Bridge { rotate } => {
+            u.partitions += 1;
+            let order = rotated(servers, *rotate);
+            // A bridge needs three nodes; with fewer, split instead.
+            let r = sim.with_net(|net, k| net.bridge(k, &order));
+            if r.is_err() {
+                sim.with_net(|net, k| net.split_majority(k, &order)).expect("servers exist");
+            }
+        }
+        FaultKind::MajoritiesRing { rotate } => {
+            u.partitions += 1;
+            let order = rotated(servers, *rotate);
+            let r = sim.with_net(|net, k| net.majorities_ring(k, &order));
+            if r.is_err() {
+                sim.with_net(|net, k| net.split_majority(k, &order)).expect("servers exist");
+            }
+        }
+        FaultKind::OneWay { from, to } => {
+            u.partitions += 1;
+            let from: Vec<NodeId> = from.iter().map(|n| servers[*n]).collect();
+            let to: Vec<NodeId> = to.iter().map(|n| servers[*n]).collect();
+            sim.with_net(|net, k| net.cut_one_way(k, &from, &to)).expect("servers exist");
+        }
+        FaultKind::Crash { node, lose_unsynced } => {
+            let node = servers[*node];
+            if sim.status(node) == Ok(Status::Up) {
+                let r = if *lose_unsynced { sim.crash(node) } else { sim.crash_keep_unsynced(node) };
+                r.expect("an up node can crash");
+                *u.crashed.entry(node).or_default() += 1;
+            }
+        }
+        FaultKind::Pause { node } => {
+            let node = servers[*node];
+            if sim.status(node) == Ok(Status::Up) {
+                sim.pause(node).expect("an up node can pause");
+                *u.paused.entry(node).or_default() += 1;
+            }
+        }
+        FaultKind::Unreliable => {
+            u.unreliable += 1;
+            sim.with_net(|net, _| net.set_reliable(false));
+        }
+        FaultKind::LongReordering => {
+            u.reordering += 1;
+            sim.with_net(|net, _| net.set_long_reordering(true));
+        }
+        FaultKind::Duplicate { per_million } => {
+            u.duplicate += 1;
+            let rate = *per_million;
+            sim.with_net(|net, _| net.config_mut().duplicate_per_million = rate);
+        }
+        FaultKind::ClockDrift { node, ppm } => {
+            sim.set_clock_drift(servers[*node], *ppm).expect("validated drift");
+        }
+        FaultKind::SlowDisk { node, latency_ms } => {
+            sim.set_sync_latency(servers[*node], latency_ms * MS).expect("node exists");
+        }
+    }
+}
+
+fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind) {
+    record(sim, format!("end {kind:?}"));
+    let mut u = undo.borrow_mut();
+    let release = |count: &mut u32| {
+        *count = count.saturating_sub(1);
+        *count == 0
+    };
+    match kind {
+        FaultKind::Isolate { .. }
+        | FaultKind::MajorityMinority { .. }
+        | FaultKind::Bridge { .. }
+        | FaultKind::MajoritiesRing { .. }
+        | FaultKind::OneWay { .. } => {
+            if release(&mut u.partitions) {
+                sim.with_net(|net, k| net.heal(k));
+            }
+        }
+        FaultKind::Crash { node, .. } => {
+            let node = servers[*node];
+            if let Some(c) = u.crashed.get_mut(&node) {
+                if release(c) {
+                    u.crashed.remove(&node);
+                    if sim.status(node) == Ok(Status::Crashed) {
+                        sim.restart(node).expect("a crashed node restarts");
+                    }
+                }
+            }
+        }
+        FaultKind::Pause { node } => {
+            let node = servers[*node];
+            if let Some(c) = u.paused.get_mut(&node) {
+                if release(c) {
+                    u.paused.remove(&node);
+                    if sim.status(node) == Ok(Status::Paused) {
+                        sim.resume(node).expect("a paused node resumes");
+                    }
+                }
+            }
+        }
+        FaultKind::Unreliable => {
+            if release(&mut u.unreliable) {
+                sim.with_net(|net, _| net.set_reliable(true));
+            }
+        }
+        FaultKind::LongReordering => {
+            if release(&mut u.reordering) {
+                sim.with_net(|net, _| net.set_long_reordering(false));
+            }
+        }
+        FaultKind::Duplicate { .. } => {
+            if release(&mut u.duplicate) {
+                sim.with_net(|net, _| net.config_mut().duplicate_per_million = 0);
+            }
+        }
+        FaultKind::ClockDrift { node, .. } => {
+            sim.set_clock_drift(servers[*node], 0).expect("node exists");
+        }
+        FaultKind::SlowDisk { node, .. } => {
+            sim.set_sync_latency(servers[*node], 0).expect("node exists");
+        }
+    }
+}
+
+/// Schedules every fault of `schedule` (times relative to now) on `servers`.
+pub fn apply(sim: &mut Sim, schedule: &Schedule, servers: &[NodeId]) -> Result<(), String> {
+    schedule.validate(servers.len())?;
+    let undo = Rc::new(RefCell::new(Undo::default()));
+    let now = sim.now_ns();
+    for fault in &schedule.faults {
+        let (u1, u2) = (undo.clone(), undo.clone());
+        let (s1, s2) = (servers.to_vec(), servers.to_vec());
+        let (k1, k2) = (fault.kind.clone(), fault.kind.clone());
+        let at = now + fault.at_ms * MS;
+        sim.schedule(at, "nemesis", move |sim| start(sim, &u1, &s1, &k1)).map_err(|e| e.to_string())?;
+        sim.schedule(at + fault.duration_ms * MS, "nemesis", move |sim| end(sim, &u2, &s2, &k2))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Ends every fault at once: heal, reliable, no reordering or duplicates,
+/// clocks and disks back to normal, paused nodes resumed, crashed nodes
+/// restarted. The liveness phase starts from here.
+pub fn heal_all(sim: &mut Sim, servers: &[NodeId]) {
+    record(sim, "heal all".into());
+    sim.with_net(|net, k| {
+        net.heal(k);
+        net.set_reliable(true);
+        net.set_long_reordering(false);
+        net.config_mut().duplicate_per_million = 0;
+    });
+    for &node in servers {
+        sim.set_clock_drift(node, 0).expect("node exists");
+        sim.set_sync_latency(node, 0).expect("node exists");
+        match sim.status(node) {
+            Ok(Status::Paused) => sim.resume(node).expect("paused"),
+            Ok(Status::Crashed) => sim.restart(node).expect("crashed"),
+            _ => {}
+        }
+    }
+}

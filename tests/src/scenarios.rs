@@ -1,0 +1,121 @@
+//! Exploration scenarios: a cluster, a workload and a generated fault
+//! schedule, then a liveness phase in which every fault heals and the
+//! cluster must elect a leader, commit and converge.
+
+use crate::failure::{Failure, FailureKind};
+use crate::nemesis::{self, Schedule};
+use crate::raft_suite::clients::spawn_churn;
+use crate::raft_suite::{Cluster, ClusterOptions, RunReport, cmd};
+use labsim::{MS, SEC, Stream};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// A scenario `lab explore` can run over many seeds.
+pub struct Scenario {
+    /// Its name.
+    pub name: &'static str,
+    /// One line about it.
+    pub about: &'static str,
+    /// Runs it on a seed, with its generated schedule.
+    pub run: fn(u64) -> Result<RunReport, Failure>,
+    /// Runs it on a seed with a given schedule (replay, shrink).
+    pub run_with: fn(u64, &Schedule) -> Result<RunReport, Failure>,
+    /// The schedule a seed generates.
+    pub schedule: fn(u64) -> Schedule,
+}
+
+/// Every scenario.
+pub const SCENARIOS: &[Scenario] = &[Scenario {
+    name: "raft-nemesis",
+    about: "5 Raft peers, 5 clients, 20 s of generated faults (swarm), then a liveness phase",
+    run: raft_nemesis,
+    run_with: raft_nemesis_with,
+    schedule: raft_nemesis_schedule,
+}];
+
+/// The scenario `lab explore` runs when none is named.
+pub const DEFAULT_SCENARIO: &str = "raft-nemesis";
+
+/// Finds a scenario by name.
+pub fn find(name: &str) -> Option<&'static Scenario> {
+    SCENARIOS.iter().find(|s| s.name == name)
+}
+
+const SERVERS: usize = 5;
+const FAULT_SPAN_MS: u64 = 20_000;
+const LIVENESS_LIMIT_NS: u64 = 15 * SEC;
+
+thread_local! {
+    /// The schedule to use instead of the generated one (replay, shrink).
+    static OVERRIDE: RefCell<Option<Schedule>> = const { RefCell::new(None) };
+}
+
+fn raft_nemesis_schedule(seed: u64) -> Schedule {
+    // The same derivation the run uses: the nemesis stream of this seed.
+    let mut rng = labsim::derive_stream(seed, Stream::Nemesis);
+    nemesis::generate(&mut rng, SERVERS, FAULT_SPAN_MS)
+}
+
+fn raft_nemesis(seed: u64) -> Result<RunReport, Failure> {
+    let schedule = OVERRIDE.with(|o| o.borrow().clone()).unwrap_or_else(|| raft_nemesis_schedule(seed));
+    run_raft_nemesis(seed, &schedule)
+}
+
+fn raft_nemesis_with(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
+    run_raft_nemesis(seed, schedule)
+}
+
+fn run_raft_nemesis(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
+    let name = "raft-nemesis";
+    let options = ClusterOptions { snapshot: true, ..ClusterOptions::new(SERVERS) };
+    let mut cfg = Cluster::new(name, seed, options);
+    let servers: Vec<usize> = (0..SERVERS).collect();
+    if let Err(e) = nemesis::apply(&mut cfg.sim, schedule, &servers) {
+        return cfg.check(format!("bad schedule: {e}"));
+    }
+    let stop = Rc::new(Cell::new(false));
+    let clients: Vec<_> = (0..5).map(|me| spawn_churn(&mut cfg, me, stop.clone())).collect();
+    let fault_end_ns = schedule.end_ms().max(FAULT_SPAN_MS) * MS;
+    cfg.sleep(fault_end_ns.saturating_sub(cfg.sim.now_ns()))?;
+
+    // Liveness: every fault heals; the cluster must elect a leader, commit,
+    // and bring every replica to the same log within the limit.
+    nemesis::heal_all(&mut cfg.sim, &servers);
+    for i in 0..SERVERS {
+        cfg.connect(i);
+    }
+    stop.set(true);
+    let t0 = cfg.sim.now_ns();
+    let liveness = |cfg: &mut Cluster| -> Result<(), Failure> {
+        let r = cfg.rand(1 << 40);
+        let index = cfg.one(cmd(r), SERVERS, true)?;
+        // Every replica applied everything up to `index` (in order, checked
+        // by the oracle): they converged.
+        for i in 0..SERVERS {
+            if cfg.applied_at(i, index).is_none() {
+                return cfg.check(format!("replica {i} did not converge to index {index}"));
+            }
+        }
+        Ok(())
+    };
+    if let Err(mut f) = liveness(&mut cfg) {
+        if f.kind == FailureKind::Liveness {
+            f.what = format!("liveness: after healing, {}", f.what);
+        }
+        return Err(f);
+    }
+    if cfg.sim.now_ns() - t0 > LIVENESS_LIMIT_NS {
+        return Err(cfg.failure(FailureKind::Liveness, "liveness: convergence took longer than 15 s after healing"));
+    }
+    let ended = |_: &labrpc::Sim| clients.iter().all(|c| c.borrow().done);
+    cfg.run_until(ended, 2 * SEC)?;
+    cfg.end_nemesis()
+}
+
+/// Runs `f` with `schedule` replacing the generated one in scenarios.
+pub fn with_schedule<R>(schedule: Schedule, f: impl FnOnce() -> R) -> R {
+    OVERRIDE.with(|o| *o.borrow_mut() = Some(schedule));
+    let r = f();
+    OVERRIDE.with(|o| *o.borrow_mut() = None);
+    r
+}

@@ -1,0 +1,43 @@
+//! Everything `lab` can run by name: graded tests and exploration scenarios.
+
+use crate::failure::Failure;
+use crate::raft_suite::RunReport;
+
+/// A named thing that runs on a seed.
+#[derive(Clone, Copy)]
+pub struct Target {
+    /// Its name (`raft::figure8`, `raft-nemesis`).
+    pub name: &'static str,
+    /// Its group: a graded part (`A`..`D`, `KV-A`, `KV-B`) or `scenario`.
+    pub group: &'static str,
+    /// One line about it.
+    pub about: &'static str,
+    /// Runs it on a seed.
+    pub run: fn(u64) -> Result<RunReport, Failure>,
+}
+
+/// Every graded test and scenario, graded tests first in 6.824's order.
+pub fn all() -> Vec<Target> {
+    let mut v: Vec<Target> = crate::raft_suite::TESTS
+        .iter()
+        .map(|t| Target { name: t.name, group: t.part, about: "graded Raft test (6.824)", run: t.run })
+        .collect();
+    v.extend(crate::scenarios::SCENARIOS.iter().map(|s| Target {
+        name: s.name,
+        group: "scenario",
+        about: s.about,
+        run: s.run,
+    }));
+    v
+}
+
+/// Finds a target by its full name, or a graded test by its short name.
+pub fn find(name: &str) -> Result<Target, String> {
+    let all = all();
+    if let Some(t) = all.iter().find(|t| t.name == name || t.name.split("::").nth(1) == Some(name)) {
+        return Ok(*t);
+    }
+    let close: Vec<&str> = all.iter().map(|t| t.name).filter(|n| n.contains(name) || name.contains(*n)).collect();
+    let hint = if close.is_empty() { String::new() } else { format!(" (did you mean {}?)", close.join(", ")) };
+    Err(format!("no test or scenario named `{name}`{hint}; `lab list` shows them all"))
+}
