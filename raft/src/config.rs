@@ -21,6 +21,16 @@ pub struct Config {
     /// Seed of the peer's private PRNG (mixed with `id`, so equal seeds still give
     /// different timeouts on different peers).
     pub rng_seed: u64,
+    /// A deliberate bug, for testing the testers (checkers, the shrinker).
+    /// Never set outside such tests.
+    pub injected_bug: Option<InjectedBug>,
+}
+
+/// Deliberate bugs a test can switch on to show that raftlab catches them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InjectedBug {
+    /// Grant votes without the up-to-date check of section 5.4.1.
+    VoteWithoutLogCheck,
 }
 
 impl Config {
@@ -35,6 +45,7 @@ impl Config {
             heartbeat_interval_ms: 100,
             max_entries_per_append: 256,
             rng_seed,
+            injected_bug: None,
         }
     }
 

@@ -34,7 +34,7 @@ mod rng;
 mod state;
 pub mod storage;
 
-pub use config::Config;
+pub use config::{Config, InjectedBug};
 pub use error::RaftError;
 pub use log::Entry;
 pub use message::{

@@ -410,7 +410,8 @@ impl Raft {
     fn handle_request_vote(&mut self, now_ms: u64, from: PeerId, args: RequestVoteArgs) {
         // Section 5.4.1: the candidate's log must be at least as up to date as ours.
         let up_to_date = (args.last_log_term, args.last_log_index)
-            >= (self.log.last_term(), self.log.last_index());
+            >= (self.log.last_term(), self.log.last_index())
+            || self.config.injected_bug == Some(crate::InjectedBug::VoteWithoutLogCheck);
         let grant = args.term == self.current_term
             && self.voted_for.is_none_or(|v| v == args.candidate_id)
             && up_to_date;

@@ -38,7 +38,12 @@ impl Summary {
     fn add(&mut self, report: &RunReport) {
         self.virtual_ns += u128::from(report.virtual_ns);
         self.events += u128::from(report.events);
-        let Stats { leader_terms, snapshots_installed, truncations, applies } = report.stats;
+        let Stats {
+            leader_terms,
+            snapshots_installed,
+            truncations,
+            applies,
+        } = report.stats;
         let mut reach = |name, hit: bool| *self.reached.entry(name).or_default() += u64::from(hit);
         reach("leader changes (2+ leaders)", leader_terms >= 2);
         reach("log suffix overwritten", truncations > 0);
@@ -59,17 +64,40 @@ impl Summary {
     pub fn print(&self, out: &mut impl Write) -> std::io::Result<()> {
         let secs = self.wall.as_secs_f64().max(1e-9);
         writeln!(out, "--- summary")?;
-        writeln!(out, "seeds run:        {}{}", self.runs, if self.cut_short { " (time budget reached)" } else { "" })?;
-        writeln!(out, "wall time:        {:.2} s ({:.1} seeds/s)", secs, self.runs as f64 / secs)?;
+        writeln!(
+            out,
+            "seeds run:        {}{}",
+            self.runs,
+            if self.cut_short {
+                " (time budget reached)"
+            } else {
+                ""
+            }
+        )?;
+        writeln!(
+            out,
+            "wall time:        {:.2} s ({:.1} seeds/s)",
+            secs,
+            self.runs as f64 / secs
+        )?;
         writeln!(
             out,
             "virtual time:     {:.1} s ({:.0}x faster than real time)",
             self.virtual_ns as f64 / 1e9,
             self.virtual_ns as f64 / 1e9 / secs
         )?;
-        writeln!(out, "events:           {} ({:.2} M/s)", self.events, self.events as f64 / secs / 1e6)?;
+        writeln!(
+            out,
+            "events:           {} ({:.2} M/s)",
+            self.events,
+            self.events as f64 / secs / 1e6
+        )?;
         if !self.failures.is_empty() {
-            let kinds: Vec<String> = self.by_kind().iter().map(|(k, n)| format!("{n} {k}")).collect();
+            let kinds: Vec<String> = self
+                .by_kind()
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
             writeln!(out, "failures by kind: {}", kinds.join(", "))?;
         }
         if !self.reached.is_empty() {
@@ -114,9 +142,11 @@ pub fn run_campaign(run: &RunFn, options: CampaignOptions) -> Summary {
     let bar = if options.progress {
         let bar = ProgressBar::new(total as u64);
         bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} seeds {msg} ({elapsed}, eta {eta})")
-                .expect("valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} seeds {msg} ({elapsed}, eta {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         bar.set_prefix(options.label.clone());
         bar
@@ -137,8 +167,11 @@ pub fn run_campaign(run: &RunFn, options: CampaignOptions) -> Summary {
                         break;
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&seed) = options.seeds.get(i) else { break };
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(seed)));
+                    let Some(&seed) = options.seeds.get(i) else {
+                        break;
+                    };
+                    let outcome =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(seed)));
                     let outcome = outcome.unwrap_or_else(|panic| {
                         let what = panic
                             .downcast_ref::<String>()
@@ -166,9 +199,18 @@ pub fn run_campaign(run: &RunFn, options: CampaignOptions) -> Summary {
                     drop(s);
                     let secs = start.elapsed().as_secs_f64().max(1e-9);
                     bar.set_position(done);
-                    bar.set_message(format!("{failed} failed, {:.1} seeds/s", done as f64 / secs));
-                    if !options.progress && (done as usize % plain_every == 0 || done as usize == total) {
-                        eprintln!("{}: {done}/{total} seeds, {failed} failed, {:.1} seeds/s", options.label, done as f64 / secs);
+                    bar.set_message(format!(
+                        "{failed} failed, {:.1} seeds/s",
+                        done as f64 / secs
+                    ));
+                    if !options.progress
+                        && ((done as usize).is_multiple_of(plain_every) || done as usize == total)
+                    {
+                        eprintln!(
+                            "{}: {done}/{total} seeds, {failed} failed, {:.1} seeds/s",
+                            options.label,
+                            done as f64 / secs
+                        );
                     }
                 }
             });

@@ -13,4 +13,5 @@ pub mod linearizability;
 pub mod nemesis;
 pub mod raft_suite;
 pub mod scenarios;
+pub mod shrink;
 pub mod targets;

@@ -104,7 +104,11 @@ pub struct Schedule {
 impl Schedule {
     /// When the last fault is undone.
     pub fn end_ms(&self) -> u64 {
-        self.faults.iter().map(|f| f.at_ms + f.duration_ms).max().unwrap_or(0)
+        self.faults
+            .iter()
+            .map(|f| f.at_ms + f.duration_ms)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Parses a schedule saved as JSON.
@@ -130,12 +134,16 @@ impl Schedule {
                 _ => vec![],
             };
             if let Some(n) = nodes.iter().find(|n| **n >= servers) {
-                return Err(format!("fault #{i} names node {n}, but the scenario has {servers} servers (0..{servers})"));
+                return Err(format!(
+                    "fault #{i} names node {n}, but the scenario has {servers} servers (0..{servers})"
+                ));
             }
-            if let FaultKind::ClockDrift { ppm, .. } = f.kind {
-                if !(-500_000..=500_000).contains(&ppm) {
-                    return Err(format!("fault #{i}: clock drift {ppm} ppm is outside -500000..=500000"));
-                }
+            if let FaultKind::ClockDrift { ppm, .. } = f.kind
+                && !(-500_000..=500_000).contains(&ppm)
+            {
+                return Err(format!(
+                    "fault #{i}: clock drift {ppm} ppm is outside -500000..=500000"
+                ));
             }
         }
         Ok(())
@@ -167,11 +175,19 @@ const KINDS: [&str; 11] = [
 impl Swarm {
     /// Draws the swarm options of a seed.
     pub fn draw(rng: &mut SimRng) -> Swarm {
-        let mut kinds: Vec<&'static str> = KINDS.iter().copied().filter(|_| rng.random_bool(0.5)).collect();
+        let mut kinds: Vec<&'static str> = KINDS
+            .iter()
+            .copied()
+            .filter(|_| rng.random_bool(0.5))
+            .collect();
         if kinds.is_empty() {
             kinds.push(KINDS[rng.random_range(0..KINDS.len())]);
         }
-        Swarm { kinds, mean_gap_ms: rng.random_range(200..2000), max_duration_ms: rng.random_range(300..4000) }
+        Swarm {
+            kinds,
+            mean_gap_ms: rng.random_range(200..2000),
+            max_duration_ms: rng.random_range(300..4000),
+        }
     }
 
     fn on(&self, kind: &str) -> bool {
@@ -200,28 +216,49 @@ pub fn generate(rng: &mut SimRng, servers: usize, span_ms: u64) -> Schedule {
             },
             "one-way" => {
                 let other = (node + 1 + rng.random_range(0..servers - 1)) % servers;
-                FaultKind::OneWay { from: vec![node], to: vec![other] }
+                FaultKind::OneWay {
+                    from: vec![node],
+                    to: vec![other],
+                }
             }
-            "crash" | "lose-unsynced" => FaultKind::Crash { node, lose_unsynced },
+            "crash" | "lose-unsynced" => FaultKind::Crash {
+                node,
+                lose_unsynced,
+            },
             "pause" => FaultKind::Pause { node },
             "unreliable" => FaultKind::Unreliable,
             "long-reordering" => FaultKind::LongReordering,
-            "duplicate" => FaultKind::Duplicate { per_million: rng.random_range(10_000..300_000) },
+            "duplicate" => FaultKind::Duplicate {
+                per_million: rng.random_range(10_000..300_000),
+            },
             "clock-drift" => {
                 let ppm = rng.random_range(-300_000..300_000);
                 FaultKind::ClockDrift { node, ppm }
             }
-            "slow-disk" => FaultKind::SlowDisk { node, latency_ms: rng.random_range(1..30) },
+            "slow-disk" => FaultKind::SlowDisk {
+                node,
+                latency_ms: rng.random_range(1..30),
+            },
             other => unreachable!("unknown fault kind {other}"),
         };
-        faults.push(Fault { at_ms, duration_ms, kind });
+        faults.push(Fault {
+            at_ms,
+            duration_ms,
+            kind,
+        });
         at_ms += rng.random_range(1..2 * swarm.mean_gap_ms);
     }
     let swarm_desc = vec![
         format!("kinds: {}", swarm.kinds.join(" ")),
-        format!("mean gap {} ms, max duration {} ms", swarm.mean_gap_ms, swarm.max_duration_ms),
+        format!(
+            "mean gap {} ms, max duration {} ms",
+            swarm.mean_gap_ms, swarm.max_duration_ms
+        ),
     ];
-    Schedule { swarm: swarm_desc, faults }
+    Schedule {
+        swarm: swarm_desc,
+        faults,
+    }
 }
 
 /// What the nemesis has done and must undo; shared by its scheduled events.
@@ -251,12 +288,14 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
         FaultKind::Isolate { node } => {
             u.partitions += 1;
             let node = servers[*node];
-            sim.with_net(|net, k| net.isolate(k, node, servers)).expect("servers exist");
+            sim.with_net(|net, k| net.isolate(k, node, servers))
+                .expect("servers exist");
         }
         FaultKind::MajorityMinority { rotate } => {
             u.partitions += 1;
             let order = rotated(servers, *rotate);
-            sim.with_net(|net, k| net.split_majority(k, &order)).expect("servers exist");
+            sim.with_net(|net, k| net.split_majority(k, &order))
+                .expect("servers exist");
         }
         FaultKind::Bridge { rotate } => {
             u.partitions += 1;
@@ -264,7 +303,8 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
             // A bridge needs three nodes; with fewer, split instead.
             let r = sim.with_net(|net, k| net.bridge(k, &order));
             if r.is_err() {
-                sim.with_net(|net, k| net.split_majority(k, &order)).expect("servers exist");
+                sim.with_net(|net, k| net.split_majority(k, &order))
+                    .expect("servers exist");
             }
         }
         FaultKind::MajoritiesRing { rotate } => {
@@ -272,19 +312,28 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
             let order = rotated(servers, *rotate);
             let r = sim.with_net(|net, k| net.majorities_ring(k, &order));
             if r.is_err() {
-                sim.with_net(|net, k| net.split_majority(k, &order)).expect("servers exist");
+                sim.with_net(|net, k| net.split_majority(k, &order))
+                    .expect("servers exist");
             }
         }
         FaultKind::OneWay { from, to } => {
             u.partitions += 1;
             let from: Vec<NodeId> = from.iter().map(|n| servers[*n]).collect();
             let to: Vec<NodeId> = to.iter().map(|n| servers[*n]).collect();
-            sim.with_net(|net, k| net.cut_one_way(k, &from, &to)).expect("servers exist");
+            sim.with_net(|net, k| net.cut_one_way(k, &from, &to))
+                .expect("servers exist");
         }
-        FaultKind::Crash { node, lose_unsynced } => {
+        FaultKind::Crash {
+            node,
+            lose_unsynced,
+        } => {
             let node = servers[*node];
             if sim.status(node) == Ok(Status::Up) {
-                let r = if *lose_unsynced { sim.crash(node) } else { sim.crash_keep_unsynced(node) };
+                let r = if *lose_unsynced {
+                    sim.crash(node)
+                } else {
+                    sim.crash_keep_unsynced(node)
+                };
                 r.expect("an up node can crash");
                 *u.crashed.entry(node).or_default() += 1;
             }
@@ -310,10 +359,12 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
             sim.with_net(|net, _| net.config_mut().duplicate_per_million = rate);
         }
         FaultKind::ClockDrift { node, ppm } => {
-            sim.set_clock_drift(servers[*node], *ppm).expect("validated drift");
+            sim.set_clock_drift(servers[*node], *ppm)
+                .expect("validated drift");
         }
         FaultKind::SlowDisk { node, latency_ms } => {
-            sim.set_sync_latency(servers[*node], latency_ms * MS).expect("node exists");
+            sim.set_sync_latency(servers[*node], latency_ms * MS)
+                .expect("node exists");
         }
     }
 }
@@ -337,23 +388,23 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
         }
         FaultKind::Crash { node, .. } => {
             let node = servers[*node];
-            if let Some(c) = u.crashed.get_mut(&node) {
-                if release(c) {
-                    u.crashed.remove(&node);
-                    if sim.status(node) == Ok(Status::Crashed) {
-                        sim.restart(node).expect("a crashed node restarts");
-                    }
+            if let Some(c) = u.crashed.get_mut(&node)
+                && release(c)
+            {
+                u.crashed.remove(&node);
+                if sim.status(node) == Ok(Status::Crashed) {
+                    sim.restart(node).expect("a crashed node restarts");
                 }
             }
         }
         FaultKind::Pause { node } => {
             let node = servers[*node];
-            if let Some(c) = u.paused.get_mut(&node) {
-                if release(c) {
-                    u.paused.remove(&node);
-                    if sim.status(node) == Ok(Status::Paused) {
-                        sim.resume(node).expect("a paused node resumes");
-                    }
+            if let Some(c) = u.paused.get_mut(&node)
+                && release(c)
+            {
+                u.paused.remove(&node);
+                if sim.status(node) == Ok(Status::Paused) {
+                    sim.resume(node).expect("a paused node resumes");
                 }
             }
         }
@@ -376,7 +427,8 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
             sim.set_clock_drift(servers[*node], 0).expect("node exists");
         }
         FaultKind::SlowDisk { node, .. } => {
-            sim.set_sync_latency(servers[*node], 0).expect("node exists");
+            sim.set_sync_latency(servers[*node], 0)
+                .expect("node exists");
         }
     }
 }
@@ -391,9 +443,12 @@ pub fn apply(sim: &mut Sim, schedule: &Schedule, servers: &[NodeId]) -> Result<(
         let (s1, s2) = (servers.to_vec(), servers.to_vec());
         let (k1, k2) = (fault.kind.clone(), fault.kind.clone());
         let at = now + fault.at_ms * MS;
-        sim.schedule(at, "nemesis", move |sim| start(sim, &u1, &s1, &k1)).map_err(|e| e.to_string())?;
-        sim.schedule(at + fault.duration_ms * MS, "nemesis", move |sim| end(sim, &u2, &s2, &k2))
+        sim.schedule(at, "nemesis", move |sim| start(sim, &u1, &s1, &k1))
             .map_err(|e| e.to_string())?;
+        sim.schedule(at + fault.duration_ms * MS, "nemesis", move |sim| {
+            end(sim, &u2, &s2, &k2)
+        })
+        .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

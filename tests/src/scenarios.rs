@@ -25,13 +25,22 @@ pub struct Scenario {
 }
 
 /// Every scenario.
-pub const SCENARIOS: &[Scenario] = &[Scenario {
-    name: "raft-nemesis",
-    about: "5 Raft peers, 5 clients, 20 s of generated faults (swarm), then a liveness phase",
-    run: raft_nemesis,
-    run_with: raft_nemesis_with,
-    schedule: raft_nemesis_schedule,
-}];
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "raft-nemesis",
+        about: "5 Raft peers, 5 clients, 20 s of generated faults (swarm), then a liveness phase",
+        run: raft_nemesis,
+        run_with: raft_nemesis_with,
+        schedule: raft_nemesis_schedule,
+    },
+    Scenario {
+        name: "raft-nemesis-buggy-votes",
+        about: "test-only: raft-nemesis with a bug (votes granted without the up-to-date check)",
+        run: buggy_votes,
+        run_with: buggy_votes_with,
+        schedule: raft_nemesis_schedule,
+    },
+];
 
 /// The scenario `lab explore` runs when none is named.
 pub const DEFAULT_SCENARIO: &str = "raft-nemesis";
@@ -56,25 +65,49 @@ fn raft_nemesis_schedule(seed: u64) -> Schedule {
     nemesis::generate(&mut rng, SERVERS, FAULT_SPAN_MS)
 }
 
+fn schedule_for(seed: u64) -> Schedule {
+    OVERRIDE
+        .with(|o| o.borrow().clone())
+        .unwrap_or_else(|| raft_nemesis_schedule(seed))
+}
+
 fn raft_nemesis(seed: u64) -> Result<RunReport, Failure> {
-    let schedule = OVERRIDE.with(|o| o.borrow().clone()).unwrap_or_else(|| raft_nemesis_schedule(seed));
-    run_raft_nemesis(seed, &schedule)
+    run_raft_nemesis("raft-nemesis", seed, &schedule_for(seed), None)
 }
 
 fn raft_nemesis_with(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
-    run_raft_nemesis(seed, schedule)
+    run_raft_nemesis("raft-nemesis", seed, schedule, None)
 }
 
-fn run_raft_nemesis(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
-    let name = "raft-nemesis";
-    let options = ClusterOptions { snapshot: true, ..ClusterOptions::new(SERVERS) };
+fn buggy_votes(seed: u64) -> Result<RunReport, Failure> {
+    buggy_votes_with(seed, &schedule_for(seed))
+}
+
+fn buggy_votes_with(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
+    let bug = Some(raft::InjectedBug::VoteWithoutLogCheck);
+    run_raft_nemesis("raft-nemesis-buggy-votes", seed, schedule, bug)
+}
+
+fn run_raft_nemesis(
+    name: &str,
+    seed: u64,
+    schedule: &Schedule,
+    injected_bug: Option<raft::InjectedBug>,
+) -> Result<RunReport, Failure> {
+    let mut options = ClusterOptions {
+        snapshot: true,
+        ..ClusterOptions::new(SERVERS)
+    };
+    options.tuning.injected_bug = injected_bug;
     let mut cfg = Cluster::new(name, seed, options);
     let servers: Vec<usize> = (0..SERVERS).collect();
     if let Err(e) = nemesis::apply(&mut cfg.sim, schedule, &servers) {
         return cfg.check(format!("bad schedule: {e}"));
     }
     let stop = Rc::new(Cell::new(false));
-    let clients: Vec<_> = (0..5).map(|me| spawn_churn(&mut cfg, me, stop.clone())).collect();
+    let clients: Vec<_> = (0..5)
+        .map(|me| spawn_churn(&mut cfg, me, stop.clone()))
+        .collect();
     let fault_end_ns = schedule.end_ms().max(FAULT_SPAN_MS) * MS;
     cfg.sleep(fault_end_ns.saturating_sub(cfg.sim.now_ns()))?;
 
@@ -105,7 +138,10 @@ fn run_raft_nemesis(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure
         return Err(f);
     }
     if cfg.sim.now_ns() - t0 > LIVENESS_LIMIT_NS {
-        return Err(cfg.failure(FailureKind::Liveness, "liveness: convergence took longer than 15 s after healing"));
+        return Err(cfg.failure(
+            FailureKind::Liveness,
+            "liveness: convergence took longer than 15 s after healing",
+        ));
     }
     let ended = |_: &labrpc::Sim| clients.iter().all(|c| c.borrow().done);
     cfg.run_until(ended, 2 * SEC)?;

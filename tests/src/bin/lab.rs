@@ -5,7 +5,7 @@
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use tests::campaign::{CampaignOptions, Summary, on_terminal, run_campaign};
@@ -94,6 +94,41 @@ enum Command {
         #[arg(long, value_parser = parse_seed_list, default_value = "0..10")]
         seeds: SeedList,
     },
+    /// Shrink a failing seed's fault schedule to the few faults that matter.
+    Shrink {
+        /// The scenario.
+        scenario: String,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Start from this schedule instead of the seed's own.
+        #[arg(long)]
+        schedule: Option<PathBuf>,
+        /// Write the shrunk schedule here [default: lab-out/shrunk-SCENARIO-SEED.json].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Give up after this many runs.
+        #[arg(long, default_value_t = 400)]
+        max_runs: usize,
+    },
+    /// Check a history file for linearizability. Exit 0: linearizable; 1: not
+    /// (the HTML page shows why); 3: unknown within the timeout; 2: unreadable.
+    #[command(
+        after_help = "Formats:\n  kv        Porcupine/Jepsen key-value text, one event a line:\n            {:process 0, :type :invoke, :f :put, :key \"3\", :value \"x 0 1 y\"} then its {:process 0, :type :ok, ...}\n  register  Jepsen etcd logs of a compare-and-set register (read, write, cas; :fail and :info returns):\n            INFO  jepsen.util - 2  :invoke  :cas  [3 0]"
+    )]
+    CheckHistory {
+        /// The history file.
+        file: PathBuf,
+        /// The model (and file format): kv or register.
+        #[arg(long, default_value = "kv")]
+        model: String,
+        /// Give up (verdict unknown, exit 3) after this long.
+        #[arg(long, value_parser = parse_wall, default_value = "60s")]
+        timeout: Duration,
+        /// Write the picture of the history (and of the violation) here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
     /// Every graded test over some seeds: a table by part, as a student hands in.
     Grade {
         /// Seeds per test.
@@ -135,7 +170,10 @@ fn parse_seed_list(text: &str) -> Result<SeedList, String> {
 fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     let bad = || format!("`{text}` is not a shard: write I/N with 0 <= I < N, e.g. 0/4");
     let (i, n) = text.split_once('/').ok_or_else(bad)?;
-    let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
     if n == 0 || i >= n {
         return Err(bad());
     }
@@ -159,20 +197,45 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::List => list(),
-        Command::Explore { scenario, many, corpus } => explore(&scenario, many, &corpus),
+        Command::Explore {
+            scenario,
+            many,
+            corpus,
+        } => explore(&scenario, many, &corpus),
         Command::Run { test, many } => run(&test, many),
-        Command::Replay { name, seed, schedule, trace, node, from, to } => {
-            replay(&name, seed, schedule, trace, node, from, to)
-        }
+        Command::Replay {
+            name,
+            seed,
+            schedule,
+            trace,
+            node,
+            from,
+            to,
+        } => replay(&name, seed, schedule, trace, node, from, to),
         Command::Schedule { scenario, seed } => match scenarios::find(&scenario) {
             Some(s) => {
                 println!("{}", (s.schedule)(seed).to_json());
                 ExitCode::SUCCESS
             }
-            None => fail(format!("no scenario named `{scenario}`; `lab list` shows them")),
+            None => fail(format!(
+                "no scenario named `{scenario}`; `lab list` shows them"
+            )),
         },
         Command::CheckDeterminism { name, seeds } => check_determinism(&name, &seeds.0),
         Command::Grade { seeds, jobs } => grade(&seeds.0, jobs),
+        Command::Shrink {
+            scenario,
+            seed,
+            schedule,
+            out,
+            max_runs,
+        } => shrink(&scenario, seed, schedule, out, max_runs),
+        Command::CheckHistory {
+            file,
+            model,
+            timeout,
+            html,
+        } => check_history(&file, &model, timeout, html),
     }
 }
 
@@ -194,7 +257,12 @@ fn list() -> ExitCode {
 
 fn shard(seeds: Vec<u64>, shard: Option<(usize, usize)>) -> Vec<u64> {
     match shard {
-        Some((i, n)) => seeds.into_iter().enumerate().filter(|(k, _)| k % n == i).map(|(_, s)| s).collect(),
+        Some((i, n)) => seeds
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| k % n == i)
+            .map(|(_, s)| s)
+            .collect(),
         None => seeds,
     }
 }
@@ -206,20 +274,28 @@ fn print_failure(f: &Failure) {
 fn finish(summary: &Summary) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let _ = summary.print(&mut out);
-    if summary.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if summary.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
-fn explore(name: &str, many: ManySeeds, corpus: &PathBuf) -> ExitCode {
+fn explore(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
     let Some(scenario) = scenarios::find(name) else {
         return fail(format!("no scenario named `{name}`; `lab list` shows them"));
     };
     let seeds = shard(many.seeds.0, many.shard);
-    if let Some(dir) = corpus.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            return fail(format!("cannot create {}: {e}", dir.display()));
-        }
+    if let Some(dir) = corpus.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        return fail(format!("cannot create {}: {e}", dir.display()));
     }
-    let file = match std::fs::OpenOptions::new().create(true).append(true).open(corpus) {
+    let file = match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(corpus)
+    {
         Ok(f) => std::sync::Mutex::new(f),
         Err(e) => return fail(format!("cannot open the corpus {}: {e}", corpus.display())),
     };
@@ -291,9 +367,15 @@ fn replay(
         None => None,
         Some(path) => {
             if scenarios::find(target.name).is_none() {
-                return fail(format!("{} is a graded test; only scenarios take a --schedule", target.name));
+                return fail(format!(
+                    "{} is a graded test; only scenarios take a --schedule",
+                    target.name
+                ));
             }
-            match std::fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|t| Schedule::from_json(&t)) {
+            match std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|t| Schedule::from_json(&t))
+            {
                 Ok(s) => Some(s),
                 Err(e) => return fail(format!("{}: {e}", path.display())),
             }
@@ -306,7 +388,11 @@ fn replay(
             Err(e) => return fail(format!("cannot write the trace to {}: {e}", path.display())),
         },
     };
-    let filter = labsim::TraceFilter { node, from_ns: from, to_ns: to };
+    let filter = labsim::TraceFilter {
+        node,
+        from_ns: from,
+        to_ns: to,
+    };
     let mut sink = sink;
     let run = || match schedule {
         Some(s) => scenarios::with_schedule(s, || (target.run)(seed)),
@@ -360,7 +446,9 @@ fn check_determinism(name: &str, seeds: &[u64]) -> ExitCode {
     let mut divergent = 0;
     for &seed in seeds {
         let (_, first) = hooks::with_trace(|t| t.record_summaries(), || (target.run)(seed));
-        let Some(mut first) = first else { return fail("the run did not hand back its trace") };
+        let Some(mut first) = first else {
+            return fail("the run did not hand back its trace");
+        };
         let mut reference = Some(first.take_summaries());
         let (_, second) = hooks::with_trace(
             move |t| {
@@ -370,19 +458,30 @@ fn check_determinism(name: &str, seeds: &[u64]) -> ExitCode {
             },
             || (target.run)(seed),
         );
-        let Some(second) = second else { return fail("the run did not hand back its trace") };
+        let Some(second) = second else {
+            return fail("the run did not hand back its trace");
+        };
         if let Some(d) = second.divergence() {
             divergent += 1;
             println!("{} seed={seed}: NOT deterministic\n{d}", target.name);
         } else if first.hash() != second.hash() {
             divergent += 1;
-            println!("{} seed={seed}: hashes differ ({:#x} vs {:#x})", target.name, first.hash(), second.hash());
+            println!(
+                "{} seed={seed}: hashes differ ({:#x} vs {:#x})",
+                target.name,
+                first.hash(),
+                second.hash()
+            );
         }
     }
     println!("{} seeds checked, {divergent} divergent", seeds.len());
     let failed = divergent;
     println!("{} passed, {} failed", seeds.len() - failed, failed);
-    if divergent == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if divergent == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn grade(seeds: &[u64], jobs: usize) -> ExitCode {
@@ -402,7 +501,13 @@ fn grade(seeds: &[u64], jobs: usize) -> ExitCode {
             },
         );
         let failed = summary.failures.len();
-        println!("{:<44} {:>4}/{:<4} {}", t.name, summary.runs as usize - failed, summary.runs, if failed == 0 { "ok" } else { "FAIL" });
+        println!(
+            "{:<44} {:>4}/{:<4} {}",
+            t.name,
+            summary.runs as usize - failed,
+            summary.runs,
+            if failed == 0 { "ok" } else { "FAIL" }
+        );
         runs_total += summary.runs;
         failed_total += failed;
         match rows.iter_mut().find(|r| r.0 == t.group) {
@@ -414,10 +519,112 @@ fn grade(seeds: &[u64], jobs: usize) -> ExitCode {
             None => rows.push((t.group, 1, usize::from(failed == 0), failed)),
         }
     }
-    println!("\n{:<8} {:>6} {:>8} {:>13}", "part", "tests", "passing", "failed seeds");
+    println!(
+        "\n{:<8} {:>6} {:>8} {:>13}",
+        "part", "tests", "passing", "failed seeds"
+    );
     for (part, tests, passing, failed) in &rows {
         println!("{part:<8} {tests:>6} {passing:>8} {failed:>13}");
     }
-    println!("{} passed, {} failed", runs_total as usize - failed_total, failed_total);
-    if failed_total == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    println!(
+        "{} passed, {} failed",
+        runs_total as usize - failed_total,
+        failed_total
+    );
+    if failed_total == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn load_schedule(path: &Path) -> Result<Schedule, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: {e}", path.display()))
+        .and_then(|t| Schedule::from_json(&t).map_err(|e| format!("{}: {e}", path.display())))
+}
+
+fn shrink(
+    name: &str,
+    seed: u64,
+    schedule: Option<PathBuf>,
+    out: Option<PathBuf>,
+    max_runs: usize,
+) -> ExitCode {
+    let Some(scenario) = scenarios::find(name) else {
+        return fail(format!(
+            "no scenario named `{name}`; `lab list` shows them (graded tests have no schedule)"
+        ));
+    };
+    let schedule = match schedule {
+        Some(path) => match load_schedule(&path) {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        },
+        None => (scenario.schedule)(seed),
+    };
+    let shrunk = match tests::shrink::shrink(scenario, seed, schedule, max_runs) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let out = out
+        .unwrap_or_else(|| PathBuf::from(format!("lab-out/shrunk-{}-{seed}.json", scenario.name)));
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Err(e) = std::fs::write(&out, shrunk.shrunk.to_json()) {
+        return fail(format!("cannot write {}: {e}", out.display()));
+    }
+    println!("{}", shrunk.shrunk.to_json());
+    println!(
+        "shrunk {} faults to {} in {} runs; it still fails:",
+        shrunk.original.faults.len(),
+        shrunk.shrunk.faults.len(),
+        shrunk.runs
+    );
+    println!(
+        "FAILED {} seed={seed} at t={}: {}",
+        scenario.name,
+        labsim::fmt_ns(shrunk.failure.at_ns),
+        shrunk.failure.what
+    );
+    println!(
+        "replay: cargo run --release -p tests --bin lab -- replay {} --seed {seed} --schedule {}",
+        scenario.name,
+        out.display()
+    );
+    ExitCode::SUCCESS
+}
+
+fn check_history(
+    file: &Path,
+    model: &str,
+    timeout: Duration,
+    html: Option<PathBuf>,
+) -> ExitCode {
+    use tests::linearizability::{CheckOptions, CheckResult, ModelKind, check_file};
+    let kind: ModelKind = match model.parse() {
+        Ok(k) => k,
+        Err(e) => return fail(e),
+    };
+    let options = CheckOptions {
+        timeout: Some(timeout),
+        threads: default_jobs(),
+    };
+    let report = match check_file(file, kind, &options) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    println!("{}", report.summary());
+    if let Some(path) = &html {
+        match report.write_html(path) {
+            Ok(p) => println!("picture: {}", p.display()),
+            Err(e) => return fail(format!("cannot write {}: {e}", path.display())),
+        }
+    }
+    match report.result {
+        CheckResult::Linearizable => ExitCode::SUCCESS,
+        CheckResult::NotLinearizable(_) => ExitCode::from(1),
+        CheckResult::Unknown => ExitCode::from(3),
+    }
 }

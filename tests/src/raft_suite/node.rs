@@ -11,8 +11,8 @@
 
 use super::oracle::Oracle;
 use labrpc::{
-    CallId, DuplicateMethod, Incoming, Method, ReplyToken, Router, RpcError, call, incoming,
-    reply, respond,
+    CallId, DuplicateMethod, Incoming, Method, ReplyToken, Router, RpcError, call, incoming, reply,
+    respond,
 };
 use labsim::{MS, Node, NodeId, SyncId, Synced, TimerId};
 use raft::storage::{Disk, LogStore};
@@ -70,6 +70,8 @@ pub struct RaftTuning {
     pub election_timeout_max_ms: u64,
     /// Heartbeat interval.
     pub heartbeat_interval_ms: u64,
+    /// A deliberate bug (tests of the testers only).
+    pub injected_bug: Option<raft::InjectedBug>,
 }
 
 impl Default for RaftTuning {
@@ -79,6 +81,7 @@ impl Default for RaftTuning {
             election_timeout_min_ms: c.election_timeout_min_ms,
             election_timeout_max_ms: c.election_timeout_max_ms,
             heartbeat_interval_ms: c.heartbeat_interval_ms,
+            injected_bug: None,
         }
     }
 }
@@ -182,13 +185,17 @@ impl Service for Applier {
                     && self.applied == index
                 {
                     let data = encode_snapshot(index, self.digest);
-                    env.raft.snapshot(index, data).expect("the service snapshots only applied indices");
+                    env.raft
+                        .snapshot(index, data)
+                        .expect("the service snapshots only applied indices");
                 }
                 Ok(())
             }
             ApplyMsg::Snapshot { index, data, .. } => match decode_snapshot(&data) {
                 Ok((at, digest)) if at == index => {
-                    env.oracle.borrow_mut().apply_snapshot(id, index, digest, env.installing);
+                    env.oracle
+                        .borrow_mut()
+                        .apply_snapshot(id, index, digest, env.installing);
                     self.applied = index;
                     self.digest = digest;
                     Ok(())
@@ -512,7 +519,9 @@ impl<S: Service> PeerNode<S> {
     where
         M::Args: std::fmt::Debug,
     {
-        ctx.annotate("rpc", || format!("to {to}: {} {}", M::NAME, summarize(args)));
+        ctx.annotate("rpc", || {
+            format!("to {to}: {} {}", M::NAME, summarize(args))
+        });
         let id = call::<M>(ctx, to, args).expect("peers address cluster members");
         self.calls.insert(id, kind);
     }
@@ -538,13 +547,20 @@ impl<S: Service> PeerNode<S> {
     fn report(&mut self, ctx: &mut labrpc::Ctx<'_>) {
         let Some(raft) = &self.raft else { return };
         let (term, is_leader) = raft.get_state();
-        self.oracle.borrow_mut().observe_role(raft.id(), term, is_leader);
+        self.oracle
+            .borrow_mut()
+            .observe_role(raft.id(), term, is_leader);
         // For readers of the trace (the picture): role, term and commit
         // index as they change. Annotations never enter the hash.
         let seen = (raft.role(), term, raft.commit_index());
         if ctx.is_streaming() && self.last_seen != Some(seen) {
-            if self.last_seen.is_none_or(|(r, t, _)| (r, t) != (seen.0, seen.1)) {
-                ctx.annotate("role", || format!("{:?} term {term}", seen.0).to_lowercase());
+            if self
+                .last_seen
+                .is_none_or(|(r, t, _)| (r, t) != (seen.0, seen.1))
+            {
+                ctx.annotate("role", || {
+                    format!("{:?} term {term}", seen.0).to_lowercase()
+                });
             }
             if self.last_seen.is_none_or(|(_, _, c)| c != seen.2) {
                 ctx.annotate("commit", || seen.2.to_string());
@@ -599,6 +615,7 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
         config.election_timeout_min_ms = tuning.election_timeout_min_ms;
         config.election_timeout_max_ms = tuning.election_timeout_max_ms;
         config.heartbeat_interval_ms = tuning.heartbeat_interval_ms;
+        config.injected_bug = tuning.injected_bug;
         self.oracle.borrow_mut().restarted(id);
         match Raft::new(config, restored, now_ms(ctx)) {
             Ok(raft) => {
@@ -668,5 +685,12 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
 /// data are summarised, not dumped.
 fn summarize<T: std::fmt::Debug>(args: &T) -> String {
     let text = format!("{args:?}");
-    if text.len() > 240 { format!("{}...", &text[..text.char_indices().nth(240).map_or(text.len(), |(i, _)| i)]) } else { text }
+    if text.len() > 240 {
+        format!(
+            "{}...",
+            &text[..text.char_indices().nth(240).map_or(text.len(), |(i, _)| i)]
+        )
+    } else {
+        text
+    }
 }

@@ -1,0 +1,46 @@
+//! The sequential specification a checked service provides.
+
+use std::hash::Hash;
+
+use super::history::Operation;
+
+/// A sequential specification: a state machine that says, for a state and an
+/// operation (input and the output the client saw), whether that output is possible
+/// and what state follows.
+///
+/// The checker calls [`Model::step`] at most once per distinct (state, operation)
+/// pair and keeps states interned, so `step` may allocate freely; `State` only needs
+/// to be cheap to hash and compare.
+pub trait Model {
+    /// The abstract state. `Hash` must be deterministic (no per-process seeds) for
+    /// results to be reproducible; the derived impls are.
+    type State: Clone + Eq + Hash;
+    /// What a client asked for.
+    type Input;
+    /// What the client was told (possibly "unknown", if the model has such a value).
+    type Output;
+
+    /// The initial state.
+    fn init(&self) -> Self::State;
+
+    /// Applies `input` to `state`; `None` if `output` is impossible from `state`.
+    fn step(
+        &self,
+        state: &Self::State,
+        input: &Self::Input,
+        output: &Self::Output,
+    ) -> Option<Self::State>;
+
+    /// Splits a history into independent sub-histories (P-compositionality: the
+    /// whole is linearizable iff every part is), as lists of indices into `history`,
+    /// each in increasing order. The default keeps the history whole.
+    fn partition(&self, history: &[Operation<Self::Input, Self::Output>]) -> Vec<Vec<usize>> {
+        vec![(0..history.len()).collect()]
+    }
+
+    /// A short human description of one operation, e.g. `get("x") -> "1"`.
+    fn describe_operation(&self, input: &Self::Input, output: &Self::Output) -> String;
+
+    /// A short human description of a state.
+    fn describe_state(&self, state: &Self::State) -> String;
+}
