@@ -1,1 +1,38 @@
-//! kvraft
+//! kvraft: a linearizable key/value service on Raft, as sans-IO state machines.
+//!
+//! - [`KvServer`]: the replicated state machine next to one Raft peer. It submits
+//!   each client operation to the peer ([`raft::Raft::start`]), applies committed
+//!   operations in log order with duplicate detection by (client id, sequence
+//!   number), answers a waiting request as soon as its operation is applied, and
+//!   snapshots its data and duplicate table when the persisted Raft state passes
+//!   `maxraftstate` bytes. A server that is not leader, or that loses its
+//!   leadership or term while a request waits, answers [`KvReply::WrongLeader`] at
+//!   once; a request that waits longer than its timeout gets [`KvReply::Timeout`].
+//!   Nothing waits forever.
+//! - [`Clerk`]: the client. It finds the leader, remembers it, and retries an
+//!   operation (same sequence number) on a wrong leader, a failed call or a
+//!   timeout until it succeeds: it never gives up.
+//!
+//! Neither does I/O, reads a clock or starts a thread: the driver feeds inputs
+//! (requests, committed entries, replies, the time) and carries outputs
+//! (replies to send, calls to make). The same code runs under the deterministic
+//! simulator and over a real network.
+//!
+//! ```text
+//! server:  on request:   server.request(&mut raft, now_ms, id, args)   then drive raft's Ready
+//!          on apply:     server.apply(apply_msg)
+//!          after applies: if let Some((i, data)) = server.maybe_snapshot(size, raft.snapshot_index())
+//!                         { raft.snapshot(i, data) }
+//!          after inputs: server.poll(&raft, now_ms)
+//!          then send every (id, reply) of server.take_replies()
+//! clerk:   let call = clerk.begin(op);              send call.args to call.server
+//!          on reply/fail: clerk.on_reply(call_no, outcome) -> Progress::{Done, Retry}
+//! ```
+
+mod clerk;
+mod protocol;
+mod server;
+
+pub use clerk::{Call, Clerk, ClerkConfig, Progress};
+pub use protocol::{ClientId, KvArgs, KvReply, Op, Seq};
+pub use server::{KvServer, ReadMode, RequestId, ServerConfig};

@@ -11,6 +11,16 @@ use crate::trace::{Detail, Trace};
 use std::any::Any;
 use std::fmt;
 
+thread_local! {
+    static LAST_EVENT: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// The virtual time and index of the last event this thread's simulation
+/// processed: what a panic report can say about where a run died.
+pub fn last_event_hint() -> (u64, u64) {
+    LAST_EVENT.with(|c| c.get())
+}
+
 /// An invariant the layer above checks after every event.
 pub type Invariant<N> = Box<dyn FnMut(&Sim<N>) -> Result<(), String>>;
 
@@ -469,6 +479,7 @@ impl<N: Network> Sim<N> {
         };
         debug_assert!(ev.at_ns >= self.kernel.now_ns, "time went backwards");
         self.kernel.now_ns = ev.at_ns;
+        LAST_EVENT.with(|c| c.set((ev.at_ns, self.kernel.trace.events())));
         self.process(ev);
         self.check_invariants();
         match &self.violation {

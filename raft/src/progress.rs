@@ -13,6 +13,11 @@ pub(crate) struct Progress {
     /// An AppendEntries or InstallSnapshot is outstanding: hold new entries back for
     /// batching until its reply (or the next heartbeat, in case it was lost).
     pub(crate) inflight: bool,
+    /// The last index covered by the most recent AppendEntries or InstallSnapshot
+    /// sent. Only the reply that acknowledges it may send more right away: replies to
+    /// older messages (a heartbeat overtaken by a newer one) must not, or every
+    /// heartbeat would start one more self-sustaining chain of AppendEntries.
+    pub(crate) sent_up_to: Index,
 }
 
 impl Progress {
@@ -21,6 +26,7 @@ impl Progress {
             next_index: last_index + 1,
             match_index: 0,
             inflight: false,
+            sent_up_to: 0,
         }
     }
 

@@ -393,11 +393,14 @@ impl Raft {
                     return;
                 }
                 let pr = self.progress.get_mut(from);
-                pr.inflight = false;
+                let newest = reply.last_included_index >= pr.sent_up_to;
+                if newest {
+                    pr.inflight = false;
+                }
                 if pr.on_match(reply.last_included_index.min(self.log.last_index())) {
                     self.maybe_commit();
                 }
-                if self.progress.get(from).next_index <= self.log.last_index() {
+                if newest && self.progress.get(from).next_index <= self.log.last_index() {
                     self.send_append(from);
                 }
             }
@@ -548,11 +551,16 @@ impl Raft {
         }
         if reply.success {
             let pr = self.progress.get_mut(from);
-            pr.inflight = false;
+            // Only the answer to the newest message may send more at once (see
+            // Progress::sent_up_to); the heartbeat retries anything lost.
+            let newest = reply.match_index >= pr.sent_up_to;
+            if newest {
+                pr.inflight = false;
+            }
             if pr.on_match(reply.match_index.min(self.log.last_index())) {
                 self.maybe_commit();
             }
-            if self.progress.get(from).next_index <= self.log.last_index() {
+            if newest && self.progress.get(from).next_index <= self.log.last_index() {
                 self.send_append(from);
             }
             return;
@@ -665,7 +673,14 @@ impl Raft {
                 leader_commit: self.commit_index,
             })
         };
-        self.progress.get_mut(peer).inflight = true;
+        let sent_up_to = match &msg {
+            Message::AppendEntries(a) => a.prev_log_index + a.entries.len() as Index,
+            Message::InstallSnapshot(a) => a.last_included_index,
+            _ => unreachable!("send_append sends AppendEntries or InstallSnapshot"),
+        };
+        let pr = self.progress.get_mut(peer);
+        pr.inflight = true;
+        pr.sent_up_to = sent_up_to;
         self.send(peer, msg);
     }
 

@@ -111,6 +111,36 @@ impl Summary {
     }
 }
 
+/// Runs one seed, turning a panic (an assertion inside a peer, say) into a
+/// failure that says when and where the run died.
+pub fn run_caught(
+    name: &str,
+    seed: u64,
+    run: impl FnOnce() -> Result<RunReport, Failure>,
+) -> Result<RunReport, Failure> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panic".into());
+        let (at_ns, event) = labsim::last_event_hint();
+        Err(Failure {
+            test: name.to_owned(),
+            seed,
+            at_ns,
+            what: format!("panicked: {what} (event #{event})"),
+            kind: FailureKind::Safety,
+        })
+    })
+}
+
+/// Silences the default panic message: campaigns report panics as failure
+/// lines of their own.
+pub fn quiet_panics() {
+    std::panic::set_hook(Box::new(|_| {}));
+}
+
 /// How to run a campaign.
 pub struct CampaignOptions {
     /// The name shown on the progress bar.
@@ -170,22 +200,7 @@ pub fn run_campaign(run: &RunFn, options: CampaignOptions) -> Summary {
                     let Some(&seed) = options.seeds.get(i) else {
                         break;
                     };
-                    let outcome =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(seed)));
-                    let outcome = outcome.unwrap_or_else(|panic| {
-                        let what = panic
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_else(|| "panic".into());
-                        Err(Failure {
-                            test: options.label.clone(),
-                            seed,
-                            at_ns: 0,
-                            what: format!("panicked: {what}"),
-                            kind: FailureKind::Safety,
-                        })
-                    });
+                    let outcome = run_caught(&options.label, seed, || run(seed));
                     let mut s = summary.lock().expect("no panics while locked");
                     s.runs += 1;
                     match &outcome {

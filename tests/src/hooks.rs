@@ -17,7 +17,10 @@ thread_local! {
 /// Runs `f` with `prepare` applied to the trace of every simulation a
 /// harness builds on this thread; returns what `f` returned and the trace of
 /// the last simulation that finished.
-pub fn with_trace<R>(prepare: impl FnMut(&mut Trace) + 'static, f: impl FnOnce() -> R) -> (R, Option<Trace>) {
+pub fn with_trace<R>(
+    prepare: impl FnMut(&mut Trace) + 'static,
+    f: impl FnOnce() -> R,
+) -> (R, Option<Trace>) {
     PREPARE.with(|p| *p.borrow_mut() = Some(Box::new(prepare)));
     FINISHED.with(|t| *t.borrow_mut() = None);
     let r = f();

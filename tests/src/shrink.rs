@@ -41,7 +41,10 @@ impl Runner<'_> {
             return None;
         }
         self.runs += 1;
-        match (self.scenario.run_with)(self.seed, candidate) {
+        let (scenario, seed) = (self.scenario, self.seed);
+        match crate::campaign::run_caught(scenario.name, seed, || {
+            (scenario.run_with)(seed, candidate)
+        }) {
             Err(f) if signature(&f) == self.target => Some(f),
             _ => None,
         }
@@ -55,7 +58,9 @@ pub fn shrink(
     schedule: Schedule,
     max_runs: usize,
 ) -> Result<Shrunk, String> {
-    let first = match (scenario.run_with)(seed, &schedule) {
+    let first = match crate::campaign::run_caught(scenario.name, seed, || {
+        (scenario.run_with)(seed, &schedule)
+    }) {
         Ok(_) => {
             return Err(format!(
                 "{} seed={seed} passes with this schedule: nothing to shrink",

@@ -20,8 +20,19 @@ pub struct Target {
 pub fn all() -> Vec<Target> {
     let mut v: Vec<Target> = crate::raft_suite::TESTS
         .iter()
-        .map(|t| Target { name: t.name, group: t.part, about: "graded Raft test (6.824)", run: t.run })
+        .map(|t| Target {
+            name: t.name,
+            group: t.part,
+            about: "graded Raft test (6.824)",
+            run: t.run,
+        })
         .collect();
+    v.extend(crate::kv_suite::TESTS.iter().map(|t| Target {
+        name: t.name,
+        group: t.part,
+        about: "graded KV test (6.824)",
+        run: t.run,
+    }));
     v.extend(crate::scenarios::SCENARIOS.iter().map(|s| Target {
         name: s.name,
         group: "scenario",
@@ -34,10 +45,23 @@ pub fn all() -> Vec<Target> {
 /// Finds a target by its full name, or a graded test by its short name.
 pub fn find(name: &str) -> Result<Target, String> {
     let all = all();
-    if let Some(t) = all.iter().find(|t| t.name == name || t.name.split("::").nth(1) == Some(name)) {
+    if let Some(t) = all
+        .iter()
+        .find(|t| t.name == name || t.name.split("::").nth(1) == Some(name))
+    {
         return Ok(*t);
     }
-    let close: Vec<&str> = all.iter().map(|t| t.name).filter(|n| n.contains(name) || name.contains(*n)).collect();
-    let hint = if close.is_empty() { String::new() } else { format!(" (did you mean {}?)", close.join(", ")) };
-    Err(format!("no test or scenario named `{name}`{hint}; `lab list` shows them all"))
+    let close: Vec<&str> = all
+        .iter()
+        .map(|t| t.name)
+        .filter(|n| n.contains(name) || name.contains(*n))
+        .collect();
+    let hint = if close.is_empty() {
+        String::new()
+    } else {
+        format!(" (did you mean {}?)", close.join(", "))
+    };
+    Err(format!(
+        "no test or scenario named `{name}`{hint}; `lab list` shows them all"
+    ))
 }

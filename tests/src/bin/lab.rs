@@ -56,28 +56,7 @@ enum Command {
         many: ManySeeds,
     },
     /// Re-run one seed, print its outcome and trace hash, and write its trace.
-    Replay {
-        /// The test or scenario.
-        name: String,
-        /// The seed.
-        #[arg(long)]
-        seed: u64,
-        /// Use this fault schedule (JSON, as `lab schedule` prints) instead of the seed's own.
-        #[arg(long)]
-        schedule: Option<PathBuf>,
-        /// Write the trace here, one JSON object per line (time, node, kind, detail).
-        #[arg(long)]
-        trace: Option<PathBuf>,
-        /// Keep only events at this node (and sim-level events).
-        #[arg(long)]
-        node: Option<usize>,
-        /// Keep only events at or after this virtual time (e.g. 1.5s, 300ms).
-        #[arg(long, value_parser = parse_time)]
-        from: Option<u64>,
-        /// Keep only events at or before this virtual time.
-        #[arg(long, value_parser = parse_time)]
-        to: Option<u64>,
-    },
+    Replay(ReplayArgs),
     /// Print the fault schedule a scenario's seed generates (JSON; edit it and pass it to replay).
     Schedule {
         /// The scenario.
@@ -141,6 +120,33 @@ enum Command {
 }
 
 #[derive(clap::Args)]
+struct ReplayArgs {
+    /// The test or scenario.
+    name: String,
+    /// The seed.
+    #[arg(long)]
+    seed: u64,
+    /// Use this fault schedule (JSON, as `lab schedule` prints) instead of the seed's own.
+    #[arg(long)]
+    schedule: Option<PathBuf>,
+    /// Write the trace here, one JSON object per line (time, node, kind, detail).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Keep only events at this node (and sim-level events).
+    #[arg(long)]
+    node: Option<usize>,
+    /// Keep only events at or after this virtual time (e.g. 1.5s, 300ms).
+    #[arg(long, value_parser = parse_time)]
+    from: Option<u64>,
+    /// Keep only events at or before this virtual time.
+    #[arg(long, value_parser = parse_time)]
+    to: Option<u64>,
+    /// Draw the run as a self-contained HTML page (a space-time diagram, one lane per peer).
+    #[arg(long)]
+    html: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
 struct ManySeeds {
     /// Seeds: A..B (B excluded), A..=B, N, or a comma list.
     #[arg(long, value_parser = parse_seed_list, default_value = "0..1000")]
@@ -195,6 +201,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tests::campaign::quiet_panics();
     match cli.command {
         Command::List => list(),
         Command::Explore {
@@ -203,15 +210,7 @@ fn main() -> ExitCode {
             corpus,
         } => explore(&scenario, many, &corpus),
         Command::Run { test, many } => run(&test, many),
-        Command::Replay {
-            name,
-            seed,
-            schedule,
-            trace,
-            node,
-            from,
-            to,
-        } => replay(&name, seed, schedule, trace, node, from, to),
+        Command::Replay(args) => replay(args),
         Command::Schedule { scenario, seed } => match scenarios::find(&scenario) {
             Some(s) => {
                 println!("{}", (s.schedule)(seed).to_json());
@@ -350,19 +349,24 @@ fn run(name: &str, many: ManySeeds) -> ExitCode {
     finish(&summary)
 }
 
-fn replay(
-    name: &str,
-    seed: u64,
-    schedule: Option<PathBuf>,
-    trace: Option<PathBuf>,
-    node: Option<usize>,
-    from: Option<u64>,
-    to: Option<u64>,
-) -> ExitCode {
+fn replay(args: ReplayArgs) -> ExitCode {
+    let ReplayArgs {
+        name,
+        seed,
+        schedule,
+        trace,
+        node,
+        from,
+        to,
+        html,
+    } = args;
+    let name = name.as_str();
     let target = match targets::find(name) {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
+    // The picture is drawn from the trace: keep it beside the page.
+    let trace = trace.or_else(|| html.as_ref().map(|h| h.with_extension("jsonl")));
     let schedule = match schedule {
         None => None,
         Some(path) => {
@@ -394,9 +398,11 @@ fn replay(
         to_ns: to,
     };
     let mut sink = sink;
-    let run = || match schedule {
-        Some(s) => scenarios::with_schedule(s, || (target.run)(seed)),
-        None => (target.run)(seed),
+    let run = || {
+        tests::campaign::run_caught(target.name, seed, || match schedule {
+            Some(s) => scenarios::with_schedule(s, || (target.run)(seed)),
+            None => (target.run)(seed),
+        })
     };
     let (outcome, finished) = hooks::with_trace(
         move |t| {
@@ -429,11 +435,51 @@ fn replay(
                 return ExitCode::from(2);
             }
             println!("trace-hash: {:#018x} ({} events)", t.hash(), t.events());
+            drop(t);
             if let Some(path) = &trace {
                 println!("trace: {}", path.display());
             }
         }
         None => eprintln!("lab: the run did not hand back its trace"),
+    }
+    if let (Some(page), Some(trace)) = (&html, &trace) {
+        let (title, link) = match &outcome {
+            Ok(_) => (format!("{} seed={seed}: passed", target.name), None),
+            Err(f) => {
+                // A linearizability failure names its own page: link to it.
+                let link = f
+                    .what
+                    .split_whitespace()
+                    .find(|w| w.ends_with(".html"))
+                    .map(str::to_owned);
+                (
+                    format!(
+                        "FAILED {} seed={seed} at t={}: {}",
+                        target.name,
+                        labsim::fmt_ns(f.at_ns),
+                        f.what
+                    ),
+                    link,
+                )
+            }
+        };
+        let text = match std::fs::read_to_string(trace) {
+            Ok(t) => t,
+            Err(e) => {
+                return fail(format!(
+                    "cannot read back the trace {}: {e}",
+                    trace.display()
+                ));
+            }
+        };
+        let options = tests::picture::PictureOptions {
+            link: link.as_deref(),
+            link_text: link.as_ref().map(|_| "the linearizability failure"),
+        };
+        if let Err(e) = tests::picture::write_run_html(page, &title, &text, &options) {
+            return fail(e);
+        }
+        println!("picture: {}", page.display());
     }
     code
 }
@@ -596,12 +642,7 @@ fn shrink(
     ExitCode::SUCCESS
 }
 
-fn check_history(
-    file: &Path,
-    model: &str,
-    timeout: Duration,
-    html: Option<PathBuf>,
-) -> ExitCode {
+fn check_history(file: &Path, model: &str, timeout: Duration, html: Option<PathBuf>) -> ExitCode {
     use tests::linearizability::{CheckOptions, CheckResult, ModelKind, check_file};
     let kind: ModelKind = match model.parse() {
         Ok(k) => k,

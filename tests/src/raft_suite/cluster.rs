@@ -114,7 +114,15 @@ impl Cluster {
         });
         // Graded tests have 6.824's 120 s limit; exploration scenarios run longer.
         let time_limited = test.starts_with("raft::");
-        Cluster { sim, n, oracle, test: test.to_owned(), seed, commands: 0, time_limited }
+        Cluster {
+            sim,
+            n,
+            oracle,
+            test: test.to_owned(),
+            seed,
+            commands: 0,
+            time_limited,
+        }
     }
 
     /// The oracle, for concurrent clients.

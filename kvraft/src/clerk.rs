@@ -1,0 +1,224 @@
+//! The clerk: one client of the service, one operation at a time, retried until it
+//! takes effect.
+
+use crate::protocol::{ClientId, KvArgs, KvReply, Op, Seq};
+
+/// How a clerk behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClerkConfig {
+    /// Servers of the service, numbered `0..servers`.
+    pub servers: usize,
+    /// The driver gives up waiting for one call's answer after this long and
+    /// reports it with [`Clerk::on_reply`]`(call_no, None)`.
+    pub call_timeout_ms: u64,
+    /// After a full round of servers without success, wait this long before the
+    /// next attempt (so a leaderless cluster is not hammered).
+    pub retry_backoff_ms: u64,
+}
+
+impl ClerkConfig {
+    /// Defaults for a service of `servers` servers.
+    pub fn new(servers: usize) -> ClerkConfig {
+        ClerkConfig {
+            servers,
+            call_timeout_ms: 2000,
+            retry_backoff_ms: 50,
+        }
+    }
+}
+
+/// One attempt at the current operation: send `args` to `server`, after
+/// `delay_ms`, and report its outcome under `call_no`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    /// Names this attempt; outcomes of older attempts are ignored.
+    pub call_no: u64,
+    /// The server to call.
+    pub server: usize,
+    /// The request.
+    pub args: KvArgs,
+    /// Wait this long before sending.
+    pub delay_ms: u64,
+}
+
+/// What the clerk does after an outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// The operation took effect; this is what it returned (the value for a Get,
+    /// `""` otherwise). The clerk is free for the next operation.
+    Done(String),
+    /// Try again with this call.
+    Retry(Call),
+    /// The outcome was for an attempt that no longer matters: nothing to do.
+    Stale,
+}
+
+#[derive(Clone, Debug)]
+struct Current {
+    args: KvArgs,
+    call_no: u64,
+    server: usize,
+    failures: u64,
+}
+
+/// A client of the KV service (6.824's `Clerk`). It remembers the last leader,
+/// follows leader hints, and retries an operation with the same sequence number
+/// until it succeeds, so the servers apply it exactly once. It never gives up.
+#[derive(Clone, Debug)]
+pub struct Clerk {
+    client_id: ClientId,
+    config: ClerkConfig,
+    seq: Seq,
+    leader: usize,
+    next_call_no: u64,
+    current: Option<Current>,
+}
+
+impl Clerk {
+    /// A clerk with a service-wide unique `client_id`.
+    pub fn new(client_id: ClientId, config: ClerkConfig) -> Clerk {
+        assert!(config.servers > 0, "a clerk needs at least one server");
+        Clerk {
+            client_id,
+            config,
+            seq: 0,
+            leader: 0,
+            next_call_no: 0,
+            current: None,
+        }
+    }
+
+    /// This clerk's id.
+    pub fn client_id(&self) -> ClientId {
+        self.client_id
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClerkConfig {
+        &self.config
+    }
+
+    /// True while an operation is in progress.
+    pub fn busy(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// Starts `op` (the previous one must be done); returns the first call.
+    pub fn begin(&mut self, op: Op) -> Call {
+        assert!(
+            self.current.is_none(),
+            "a clerk runs one operation at a time"
+        );
+        self.seq += 1;
+        let args = KvArgs {
+            client_id: self.client_id,
+            seq: self.seq,
+            op,
+        };
+        let call_no = self.new_call_no();
+        self.current = Some(Current {
+            args: args.clone(),
+            call_no,
+            server: self.leader,
+            failures: 0,
+        });
+        Call {
+            call_no,
+            server: self.leader,
+            args,
+            delay_ms: 0,
+        }
+    }
+
+    fn new_call_no(&mut self) -> u64 {
+        self.next_call_no += 1;
+        self.next_call_no
+    }
+
+    /// An attempt ended: with the server's reply, or `None` if the call failed or
+    /// timed out (the request may or may not have been executed).
+    pub fn on_reply(&mut self, call_no: u64, reply: Option<KvReply>) -> Progress {
+        let Some(cur) = self.current.as_mut() else {
+            return Progress::Stale;
+        };
+        if cur.call_no != call_no {
+            return Progress::Stale;
+        }
+        let n = self.config.servers;
+        let next = match reply {
+            Some(KvReply::Ok { value }) => {
+                self.leader = cur.server;
+                self.current = None;
+                return Progress::Done(value);
+            }
+            Some(KvReply::WrongLeader {
+                leader_hint: Some(h),
+            }) if h < n && h != cur.server => h,
+            _ => (cur.server + 1) % n,
+        };
+        cur.failures += 1;
+        let delay_ms = if cur.failures % n as u64 == 0 {
+            self.config.retry_backoff_ms
+        } else {
+            0
+        };
+        self.next_call_no += 1;
+        let call_no = self.next_call_no;
+        let cur = self.current.as_mut().expect("checked above");
+        cur.call_no = call_no;
+        cur.server = next;
+        self.leader = next;
+        Progress::Retry(Call {
+            call_no,
+            server: next,
+            args: cur.args.clone(),
+            delay_ms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_with_the_same_seq_until_done_and_remembers_the_leader() {
+        let mut ck = Clerk::new(7, ClerkConfig::new(3));
+        let c1 = ck.begin(Op::Get { key: "k".into() });
+        assert_eq!((c1.server, c1.args.seq), (0, 1));
+        let Progress::Retry(c2) = ck.on_reply(
+            c1.call_no,
+            Some(KvReply::WrongLeader {
+                leader_hint: Some(2),
+            }),
+        ) else {
+            panic!("must retry")
+        };
+        assert_eq!((c2.server, c2.args.seq), (2, 1));
+        assert_eq!(ck.on_reply(c1.call_no, None), Progress::Stale);
+        let Progress::Retry(c3) = ck.on_reply(c2.call_no, None) else {
+            panic!("must retry")
+        };
+        assert_eq!(c3.server, 0);
+        assert_eq!(
+            ck.on_reply(c3.call_no, Some(KvReply::Ok { value: "v".into() })),
+            Progress::Done("v".into())
+        );
+        let c4 = ck.begin(Op::Delete { key: "k".into() });
+        assert_eq!((c4.server, c4.args.seq), (0, 2));
+    }
+
+    #[test]
+    fn backs_off_after_a_full_round() {
+        let mut ck = Clerk::new(1, ClerkConfig::new(2));
+        let c = ck.begin(Op::Get { key: "k".into() });
+        let Progress::Retry(c) = ck.on_reply(c.call_no, Some(KvReply::Timeout)) else {
+            panic!()
+        };
+        assert_eq!(c.delay_ms, 0);
+        let Progress::Retry(c) = ck.on_reply(c.call_no, None) else {
+            panic!()
+        };
+        assert_eq!(c.delay_ms, ck.config().retry_backoff_ms);
+    }
+}

@@ -1,0 +1,420 @@
+//! The KV server: a state machine applied from the Raft log, the duplicate table,
+//! the requests waiting for their operations to commit, and snapshots of it all.
+
+use std::collections::BTreeMap;
+
+use raft::{ApplyMsg, Index, Raft, Term};
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{ClientId, KvArgs, KvReply, Op, Seq};
+
+/// The driver's name for one request waiting for its answer (an RPC it must
+/// answer later). Unique among the requests a server has not yet answered.
+pub type RequestId = u64;
+
+/// How Gets are served.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Through the Raft log, like writes: linearizable (the default).
+    #[default]
+    Log,
+    /// From the local state, at once, by any server that believes it is leader,
+    /// without confirming that it still is. NOT linearizable: a deposed leader
+    /// serves stale data. For tests that show the checker catches it.
+    StaleLocal,
+}
+
+/// How a server behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Snapshot when the persisted Raft state reaches this many bytes; `None`: never
+    /// (6.824's `maxraftstate == -1`).
+    pub maxraftstate: Option<u64>,
+    /// A request whose operation has not been applied this long after it arrived
+    /// is answered [`KvReply::Timeout`].
+    pub request_timeout_ms: u64,
+    /// How Gets are served.
+    pub read_mode: ReadMode,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            maxraftstate: None,
+            request_timeout_ms: 1000,
+            read_mode: ReadMode::Log,
+        }
+    }
+}
+
+/// A request waiting for the entry it was given to be applied.
+#[derive(Clone, Debug)]
+struct Waiter {
+    id: RequestId,
+    term: Term,
+    client_id: ClientId,
+    seq: Seq,
+    deadline_ms: u64,
+}
+
+/// What a snapshot holds, as written (borrowed, so taking one copies nothing).
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    last_applied: Index,
+    data: &'a BTreeMap<String, String>,
+    sessions: &'a BTreeMap<ClientId, Seq>,
+}
+
+/// What a snapshot holds: the data and the duplicate table, through `last_applied`.
+#[derive(Deserialize)]
+struct SnapshotState {
+    last_applied: Index,
+    data: BTreeMap<String, String>,
+    sessions: BTreeMap<ClientId, Seq>,
+}
+
+/// One replica of the KV state machine, next to one Raft peer. See the crate
+/// documentation for how to drive it.
+#[derive(Debug, Default)]
+pub struct KvServer {
+    config: ServerConfig,
+    data: BTreeMap<String, String>,
+    /// Per client, the highest sequence number of a write applied. A write at or
+    /// below it is a duplicate and is not applied again. Gets are not recorded:
+    /// re-executing a retried Get is linearizable (its caller is still waiting).
+    sessions: BTreeMap<ClientId, Seq>,
+    last_applied: Index,
+    /// Requests waiting for their entries, by log index.
+    waiting: BTreeMap<Index, Waiter>,
+    replies: Vec<(RequestId, KvReply)>,
+    snapshots_taken: u64,
+}
+
+impl KvServer {
+    /// An empty server; a restarted one is rebuilt from the snapshot its Raft peer
+    /// hands back through [`KvServer::apply`].
+    pub fn new(config: ServerConfig) -> KvServer {
+        KvServer {
+            config,
+            ..KvServer::default()
+        }
+    }
+
+    /// A client request arrived; its answer comes out of [`KvServer::take_replies`]
+    /// under `id`, now or once its operation is applied (the driver then processes
+    /// `raft`'s Ready, since the operation may have been started).
+    pub fn request(&mut self, raft: &mut Raft, now_ms: u64, id: RequestId, args: KvArgs) {
+        let (term, is_leader) = raft.get_state();
+        if !is_leader {
+            let leader_hint = raft.leader_id();
+            self.replies
+                .push((id, KvReply::WrongLeader { leader_hint }));
+            return;
+        }
+        if args.op.is_write() && self.is_duplicate(args.client_id, args.seq) {
+            // Applied already: acknowledging it again is the truth.
+            self.replies.push((
+                id,
+                KvReply::Ok {
+                    value: String::new(),
+                },
+            ));
+            return;
+        }
+        if let (ReadMode::StaleLocal, Op::Get { key }) = (self.config.read_mode, &args.op) {
+            let value = self.data.get(key).cloned().unwrap_or_default();
+            self.replies.push((id, KvReply::Ok { value }));
+            return;
+        }
+        let (index, entry_term, started) = raft.start(now_ms, args.encode());
+        if !started {
+            let leader_hint = raft.leader_id();
+            self.replies
+                .push((id, KvReply::WrongLeader { leader_hint }));
+            return;
+        }
+        debug_assert_eq!(entry_term, term);
+        let waiter = Waiter {
+            id,
+            term: entry_term,
+            client_id: args.client_id,
+            seq: args.seq,
+            deadline_ms: now_ms + self.config.request_timeout_ms,
+        };
+        if let Some(old) = self.waiting.insert(index, waiter) {
+            // An entry of an older term at this index was overwritten.
+            self.replies
+                .push((old.id, KvReply::WrongLeader { leader_hint: None }));
+        }
+    }
+
+    fn is_duplicate(&self, client_id: ClientId, seq: Seq) -> bool {
+        self.sessions.get(&client_id).is_some_and(|&s| seq <= s)
+    }
+
+    /// Applies one committed entry or installed snapshot, in the order Raft gives
+    /// them. An error means the log or snapshot holds something this server did not
+    /// write (a bug or a corrupt disk).
+    pub fn apply(&mut self, msg: ApplyMsg) -> Result<(), String> {
+        match msg {
+            ApplyMsg::Command {
+                index,
+                term,
+                command,
+            } => {
+                if index <= self.last_applied {
+                    return Ok(());
+                }
+                if index != self.last_applied + 1 {
+                    return Err(format!(
+                        "applied index {index} after {} (a gap)",
+                        self.last_applied
+                    ));
+                }
+                let args = KvArgs::decode(&command)
+                    .ok_or_else(|| format!("entry {index} is not a KV command"))?;
+                let value = self.execute(&args);
+                self.last_applied = index;
+                // Requests at or below this index are decided now.
+                while let Some(entry) = self.waiting.first_entry() {
+                    if *entry.key() > index {
+                        break;
+                    }
+                    let (at, w) = entry.remove_entry();
+                    let reply = if at == index
+                        && w.term == term
+                        && w.client_id == args.client_id
+                        && w.seq == args.seq
+                    {
+                        KvReply::Ok {
+                            value: value.clone(),
+                        }
+                    } else {
+                        KvReply::WrongLeader { leader_hint: None }
+                    };
+                    self.replies.push((w.id, reply));
+                }
+                Ok(())
+            }
+            ApplyMsg::Snapshot { index, data, .. } => {
+                if index <= self.last_applied {
+                    return Ok(());
+                }
+                let state: SnapshotState =
+                    bincode::serde::decode_from_slice(&data, bincode::config::standard())
+                        .map_err(|e| format!("undecodable snapshot at index {index}: {e}"))?
+                        .0;
+                if state.last_applied != index {
+                    return Err(format!(
+                        "snapshot for index {index} says it is for {}",
+                        state.last_applied
+                    ));
+                }
+                self.data = state.data;
+                self.sessions = state.sessions;
+                self.last_applied = index;
+                // Whatever waited for an entry the snapshot covers: we cannot tell its
+                // result from here, so the client retries (and is deduplicated).
+                while let Some(entry) = self.waiting.first_entry() {
+                    if *entry.key() > index {
+                        break;
+                    }
+                    let w = entry.remove();
+                    self.replies
+                        .push((w.id, KvReply::WrongLeader { leader_hint: None }));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Applies one operation unless it is a duplicate; returns what a Get read.
+    fn execute(&mut self, args: &KvArgs) -> String {
+        if let Op::Get { key } = &args.op {
+            return self.data.get(key).cloned().unwrap_or_default();
+        }
+        if self.is_duplicate(args.client_id, args.seq) {
+            return String::new();
+        }
+        self.sessions.insert(args.client_id, args.seq);
+        match &args.op {
+            Op::Put { key, value } => {
+                self.data.insert(key.clone(), value.clone());
+            }
+            Op::Append { key, value } => self.data.entry(key.clone()).or_default().push_str(value),
+            Op::Delete { key } => {
+                self.data.remove(key);
+            }
+            Op::Get { .. } => unreachable!("handled above"),
+        }
+        String::new()
+    }
+
+    /// The snapshot to take now, if the persisted Raft state (`raft_state_bytes`,
+    /// 6.824's `RaftStateSize`) has reached `maxraftstate` and this server has
+    /// applied past the peer's snapshot (`snapshot_index`): the index it covers and
+    /// its bytes, for [`raft::Raft::snapshot`]. Call after applying.
+    pub fn maybe_snapshot(
+        &mut self,
+        raft_state_bytes: u64,
+        snapshot_index: Index,
+    ) -> Option<(Index, Vec<u8>)> {
+        let max = self.config.maxraftstate?;
+        if raft_state_bytes < max || self.last_applied <= snapshot_index {
+            return None;
+        }
+        self.snapshots_taken += 1;
+        Some((self.last_applied, self.snapshot_bytes()))
+    }
+
+    fn snapshot_bytes(&self) -> Vec<u8> {
+        let state = SnapshotRef {
+            last_applied: self.last_applied,
+            data: &self.data,
+            sessions: &self.sessions,
+        };
+        bincode::serde::encode_to_vec(&state, bincode::config::standard())
+            .expect("bincode cannot fail on in-memory values")
+    }
+
+    /// Answers the requests that can no longer be answered by their entries: all of
+    /// them when this server is no longer leader or its term moved on, and those
+    /// past their timeout. Call after every input (a leader's heartbeat timer makes
+    /// that at least every heartbeat interval).
+    pub fn poll(&mut self, raft: &Raft, now_ms: u64) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        let (term, is_leader) = raft.get_state();
+        let leader_hint = raft.leader_id();
+        let replies = &mut self.replies;
+        self.waiting.retain(|_, w| {
+            let reply = if !is_leader || w.term != term {
+                KvReply::WrongLeader { leader_hint }
+            } else if now_ms >= w.deadline_ms {
+                KvReply::Timeout
+            } else {
+                return true;
+            };
+            replies.push((w.id, reply));
+            false
+        });
+    }
+
+    /// The answers ready to send, each to the request it names.
+    pub fn take_replies(&mut self) -> Vec<(RequestId, KvReply)> {
+        std::mem::take(&mut self.replies)
+    }
+
+    /// The value of `key` in this replica (`None` if missing), for tests.
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.data.get(key).map(String::as_str)
+    }
+
+    /// The last log index applied.
+    pub fn last_applied(&self) -> Index {
+        self.last_applied
+    }
+
+    /// Snapshots taken by this server since it started.
+    pub fn snapshots_taken(&self) -> u64 {
+        self.snapshots_taken
+    }
+
+    /// Requests waiting for their entries.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use raft::Config;
+
+    fn leader() -> Raft {
+        let mut raft = Raft::new(Config::new(0, 1, 7), None, 0).unwrap();
+        raft.tick(10_000);
+        assert!(raft.get_state().1, "a one-peer cluster elects itself");
+        raft.ready();
+        raft
+    }
+
+    fn args(client_id: u64, seq: u64, op: Op) -> KvArgs {
+        KvArgs { client_id, seq, op }
+    }
+
+    fn commit_all(raft: &mut Raft, kv: &mut KvServer) {
+        while raft.has_ready() {
+            for a in raft.ready().applies {
+                kv.apply(a).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn duplicates_apply_once_and_survive_a_snapshot() {
+        let mut raft = leader();
+        let mut kv = KvServer::new(ServerConfig::default());
+        let append = |v: &str| Op::Append {
+            key: "k".into(),
+            value: v.into(),
+        };
+        kv.request(&mut raft, 0, 1, args(9, 1, append("a")));
+        kv.request(&mut raft, 0, 2, args(9, 1, append("a")));
+        commit_all(&mut raft, &mut kv);
+        assert_eq!(kv.value("k"), Some("a"));
+        let replies = kv.take_replies();
+        assert_eq!(replies.len(), 2);
+        assert!(replies.iter().all(|(_, r)| matches!(r, KvReply::Ok { .. })));
+
+        let data = kv.snapshot_bytes();
+        let mut restored = KvServer::new(ServerConfig::default());
+        restored
+            .apply(ApplyMsg::Snapshot {
+                index: kv.last_applied(),
+                term: 1,
+                data,
+            })
+            .unwrap();
+        let again = args(9, 1, append("a")).encode();
+        restored
+            .apply(ApplyMsg::Command {
+                index: kv.last_applied() + 1,
+                term: 1,
+                command: again,
+            })
+            .unwrap();
+        assert_eq!(restored.value("k"), Some("a"));
+    }
+
+    #[test]
+    fn a_follower_answers_wrong_leader_at_once() {
+        let mut raft = Raft::new(Config::new(1, 3, 7), None, 0).unwrap();
+        let mut kv = KvServer::new(ServerConfig::default());
+        kv.request(&mut raft, 0, 5, args(1, 1, Op::Get { key: "x".into() }));
+        assert_eq!(
+            kv.take_replies(),
+            vec![(5, KvReply::WrongLeader { leader_hint: None })]
+        );
+    }
+
+    #[test]
+    fn a_waiting_request_times_out() {
+        let mut raft = Raft::new(Config::new(0, 3, 7), None, 0).unwrap();
+        raft.tick(10_000); // a candidate, not a leader
+        let mut kv = KvServer::new(ServerConfig::default());
+        kv.waiting.insert(
+            1,
+            Waiter {
+                id: 3,
+                term: raft.current_term(),
+                client_id: 1,
+                seq: 1,
+                deadline_ms: 5,
+            },
+        );
+        kv.poll(&raft, 1);
+        assert_eq!(kv.take_replies().len(), 1, "not leader: answered at once");
+    }
+}

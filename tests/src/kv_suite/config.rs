@@ -1,0 +1,525 @@
+//! The KV harness: 6.824's kvraft `config.go` in virtual time. Servers are
+//! nodes `0..n` (a Raft peer and a KV server each), clerks are nodes added
+//! as the test makes them. Every client operation goes into one history,
+//! checked for linearizability when the test ends.
+
+use super::clerk::{ClerkNode, KvHistory, Workload};
+use super::server::{KvNode, KvService};
+use crate::failure::{Failure, FailureKind};
+use crate::linearizability::{CheckOptions, CheckResult, KvModel, check, write_html};
+use crate::raft_suite::RunReport;
+use crate::raft_suite::node::{PeerNode, RaftTuning};
+use crate::raft_suite::oracle::Oracle;
+use kvraft::{Op, ReadMode, ServerConfig};
+use labrpc::{Net, NetConfig, Sim};
+use labsim::{MS, NodeId, SEC, SimError, SimRng, Stream};
+use rand::RngExt;
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// 6.824's electionTimeout in the KV tests.
+pub const ELECTION_TIMEOUT_NS: u64 = SEC;
+/// 6.824's limit on one test, in virtual time.
+pub const TEST_LIMIT_NS: u64 = 120 * SEC;
+/// Wall-clock budget of the linearizability check; past it the verdict is
+/// unknown, which fails the test.
+pub const CHECK_BUDGET: Duration = Duration::from_secs(20);
+
+/// A clerk, as the test holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ck(pub NodeId);
+
+/// Options of a KV cluster.
+#[derive(Clone, Debug)]
+pub struct KvOptions {
+    /// Servers.
+    pub servers: usize,
+    /// 6.824's `unreliable`.
+    pub unreliable: bool,
+    /// 6.824's `maxraftstate` (`None` for -1: never snapshot).
+    pub maxraftstate: Option<u64>,
+    /// How servers serve Gets (a stale variant exists for the checker's test).
+    pub read_mode: ReadMode,
+}
+
+impl KvOptions {
+    /// `servers` servers, reliable, no snapshots, Gets through the log.
+    pub fn new(servers: usize) -> KvOptions {
+        KvOptions {
+            servers,
+            unreliable: false,
+            maxraftstate: None,
+            read_mode: ReadMode::Log,
+        }
+    }
+}
+
+/// A KV service under test (6.824's kvraft `config`).
+pub struct KvConfig {
+    /// The simulation.
+    pub sim: Sim,
+    n: usize,
+    oracle: Rc<RefCell<Oracle>>,
+    history: Rc<RefCell<KvHistory>>,
+    clerks: Vec<NodeId>,
+    test: String,
+    seed: u64,
+    maxraftstate: Option<u64>,
+}
+
+impl Drop for KvConfig {
+    fn drop(&mut self) {
+        crate::hooks::finished(self.sim.trace_mut());
+    }
+}
+
+impl KvConfig {
+    /// Builds the service for test `test` on `seed` (6.824's `make_config`).
+    pub fn new(test: &str, seed: u64, options: KvOptions) -> KvConfig {
+        let n = options.servers;
+        let net = Net::new(NetConfig {
+            reliable: !options.unreliable,
+            ..Default::default()
+        });
+        let mut sim = Sim::new(seed, net);
+        crate::hooks::prepare(sim.trace_mut());
+        let oracle = Rc::new(RefCell::new(Oracle::new(n)));
+        let config = ServerConfig {
+            maxraftstate: options.maxraftstate,
+            read_mode: options.read_mode,
+            ..ServerConfig::default()
+        };
+        for i in 0..n {
+            let (config, oracle) = (config.clone(), oracle.clone());
+            sim.add_node(format!("kv{i}"), move |_, _| {
+                Box::new(PeerNode::with_service(
+                    n,
+                    RaftTuning::default(),
+                    KvService::new(config.clone()),
+                    oracle.clone(),
+                ))
+            });
+        }
+        let o = oracle.clone();
+        sim.add_invariant("raft safety", move |s: &Sim| {
+            if let Some(v) = o.borrow().violation() {
+                return Err(v.to_owned());
+            }
+            for i in 0..n {
+                if let Some(e) = s.node::<KvNode>(i).and_then(|r| r.error.as_ref()) {
+                    return Err(e.clone());
+                }
+            }
+            Ok(())
+        });
+        KvConfig {
+            sim,
+            n,
+            oracle,
+            history: Rc::new(RefCell::new(Vec::new())),
+            clerks: Vec::new(),
+            test: test.to_owned(),
+            seed,
+            maxraftstate: options.maxraftstate,
+        }
+    }
+
+    /// Number of servers.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Every server (6.824's `All()`).
+    pub fn all(&self) -> Vec<usize> {
+        (0..self.n).collect()
+    }
+
+    /// 6.824's `maxraftstate`.
+    pub fn maxraftstate(&self) -> Option<u64> {
+        self.maxraftstate
+    }
+
+    /// A failure of this run, now.
+    pub fn failure(&self, kind: FailureKind, what: impl Into<String>) -> Failure {
+        Failure {
+            test: self.test.clone(),
+            seed: self.seed,
+            at_ns: self.sim.now_ns(),
+            what: what.into(),
+            kind,
+        }
+    }
+
+    /// Fails a test's own check.
+    pub fn check_fail<T>(&self, what: impl Into<String>) -> Result<T, Failure> {
+        Err(self.failure(FailureKind::Check, what))
+    }
+
+    fn sim_err(&self, e: SimError) -> Failure {
+        Failure::from_sim(&self.test, self.seed, self.sim.now_ns(), e)
+    }
+
+    fn check_time(&self) -> Result<(), Failure> {
+        if self.sim.now_ns() > TEST_LIMIT_NS {
+            return Err(self.failure(FailureKind::Liveness, "test took longer than 120 seconds"));
+        }
+        Ok(())
+    }
+
+    /// The test's own random stream (6.824's `rand` calls in tests).
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.sim.kernel().rng(Stream::Workload)
+    }
+
+    /// A random integer in `0..n` from the test's stream.
+    pub fn rand(&mut self, n: u64) -> u64 {
+        self.rng().random_range(0..n)
+    }
+
+    /// Lets `duration_ns` of virtual time pass.
+    pub fn sleep(&mut self, duration_ns: u64) -> Result<(), Failure> {
+        self.sim.run_for(duration_ns).map_err(|e| self.sim_err(e))?;
+        self.check_time()
+    }
+
+    /// Runs until `done` holds or `timeout_ns` passes; true if it held.
+    pub fn run_until(
+        &mut self,
+        done: impl FnMut(&Sim) -> bool,
+        timeout_ns: u64,
+    ) -> Result<bool, Failure> {
+        let deadline = self.sim.now_ns() + timeout_ns;
+        let held = self
+            .sim
+            .run_until(done, deadline)
+            .map_err(|e| self.sim_err(e))?;
+        self.check_time()?;
+        Ok(held)
+    }
+
+    fn set_links(&mut self, a: NodeId, bs: &[NodeId], up: bool) {
+        self.sim.with_net(|net, k| {
+            for &b in bs {
+                net.set_link(k, a, b, up).expect("nodes exist");
+                net.set_link(k, b, a, up).expect("nodes exist");
+            }
+        });
+    }
+
+    /// 6.824's `partition(p1, p2)`: servers talk only within their group.
+    /// Clerks' links are unchanged.
+    pub fn partition(&mut self, p1: &[usize], p2: &[usize]) {
+        self.sim.with_net(|net, k| {
+            net.partition(k, &[p1.to_vec(), p2.to_vec()])
+                .expect("servers exist")
+        });
+    }
+
+    /// 6.824's `ConnectAll`: every server up and linked to every other.
+    pub fn connect_all(&mut self) {
+        let all = self.all();
+        self.sim.with_net(|net, k| {
+            for &i in &all {
+                net.set_connected(k, i, true).expect("servers exist");
+            }
+            net.partition(k, std::slice::from_ref(&all))
+                .expect("servers exist");
+        });
+    }
+
+    /// 6.824's `makeClient(to)`: a new clerk that reaches only servers `to`.
+    pub fn make_client(&mut self, to: &[usize]) -> Ck {
+        let client = self.clerks.len();
+        let client_id = self.rng().random::<u64>();
+        let servers = self.all();
+        let mut node = Some(ClerkNode::new(
+            client,
+            client_id,
+            servers,
+            self.history.clone(),
+        ));
+        let id = self.sim.add_node(format!("clerk{client}"), move |_, _| {
+            Box::new(node.take().expect("clerks never restart"))
+        });
+        self.clerks.push(id);
+        let ck = Ck(id);
+        self.connect_client(ck, to);
+        ck
+    }
+
+    /// 6.824's `ConnectClient(ck, to)`: the clerk reaches servers `to` only.
+    pub fn connect_client(&mut self, ck: Ck, to: &[usize]) {
+        let (on, off): (Vec<usize>, Vec<usize>) =
+            self.all().into_iter().partition(|s| to.contains(s));
+        self.set_links(ck.0, &on, true);
+        self.set_links(ck.0, &off, false);
+    }
+
+    /// 6.824's `ShutdownServer(i)`: cut it off, then crash it (only what it
+    /// synced survives).
+    pub fn shutdown_server(&mut self, i: usize) {
+        self.sim
+            .with_net(|net, k| net.set_connected(k, i, false))
+            .expect("server exists");
+        if self.sim.node::<KvNode>(i).is_some() {
+            self.sim.crash(i).expect("server exists");
+        }
+    }
+
+    /// 6.824's `StartServer(i)`: rebuild it from its disk; it stays cut off
+    /// until `connect_all` or `partition`.
+    pub fn start_server(&mut self, i: usize) {
+        if self.sim.node::<KvNode>(i).is_some() {
+            self.shutdown_server(i);
+        }
+        self.sim.restart(i).expect("server was crashed");
+    }
+
+    /// 6.824's `LogSize`: the largest persisted Raft state of any server.
+    pub fn log_size(&self) -> u64 {
+        (0..self.n)
+            .map(|i| KvNode::raft_state_size(self.sim.storage(i)))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// 6.824's `SnapshotSize`: the largest persisted snapshot of any server.
+    pub fn snapshot_size(&self) -> u64 {
+        (0..self.n)
+            .map(|i| self.sim.storage(i).len(raft::storage::SNAPSHOT_FILE))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// 6.824's `Leader()`: a connected server that believes it leads.
+    pub fn leader(&self) -> Option<usize> {
+        (0..self.n).find(|&i| {
+            self.sim.net().is_connected(i)
+                && self
+                    .sim
+                    .node::<KvNode>(i)
+                    .and_then(|n| n.raft())
+                    .is_some_and(|r| r.get_state().1)
+        })
+    }
+
+    /// 6.824's `make_partition`: a majority holding the leader, and the rest.
+    pub fn make_partition(&mut self) -> Result<(Vec<usize>, Vec<usize>), Failure> {
+        let mut leader = self.leader();
+        for _ in 0..50 {
+            if leader.is_some() {
+                break;
+            }
+            self.sleep(100 * MS)?;
+            leader = self.leader();
+        }
+        let Some(l) = leader else {
+            return Err(self.failure(FailureKind::Liveness, "no leader"));
+        };
+        let others: Vec<usize> = (0..self.n).filter(|&i| i != l).collect();
+        let m = self.n / 2 + 1;
+        let mut p1 = others[..m - 1].to_vec();
+        p1.push(l);
+        let p2 = others[m - 1..].to_vec();
+        Ok((p1, p2))
+    }
+
+    /// Starts `op` on a free clerk; it completes in the background.
+    pub fn start_op(&mut self, ck: Ck, op: Op) {
+        self.sim
+            .with_node::<ClerkNode, _>(ck.0, |c, ctx| c.invoke(ctx, op))
+            .expect("clerks are up");
+    }
+
+    /// Runs `workload` on a free clerk, in the background.
+    pub fn start_workload(&mut self, ck: Ck, workload: Box<dyn Workload>) {
+        self.sim
+            .with_node::<ClerkNode, _>(ck.0, |c, ctx| c.run(ctx, workload))
+            .expect("clerks are up");
+    }
+
+    /// True when the clerk is done with its operation (and workload).
+    pub fn idle(&self, ck: Ck) -> bool {
+        self.sim.node::<ClerkNode>(ck.0).is_none_or(|c| c.idle())
+    }
+
+    /// Waits for the clerk's operation to complete (a clerk never gives up;
+    /// the test's time limit bounds the wait). Returns its result.
+    pub fn wait_op(&mut self, ck: Ck) -> Result<String, Failure> {
+        let done = self.run_until(
+            move |s| s.node::<ClerkNode>(ck.0).is_none_or(|c| c.idle()),
+            TEST_LIMIT_NS,
+        )?;
+        if !done {
+            return Err(self.failure(FailureKind::Liveness, "a client operation never completed"));
+        }
+        Ok(self
+            .sim
+            .node::<ClerkNode>(ck.0)
+            .and_then(|c| c.last_result.clone())
+            .unwrap_or_default())
+    }
+
+    /// `ck.Get(key)`, waiting for the result.
+    pub fn get(&mut self, ck: Ck, key: &str) -> Result<String, Failure> {
+        self.start_op(ck, Op::Get { key: key.into() });
+        self.wait_op(ck)
+    }
+
+    /// `ck.Put(key, value)`, waiting for it.
+    pub fn put(&mut self, ck: Ck, key: &str, value: &str) -> Result<(), Failure> {
+        self.start_op(
+            ck,
+            Op::Put {
+                key: key.into(),
+                value: value.into(),
+            },
+        );
+        self.wait_op(ck).map(|_| ())
+    }
+
+    /// `ck.Append(key, value)`, waiting for it.
+    pub fn append(&mut self, ck: Ck, key: &str, value: &str) -> Result<(), Failure> {
+        self.start_op(
+            ck,
+            Op::Append {
+                key: key.into(),
+                value: value.into(),
+            },
+        );
+        self.wait_op(ck).map(|_| ())
+    }
+
+    /// 6.824's `check(cfg, t, ck, key, value)`.
+    pub fn check(&mut self, ck: Ck, key: &str, value: &str) -> Result<(), Failure> {
+        let v = self.get(ck, key)?;
+        if v != value {
+            return self.check_fail(format!(
+                "Get({key:?}): expected:\n{value:?}\nreceived:\n{v:?}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Operations completed so far.
+    pub fn ops(&self) -> usize {
+        self.history.borrow().len()
+    }
+
+    /// The history so far, with operations still in progress as never
+    /// returning.
+    pub fn history(&self) -> KvHistory {
+        let mut h = self.history.borrow().clone();
+        for &c in &self.clerks {
+            if let Some(op) = self
+                .sim
+                .node::<ClerkNode>(c)
+                .and_then(|c| c.pending_operation())
+            {
+                h.push(op);
+            }
+        }
+        h.sort_by_key(|op| op.call_ns);
+        h
+    }
+
+    /// Where a linearizability failure's page goes.
+    pub fn html_path(&self) -> PathBuf {
+        let base = std::env::var_os("RAFTLAB_ARTIFACTS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let tests_crate = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+                tests_crate
+                    .parent()
+                    .unwrap_or(tests_crate)
+                    .join("target/raftlab")
+            });
+        base.join("linearizability").join(format!(
+            "{}-seed{}.html",
+            self.test.replace("::", "-"),
+            self.seed
+        ))
+    }
+
+    /// Checks the history for linearizability: `Ok` only for a linearizable
+    /// verdict; a violation writes the HTML page and names it.
+    pub fn check_linearizable(&self) -> Result<(), Failure> {
+        let history = self.history();
+        let started = std::time::Instant::now();
+        let result = check(
+            &KvModel,
+            &history,
+            &CheckOptions::with_timeout(CHECK_BUDGET),
+        );
+        if std::env::var_os("KV_DEBUG").is_some() {
+            eprintln!(
+                "{}: checked {} operations in {:.2}s",
+                self.test,
+                history.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        match result {
+            CheckResult::Linearizable => Ok(()),
+            CheckResult::Unknown => Err(self.failure(
+                FailureKind::Linearizability,
+                format!(
+                    "linearizability check of {} operations ran out of its {} s budget (unknown counts as a failure)",
+                    history.len(),
+                    CHECK_BUDGET.as_secs()
+                ),
+            )),
+            CheckResult::NotLinearizable(ref v) => {
+                let what = format!(
+                    "history is not linearizable: {} operations, {} cannot be placed",
+                    history.len(),
+                    describe(&history[v.failing_op])
+                );
+                let page = match write_html(&KvModel, &history, &result, &self.html_path()) {
+                    Ok(p) => format!("; see {}", p.display()),
+                    Err(e) => format!("; could not write the HTML page: {e}"),
+                };
+                Err(self.failure(FailureKind::Linearizability, what + &page))
+            }
+        }
+    }
+
+    /// Ends the test: a last safety check, the linearizability check, and the
+    /// run's figures.
+    pub fn end(&mut self) -> Result<RunReport, Failure> {
+        self.end_checked_by(|cfg| cfg.check_linearizable())
+    }
+
+    /// Ends the test with `check` in place of the generic linearizability
+    /// check (for a history whose shape allows an exact, cheaper check).
+    pub fn end_checked_by(
+        &mut self,
+        check: impl FnOnce(&KvConfig) -> Result<(), Failure>,
+    ) -> Result<RunReport, Failure> {
+        if let Some(v) = self.sim.violation() {
+            return Err(self.sim_err(SimError::Violation(v.clone())));
+        }
+        self.check_time()?;
+        check(self)?;
+        Ok(RunReport {
+            trace_hash: self.sim.trace_hash(),
+            events: self.sim.events(),
+            virtual_ns: self.sim.now_ns(),
+            rpcs: self.sim.net().total_rpcs(),
+            commands: self.ops() as u64,
+            stats: self.oracle.borrow().stats.clone(),
+        })
+    }
+}
+
+fn describe(
+    op: &crate::linearizability::Operation<
+        crate::linearizability::KvInput,
+        crate::linearizability::KvOutput,
+    >,
+) -> String {
+    use crate::linearizability::Model;
+    KvModel.describe_operation(&op.input, &op.output)
+}

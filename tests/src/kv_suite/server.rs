@@ -1,0 +1,154 @@
+//! A KV server as a simulated node: the generic Raft peer driver
+//! ([`PeerNode`]) with the `kvraft` server as its [`Service`].
+
+use crate::raft_suite::node::{ApplyEnv, PeerNode, Service};
+use crate::raft_suite::oracle::{chain, empty_chain};
+use kvraft::{KvArgs, KvReply, KvServer, RequestId, ServerConfig};
+use labrpc::{DuplicateMethod, Method, ReplyToken, Router, RpcError, reply, respond};
+use labsim::MS;
+use raft::{ApplyMsg, Index, Raft};
+use std::collections::BTreeMap;
+
+/// The clerk-to-server RPC: one operation.
+pub struct KvCommand;
+impl Method for KvCommand {
+    const NAME: &'static str = "KVServer.Command";
+    type Args = KvArgs;
+    type Reply = KvReply;
+}
+
+/// A KV server peer as a labsim node.
+pub type KvNode = PeerNode<KvService>;
+
+/// The `kvraft` server as the service of a [`PeerNode`]. Its snapshots wrap
+/// the server's own with the oracle's digest of the commands they cover, so
+/// the Raft oracle keeps checking state-machine safety across snapshots.
+pub struct KvService {
+    server: KvServer,
+    tokens: BTreeMap<RequestId, ReplyToken>,
+    next_request: RequestId,
+    /// Commands applied, and their digest chain (for the oracle).
+    applied: Index,
+    digest: u64,
+}
+
+impl KvService {
+    /// A server with `config` (maxraftstate, read mode).
+    pub fn new(config: ServerConfig) -> KvService {
+        KvService {
+            server: KvServer::new(config),
+            tokens: BTreeMap::new(),
+            next_request: 0,
+            applied: 0,
+            digest: empty_chain(),
+        }
+    }
+
+    /// The KV state machine.
+    pub fn server(&self) -> &KvServer {
+        &self.server
+    }
+
+    fn flush(&mut self, ctx: &mut labrpc::Ctx<'_>) {
+        for (id, r) in self.server.take_replies() {
+            if let Some(token) = self.tokens.remove(&id) {
+                reply::<KvCommand>(ctx, token, &r);
+            }
+        }
+    }
+}
+
+fn request(node: &mut KvNode, ctx: &mut labrpc::Ctx<'_>, args: KvArgs, token: ReplyToken) {
+    if node.raft().is_none() {
+        respond(ctx, token, Err(RpcError::ServerCrashed));
+        return;
+    }
+    let now_ms = ctx.now_ns() / MS;
+    node.with_service_and_raft(ctx, |svc, raft, ctx| {
+        let id = svc.next_request;
+        svc.next_request += 1;
+        svc.tokens.insert(id, token);
+        svc.server.request(raft, now_ms, id, args);
+        svc.flush(ctx);
+    });
+}
+
+/// The KV server's snapshot, then the oracle's digest (8 bytes, little-endian).
+fn wrap(mut kv: Vec<u8>, digest: u64) -> Vec<u8> {
+    kv.extend_from_slice(&digest.to_le_bytes());
+    kv
+}
+
+fn unwrap(mut data: Vec<u8>) -> Result<(Vec<u8>, u64), String> {
+    let Some(at) = data.len().checked_sub(8) else {
+        return Err(format!("{} bytes is too short", data.len()));
+    };
+    let digest = u64::from_le_bytes(data[at..].try_into().expect("8 bytes"));
+    data.truncate(at);
+    Ok((data, digest))
+}
+
+impl Service for KvService {
+    fn routes(router: Router<KvNode>) -> Result<Router<KvNode>, DuplicateMethod> {
+        router.route::<KvCommand>(|node: &mut KvNode, ctx, _from, args, token| {
+            request(node, ctx, args, token)
+        })
+    }
+
+    fn apply(&mut self, env: &mut ApplyEnv<'_, '_>, apply: ApplyMsg) -> Result<(), String> {
+        match apply {
+            ApplyMsg::Command {
+                index,
+                term,
+                command,
+            } => {
+                if self.applied + 1 == index {
+                    self.applied = index;
+                    self.digest = chain(self.digest, &command);
+                }
+                self.server.apply(ApplyMsg::Command {
+                    index,
+                    term,
+                    command,
+                })
+            }
+            ApplyMsg::Snapshot { index, term, data } => {
+                let (kv, digest) =
+                    unwrap(data).map_err(|e| format!("undecodable snapshot at {index}: {e}"))?;
+                let id = env.raft.id();
+                env.oracle
+                    .borrow_mut()
+                    .apply_snapshot(id, index, digest, env.installing);
+                self.applied = index;
+                self.digest = digest;
+                self.server.apply(ApplyMsg::Snapshot {
+                    index,
+                    term,
+                    data: kv,
+                })
+            }
+        }
+    }
+
+    fn after_applies(&mut self, env: &mut ApplyEnv<'_, '_>) -> Result<(), String> {
+        let size = KvNode::raft_state_size(env.ctx.storage());
+        if let Some((index, kv)) = self.server.maybe_snapshot(size, env.raft.snapshot_index()) {
+            if index != self.applied {
+                return Err(format!(
+                    "KV server applied {index} but the driver {}",
+                    self.applied
+                ));
+            }
+            env.raft
+                .snapshot(index, wrap(kv, self.digest))
+                .map_err(|e| format!("snapshot at {index}: {e}"))?;
+        }
+        self.flush(env.ctx);
+        Ok(())
+    }
+
+    fn after_inputs(&mut self, ctx: &mut labrpc::Ctx<'_>, raft: &Raft) {
+        self.server.poll(raft, ctx.now_ns() / MS);
+        self.flush(ctx);
+    }
+}
