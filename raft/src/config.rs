@@ -21,6 +21,10 @@ pub struct Config {
     /// Seed of the peer's private PRNG (mixed with `id`, so equal seeds still give
     /// different timeouts on different peers).
     pub rng_seed: u64,
+    /// Run a PreVote round before each election (Raft thesis, section 9.6): a
+    /// peer that cannot win (its log is behind a majority's) never bumps the
+    /// term, so it cannot keep disrupting the peer that can.
+    pub pre_vote: bool,
     /// A deliberate bug, for testing the testers (checkers, the shrinker).
     /// Never set outside such tests.
     pub injected_bug: Option<InjectedBug>,
@@ -45,6 +49,7 @@ impl Config {
             heartbeat_interval_ms: 100,
             max_entries_per_append: 256,
             rng_seed,
+            pre_vote: true,
             injected_bug: None,
         }
     }

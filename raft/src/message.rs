@@ -10,12 +10,18 @@ pub struct RequestVoteArgs {
     pub candidate_id: PeerId,
     pub last_log_index: Index,
     pub last_log_term: Term,
+    /// A PreVote (Raft thesis, section 9.6): "would you vote for me in `term`?"
+    /// Granting it changes nothing on the voter: no term, no vote, no timer.
+    pub pre_vote: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestVoteReply {
+    /// The voter's term, or for a granted PreVote the term it was asked about.
     pub term: Term,
     pub vote_granted: bool,
+    /// Answers a PreVote.
+    pub pre_vote: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -38,6 +38,12 @@ pub struct Raft {
     progress: ProgressTracker,
     /// Candidate only: who granted us their vote this term.
     votes_granted: Vec<bool>,
+    /// Follower running a PreVote round: the term it asks about, and who agreed.
+    pre_vote_term: Option<Term>,
+    pre_votes_granted: Vec<bool>,
+    /// When this peer last heard from a leader of its term (PreVote's stickiness:
+    /// a follower that hears from a live leader does not help unseat it).
+    heard_leader_ms: Option<u64>,
 
     election_deadline_ms: u64,
     heartbeat_deadline_ms: u64,
@@ -82,6 +88,9 @@ impl Raft {
             leader_id: None,
             progress: ProgressTracker::default(),
             votes_granted: vec![false; config.peers],
+            pre_vote_term: None,
+            pre_votes_granted: vec![false; config.peers],
+            heard_leader_ms: None,
             election_deadline_ms: 0,
             heartbeat_deadline_ms: 0,
             rng: SplitMix64::new(seed),
@@ -116,7 +125,11 @@ impl Raft {
             }
             Role::Follower | Role::Candidate => {
                 if now_ms >= self.election_deadline_ms {
-                    self.campaign(now_ms);
+                    if self.config.pre_vote {
+                        self.pre_campaign(now_ms);
+                    } else {
+                        self.campaign(now_ms);
+                    }
                 }
             }
         }
@@ -134,6 +147,20 @@ impl Raft {
     /// `from` in the next Ready; replies produce none.
     pub fn step(&mut self, now_ms: u64, from: PeerId, msg: Message) -> Result<(), RaftError> {
         self.validate_message(from, &msg)?;
+        // PreVotes live outside the term rules: asking or agreeing changes no term.
+        match &msg {
+            Message::RequestVote(args) if args.pre_vote => {
+                self.handle_pre_vote(now_ms, from, args);
+                self.check_invariants();
+                return Ok(());
+            }
+            Message::RequestVoteReply(reply) if reply.pre_vote && reply.vote_granted => {
+                self.handle_pre_vote_grant(now_ms, from, reply.term);
+                self.check_invariants();
+                return Ok(());
+            }
+            _ => {}
+        }
         // Figure 2, all servers: a higher term makes us a follower of that term.
         if msg.term() > self.current_term {
             let leader = match &msg {
@@ -410,6 +437,67 @@ impl Raft {
 
     // ----- handlers -----
 
+    /// Would we vote for `from` in `args.term`? Yes if that term is ahead of ours, its
+    /// log is at least as up to date as ours, and we have not heard from a live leader
+    /// within the minimum election timeout. Nothing here changes our state.
+    fn handle_pre_vote(&mut self, now_ms: u64, from: PeerId, args: &RequestVoteArgs) {
+        let up_to_date = (args.last_log_term, args.last_log_index)
+            >= (self.log.last_term(), self.log.last_index())
+            || self.config.injected_bug == Some(crate::InjectedBug::VoteWithoutLogCheck);
+        let leader_alive = self.role == Role::Leader
+            || self
+                .heard_leader_ms
+                .is_some_and(|t| now_ms < t + self.config.election_timeout_min_ms);
+        let grant = args.term > self.current_term && up_to_date && !leader_alive;
+        self.send(
+            from,
+            Message::RequestVoteReply(RequestVoteReply {
+                term: if grant { args.term } else { self.current_term },
+                vote_granted: grant,
+                pre_vote: true,
+            }),
+        );
+    }
+
+    fn handle_pre_vote_grant(&mut self, now_ms: u64, from: PeerId, term: Term) {
+        if self.role != Role::Follower || self.pre_vote_term != Some(term) {
+            return; // a grant for a round we are no longer running
+        }
+        self.pre_votes_granted[from] = true;
+        let granted = self.pre_votes_granted.iter().filter(|v| **v).count();
+        if granted > self.config.peers / 2 {
+            self.campaign(now_ms);
+        }
+    }
+
+    /// Election timeout with PreVote on: ask first, without bumping the term.
+    fn pre_campaign(&mut self, now_ms: u64) {
+        if self.role == Role::Candidate {
+            self.role = Role::Follower;
+        }
+        self.leader_id = None;
+        self.heard_leader_ms = None;
+        let term = self.current_term + 1;
+        self.pre_vote_term = Some(term);
+        self.pre_votes_granted = vec![false; self.config.peers];
+        self.pre_votes_granted[self.config.id] = true;
+        self.reset_election_timer(now_ms);
+        if 1 > self.config.peers / 2 {
+            self.campaign(now_ms); // a one-peer cluster needs nobody's agreement
+            return;
+        }
+        let args = RequestVoteArgs {
+            term,
+            candidate_id: self.config.id,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+            pre_vote: true,
+        };
+        for peer in self.other_peers() {
+            self.send(peer, Message::RequestVote(args.clone()));
+        }
+    }
+
     fn handle_request_vote(&mut self, now_ms: u64, from: PeerId, args: RequestVoteArgs) {
         // Section 5.4.1: the candidate's log must be at least as up to date as ours.
         let up_to_date = (args.last_log_term, args.last_log_index)
@@ -430,6 +518,7 @@ impl Raft {
             Message::RequestVoteReply(RequestVoteReply {
                 term: self.current_term,
                 vote_granted: grant,
+                pre_vote: false,
             }),
         );
     }
@@ -442,6 +531,8 @@ impl Raft {
         }
         debug_assert_eq!(self.role, Role::Follower);
         self.leader_id = Some(from);
+        self.heard_leader_ms = Some(now_ms);
+        self.pre_vote_term = None;
         self.reset_election_timer(now_ms);
 
         let last_new = args.prev_log_index + args.entries.len() as Index;
@@ -526,6 +617,8 @@ impl Raft {
         }
         debug_assert_eq!(self.role, Role::Follower);
         self.leader_id = Some(from);
+        self.heard_leader_ms = Some(now_ms);
+        self.pre_vote_term = None;
         self.reset_election_timer(now_ms);
         // A snapshot at or below what we committed tells us nothing new (and installing
         // it could roll the service back).
@@ -583,6 +676,12 @@ impl Raft {
     // ----- roles -----
 
     fn become_follower(&mut self, now_ms: u64, term: Term, leader: Option<PeerId>) {
+        if leader.is_some() {
+            self.heard_leader_ms = Some(now_ms);
+        }
+        if term > self.current_term || leader.is_some() {
+            self.pre_vote_term = None; // a leader exists, or the round's term is taken
+        }
         if term > self.current_term {
             self.current_term = term;
             self.voted_for = None;
@@ -599,6 +698,7 @@ impl Raft {
     }
 
     fn campaign(&mut self, now_ms: u64) {
+        self.pre_vote_term = None;
         self.role = Role::Candidate;
         self.current_term += 1;
         self.voted_for = Some(self.config.id);
@@ -616,6 +716,7 @@ impl Raft {
             candidate_id: self.config.id,
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
+            pre_vote: false,
         };
         for peer in self.other_peers() {
             self.send(peer, Message::RequestVote(args.clone()));
@@ -623,6 +724,7 @@ impl Raft {
     }
 
     fn become_leader(&mut self, now_ms: u64) {
+        self.pre_vote_term = None;
         self.role = Role::Leader;
         self.leader_id = Some(self.config.id);
         self.progress = ProgressTracker::new(self.config.peers, self.log.last_index());
