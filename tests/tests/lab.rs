@@ -324,3 +324,25 @@ fn bad_arguments_are_clear_errors_with_status_2() {
         );
     }
 }
+
+#[test]
+fn the_regression_corpus_replays_and_passes() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/regressions.jsonl");
+    let o = lab(&["corpus", path]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.ends_with(" passed, 0 failed") && !last.starts_with("0 "),
+        "{out}"
+    );
+    let bad = scratch("bad-corpus.jsonl");
+    std::fs::write(&bad, "{\"seed\": 1}\n").unwrap();
+    let o = lab(&["corpus", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("needs \"scenario\" and \"seed\""),
+        "{}",
+        text(&o)
+    );
+}

@@ -108,6 +108,15 @@ enum Command {
         #[arg(long)]
         html: Option<PathBuf>,
     },
+    /// Replay every line of a corpus of past failures (a regression suite):
+    /// each must pass now. Exit 1 if any still fails.
+    Corpus {
+        /// The corpus (JSON lines with scenario, seed and, for scenarios, schedule).
+        file: PathBuf,
+        /// Replay only this line (from 1).
+        #[arg(long)]
+        line: Option<usize>,
+    },
     /// Every graded test over some seeds: a table by part, as a student hands in.
     Grade {
         /// Seeds per test.
@@ -229,6 +238,7 @@ fn main() -> ExitCode {
             out,
             max_runs,
         } => shrink(&scenario, seed, schedule, out, max_runs),
+        Command::Corpus { file, line } => corpus(&file, line),
         Command::CheckHistory {
             file,
             model,
@@ -667,5 +677,61 @@ fn check_history(file: &Path, model: &str, timeout: Duration, html: Option<PathB
         CheckResult::Linearizable => ExitCode::SUCCESS,
         CheckResult::NotLinearizable(_) => ExitCode::from(1),
         CheckResult::Unknown => ExitCode::from(3),
+    }
+}
+
+fn corpus(file: &Path, only: Option<usize>) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("cannot read {}: {e}", file.display())),
+    };
+    let (mut passed, mut failed) = (0, 0);
+    for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l)) {
+        if line.trim().is_empty() || only.is_some_and(|k| k != n) {
+            continue;
+        }
+        let entry: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => return fail(format!("{}:{n}: not JSON: {e}", file.display())),
+        };
+        let (Some(name), Some(seed)) = (entry["scenario"].as_str(), entry["seed"].as_u64()) else {
+            return fail(format!(
+                "{}:{n}: a corpus line needs \"scenario\" and \"seed\"",
+                file.display()
+            ));
+        };
+        let target = match targets::find(name) {
+            Ok(t) => t,
+            Err(e) => return fail(format!("{}:{n}: {e}", file.display())),
+        };
+        let schedule = match &entry["schedule"] {
+            serde_json::Value::Null => None,
+            v => match serde_json::from_value::<Schedule>(v.clone()) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    return fail(format!("{}:{n}: not a fault schedule: {e}", file.display()));
+                }
+            },
+        };
+        let outcome = tests::campaign::run_caught(target.name, seed, || match schedule {
+            Some(s) => scenarios::with_schedule(s, || (target.run)(seed)),
+            None => (target.run)(seed),
+        });
+        match outcome {
+            Ok(_) => {
+                passed += 1;
+                println!("passed {} seed={seed} (line {n})", target.name);
+            }
+            Err(f) => {
+                failed += 1;
+                println!("{f}");
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
