@@ -34,6 +34,13 @@ pub const SCENARIOS: &[Scenario] = &[
         schedule: raft_nemesis_schedule,
     },
     Scenario {
+        name: "kv-nemesis",
+        about: "5 KV servers on Raft, 5 clients, 20 s of generated faults, liveness, linearizability",
+        run: kv_nemesis,
+        run_with: kv_nemesis_with,
+        schedule: raft_nemesis_schedule,
+    },
+    Scenario {
         name: "raft-nemesis-buggy-votes",
         about: "test-only: raft-nemesis with a bug (votes granted without the up-to-date check)",
         run: buggy_votes,
@@ -43,7 +50,7 @@ pub const SCENARIOS: &[Scenario] = &[
 ];
 
 /// The scenario `lab explore` runs when none is named.
-pub const DEFAULT_SCENARIO: &str = "raft-nemesis";
+pub const DEFAULT_SCENARIO: &str = "kv-nemesis";
 
 /// Finds a scenario by name.
 pub fn find(name: &str) -> Option<&'static Scenario> {
@@ -154,4 +161,89 @@ pub fn with_schedule<R>(schedule: Schedule, f: impl FnOnce() -> R) -> R {
     let r = f();
     OVERRIDE.with(|o| *o.borrow_mut() = None);
     r
+}
+
+/// Random Gets, Puts and Appends on a few keys until told to stop.
+struct KvChaos {
+    me: usize,
+    n: u64,
+    stop: Rc<Cell<bool>>,
+}
+
+impl crate::kv_suite::clerk::Workload for KvChaos {
+    fn next(
+        &mut self,
+        rng: &mut labsim::SimRng,
+        _last: Option<(&kvraft::Op, &str)>,
+    ) -> Option<kvraft::Op> {
+        use rand::RngExt;
+        if self.stop.get() {
+            return None;
+        }
+        self.n += 1;
+        let key = rng.random_range(0..5u32).to_string();
+        let value = format!("x {} {} y", self.me, self.n);
+        Some(match rng.random_range(0..10) {
+            0..=3 => kvraft::Op::Get { key },
+            4..=5 => kvraft::Op::Put { key, value },
+            _ => kvraft::Op::Append { key, value },
+        })
+    }
+}
+
+fn kv_nemesis(seed: u64) -> Result<RunReport, Failure> {
+    run_kv_nemesis(seed, &schedule_for(seed))
+}
+
+fn kv_nemesis_with(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
+    run_kv_nemesis(seed, schedule)
+}
+
+fn run_kv_nemesis(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
+    use crate::kv_suite::{KvConfig, KvOptions};
+    let options = KvOptions {
+        maxraftstate: Some(2000),
+        ..KvOptions::new(SERVERS)
+    };
+    let mut cfg = KvConfig::new("kv-nemesis", seed, options);
+    let servers = cfg.all();
+    if let Err(e) = nemesis::apply(&mut cfg.sim, schedule, &servers) {
+        return cfg.check_fail(format!("bad schedule: {e}"));
+    }
+    let stop = Rc::new(Cell::new(false));
+    let clerks: Vec<_> = (0..5).map(|_| cfg.make_client(&servers)).collect();
+    for (me, &ck) in clerks.iter().enumerate() {
+        cfg.start_workload(
+            ck,
+            Box::new(KvChaos {
+                me,
+                n: 0,
+                stop: stop.clone(),
+            }),
+        );
+    }
+    let fault_end_ns = schedule.end_ms().max(FAULT_SPAN_MS) * MS;
+    cfg.sleep(fault_end_ns.saturating_sub(cfg.sim.now_ns()))?;
+
+    // Liveness: every fault heals; every pending operation must finish.
+    nemesis::heal_all(&mut cfg.sim, &servers);
+    cfg.connect_all();
+    stop.set(true);
+    let cks = clerks.clone();
+    let finished = cfg.run_until(
+        move |s| {
+            cks.iter().all(|c| {
+                s.node::<crate::kv_suite::clerk::ClerkNode>(c.0)
+                    .is_none_or(|n| n.idle())
+            })
+        },
+        LIVENESS_LIMIT_NS,
+    )?;
+    if !finished {
+        return Err(cfg.failure(
+            FailureKind::Liveness,
+            "liveness: client operations still pending 15 s after every fault healed",
+        ));
+    }
+    cfg.end()
 }
