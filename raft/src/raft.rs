@@ -419,17 +419,7 @@ impl Raft {
                 if reply.term != self.current_term {
                     return;
                 }
-                let pr = self.progress.get_mut(from);
-                let newest = reply.last_included_index >= pr.sent_up_to;
-                if newest {
-                    pr.inflight = false;
-                }
-                if pr.on_match(reply.last_included_index.min(self.log.last_index())) {
-                    self.maybe_commit();
-                }
-                if newest && self.progress.get(from).next_index <= self.log.last_index() {
-                    self.send_append(from);
-                }
+                self.on_acknowledged(from, reply.last_included_index);
             }
             Message::RequestVoteReply(_) => {}
         }
@@ -638,24 +628,29 @@ impl Raft {
         reply(self);
     }
 
+    /// `from` holds our log through `index` (an AppendEntries or InstallSnapshot
+    /// succeeded). Only the answer to the newest message sent may send more at once
+    /// (see `Progress::sent_up_to`); the heartbeat retries anything lost.
+    fn on_acknowledged(&mut self, from: PeerId, index: Index) {
+        let pr = self.progress.get_mut(from);
+        let newest = index >= pr.sent_up_to;
+        if newest {
+            pr.inflight = false;
+        }
+        if pr.on_match(index.min(self.log.last_index())) {
+            self.maybe_commit();
+        }
+        if newest && self.progress.get(from).next_index <= self.log.last_index() {
+            self.send_append(from);
+        }
+    }
+
     fn handle_append_entries_reply(&mut self, from: PeerId, reply: AppendEntriesReply) {
         if reply.term != self.current_term {
             return; // from an older term: stale
         }
         if reply.success {
-            let pr = self.progress.get_mut(from);
-            // Only the answer to the newest message may send more at once (see
-            // Progress::sent_up_to); the heartbeat retries anything lost.
-            let newest = reply.match_index >= pr.sent_up_to;
-            if newest {
-                pr.inflight = false;
-            }
-            if pr.on_match(reply.match_index.min(self.log.last_index())) {
-                self.maybe_commit();
-            }
-            if newest && self.progress.get(from).next_index <= self.log.last_index() {
-                self.send_append(from);
-            }
+            self.on_acknowledged(from, reply.match_index);
             return;
         }
         // Fast backtracking: skip the follower's whole conflicting term at once.
