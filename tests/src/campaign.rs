@@ -210,13 +210,15 @@ pub fn run_campaign(run: &RunFn, options: CampaignOptions) -> Summary {
                             s.failures.push(f.clone());
                         }
                     }
-                    let (done, failed) = (s.runs, s.failures.len());
+                    let (done, failed, virtual_s) =
+                        (s.runs, s.failures.len(), s.virtual_ns as f64 / 1e9);
                     drop(s);
                     let secs = start.elapsed().as_secs_f64().max(1e-9);
                     bar.set_position(done);
                     bar.set_message(format!(
-                        "{failed} failed, {:.1} seeds/s",
-                        done as f64 / secs
+                        "{failed} failed, {:.1} seeds/s, {:.0}x real time",
+                        done as f64 / secs,
+                        virtual_s / secs
                     ));
                     if !options.progress
                         && ((done as usize).is_multiple_of(plain_every) || done as usize == total)
