@@ -72,6 +72,9 @@ enum Command {
         /// Seeds, e.g. 0..100.
         #[arg(long, value_parser = parse_seed_list, default_value = "0..10")]
         seeds: SeedList,
+        /// Threads, one seed (two runs) each at a time.
+        #[arg(long, default_value_t = default_jobs())]
+        jobs: usize,
     },
     /// Shrink a failing seed's fault schedule to the few faults that matter.
     Shrink {
@@ -229,7 +232,7 @@ fn main() -> ExitCode {
                 "no scenario named `{scenario}`; `lab list` shows them"
             )),
         },
-        Command::CheckDeterminism { name, seeds } => check_determinism(&name, &seeds.0),
+        Command::CheckDeterminism { name, seeds, jobs } => check_determinism(&name, &seeds.0, jobs),
         Command::Grade { seeds, jobs } => grade(&seeds.0, jobs),
         Command::Shrink {
             scenario,
@@ -494,45 +497,71 @@ fn replay(args: ReplayArgs) -> ExitCode {
     code
 }
 
-fn check_determinism(name: &str, seeds: &[u64]) -> ExitCode {
+/// Runs a seed twice; the first difference between the runs, if any.
+fn diverges(target: &targets::Target, seed: u64) -> Result<Option<String>, String> {
+    let run = || tests::campaign::run_caught(target.name, seed, || (target.run)(seed));
+    let (_, first) = hooks::with_trace(|t| t.record_summaries(), run);
+    let mut first = first.ok_or("the run did not hand back its trace")?;
+    let mut reference = Some(first.take_summaries());
+    let prepare = move |t: &mut labsim::Trace| {
+        if let Some(r) = reference.take() {
+            t.compare_with(r);
+        }
+    };
+    let (_, second) = hooks::with_trace(prepare, run);
+    let second = second.ok_or("the run did not hand back its trace")?;
+    Ok(match second.divergence() {
+        Some(d) => Some(format!(
+            "{} seed={seed}: NOT deterministic\n{d}",
+            target.name
+        )),
+        None if first.hash() != second.hash() => Some(format!(
+            "{} seed={seed}: hashes differ ({:#x} vs {:#x})",
+            target.name,
+            first.hash(),
+            second.hash()
+        )),
+        None => None,
+    })
+}
+
+fn check_determinism(name: &str, seeds: &[u64], jobs: usize) -> ExitCode {
     let target = match targets::find(name) {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
-    let mut divergent = 0;
-    for &seed in seeds {
-        let (_, first) = hooks::with_trace(|t| t.record_summaries(), || (target.run)(seed));
-        let Some(mut first) = first else {
-            return fail("the run did not hand back its trace");
-        };
-        let mut reference = Some(first.take_summaries());
-        let (_, second) = hooks::with_trace(
-            move |t| {
-                if let Some(r) = reference.take() {
-                    t.compare_with(r);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let found = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| {
+                while let Some(&seed) =
+                    seeds.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    let outcome = diverges(&target, seed);
+                    found
+                        .lock()
+                        .expect("no panics while locked")
+                        .push((seed, outcome));
                 }
-            },
-            || (target.run)(seed),
-        );
-        let Some(second) = second else {
-            return fail("the run did not hand back its trace");
-        };
-        if let Some(d) = second.divergence() {
-            divergent += 1;
-            println!("{} seed={seed}: NOT deterministic\n{d}", target.name);
-        } else if first.hash() != second.hash() {
-            divergent += 1;
-            println!(
-                "{} seed={seed}: hashes differ ({:#x} vs {:#x})",
-                target.name,
-                first.hash(),
-                second.hash()
-            );
+            });
+        }
+    });
+    let mut found = found.into_inner().expect("no panics while locked");
+    found.sort_by_key(|(seed, _)| *seed);
+    let mut divergent = 0;
+    for (_, outcome) in found {
+        match outcome {
+            Ok(None) => {}
+            Ok(Some(report)) => {
+                divergent += 1;
+                println!("{report}");
+            }
+            Err(e) => return fail(e),
         }
     }
     println!("{} seeds checked, {divergent} divergent", seeds.len());
-    let failed = divergent;
-    println!("{} passed, {} failed", seeds.len() - failed, failed);
+    println!("{} passed, {divergent} failed", seeds.len() - divergent);
     if divergent == 0 {
         ExitCode::SUCCESS
     } else {
