@@ -2,7 +2,7 @@
 //! unreliable. Run: `cargo bench -p labrpc --bench round_trips`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use labrpc::{Incoming, Method, Net, NetConfig, Router, Sim, call, incoming, reply};
+use labrpc::{Method, Net, NetConfig, Router, Sim, call, reply};
 use labsim::{Node, NodeId, SEC};
 use std::rc::Rc;
 
@@ -43,15 +43,9 @@ impl Node<Net> for Pump {
         }
     }
     fn on_message(&mut self, ctx: &mut labrpc::Ctx<'_>, from: NodeId, packet: labrpc::Packet) {
-        match incoming(ctx, from, packet) {
-            Incoming::Request(r) => {
-                let router = self.router.clone();
-                router.dispatch(self, ctx, r);
-            }
-            Incoming::Completion(_) => {
-                self.ended += 1;
-                self.next(ctx);
-            }
+        if Router::serve(self.router.clone(), self, ctx, from, packet).is_some() {
+            self.ended += 1;
+            self.next(ctx);
         }
     }
 }

@@ -242,6 +242,25 @@ impl<S: 'static> Router<S> {
         Rc::new(self)
     }
 
+    /// What a server node does with a delivered packet: a request runs its
+    /// handler; a completion of the node's own call is handed back. `router` is
+    /// the node's own (cloned out of it, so the handler can borrow the node).
+    pub fn serve(
+        router: Rc<Router<S>>,
+        state: &mut S,
+        ctx: &mut Ctx<'_, Net>,
+        from: NodeId,
+        packet: Packet,
+    ) -> Option<Completion> {
+        match incoming(ctx, from, packet) {
+            Incoming::Request(r) => {
+                router.dispatch(state, ctx, r);
+                None
+            }
+            Incoming::Completion(c) => Some(c),
+        }
+    }
+
     /// Runs the handler for `request`; a request for an unknown method or
     /// with undecodable arguments fails at the caller.
     pub fn dispatch(&self, state: &mut S, ctx: &mut Ctx<'_, Net>, request: Request) {

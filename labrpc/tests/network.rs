@@ -4,8 +4,8 @@
 //! partition shape, bad input, and determinism of a busy network.
 
 use labrpc::{
-    CallId, Completion, Incoming, Latency, Method, Net, NetConfig, NetError, ReplyToken, Router,
-    RpcError, Sim, call, incoming, reply,
+    CallId, Completion, Latency, Method, Net, NetConfig, NetError, ReplyToken, Router, RpcError,
+    Sim, call, reply,
 };
 use labsim::{MS, Node, NodeId, SEC, TimerId};
 use std::collections::BTreeMap;
@@ -101,20 +101,14 @@ impl Peer {
 
 impl Node<Net> for Peer {
     fn on_message(&mut self, ctx: &mut labrpc::Ctx<'_>, from: NodeId, packet: labrpc::Packet) {
-        match incoming(ctx, from, packet) {
-            Incoming::Request(r) => {
-                let router = self.router.clone();
-                router.dispatch(self, ctx, r);
-            }
-            Incoming::Completion(c) => {
-                assert!(
-                    self.completion(c.call).is_none(),
-                    "call {} completed twice",
-                    c.call
-                );
-                self.order.push((c.call, ctx.now_ns()));
-                self.done.insert(c.call, c);
-            }
+        if let Some(c) = Router::serve(self.router.clone(), self, ctx, from, packet) {
+            assert!(
+                self.completion(c.call).is_none(),
+                "call {} completed twice",
+                c.call
+            );
+            self.order.push((c.call, ctx.now_ns()));
+            self.done.insert(c.call, c);
         }
     }
     fn on_timer(&mut self, ctx: &mut labrpc::Ctx<'_>, timer: TimerId, _tag: u64) {

@@ -267,21 +267,36 @@ impl Trace {
         kind: &'static str,
         detail: &dyn Detail,
     ) {
-        if let Some((out, filter)) = &mut self.sink
-            && filter.keeps(at_ns, node)
-            && self.sink_error.is_none()
-        {
-            self.line.clear();
-            detail.describe(&mut self.line);
-            let index = self.events.saturating_sub(1);
-            let node_json = node.map_or("null".to_string(), |n| n.to_string());
-            let detail_json = serde_json::to_string(&self.line).unwrap_or_default();
-            if let Err(e) = writeln!(
-                out,
-                "{{\"i\":{index},\"t_ns\":{at_ns},\"node\":{node_json},\"kind\":\"{kind}\",\"detail\":{detail_json},\"note\":true}}"
-            ) {
-                self.sink_error = Some(e.to_string());
-            }
+        let index = self.events.saturating_sub(1);
+        self.write_line(index, at_ns, node, kind, detail, true);
+    }
+
+    /// Writes one JSON line to the sink, if there is one and its filter keeps it.
+    fn write_line(
+        &mut self,
+        index: u64,
+        at_ns: u64,
+        node: Option<usize>,
+        kind: &'static str,
+        detail: &dyn Detail,
+        note: bool,
+    ) {
+        let Some((out, filter)) = &mut self.sink else {
+            return;
+        };
+        if !filter.keeps(at_ns, node) || self.sink_error.is_some() {
+            return;
+        }
+        self.line.clear();
+        detail.describe(&mut self.line);
+        let node_json = node.map_or("null".to_string(), |n| n.to_string());
+        let detail_json = serde_json::to_string(&self.line).unwrap_or_default();
+        let note = if note { ",\"note\":true" } else { "" };
+        if let Err(e) = writeln!(
+            out,
+            "{{\"i\":{index},\"t_ns\":{at_ns},\"node\":{node_json},\"kind\":\"{kind}\",\"detail\":{detail_json}{note}}}"
+        ) {
+            self.sink_error = Some(e.to_string());
         }
     }
 
@@ -306,23 +321,7 @@ impl Trace {
         let index = self.events;
         self.events += 1;
 
-        if let Some((out, filter)) = &mut self.sink
-            && filter.keeps(at_ns, node)
-            && self.sink_error.is_none()
-        {
-            {
-                self.line.clear();
-                detail.describe(&mut self.line);
-                let node_json = node.map_or("null".to_string(), |n| n.to_string());
-                let detail_json = serde_json::to_string(&self.line).unwrap_or_default();
-                if let Err(e) = writeln!(
-                    out,
-                    "{{\"i\":{index},\"t_ns\":{at_ns},\"node\":{node_json},\"kind\":\"{kind}\",\"detail\":{detail_json}}}"
-                ) {
-                    self.sink_error = Some(e.to_string());
-                }
-            }
-        }
+        self.write_line(index, at_ns, node, kind, detail, false);
         match &mut self.check {
             Check::Off => {}
             Check::Record(v) => v.push(EventSummary {

@@ -430,10 +430,29 @@ impl Raft {
     /// Would we vote for `from` in `args.term`? Yes if that term is ahead of ours, its
     /// log is at least as up to date as ours, and we have not heard from a live leader
     /// within the minimum election timeout. Nothing here changes our state.
+    /// Section 5.4.1: is the candidate's log at least as up to date as ours (its
+    /// last term later, or the same last term and at least as long)?
+    fn is_up_to_date(&self, args: &RequestVoteArgs) -> bool {
+        (args.last_log_term, args.last_log_index) >= (self.log.last_term(), self.log.last_index())
+            || self.config.injected_bug == Some(crate::InjectedBug::VoteWithoutLogCheck)
+    }
+
+    /// Asks every other peer for its vote (or PreVote) in `term`.
+    fn request_votes(&mut self, term: Term, pre_vote: bool) {
+        let args = RequestVoteArgs {
+            term,
+            candidate_id: self.config.id,
+            last_log_index: self.log.last_index(),
+            last_log_term: self.log.last_term(),
+            pre_vote,
+        };
+        for peer in self.other_peers() {
+            self.send(peer, Message::RequestVote(args.clone()));
+        }
+    }
+
     fn handle_pre_vote(&mut self, now_ms: u64, from: PeerId, args: &RequestVoteArgs) {
-        let up_to_date = (args.last_log_term, args.last_log_index)
-            >= (self.log.last_term(), self.log.last_index())
-            || self.config.injected_bug == Some(crate::InjectedBug::VoteWithoutLogCheck);
+        let up_to_date = self.is_up_to_date(args);
         let leader_alive = self.role == Role::Leader
             || self
                 .heard_leader_ms
@@ -476,23 +495,11 @@ impl Raft {
             self.campaign(now_ms); // a one-peer cluster needs nobody's agreement
             return;
         }
-        let args = RequestVoteArgs {
-            term,
-            candidate_id: self.config.id,
-            last_log_index: self.log.last_index(),
-            last_log_term: self.log.last_term(),
-            pre_vote: true,
-        };
-        for peer in self.other_peers() {
-            self.send(peer, Message::RequestVote(args.clone()));
-        }
+        self.request_votes(term, true);
     }
 
     fn handle_request_vote(&mut self, now_ms: u64, from: PeerId, args: RequestVoteArgs) {
-        // Section 5.4.1: the candidate's log must be at least as up to date as ours.
-        let up_to_date = (args.last_log_term, args.last_log_index)
-            >= (self.log.last_term(), self.log.last_index())
-            || self.config.injected_bug == Some(crate::InjectedBug::VoteWithoutLogCheck);
+        let up_to_date = self.is_up_to_date(&args);
         let grant = args.term == self.current_term
             && self.voted_for.is_none_or(|v| v == args.candidate_id)
             && up_to_date;
@@ -706,16 +713,7 @@ impl Raft {
             self.become_leader(now_ms);
             return;
         }
-        let args = RequestVoteArgs {
-            term: self.current_term,
-            candidate_id: self.config.id,
-            last_log_index: self.log.last_index(),
-            last_log_term: self.log.last_term(),
-            pre_vote: false,
-        };
-        for peer in self.other_peers() {
-            self.send(peer, Message::RequestVote(args.clone()));
-        }
+        self.request_votes(self.current_term, false);
     }
 
     fn become_leader(&mut self, now_ms: u64) {

@@ -13,16 +13,7 @@ use tests::linearizability::{
 };
 
 fn porcupine_dir() -> PathBuf {
-    let shared = std::env::var_os("RAFTLAB_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")));
-    let dir = shared.join("data/porcupine");
-    assert!(
-        dir.join("kv").is_dir(),
-        "Porcupine's reference histories are missing under {} (set RAFTLAB_SHARED)",
-        dir.display()
-    );
-    dir
+    tests::linearizability::porcupine_data_dir().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn read(path: PathBuf) -> String {

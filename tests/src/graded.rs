@@ -43,3 +43,28 @@ pub fn run_graded(test: &GradedTest) {
 pub fn run_one(test: &GradedTest, seed: u64) -> Result<RunReport, Failure> {
     (test.run)(seed)
 }
+
+/// One `#[test]` per graded test of a registry (`TESTS`, named `PREFIX::name`),
+/// each run by [`run_graded`], plus a test that every registered test has one.
+#[macro_export]
+macro_rules! graded_cargo_tests {
+    ($registry:path, $prefix:literal; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let full = concat!($prefix, "::", stringify!($name));
+                let test = $registry.iter().find(|t| t.name == full).expect("registered");
+                $crate::graded::run_graded(test);
+            }
+        )*
+
+        #[test]
+        fn every_registered_test_has_a_cargo_test() {
+            let names = [$(concat!($prefix, "::", stringify!($name))),*];
+            for t in $registry {
+                assert!(names.contains(&t.name), "{} has no #[test]", t.name);
+            }
+            assert_eq!(names.len(), $registry.len());
+        }
+    };
+}

@@ -14,6 +14,7 @@
 //! The parsing happens here; the page gets compact arrays and draws only
 //! what is in its time window on a canvas.
 
+use crate::linearizability::escape_html;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -522,21 +523,6 @@ fn build_data(title: &str, events: &[TraceLine]) -> Value {
         "methods": methods.all,
         "strs": strs.all,
     })
-}
-
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Makes JSON safe inside a `<script>` element.

@@ -4,30 +4,9 @@
 //! the virtual time, what broke, and the command that replays it.
 
 use tests::failure::FailureKind;
-use tests::graded::run_graded;
-use tests::kv_suite::find;
 
-macro_rules! graded {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                run_graded(find(stringify!($name)).expect("registered"));
-            }
-        )*
-
-        #[test]
-        fn every_registered_test_has_a_cargo_test() {
-            let names = [$(stringify!($name)),*];
-            for t in tests::kv_suite::TESTS {
-                assert!(names.contains(&t.name.trim_start_matches("kv::")), "{} has no #[test]", t.name);
-            }
-            assert_eq!(names.len(), tests::kv_suite::TESTS.len());
-        }
-    };
-}
-
-graded!(
+tests::graded_cargo_tests!(
+    tests::kv_suite::TESTS, "kv";
     basic,
     speed,
     concurrent,

@@ -25,12 +25,6 @@ fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-fn shared() -> PathBuf {
-    std::env::var_os("RAFTLAB_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")))
-}
-
 #[test]
 fn list_names_every_test_and_scenario() {
     let o = lab(&["list"]);
@@ -245,7 +239,7 @@ fn shrink_finds_the_few_faults_behind_a_bug_and_the_result_replays() {
 
 #[test]
 fn check_history_exit_codes() {
-    let data = shared().join("data/porcupine");
+    let data = tests::linearizability::porcupine_data_dir().unwrap_or_else(|e| panic!("{e}"));
     let ok = lab(&[
         "check-history",
         data.join("kv/c10-ok.txt").to_str().unwrap(),

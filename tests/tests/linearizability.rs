@@ -11,20 +11,8 @@ use tests::linearizability::{
     parse_kv, render_html, write_html,
 };
 
-/// The shared data directory: `$RAFTLAB_SHARED`, else `../../shared` from this crate.
 fn porcupine_dir() -> PathBuf {
-    let shared = std::env::var_os("RAFTLAB_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")));
-    let dir = shared.join("data/porcupine");
-    assert!(
-        dir.join("kv").is_dir() && dir.join("jepsen/VERDICTS.txt").is_file(),
-        "Porcupine's reference histories are missing: expected {}/kv and {}/jepsen/VERDICTS.txt \
-         (set RAFTLAB_SHARED to the shared directory)",
-        dir.display(),
-        dir.display()
-    );
-    dir
+    tests::linearizability::porcupine_data_dir().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn verdict_name(r: &CheckResult) -> &'static str {

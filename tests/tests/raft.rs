@@ -3,30 +3,8 @@
 //! with the test, the seed, the virtual time, what broke, and the command
 //! that replays it.
 
-use tests::graded::run_graded;
-use tests::raft_suite::find;
-
-macro_rules! graded {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                run_graded(find(stringify!($name)).expect("registered"));
-            }
-        )*
-
-        #[test]
-        fn every_registered_test_has_a_cargo_test() {
-            let names = [$(stringify!($name)),*];
-            for t in tests::raft_suite::TESTS {
-                assert!(names.contains(&t.name.trim_start_matches("raft::")), "{} has no #[test]", t.name);
-            }
-            assert_eq!(names.len(), tests::raft_suite::TESTS.len());
-        }
-    };
-}
-
-graded!(
+tests::graded_cargo_tests!(
+    tests::raft_suite::TESTS, "raft";
     initial_election,
     re_election,
     many_elections,

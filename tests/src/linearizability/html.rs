@@ -53,8 +53,8 @@ pub fn render_html<M: Model>(
          (hover for details)</p>",
         history.len(),
         partitions.len(),
-        esc(&verdict),
-        t = esc(title),
+        escape_html(&verdict),
+        t = escape_html(title),
         cls = if violation.is_some() {
             "verdict badv"
         } else {
@@ -152,8 +152,8 @@ fn render_partition<M: Model>(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 k + 1,
                 op.client_id,
-                esc(&describe(model, op)),
-                esc(&shown)
+                escape_html(&describe(model, op)),
+                escape_html(&shown)
             );
             steps[i] = Some((k + 1, shown));
         }
@@ -165,8 +165,8 @@ fn render_partition<M: Model>(
             table,
             "<tr class=\"badrow\"><td>&#10007;</td><td>{}</td><td>{}</td><td>impossible from state {}</td></tr>",
             op.client_id,
-            esc(&describe(model, op)),
-            esc(&from)
+            escape_html(&describe(model, op)),
+            escape_html(&from)
         );
     }
 
@@ -195,7 +195,7 @@ fn render_partition<M: Model>(
                 .max(STEP_PX / 2);
             let text = describe(model, op);
             let mut class = String::from("op");
-            let mut label = esc(&text);
+            let mut label = escape_html(&text);
             let ret = if op.return_ns == NEVER {
                 "never".to_string()
             } else {
@@ -220,7 +220,7 @@ fn render_partition<M: Model>(
             let _ = write!(
                 out,
                 "<div class=\"{class}\" style=\"left:{left}px;width:{w}px\" title=\"{}\">{label}</div>",
-                esc(&tip)
+                escape_html(&tip)
             );
         }
         out.push_str("</div>");
@@ -235,7 +235,9 @@ fn render_partition<M: Model>(
     out.push_str("</details>");
 }
 
-fn esc(s: &str) -> String {
+/// Escapes text for HTML content and attribute values (newlines too, so a
+/// `title` attribute keeps them).
+pub(crate) fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -10,10 +10,7 @@
 //! wait in order.
 
 use super::oracle::Oracle;
-use labrpc::{
-    CallId, DuplicateMethod, Incoming, Method, ReplyToken, Router, RpcError, call, incoming, reply,
-    respond,
-};
+use labrpc::{CallId, DuplicateMethod, Method, ReplyToken, Router, RpcError, call, reply, respond};
 use labsim::{MS, Node, NodeId, SyncId, Synced, TimerId};
 use raft::storage::{Disk, LogStore};
 use raft::{ApplyMsg, Config, Index, Message, Raft, Ready};
@@ -629,34 +626,26 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
     }
 
     fn on_message(&mut self, ctx: &mut labrpc::Ctx<'_>, from: NodeId, packet: labrpc::Packet) {
-        match incoming(ctx, from, packet) {
-            Incoming::Request(r) => {
-                let router = self.router.clone();
-                router.dispatch(self, ctx, r);
-            }
-            Incoming::Completion(c) => {
-                let Some(kind) = self.calls.remove(&c.call) else {
-                    return;
-                };
-                let msg = match kind {
-                    Kind::RequestVote => c.decode::<RequestVote>().map(Message::RequestVoteReply),
-                    Kind::AppendEntries => {
-                        c.decode::<AppendEntries>().map(Message::AppendEntriesReply)
-                    }
-                    Kind::InstallSnapshot => c
-                        .decode::<InstallSnapshot>()
-                        .map(Message::InstallSnapshotReply),
-                };
-                // A failed call needs nothing: Raft retries on its own schedule.
-                if let Ok(msg) = msg {
-                    self.input(
-                        ctx,
-                        Input::Reply {
-                            from: c.server,
-                            msg,
-                        },
-                    );
-                }
+        if let Some(c) = Router::serve(self.router.clone(), self, ctx, from, packet) {
+            let Some(kind) = self.calls.remove(&c.call) else {
+                return;
+            };
+            let msg = match kind {
+                Kind::RequestVote => c.decode::<RequestVote>().map(Message::RequestVoteReply),
+                Kind::AppendEntries => c.decode::<AppendEntries>().map(Message::AppendEntriesReply),
+                Kind::InstallSnapshot => c
+                    .decode::<InstallSnapshot>()
+                    .map(Message::InstallSnapshotReply),
+            };
+            // A failed call needs nothing: Raft retries on its own schedule.
+            if let Ok(msg) = msg {
+                self.input(
+                    ctx,
+                    Input::Reply {
+                        from: c.server,
+                        msg,
+                    },
+                );
             }
         }
     }
