@@ -48,6 +48,8 @@ pub struct Raft {
     election_deadline_ms: u64,
     heartbeat_deadline_ms: u64,
     rng: SplitMix64,
+    /// Votes and pre-votes refused because the candidate's log was behind.
+    stale_log_refusals: u64,
 
     // Output not yet taken by `ready()`.
     hard_state_dirty: bool,
@@ -94,6 +96,7 @@ impl Raft {
             election_deadline_ms: 0,
             heartbeat_deadline_ms: 0,
             rng: SplitMix64::new(seed),
+            stale_log_refusals: 0,
             hard_state_dirty: false,
             unstable_from: None,
             snapshot_dirty: false,
@@ -331,6 +334,12 @@ impl Raft {
     pub fn entry(&self, index: Index) -> Option<&Entry> {
         self.log.entry(index)
     }
+    /// How many votes and pre-votes this peer refused, since it started,
+    /// only because the candidate's log was behind its own (for coverage
+    /// reports: Figure 2's election restriction at work).
+    pub fn stale_log_refusals(&self) -> u64 {
+        self.stale_log_refusals
+    }
     /// The leader this peer last heard from in its current term (itself when leader).
     pub fn leader_id(&self) -> Option<PeerId> {
         self.leader_id
@@ -458,6 +467,9 @@ impl Raft {
                 .heard_leader_ms
                 .is_some_and(|t| now_ms < t + self.config.election_timeout_min_ms);
         let grant = args.term > self.current_term && up_to_date && !leader_alive;
+        if args.term > self.current_term && !up_to_date {
+            self.stale_log_refusals += 1;
+        }
         self.send(
             from,
             Message::RequestVoteReply(RequestVoteReply {
@@ -500,9 +512,12 @@ impl Raft {
 
     fn handle_request_vote(&mut self, now_ms: u64, from: PeerId, args: RequestVoteArgs) {
         let up_to_date = self.is_up_to_date(&args);
-        let grant = args.term == self.current_term
-            && self.voted_for.is_none_or(|v| v == args.candidate_id)
-            && up_to_date;
+        let may_vote =
+            args.term == self.current_term && self.voted_for.is_none_or(|v| v == args.candidate_id);
+        let grant = may_vote && up_to_date;
+        if may_vote && !up_to_date {
+            self.stale_log_refusals += 1;
+        }
         if grant {
             if self.voted_for != Some(args.candidate_id) {
                 self.voted_for = Some(args.candidate_id);

@@ -387,9 +387,14 @@ impl<S: Service> PeerNode<S> {
         match input {
             Input::Request { from, msg, token } => {
                 self.installing = matches!(msg, Message::InstallSnapshot(_));
+                let refusals = raft.stale_log_refusals();
                 if let Err(e) = raft.step(now, from, msg) {
                     respond(ctx, token, Err(RpcError::Decode(e.to_string())));
                     return;
+                }
+                let refused = raft.stale_log_refusals() - refusals;
+                if refused > 0 {
+                    self.oracle.borrow_mut().stats.stale_log_refusals += refused;
                 }
                 // The reply to this request is in this Ready: it goes out
                 // with the token once the Ready is durable.

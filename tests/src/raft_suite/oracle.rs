@@ -45,6 +45,8 @@ pub struct Stats {
     pub truncations: u64,
     /// Commands applied, over all peers.
     pub applies: u64,
+    /// Votes and pre-votes refused because the candidate's log was behind.
+    pub stale_log_refusals: u64,
 }
 
 const PREFIX_SEED: u64 = 0x5eed;
