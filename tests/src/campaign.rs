@@ -26,6 +26,8 @@ pub struct Summary {
     pub virtual_ns: u128,
     /// Events processed, in all.
     pub events: u128,
+    /// Commands agreed, or client operations completed (KV), in all.
+    pub commands: u128,
     /// Coverage: how many runs reached each rare event.
     pub reached: BTreeMap<&'static str, u64>,
     /// Wall time taken.
@@ -38,17 +40,23 @@ impl Summary {
     fn add(&mut self, report: &RunReport) {
         self.virtual_ns += u128::from(report.virtual_ns);
         self.events += u128::from(report.events);
+        self.commands += u128::from(report.commands);
         let Stats {
             leader_terms,
             snapshots_installed,
             truncations,
             applies,
+            stale_log_refusals,
         } = report.stats;
         let mut reach = |name, hit: bool| *self.reached.entry(name).or_default() += u64::from(hit);
         reach("leader changes (2+ leaders)", leader_terms >= 2);
         reach("log suffix overwritten", truncations > 0);
         reach("snapshot installed from a leader", snapshots_installed > 0);
         reach("commands applied", applies > 0);
+        reach(
+            "vote refused: candidate's log behind",
+            stale_log_refusals > 0,
+        );
     }
 
     /// Failures by kind.
@@ -91,6 +99,12 @@ impl Summary {
             "events:           {} ({:.2} M/s)",
             self.events,
             self.events as f64 / secs / 1e6
+        )?;
+        writeln!(
+            out,
+            "commands:         {} ({:.0} per seed that passed)",
+            self.commands,
+            self.commands as f64 / (self.runs - self.failures.len() as u64).max(1) as f64
         )?;
         if !self.failures.is_empty() {
             let kinds: Vec<String> = self

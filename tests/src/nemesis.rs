@@ -99,6 +99,39 @@ pub struct Schedule {
     pub swarm: Vec<String>,
     /// The faults, by start time.
     pub faults: Vec<Fault>,
+    /// How many clients run against the faults, and for how long; shrinking
+    /// lowers these too. Absent from a file: the scenario's defaults.
+    #[serde(default, skip_serializing_if = "WorkloadSize::is_default")]
+    pub workload: WorkloadSize,
+}
+
+/// The size of a scenario's client workload; `None` is the scenario's default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadSize {
+    /// Clients started (default [`DEFAULT_CLIENTS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<usize>,
+    /// Operations each client starts before it stops (default: until the
+    /// liveness phase begins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ops_per_client: Option<u64>,
+}
+
+/// Clients a scenario starts when its schedule does not say.
+pub const DEFAULT_CLIENTS: usize = 5;
+
+/// The most clients a schedule may ask for.
+pub const MAX_CLIENTS: usize = 64;
+
+impl WorkloadSize {
+    fn is_default(&self) -> bool {
+        *self == WorkloadSize::default()
+    }
+
+    /// The number of clients to start.
+    pub fn clients(&self) -> usize {
+        self.clients.unwrap_or(DEFAULT_CLIENTS)
+    }
 }
 
 impl Schedule {
@@ -121,8 +154,15 @@ impl Schedule {
         serde_json::to_string_pretty(self).expect("schedules serialize")
     }
 
-    /// Checks node numbers against the number of servers.
+    /// Checks node numbers against the number of servers, and the workload.
     pub fn validate(&self, servers: usize) -> Result<(), String> {
+        if let Some(c) = self.workload.clients
+            && c > MAX_CLIENTS
+        {
+            return Err(format!(
+                "workload: {c} clients, but a schedule may ask for at most {MAX_CLIENTS}"
+            ));
+        }
         for (i, f) in self.faults.iter().enumerate() {
             let nodes: Vec<usize> = match &f.kind {
                 FaultKind::Isolate { node }
@@ -258,6 +298,7 @@ pub fn generate(rng: &mut SimRng, servers: usize, span_ms: u64) -> Schedule {
     Schedule {
         swarm: swarm_desc,
         faults,
+        workload: WorkloadSize::default(),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::failure::{Failure, FailureKind};
 use crate::nemesis::{self, Schedule};
-use crate::raft_suite::clients::spawn_churn;
+use crate::raft_suite::clients::spawn_churn_limited;
 use crate::raft_suite::{Cluster, ClusterOptions, RunReport, cmd};
 use labsim::{MS, SEC, Stream};
 use std::cell::{Cell, RefCell};
@@ -57,9 +57,14 @@ pub fn find(name: &str) -> Option<&'static Scenario> {
     SCENARIOS.iter().find(|s| s.name == name)
 }
 
-const SERVERS: usize = 5;
+/// Servers in every scenario's cluster.
+pub const SERVERS: usize = 5;
 const FAULT_SPAN_MS: u64 = 20_000;
 const LIVENESS_LIMIT_NS: u64 = 15 * SEC;
+/// kv-nemesis clients wait 0 to twice this between operations: each sees
+/// about 15 operations per virtual second (Jepsen staggers its clients the
+/// same way), which keeps the default scenario at 1,000x real time.
+const THINK_MEAN_MS: u64 = 50;
 
 thread_local! {
     /// The schedule to use instead of the generated one (replay, shrink).
@@ -112,8 +117,9 @@ fn run_raft_nemesis(
         return cfg.check(format!("bad schedule: {e}"));
     }
     let stop = Rc::new(Cell::new(false));
-    let clients: Vec<_> = (0..5)
-        .map(|me| spawn_churn(&mut cfg, me, stop.clone()))
+    let max_ops = schedule.workload.max_ops_per_client;
+    let clients: Vec<_> = (0..schedule.workload.clients() as u64)
+        .map(|me| spawn_churn_limited(&mut cfg, me, stop.clone(), max_ops))
         .collect();
     let fault_end_ns = schedule.end_ms().max(FAULT_SPAN_MS) * MS;
     cfg.sleep(fault_end_ns.saturating_sub(cfg.sim.now_ns()))?;
@@ -167,6 +173,7 @@ pub fn with_schedule<R>(schedule: Schedule, f: impl FnOnce() -> R) -> R {
 struct KvChaos {
     me: usize,
     n: u64,
+    max_ops: Option<u64>,
     stop: Rc<Cell<bool>>,
 }
 
@@ -177,7 +184,7 @@ impl crate::kv_suite::clerk::Workload for KvChaos {
         _last: Option<(&kvraft::Op, &str)>,
     ) -> Option<kvraft::Op> {
         use rand::RngExt;
-        if self.stop.get() {
+        if self.stop.get() || Some(self.n) == self.max_ops {
             return None;
         }
         self.n += 1;
@@ -188,6 +195,11 @@ impl crate::kv_suite::clerk::Workload for KvChaos {
             4..=5 => kvraft::Op::Put { key, value },
             _ => kvraft::Op::Append { key, value },
         })
+    }
+
+    fn think_ns(&mut self, rng: &mut labsim::SimRng) -> u64 {
+        use rand::RngExt;
+        rng.random_range(0..=2 * THINK_MEAN_MS) * MS
     }
 }
 
@@ -211,13 +223,15 @@ fn run_kv_nemesis(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> 
         return cfg.check_fail(format!("bad schedule: {e}"));
     }
     let stop = Rc::new(Cell::new(false));
-    let clerks: Vec<_> = (0..5).map(|_| cfg.make_client(&servers)).collect();
+    let clients = schedule.workload.clients();
+    let clerks: Vec<_> = (0..clients).map(|_| cfg.make_client(&servers)).collect();
     for (me, &ck) in clerks.iter().enumerate() {
         cfg.start_workload(
             ck,
             Box::new(KvChaos {
                 me,
                 n: 0,
+                max_ops: schedule.workload.max_ops_per_client,
                 stop: stop.clone(),
             }),
         );

@@ -1,10 +1,49 @@
-//! Shrinking a failing run's fault schedule by delta debugging (Zeller's
-//! ddmin over the list of faults), then simplifying each remaining fault
-//! (shorter, milder), keeping every step that still fails the same way.
+//! Shrinking a failing run: its fault schedule (drop faults, shorten them,
+//! make them milder) and its workload (fewer clients, fewer operations),
+//! keeping every step that still fails the same way.
+//!
+//! Two methods, so their results can be compared on real bugs:
+//! - [`Method::Ddmin`]: Zeller's delta debugging over the list of faults
+//!   (drop halves, then quarters, ...), then each remaining fault halved in
+//!   length and severity, then the workload lowered by binary search.
+//! - [`Method::Proptest`]: proptest's own shrinking. The schedule becomes a
+//!   proptest value tree (one `keep` flag, length and severity per fault,
+//!   plus clients and operations) that starts at the failing schedule, and
+//!   the tree's `simplify`/`complicate` loop runs exactly as proptest's test
+//!   runner drives it: one element at a time, numbers by binary search.
+//!
+//! Runs are memoised by schedule, so a candidate that comes up twice (a
+//! proptest tree shrinking the length of a fault it already dropped) costs
+//! nothing.
 
 use crate::failure::{Failure, FailureKind};
 use crate::nemesis::{FaultKind, Schedule};
 use crate::scenarios::Scenario;
+use proptest::num::u64::BinarySearch;
+use proptest::strategy::{NewTree, Strategy, ValueTree};
+use proptest::test_runner::TestRunner;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// How to shrink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Delta debugging over the faults, then halving lengths and rates.
+    Ddmin,
+    /// proptest's value-tree shrinking.
+    Proptest,
+}
+
+impl FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Method, String> {
+        match s {
+            "ddmin" => Ok(Method::Ddmin),
+            "proptest" => Ok(Method::Proptest),
+            other => Err(format!("no shrink method `{other}` (ddmin, proptest)")),
+        }
+    }
+}
 
 /// What "the same failure" means: the same kind, and the same message up to
 /// its first number (`two leaders in term 7` matches `two leaders in term 9`).
@@ -22,8 +61,17 @@ pub struct Shrunk {
     pub shrunk: Schedule,
     /// The failure the shrunk schedule produces.
     pub failure: Failure,
-    /// Runs made.
+    /// Runs made (memoised repeats not counted).
     pub runs: usize,
+}
+
+/// The size shrinking minimises, smallest first: faults, then their total
+/// length, then clients, then operations per client.
+pub fn size(s: &Schedule) -> (usize, u64, usize, u64) {
+    let total_ms = s.faults.iter().map(|f| f.duration_ms).sum();
+    let clients = s.workload.clients.unwrap_or(usize::MAX);
+    let ops = s.workload.max_ops_per_client.unwrap_or(u64::MAX);
+    (s.faults.len(), total_ms, clients, ops)
 }
 
 struct Runner<'a> {
@@ -32,31 +80,40 @@ struct Runner<'a> {
     target: (FailureKind, String),
     runs: usize,
     max_runs: usize,
+    seen: BTreeMap<String, Option<Failure>>,
 }
 
 impl Runner<'_> {
     /// Runs a candidate; Some(failure) if it fails the same way.
     fn fails(&mut self, candidate: &Schedule) -> Option<Failure> {
+        let key = candidate.to_json();
+        if let Some(known) = self.seen.get(&key) {
+            return known.clone();
+        }
         if self.runs >= self.max_runs {
             return None;
         }
         self.runs += 1;
         let (scenario, seed) = (self.scenario, self.seed);
-        match crate::campaign::run_caught(scenario.name, seed, || {
+        let outcome = match crate::campaign::run_caught(scenario.name, seed, || {
             (scenario.run_with)(seed, candidate)
         }) {
             Err(f) if signature(&f) == self.target => Some(f),
             _ => None,
-        }
+        };
+        self.seen.insert(key, outcome.clone());
+        outcome
     }
 }
 
-/// Shrinks `schedule` for `scenario` on `seed`, making at most `max_runs` runs.
+/// Shrinks `schedule` for `scenario` on `seed` with `method`, making at most
+/// `max_runs` runs.
 pub fn shrink(
     scenario: &Scenario,
     seed: u64,
     schedule: Schedule,
     max_runs: usize,
+    method: Method,
 ) -> Result<Shrunk, String> {
     let first = match crate::campaign::run_caught(scenario.name, seed, || {
         (scenario.run_with)(seed, &schedule)
@@ -75,22 +132,87 @@ pub fn shrink(
         target: signature(&first),
         runs: 1,
         max_runs,
+        seen: BTreeMap::new(),
     };
-    let mut best = schedule.clone();
-    let mut failure = first;
+    runner.seen.insert(schedule.to_json(), Some(first.clone()));
+    let mut best = Best {
+        schedule: schedule.clone(),
+        failure: first,
+    };
+    match method {
+        Method::Ddmin => ddmin(&mut runner, &mut best),
+        Method::Proptest => by_proptest(&mut runner, &mut best),
+    }
+    Ok(Shrunk {
+        original: schedule,
+        shrunk: best.schedule,
+        failure: best.failure,
+        runs: runner.runs,
+    })
+}
 
+/// The smallest failing schedule so far.
+struct Best {
+    schedule: Schedule,
+    failure: Failure,
+}
+
+impl Best {
+    /// Keeps `candidate` if it fails the same way.
+    fn try_keep(&mut self, runner: &mut Runner<'_>, candidate: Schedule) -> bool {
+        match runner.fails(&candidate) {
+            Some(f) => {
+                self.schedule = candidate;
+                self.failure = f;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A fault's severity, the number that makes it milder when lowered, with
+/// the mildest value worth trying (read and written as u64).
+fn get_severity(kind: &FaultKind) -> Option<(u64, u64)> {
+    match kind {
+        FaultKind::Duplicate { per_million } => Some((u64::from(*per_million), 1000)),
+        FaultKind::ClockDrift { ppm, .. } => Some((ppm.unsigned_abs(), 1000)),
+        FaultKind::SlowDisk { latency_ms, .. } => Some((*latency_ms, 1)),
+        _ => None,
+    }
+}
+
+fn set_severity(kind: &mut FaultKind, value: u64) {
+    match kind {
+        FaultKind::Duplicate { per_million } => {
+            *per_million = u32::try_from(value).unwrap_or(u32::MAX);
+        }
+        FaultKind::ClockDrift { ppm, .. } => {
+            let magnitude = i64::try_from(value).unwrap_or(i64::MAX);
+            *ppm = if *ppm < 0 { -magnitude } else { magnitude };
+        }
+        FaultKind::SlowDisk { latency_ms, .. } => *latency_ms = value,
+        _ => {}
+    }
+}
+
+/// The shortest fault worth trying, in ms.
+const MIN_DURATION_MS: u64 = 20;
+/// Operations per client a workload cap starts from when lowering it: more
+/// than any client of a 20 s scenario completes.
+const OPS_CAP_START: u64 = 1 << 16;
+
+fn ddmin(runner: &mut Runner<'_>, best: &mut Best) {
     // ddmin over the faults.
     let mut n = 2;
-    while best.faults.len() >= 2 {
-        let len = best.faults.len();
+    while best.schedule.faults.len() >= 2 {
+        let len = best.schedule.faults.len();
         let chunk = len.div_ceil(n);
         let mut reduced = false;
         for start in (0..len).step_by(chunk) {
-            let mut candidate = best.clone();
+            let mut candidate = best.schedule.clone();
             candidate.faults.drain(start..(start + chunk).min(len));
-            if let Some(f) = runner.fails(&candidate) {
-                best = candidate;
-                failure = f;
+            if best.try_keep(runner, candidate) {
                 n = (n - 1).max(2);
                 reduced = true;
                 break;
@@ -103,55 +225,160 @@ pub fn shrink(
             n = (2 * n).min(len);
         }
     }
-    if best.faults.len() == 1 {
-        let mut candidate = best.clone();
+    if best.schedule.faults.len() == 1 {
+        let mut candidate = best.schedule.clone();
         candidate.faults.clear();
-        if let Some(f) = runner.fails(&candidate) {
-            best = candidate;
-            failure = f;
-        }
+        best.try_keep(runner, candidate);
     }
 
     // Simplify what is left: shorter faults, milder rates.
-    for i in 0..best.faults.len() {
+    for i in 0..best.schedule.faults.len() {
         loop {
-            let mut candidate = best.clone();
+            let mut candidate = best.schedule.clone();
             let fault = &mut candidate.faults[i];
-            let milder = match &mut fault.kind {
-                FaultKind::Duplicate { per_million } if *per_million > 1000 => {
-                    *per_million /= 2;
-                    true
-                }
-                FaultKind::ClockDrift { ppm, .. } if ppm.abs() > 1000 => {
-                    *ppm /= 2;
-                    true
-                }
-                FaultKind::SlowDisk { latency_ms, .. } if *latency_ms > 1 => {
-                    *latency_ms /= 2;
+            let milder = match get_severity(&fault.kind) {
+                Some((v, floor)) if v > floor => {
+                    set_severity(&mut fault.kind, v / 2);
                     true
                 }
                 _ => false,
             };
-            let shorter = fault.duration_ms > 20;
+            let shorter = fault.duration_ms > MIN_DURATION_MS;
             if shorter {
                 fault.duration_ms /= 2;
             }
-            if !shorter && !milder {
+            if !(shorter || milder) || !best.try_keep(runner, candidate) {
                 break;
-            }
-            match runner.fails(&candidate) {
-                Some(f) => {
-                    best = candidate;
-                    failure = f;
-                }
-                None => break,
             }
         }
     }
-    Ok(Shrunk {
-        original: schedule,
-        shrunk: best,
-        failure,
-        runs: runner.runs,
-    })
+
+    // Fewer clients, then fewer operations each: the smallest that still
+    // fails, by binary search (failing need not be monotone; any failing
+    // value found is kept).
+    let clients = clients_start(&best.schedule);
+    lowest_failing(runner, best, 0, clients, |s, v| {
+        s.workload.clients = Some(v as usize)
+    });
+    let ops = ops_start(&best.schedule);
+    lowest_failing(runner, best, 1, ops, |s, v| {
+        s.workload.max_ops_per_client = Some(v)
+    });
+}
+
+/// Binary search for the lowest value in `lo..=hi` that still fails, `hi`
+/// being the value the best schedule has (or stands for).
+fn lowest_failing(
+    runner: &mut Runner<'_>,
+    best: &mut Best,
+    mut lo: u64,
+    mut hi: u64,
+    set: impl Fn(&mut Schedule, u64),
+) {
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let mut candidate = best.schedule.clone();
+        set(&mut candidate, mid);
+        if best.try_keep(runner, candidate) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+}
+
+/// A proptest strategy with no randomness: a number that starts at `start`
+/// and shrinks toward `lo` by binary search (proptest's own integer tree).
+#[derive(Clone, Copy, Debug)]
+struct ShrinksFrom {
+    lo: u64,
+    start: u64,
+}
+
+impl Strategy for ShrinksFrom {
+    type Tree = BinarySearch;
+    type Value = u64;
+    fn new_tree(&self, _: &mut TestRunner) -> NewTree<Self> {
+        Ok(BinarySearch::new_above(self.lo.min(self.start), self.start))
+    }
+}
+
+fn from(lo: u64, start: u64) -> ShrinksFrom {
+    ShrinksFrom { lo, start }
+}
+
+/// One fault as proptest sees it: (keep 1 or 0, duration, severity).
+type FaultGenes = (ShrinksFrom, ShrinksFrom, ShrinksFrom);
+
+fn by_proptest(runner: &mut Runner<'_>, best: &mut Best) {
+    let original = best.schedule.clone();
+    let faults: Vec<FaultGenes> = original
+        .faults
+        .iter()
+        .map(|f| {
+            let (sev, floor) = get_severity(&f.kind).unwrap_or((0, 0));
+            (
+                from(0, 1),
+                from(MIN_DURATION_MS, f.duration_ms),
+                from(floor, sev),
+            )
+        })
+        .collect();
+    let (clients, ops) = (clients_start(&original), ops_start(&original));
+    let strategy = (faults, from(0, clients), from(1, ops));
+    let build = |genes: &(Vec<(u64, u64, u64)>, u64, u64)| -> Schedule {
+        let (faults, clients, ops) = genes;
+        let mut s = original.clone();
+        s.faults = original
+            .faults
+            .iter()
+            .zip(faults)
+            .filter(|(_, (keep, _, _))| *keep == 1)
+            .map(|(f, &(_, duration_ms, sev))| {
+                let mut f = f.clone();
+                f.duration_ms = duration_ms;
+                if get_severity(&f.kind).is_some() {
+                    set_severity(&mut f.kind, sev);
+                }
+                f
+            })
+            .collect();
+        if *clients != clients_start(&original) {
+            s.workload.clients = Some(*clients as usize);
+        }
+        if *ops != ops_start(&original) {
+            s.workload.max_ops_per_client = Some(*ops);
+        }
+        s
+    };
+    let mut tree = strategy
+        .new_tree(&mut TestRunner::deterministic())
+        .expect("these strategies never reject");
+    debug_assert_eq!(build(&tree.current()), original);
+    // proptest's shrink loop (TestRunner::shrink), with our run as the test.
+    if !tree.simplify() {
+        return;
+    }
+    while runner.runs < runner.max_runs {
+        let candidate = build(&tree.current());
+        let keep = best.try_keep(runner, candidate);
+        let more = if keep {
+            tree.simplify()
+        } else {
+            tree.complicate()
+        };
+        if !more {
+            break;
+        }
+    }
+}
+
+/// The clients a schedule runs, as the number shrinking starts from.
+fn clients_start(s: &Schedule) -> u64 {
+    s.workload.clients() as u64
+}
+
+/// The operations cap a schedule has, or one no client reaches.
+fn ops_start(s: &Schedule) -> u64 {
+    s.workload.max_ops_per_client.unwrap_or(OPS_CAP_START)
 }

@@ -188,16 +188,20 @@ fn grade_prints_a_table_by_part() {
     assert_eq!(out.lines().last(), Some("51 passed, 0 failed"));
 }
 
-#[test]
-fn shrink_finds_the_few_faults_behind_a_bug_and_the_result_replays() {
+/// Shrinks the buggy variant's seed 5 with `method`; checks that few faults
+/// are left, that the shrunk schedule still fails, and that the real Raft
+/// passes it. Returns the number of faults left.
+fn shrink_and_replay(method: &str) -> usize {
     // The buggy variant grants votes without the up-to-date check; seed 5
     // fails with a state machine safety violation under its generated faults.
-    let out = scratch("shrunk.json");
+    let out = scratch(&format!("shrunk-{method}.json"));
     let o = lab(&[
         "shrink",
         "raft-nemesis-buggy-votes",
         "--seed",
         "5",
+        "--method",
+        method,
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -210,6 +214,10 @@ fn shrink_finds_the_few_faults_behind_a_bug_and_the_result_replays() {
     let words: Vec<&str> = line.split_whitespace().collect();
     let (before, after): (usize, usize) = (words[1].parse().unwrap(), words[4].parse().unwrap());
     assert!(after < before && after <= 5, "{line}");
+    assert!(
+        line.contains("operations per client unlimited to "),
+        "the workload shrinks too: {line}"
+    );
     let replay = lab(&[
         "replay",
         "raft-nemesis-buggy-votes",
@@ -235,6 +243,39 @@ fn shrink_finds_the_few_faults_behind_a_bug_and_the_result_replays() {
         out.to_str().unwrap(),
     ]);
     assert!(fixed.status.success(), "{}", text(&fixed));
+    after
+}
+
+#[test]
+fn shrink_by_delta_debugging_finds_the_few_faults_behind_a_bug() {
+    assert!(shrink_and_replay("ddmin") <= 3);
+}
+
+#[test]
+fn shrink_by_proptest_finds_the_few_faults_behind_a_bug() {
+    assert!(shrink_and_replay("proptest") <= 5);
+}
+
+#[test]
+fn a_schedule_sets_the_workload_size() {
+    let file = scratch("small-workload.json");
+    std::fs::write(
+        &file,
+        r#"{"faults": [], "workload": {"clients": 2, "max_ops_per_client": 3}}"#,
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let o = lab(&["replay", "kv-nemesis", "--seed", "1", "--schedule", f]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(", 6 commands"),
+        "2 clients of 3 operations each:\n{}",
+        text(&o)
+    );
+    std::fs::write(&file, r#"{"faults": [], "workload": {"clients": 1000}}"#).unwrap();
+    let o = lab(&["replay", "kv-nemesis", "--seed", "1", "--schedule", f]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("at most 64"), "{}", text(&o));
 }
 
 #[test]
@@ -308,6 +349,17 @@ fn bad_arguments_are_clear_errors_with_status_2() {
             "unknown model",
         ),
         (vec!["frobnicate"], "unrecognized subcommand"),
+        (
+            vec![
+                "shrink",
+                "raft-nemesis",
+                "--seed",
+                "1",
+                "--method",
+                "bisect",
+            ],
+            "no shrink method `bisect`",
+        ),
     ] {
         let o = lab(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));

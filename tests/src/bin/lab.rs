@@ -92,6 +92,10 @@ enum Command {
         /// Give up after this many runs.
         #[arg(long, default_value_t = 400)]
         max_runs: usize,
+        /// ddmin (delta debugging, then halving lengths, rates and the
+        /// workload) or proptest (proptest's value-tree shrinking).
+        #[arg(long, default_value = "ddmin")]
+        method: tests::shrink::Method,
     },
     /// Check a history file for linearizability. Exit 0: linearizable; 1: not
     /// (the HTML page shows why); 3: unknown within the timeout; 2: unreadable.
@@ -240,7 +244,8 @@ fn main() -> ExitCode {
             schedule,
             out,
             max_runs,
-        } => shrink(&scenario, seed, schedule, out, max_runs),
+            method,
+        } => shrink(&scenario, seed, schedule, out, max_runs, method),
         Command::Corpus { file, line } => corpus(&file, line),
         Command::CheckHistory {
             file,
@@ -389,12 +394,9 @@ fn replay(args: ReplayArgs) -> ExitCode {
                     target.name
                 ));
             }
-            match std::fs::read_to_string(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|t| Schedule::from_json(&t))
-            {
+            match load_schedule(&path) {
                 Ok(s) => Some(s),
-                Err(e) => return fail(format!("{}: {e}", path.display())),
+                Err(e) => return fail(e),
             }
         }
     };
@@ -428,11 +430,12 @@ fn replay(args: ReplayArgs) -> ExitCode {
     let code = match &outcome {
         Ok(report) => {
             println!(
-                "PASSED {} seed={seed}: {} events, {:.3} s virtual, {} RPCs",
+                "PASSED {} seed={seed}: {} events, {:.3} s virtual, {} RPCs, {} commands",
                 target.name,
                 report.events,
                 report.virtual_ns as f64 / 1e9,
-                report.rpcs
+                report.rpcs,
+                report.commands
             );
             ExitCode::SUCCESS
         }
@@ -623,10 +626,13 @@ fn grade(seeds: &[u64], jobs: usize) -> ExitCode {
     }
 }
 
+/// Reads a schedule file and checks it against the scenarios' cluster.
 fn load_schedule(path: &Path) -> Result<Schedule, String> {
     std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| Schedule::from_json(&t))
+        .and_then(|s| s.validate(scenarios::SERVERS).map(|()| s))
         .map_err(|e| format!("{}: {e}", path.display()))
-        .and_then(|t| Schedule::from_json(&t).map_err(|e| format!("{}: {e}", path.display())))
 }
 
 fn shrink(
@@ -635,6 +641,7 @@ fn shrink(
     schedule: Option<PathBuf>,
     out: Option<PathBuf>,
     max_runs: usize,
+    method: tests::shrink::Method,
 ) -> ExitCode {
     let Some(scenario) = scenarios::find(name) else {
         return fail(format!(
@@ -648,7 +655,7 @@ fn shrink(
         },
         None => (scenario.schedule)(seed),
     };
-    let shrunk = match tests::shrink::shrink(scenario, seed, schedule, max_runs) {
+    let shrunk = match tests::shrink::shrink(scenario, seed, schedule, max_runs, method) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -661,11 +668,19 @@ fn shrink(
         return fail(format!("cannot write {}: {e}", out.display()));
     }
     println!("{}", shrunk.shrunk.to_json());
+    let (before, after) = (&shrunk.original, &shrunk.shrunk);
     println!(
-        "shrunk {} faults to {} in {} runs; it still fails:",
-        shrunk.original.faults.len(),
-        shrunk.shrunk.faults.len(),
-        shrunk.runs
+        "shrunk {} faults to {} in {} runs ({} ms of faults to {}; clients {} to {}; \
+         operations per client {} to {}); it still fails:",
+        before.faults.len(),
+        after.faults.len(),
+        shrunk.runs,
+        total_ms(before),
+        total_ms(after),
+        before.workload.clients(),
+        after.workload.clients(),
+        ops_limit(before),
+        ops_limit(after),
     );
     println!(
         "FAILED {} seed={seed} at t={}: {}",
@@ -679,6 +694,16 @@ fn shrink(
         out.display()
     );
     ExitCode::SUCCESS
+}
+
+fn total_ms(s: &Schedule) -> u64 {
+    s.faults.iter().map(|f| f.duration_ms).sum()
+}
+
+fn ops_limit(s: &Schedule) -> String {
+    s.workload
+        .max_ops_per_client
+        .map_or_else(|| "unlimited".to_string(), |n| n.to_string())
 }
 
 fn check_history(file: &Path, model: &str, timeout: Duration, html: Option<PathBuf>) -> ExitCode {
@@ -735,7 +760,10 @@ fn corpus(file: &Path, only: Option<usize>) -> ExitCode {
         };
         let schedule = match &entry["schedule"] {
             serde_json::Value::Null => None,
-            v => match serde_json::from_value::<Schedule>(v.clone()) {
+            v => match serde_json::from_value::<Schedule>(v.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|s| s.validate(scenarios::SERVERS).map(|()| s))
+            {
                 Ok(s) => Some(s),
                 Err(e) => {
                     return fail(format!("{}:{n}: not a fault schedule: {e}", file.display()));

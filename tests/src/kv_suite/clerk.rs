@@ -21,6 +21,13 @@ pub trait Workload: 'static {
     /// The next operation, given the previous one and what it returned (`None`
     /// before the first). `None`: the client stops.
     fn next(&mut self, rng: &mut SimRng, last: Option<(&Op, &str)>) -> Option<Op>;
+
+    /// How long the client waits before starting the operation `next` just
+    /// gave (a rate-limited client, as Jepsen's generators stagger theirs).
+    /// The default, 0, is 6.824's closed loop.
+    fn think_ns(&mut self, _rng: &mut SimRng) -> u64 {
+        0
+    }
 }
 
 /// Converts a kvraft operation to the checker's input.
@@ -49,6 +56,8 @@ pub struct ClerkNode {
     delayed: Option<Call>,
     timeout: Option<TimerId>,
     workload: Option<Box<dyn Workload>>,
+    /// The next operation, waiting for the workload's think time to pass.
+    thinking: Option<(TimerId, Op)>,
     /// The result of the last operation completed.
     pub last_result: Option<String>,
     /// Operations completed.
@@ -57,6 +66,8 @@ pub struct ClerkNode {
 
 const TAG_TIMEOUT: u64 = 0;
 const TAG_SEND: u64 = 1;
+/// Think timers are told apart by their id; the tag only has to be unique.
+const TAG_THINK: u64 = u64::MAX;
 
 impl ClerkNode {
     /// A clerk numbered `client` (its id in the service is `client_id`) of the
@@ -77,6 +88,7 @@ impl ClerkNode {
             delayed: None,
             timeout: None,
             workload: None,
+            thinking: None,
             last_result: None,
             completed: 0,
         }
@@ -87,7 +99,8 @@ impl ClerkNode {
         self.current.is_some()
     }
 
-    /// True when neither an operation nor a workload is running.
+    /// True when neither an operation nor a workload is running (a workload
+    /// between operations is still running).
     pub fn idle(&self) -> bool {
         self.current.is_none() && self.workload.is_none()
     }
@@ -168,7 +181,15 @@ impl ClerkNode {
                     None => None,
                 };
                 self.last_result = Some(value);
+                let think_ns = match (next.is_some(), self.workload.as_mut()) {
+                    (true, Some(w)) => w.think_ns(ctx.rng()),
+                    _ => 0,
+                };
                 match next {
+                    Some(op) if think_ns > 0 => {
+                        let timer = ctx.set_timer(think_ns, TAG_THINK);
+                        self.thinking = Some((timer, op));
+                    }
                     Some(op) => self.invoke(ctx, op),
                     None => self.workload = None,
                 }
@@ -209,6 +230,10 @@ impl Node<labrpc::Net> for ClerkNode {
     }
 
     fn on_timer(&mut self, ctx: &mut labrpc::Ctx<'_>, timer: TimerId, tag: u64) {
+        if let Some((_, op)) = self.thinking.take_if(|(t, _)| *t == timer) {
+            self.invoke(ctx, op);
+            return;
+        }
         let call_no = tag >> 1;
         if tag & 1 == TAG_SEND {
             if let Some(c) = self.delayed.take_if(|c| c.call_no == call_no) {

@@ -102,6 +102,8 @@ fn one_step(sim: &mut Sim, mut task: OneTask, oracle: Rc<RefCell<Oracle>>, n: us
 pub struct ChurnClient {
     me: u64,
     stop: Rc<Cell<bool>>,
+    /// Commands it may still start (`None`: no limit).
+    ops_left: Option<u64>,
     /// Values this client saw committed.
     pub values: Vec<u64>,
     /// True once it noticed the stop flag.
@@ -110,9 +112,21 @@ pub struct ChurnClient {
 
 /// Starts a churn client; set `stop` to end it.
 pub fn spawn_churn(cfg: &mut Cluster, me: u64, stop: Rc<Cell<bool>>) -> Rc<RefCell<ChurnClient>> {
+    spawn_churn_limited(cfg, me, stop, None)
+}
+
+/// Starts a churn client that stops by itself after starting `max_ops`
+/// commands (or when `stop` is set, whichever comes first).
+pub fn spawn_churn_limited(
+    cfg: &mut Cluster,
+    me: u64,
+    stop: Rc<Cell<bool>>,
+    max_ops: Option<u64>,
+) -> Rc<RefCell<ChurnClient>> {
     let client = Rc::new(RefCell::new(ChurnClient {
         me,
         stop,
+        ops_left: max_ops,
         values: vec![],
         done: false,
     }));
@@ -130,9 +144,15 @@ fn churn_step(
     oracle: Rc<RefCell<Oracle>>,
     n: usize,
 ) {
-    if client.borrow().stop.get() {
-        client.borrow_mut().done = true;
-        return;
+    {
+        let mut c = client.borrow_mut();
+        if c.stop.get() || c.ops_left == Some(0) {
+            c.done = true;
+            return;
+        }
+        if let Some(left) = c.ops_left.as_mut() {
+            *left -= 1;
+        }
     }
     let x: u64 = sim.kernel().rng(Stream::Workload).random_range(0..1 << 62);
     let command = super::cmd(x);
