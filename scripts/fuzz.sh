@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 budget="${1:-5m}"
-scenario="${2:-raft-nemesis}"
+scenario="${2:-kv-nemesis}"
 first="${3:-$(date +%s)}"
 shard=()
 if [ -n "${4:-}" ]; then shard=(--shard "$4"); fi

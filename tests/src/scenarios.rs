@@ -47,6 +47,13 @@ pub const SCENARIOS: &[Scenario] = &[
         run_with: buggy_votes_with,
         schedule: raft_nemesis_schedule,
     },
+    Scenario {
+        name: "kv-nemesis-stale-reads",
+        about: "test-only: kv-nemesis with a bug (a leader answers Gets from its own state)",
+        run: stale_reads,
+        run_with: stale_reads_with,
+        schedule: raft_nemesis_schedule,
+    },
 ];
 
 /// The scenario `lab explore` runs when none is named.
@@ -204,20 +211,35 @@ impl crate::kv_suite::clerk::Workload for KvChaos {
 }
 
 fn kv_nemesis(seed: u64) -> Result<RunReport, Failure> {
-    run_kv_nemesis(seed, &schedule_for(seed))
+    kv_nemesis_with(seed, &schedule_for(seed))
 }
 
 fn kv_nemesis_with(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
-    run_kv_nemesis(seed, schedule)
+    run_kv_nemesis("kv-nemesis", seed, schedule, kvraft::ReadMode::Log)
 }
 
-fn run_kv_nemesis(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
+fn stale_reads(seed: u64) -> Result<RunReport, Failure> {
+    stale_reads_with(seed, &schedule_for(seed))
+}
+
+fn stale_reads_with(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
+    let read_mode = kvraft::ReadMode::StaleLocal;
+    run_kv_nemesis("kv-nemesis-stale-reads", seed, schedule, read_mode)
+}
+
+fn run_kv_nemesis(
+    name: &str,
+    seed: u64,
+    schedule: &Schedule,
+    read_mode: kvraft::ReadMode,
+) -> Result<RunReport, Failure> {
     use crate::kv_suite::{KvConfig, KvOptions};
     let options = KvOptions {
         maxraftstate: Some(2000),
+        read_mode,
         ..KvOptions::new(SERVERS)
     };
-    let mut cfg = KvConfig::new("kv-nemesis", seed, options);
+    let mut cfg = KvConfig::new(name, seed, options);
     let servers = cfg.all();
     if let Err(e) = nemesis::apply(&mut cfg.sim, schedule, &servers) {
         return cfg.check_fail(format!("bad schedule: {e}"));

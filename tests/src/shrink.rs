@@ -307,62 +307,73 @@ fn from(lo: u64, start: u64) -> ShrinksFrom {
     ShrinksFrom { lo, start }
 }
 
-/// One fault as proptest sees it: (keep 1 or 0, duration, severity).
-type FaultGenes = (ShrinksFrom, ShrinksFrom, ShrinksFrom);
-
 fn by_proptest(runner: &mut Runner<'_>, best: &mut Best) {
+    // Two value trees, one after the other, so a long schedule's budget is
+    // not spent binary-searching the length of faults that will be dropped:
+    // first a keep flag per fault (1 shrinks to 0: dropped), ...
     let original = best.schedule.clone();
-    let faults: Vec<FaultGenes> = original
-        .faults
-        .iter()
-        .map(|f| {
-            let (sev, floor) = get_severity(&f.kind).unwrap_or((0, 0));
-            (
-                from(0, 1),
-                from(MIN_DURATION_MS, f.duration_ms),
-                from(floor, sev),
-            )
-        })
-        .collect();
-    let (clients, ops) = (clients_start(&original), ops_start(&original));
-    let strategy = (faults, from(0, clients), from(1, ops));
-    let build = |genes: &(Vec<(u64, u64, u64)>, u64, u64)| -> Schedule {
-        let (faults, clients, ops) = genes;
+    let keep: Vec<ShrinksFrom> = original.faults.iter().map(|_| from(0, 1)).collect();
+    proptest_shrink(runner, best, keep, |keep: &Vec<u64>| {
         let mut s = original.clone();
         s.faults = original
             .faults
             .iter()
-            .zip(faults)
-            .filter(|(_, (keep, _, _))| *keep == 1)
-            .map(|(f, &(_, duration_ms, sev))| {
-                let mut f = f.clone();
-                f.duration_ms = duration_ms;
-                if get_severity(&f.kind).is_some() {
-                    set_severity(&mut f.kind, sev);
-                }
-                f
-            })
+            .zip(keep)
+            .filter(|(_, k)| **k == 1)
+            .map(|(f, _)| f.clone())
             .collect();
-        if *clients != clients_start(&original) {
+        s
+    });
+    // ... then each remaining fault's length and severity, and the workload.
+    let kept = best.schedule.clone();
+    let faults: Vec<(ShrinksFrom, ShrinksFrom)> = kept
+        .faults
+        .iter()
+        .map(|f| {
+            let (sev, floor) = get_severity(&f.kind).unwrap_or((0, 0));
+            (from(MIN_DURATION_MS, f.duration_ms), from(floor, sev))
+        })
+        .collect();
+    let (clients, ops) = (clients_start(&kept), ops_start(&kept));
+    let strategy = (faults, from(0, clients), from(1, ops));
+    proptest_shrink(runner, best, strategy, |genes| {
+        let (faults, clients, ops) = genes;
+        let mut s = kept.clone();
+        for (f, &(duration_ms, sev)) in s.faults.iter_mut().zip(faults) {
+            f.duration_ms = duration_ms;
+            if get_severity(&f.kind).is_some() {
+                set_severity(&mut f.kind, sev);
+            }
+        }
+        if *clients != clients_start(&kept) {
             s.workload.clients = Some(*clients as usize);
         }
-        if *ops != ops_start(&original) {
+        if *ops != ops_start(&kept) {
             s.workload.max_ops_per_client = Some(*ops);
         }
         s
-    };
+    });
+}
+
+/// proptest's shrink loop (as `TestRunner` runs it after a failure), with a
+/// scenario run as the test: `strategy`'s tree starts at the best schedule,
+/// and `build` turns the tree's value into a schedule.
+fn proptest_shrink<S: Strategy>(
+    runner: &mut Runner<'_>,
+    best: &mut Best,
+    strategy: S,
+    build: impl Fn(&S::Value) -> Schedule,
+) {
     let mut tree = strategy
         .new_tree(&mut TestRunner::deterministic())
         .expect("these strategies never reject");
-    debug_assert_eq!(build(&tree.current()), original);
-    // proptest's shrink loop (TestRunner::shrink), with our run as the test.
+    debug_assert_eq!(build(&tree.current()), best.schedule);
     if !tree.simplify() {
         return;
     }
     while runner.runs < runner.max_runs {
         let candidate = build(&tree.current());
-        let keep = best.try_keep(runner, candidate);
-        let more = if keep {
+        let more = if best.try_keep(runner, candidate) {
             tree.simplify()
         } else {
             tree.complicate()

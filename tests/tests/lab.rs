@@ -257,6 +257,37 @@ fn shrink_by_proptest_finds_the_few_faults_behind_a_bug() {
 }
 
 #[test]
+fn explore_catches_stale_reads_under_the_nemesis() {
+    // The test-only variant answers Gets from the leader's own state, without
+    // going through the log: under partitions an old leader serves stale
+    // values, and the end-of-run linearizability check must say so.
+    let corpus = scratch("stale-corpus.jsonl");
+    let o = lab(&[
+        "explore",
+        "kv-nemesis-stale-reads",
+        "--seeds",
+        "0..20",
+        "--jobs",
+        "2",
+        "--corpus",
+        corpus.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("failures by kind: 4 linearizability"), "{out}");
+    assert_eq!(out.lines().last(), Some("16 passed, 4 failed"), "{out}");
+    let all = text(&o);
+    for seed in [3, 6, 13, 15] {
+        assert!(
+            all.contains(&format!("FAILED kv-nemesis-stale-reads seed={seed} at t=2")),
+            "seed {seed} fails:\n{all}"
+        );
+    }
+    let lines = std::fs::read_to_string(&corpus).unwrap();
+    assert_eq!(lines.lines().count(), 4, "{lines}");
+}
+
+#[test]
 fn a_schedule_sets_the_workload_size() {
     let file = scratch("small-workload.json");
     std::fs::write(
