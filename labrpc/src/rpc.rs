@@ -20,8 +20,12 @@ pub trait Method: 'static {
 
 /// Encodes a value as bincode bytes.
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    bincode::serde::encode_to_vec(value, bincode::config::standard())
-        .expect("bincode cannot fail on in-memory values")
+    // Most messages fit in 64 bytes; starting there saves the 8, 16, 32
+    // reallocations of growing from empty (a few percent of a simulation).
+    let mut bytes = Vec::with_capacity(64);
+    bincode::serde::encode_into_std_write(value, &mut bytes, bincode::config::standard())
+        .expect("bincode cannot fail on in-memory values");
+    bytes
 }
 
 /// Decodes bincode bytes, rejecting trailing garbage.

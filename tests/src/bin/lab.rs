@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use tests::campaign::{CampaignOptions, Summary, on_terminal, run_campaign};
+
+/// A simulation allocates and frees small messages all the time; mimalloc's
+/// per-thread free lists do that in about half the time glibc's malloc takes.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tests::failure::{Failure, parse_seeds};
 use tests::nemesis::Schedule;
 use tests::{hooks, scenarios, targets};
