@@ -144,6 +144,11 @@ impl Schedule {
             .unwrap_or(0)
     }
 
+    /// Milliseconds of faults, summed over every fault (overlaps count twice).
+    pub fn fault_ms(&self) -> u64 {
+        self.faults.iter().map(|f| f.duration_ms).sum()
+    }
+
     /// Parses a schedule saved as JSON.
     pub fn from_json(text: &str) -> Result<Schedule, String> {
         serde_json::from_str(text).map_err(|e| format!("not a fault schedule: {e}"))

@@ -65,15 +65,6 @@ pub struct Shrunk {
     pub runs: usize,
 }
 
-/// The size shrinking minimises, smallest first: faults, then their total
-/// length, then clients, then operations per client.
-pub fn size(s: &Schedule) -> (usize, u64, usize, u64) {
-    let total_ms = s.faults.iter().map(|f| f.duration_ms).sum();
-    let clients = s.workload.clients.unwrap_or(usize::MAX);
-    let ops = s.workload.max_ops_per_client.unwrap_or(u64::MAX);
-    (s.faults.len(), total_ms, clients, ops)
-}
-
 struct Runner<'a> {
     scenario: &'a Scenario,
     seed: u64,

@@ -680,8 +680,8 @@ fn shrink(
         before.faults.len(),
         after.faults.len(),
         shrunk.runs,
-        total_ms(before),
-        total_ms(after),
+        before.fault_ms(),
+        after.fault_ms(),
         before.workload.clients(),
         after.workload.clients(),
         ops_limit(before),
@@ -699,10 +699,6 @@ fn shrink(
         out.display()
     );
     ExitCode::SUCCESS
-}
-
-fn total_ms(s: &Schedule) -> u64 {
-    s.faults.iter().map(|f| f.duration_ms).sum()
 }
 
 fn ops_limit(s: &Schedule) -> String {
