@@ -1,7 +1,8 @@
-//! kvraft: a linearizable key/value service on Raft, as sans-IO state machines.
+//! kvraft: a linearizable key/value service on any Raft, as sans-IO state machines.
 //!
-//! - [`KvServer`]: the replicated state machine next to one Raft peer. It submits
-//!   each client operation to the peer ([`raft::Raft::start`]), applies committed
+//! - [`KvServer`]: the replicated state machine next to one Raft peer, any
+//!   [`peer::Peer`] (it is the lab's reference [`peer::KvStateMachine`]). It submits
+//!   each client operation to the peer ([`peer::Peer::start`]), applies committed
 //!   operations in log order with duplicate detection by (client id, sequence
 //!   number), answers a waiting request as soon as its operation is applied, and
 //!   snapshots its data and duplicate table when the persisted Raft state passes
@@ -19,11 +20,11 @@
 //! simulator and over a real network.
 //!
 //! ```text
-//! server:  on request:   server.request(&mut raft, now_ms, id, args)   then drive raft's Ready
+//! server:  on request:   server.request(&mut peer, now_ms, id, args)   then drive the peer's Ready
 //!          on apply:     server.apply(apply_msg)
-//!          after applies: if let Some((i, data)) = server.maybe_snapshot(size, raft.snapshot_index())
-//!                         { raft.snapshot(i, data) }
-//!          after inputs: server.poll(&raft, now_ms)
+//!          after applies: if let Some((i, data)) = server.maybe_snapshot(size, status.snapshot_index)
+//!                         { peer.snapshot(i, data) }
+//!          after inputs: server.poll(&peer, now_ms)
 //!          then send every (id, reply) of server.take_replies()
 //! clerk:   let call = clerk.begin(op);              send call.args to call.server
 //!          on reply/fail: clerk.on_reply(call_no, outcome) -> Progress::{Done, Retry}

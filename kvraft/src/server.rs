@@ -3,14 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use raft::{ApplyMsg, Index, Raft, Term};
+use peer::{ApplyMsg, Index, KvStateMachine, Peer, Term};
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{ClientId, KvArgs, KvReply, Op, Seq};
 
-/// The driver's name for one request waiting for its answer (an RPC it must
-/// answer later). Unique among the requests a server has not yet answered.
-pub type RequestId = u64;
+pub use peer::RequestId;
 
 /// How Gets are served.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -103,10 +101,11 @@ impl KvServer {
     /// A client request arrived; its answer comes out of [`KvServer::take_replies`]
     /// under `id`, now or once its operation is applied (the driver then processes
     /// `raft`'s Ready, since the operation may have been started).
-    pub fn request(&mut self, raft: &mut Raft, now_ms: u64, id: RequestId, args: KvArgs) {
-        let (term, is_leader) = raft.get_state();
+    pub fn request(&mut self, peer: &mut dyn Peer, now_ms: u64, id: RequestId, args: KvArgs) {
+        let status = peer.status();
+        let (term, is_leader) = status.get_state();
         if !is_leader {
-            let leader_hint = raft.leader_id();
+            let leader_hint = status.leader;
             self.replies
                 .push((id, KvReply::WrongLeader { leader_hint }));
             return;
@@ -126,9 +125,9 @@ impl KvServer {
             self.replies.push((id, KvReply::Ok { value }));
             return;
         }
-        let (index, entry_term, started) = raft.start(now_ms, args.encode());
+        let (index, entry_term, started) = peer.start(now_ms, args.encode());
         if !started {
-            let leader_hint = raft.leader_id();
+            let leader_hint = peer.status().leader;
             self.replies
                 .push((id, KvReply::WrongLeader { leader_hint }));
             return;
@@ -170,6 +169,12 @@ impl KvServer {
                         "applied index {index} after {} (a gap)",
                         self.last_applied
                     ));
+                }
+                if command.is_empty() {
+                    // The peer's own entry (a new leader's no-op): nothing to execute,
+                    // and no request waits for it.
+                    self.last_applied = index;
+                    return Ok(());
                 }
                 let args = KvArgs::decode(&command)
                     .ok_or_else(|| format!("entry {index} is not a KV command"))?;
@@ -253,7 +258,7 @@ impl KvServer {
     /// The snapshot to take now, if the persisted Raft state (`raft_state_bytes`,
     /// 6.824's `RaftStateSize`) has reached `maxraftstate` and this server has
     /// applied past the peer's snapshot (`snapshot_index`): the index it covers and
-    /// its bytes, for [`raft::Raft::snapshot`]. Call after applying.
+    /// its bytes, for [`peer::Peer::snapshot`]. Call after applying.
     pub fn maybe_snapshot(
         &mut self,
         raft_state_bytes: u64,
@@ -281,12 +286,13 @@ impl KvServer {
     /// them when this server is no longer leader or its term moved on, and those
     /// past their timeout. Call after every input (a leader's heartbeat timer makes
     /// that at least every heartbeat interval).
-    pub fn poll(&mut self, raft: &Raft, now_ms: u64) {
+    pub fn poll(&mut self, peer: &dyn Peer, now_ms: u64) {
         if self.waiting.is_empty() {
             return;
         }
-        let (term, is_leader) = raft.get_state();
-        let leader_hint = raft.leader_id();
+        let status = peer.status();
+        let (term, is_leader) = status.get_state();
+        let leader_hint = status.leader;
         let replies = &mut self.replies;
         self.waiting.retain(|_, w| {
             let reply = if !is_leader || w.term != term {
@@ -327,16 +333,46 @@ impl KvServer {
     }
 }
 
+impl KvStateMachine for KvServer {
+    fn request(&mut self, peer: &mut dyn Peer, now_ms: u64, id: RequestId, args: KvArgs) {
+        KvServer::request(self, peer, now_ms, id, args)
+    }
+    fn apply(&mut self, msg: ApplyMsg) -> Result<(), String> {
+        KvServer::apply(self, msg)
+    }
+    fn maybe_snapshot(
+        &mut self,
+        raft_state_bytes: u64,
+        snapshot_index: Index,
+    ) -> Option<(Index, Vec<u8>)> {
+        KvServer::maybe_snapshot(self, raft_state_bytes, snapshot_index)
+    }
+    fn poll(&mut self, peer: &dyn Peer, now_ms: u64) {
+        KvServer::poll(self, peer, now_ms)
+    }
+    fn take_replies(&mut self) -> Vec<(RequestId, KvReply)> {
+        KvServer::take_replies(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use raft::Config;
+    use peer::{MemDisk, PeerConfig};
+    use raft::ReferencePeer;
 
-    fn leader() -> Raft {
-        let mut raft = Raft::new(Config::new(0, 1, 7), None, 0).unwrap();
+    fn peer(id: usize, peers: usize) -> ReferencePeer {
+        ReferencePeer::new(PeerConfig::new(id, peers, 7), &MemDisk::default(), 0, None).unwrap()
+    }
+
+    fn leader() -> ReferencePeer {
+        let mut raft = peer(0, 1);
         raft.tick(10_000);
-        assert!(raft.get_state().1, "a one-peer cluster elects itself");
-        raft.ready();
+        assert!(
+            raft.status().get_state().1,
+            "a one-peer cluster elects itself"
+        );
+        raft.ready(&mut MemDisk::default());
         raft
     }
 
@@ -344,9 +380,9 @@ mod tests {
         KvArgs { client_id, seq, op }
     }
 
-    fn commit_all(raft: &mut Raft, kv: &mut KvServer) {
+    fn commit_all(raft: &mut ReferencePeer, kv: &mut KvServer) {
         while raft.has_ready() {
-            for a in raft.ready().applies {
+            for a in raft.ready(&mut MemDisk::default()).applies {
                 kv.apply(a).unwrap();
             }
         }
@@ -390,7 +426,7 @@ mod tests {
 
     #[test]
     fn a_follower_answers_wrong_leader_at_once() {
-        let mut raft = Raft::new(Config::new(1, 3, 7), None, 0).unwrap();
+        let mut raft = peer(1, 3);
         let mut kv = KvServer::new(ServerConfig::default());
         kv.request(&mut raft, 0, 5, args(1, 1, Op::Get { key: "x".into() }));
         assert_eq!(
@@ -401,14 +437,14 @@ mod tests {
 
     #[test]
     fn a_waiting_request_times_out() {
-        let mut raft = Raft::new(Config::new(0, 3, 7), None, 0).unwrap();
+        let mut raft = peer(0, 3);
         raft.tick(10_000); // a candidate, not a leader
         let mut kv = KvServer::new(ServerConfig::default());
         kv.waiting.insert(
             1,
             Waiter {
                 id: 3,
-                term: raft.current_term(),
+                term: raft.status().term,
                 client_id: 1,
                 seq: 1,
                 deadline_ms: 5,

@@ -25,6 +25,7 @@
 
 mod config;
 mod error;
+mod interface;
 mod log;
 mod message;
 mod progress;
@@ -36,18 +37,14 @@ pub mod storage;
 
 pub use config::{Config, InjectedBug};
 pub use error::RaftError;
-pub use log::Entry;
+pub use interface::{
+    APPEND_ENTRIES, INSTALL_SNAPSHOT, REQUEST_VOTE, ReferencePeer, factory, from_wire, to_wire,
+};
 pub use message::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotArgs, InstallSnapshotReply, Message,
     RequestVoteArgs, RequestVoteReply,
 };
+pub use peer::{ApplyMsg, Entry, Index, PeerId, Term};
 pub use raft::{Raft, Role};
-pub use ready::{ApplyMsg, Ready};
+pub use ready::Ready;
 pub use state::{HardState, Restored, Snapshot};
-
-/// A peer's identity: peers of a cluster are numbered `0..peers`.
-pub type PeerId = usize;
-/// A Raft term.
-pub type Term = u64;
-/// A log index. Real entries start at 1; index 0 is the empty log's sentinel, with term 0.
-pub type Index = u64;

@@ -1,17 +1,6 @@
 //! The in-memory log: entries after the snapshot, addressed by absolute index.
 
-use serde::{Deserialize, Serialize};
-
-use crate::{Index, Term};
-
-/// One log entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    pub term: Term,
-    pub index: Index,
-    #[serde(with = "serde_bytes")]
-    pub command: Vec<u8>,
-}
+use crate::{Entry, Index, Term};
 
 /// The log after the snapshot. `entries[i].index == snapshot_index + 1 + i`; the snapshot
 /// stands in for everything at or below `snapshot_index` (index 0, term 0 when there is

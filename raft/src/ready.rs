@@ -1,23 +1,6 @@
 //! The output of a peer: what the driver must do after each input.
 
-use crate::{Entry, HardState, Index, Message, PeerId, Snapshot, Term};
-
-/// Something for the service to apply, strictly in index order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ApplyMsg {
-    /// A committed command.
-    Command {
-        index: Index,
-        term: Term,
-        command: Vec<u8>,
-    },
-    /// Replace the service state with this snapshot (covers everything through `index`).
-    Snapshot {
-        index: Index,
-        term: Term,
-        data: Vec<u8>,
-    },
-}
+use crate::{ApplyMsg, Entry, HardState, Message, PeerId, Snapshot};
 
 /// Everything the driver must do after an input, in this order:
 /// 1. persist `hard_state`, then `snapshot`, then `entries`, and sync them;

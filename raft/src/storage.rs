@@ -23,18 +23,7 @@ pub const SNAPSHOT_FILE: &str = "raft-snapshot";
 /// Bytes of the length prefix of each log record.
 const RECORD_HEADER_BYTES: usize = 4;
 
-/// A flat namespace of whole files. Durability (sync) is the implementor's business: the
-/// driver syncs after [`LogStore::persist`] returns.
-pub trait Disk {
-    /// The file's contents, or None if it does not exist.
-    fn read(&self, file: &str) -> Option<&[u8]>;
-    /// Replace the whole file.
-    fn write(&mut self, file: &str, data: &[u8]);
-    /// Append to the file, creating it if needed.
-    fn append(&mut self, file: &str, data: &[u8]);
-    /// Cut the file to `len` bytes.
-    fn truncate(&mut self, file: &str, len: u64);
-}
+pub use peer::Disk;
 
 /// In-memory index of the log file: where each entry record starts, and its term (to
 /// decide what a snapshot keeps without reading the file).

@@ -1,0 +1,184 @@
+//! peer: the contract between a Raft peer under test and the lab that drives it.
+//!
+//! Every Raft the lab can test (the reference, a student's, tikv's raft-rs) is a
+//! [`Peer`]: a sans-IO state machine that takes inputs and hands back a [`Ready`]. A
+//! key/value server on top of any peer is a [`KvStateMachine`]. The lab's harness,
+//! its safety oracle, its graded suites, its nemesis and its picture drive and observe
+//! peers through these traits alone, so every check that holds for one peer holds
+//! for all of them.
+//!
+//! # Driving a peer
+//! ```text
+//! create:   let peer = factory(PeerConfig { id, peers, rng_seed, .. }, &disk, now_ms)?;
+//!           // restores whatever it finds on `disk` (nothing for a fresh peer)
+//! loop:     one input: tick(now) once now >= next_deadline_ms(), step(now, from, msg),
+//!           start(now, cmd) (6.824 Start), snapshot(index, data) (6.824 Snapshot);
+//!           while peer.has_ready() { let rd = peer.ready(&mut disk);
+//!               if rd.must_sync { sync the disk }   send rd.messages;   apply rd.applies; }
+//! ```
+//! The driver feeds the next input only after all that, so everything a peer wrote in
+//! earlier Readies is durable whenever it runs.
+//!
+//! # Randomness
+//! A peer draws randomness only from [`PeerConfig::rng_seed`] (a stream of the run's
+//! seed). A peer that reads any other randomness (the thread's RNG, the clock) makes a
+//! run depend on more than (scenario, peer, seed); `lab check-determinism` finds it.
+//!
+//! # Two styles of message
+//! 6.824-style peers talk in request/reply RPCs ([`Kind::Request`], answered by exactly
+//! one [`Kind::Reply`] in the Ready that follows the request); etcd and raft-rs style
+//! peers send [`Kind::OneWay`] messages (an append and its response are two messages).
+//! Both cross the same simulated network, as bytes, with the same faults.
+
+mod disk;
+mod kv;
+mod ready;
+
+pub use disk::{Disk, MemDisk};
+pub use kv::{ClientId, KvArgs, KvReply, KvStateMachine, Op, RequestId, Seq};
+pub use ready::{ApplyMsg, Entry, Kind, Ready, Wire};
+
+use std::fmt;
+
+/// A peer's identity: peers of a cluster are numbered `0..peers`.
+pub type PeerId = usize;
+/// A Raft term.
+pub type Term = u64;
+/// A log index. Real entries start at 1; index 0 is the empty log's sentinel, with term 0.
+pub type Index = u64;
+
+/// What every peer is told when it is created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// This peer's id, in `0..peers`.
+    pub id: PeerId,
+    /// Number of peers in the cluster.
+    pub peers: usize,
+    /// The seed of the peer's one source of randomness. It differs between the peers
+    /// of a run and between incarnations of one peer.
+    pub rng_seed: u64,
+    /// Election timeouts should fall in this range (6.824: a new leader within 5 s).
+    pub election_timeout_min_ms: u64,
+    /// See `election_timeout_min_ms`.
+    pub election_timeout_max_ms: u64,
+    /// A leader should send heartbeats at least this often (6.824: at most 10 a second).
+    pub heartbeat_interval_ms: u64,
+}
+
+impl PeerConfig {
+    /// Peer `id` of `peers`, with 6.824's timing: elections in 300..=600 ms,
+    /// heartbeats every 100 ms.
+    pub fn new(id: PeerId, peers: usize, rng_seed: u64) -> PeerConfig {
+        PeerConfig {
+            id,
+            peers,
+            rng_seed,
+            election_timeout_min_ms: 300,
+            election_timeout_max_ms: 600,
+            heartbeat_interval_ms: 100,
+        }
+    }
+}
+
+/// A peer's role. A peer with more roles (a PreVote candidate, a learner) reports the
+/// nearest of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+/// What the oracle and the picture observe of a peer at any moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub role: Role,
+    pub term: Term,
+    /// The leader this peer believes in, if any.
+    pub leader: Option<PeerId>,
+    pub commit_index: Index,
+    /// Index of the last log entry (the snapshot's index when the log is empty).
+    pub last_index: Index,
+    /// Index of the last entry covered by the peer's snapshot (0 without one).
+    pub snapshot_index: Index,
+}
+
+impl Status {
+    /// 6.824's `GetState`: (term, is leader).
+    pub fn get_state(&self) -> (Term, bool) {
+        (self.term, self.role == Role::Leader)
+    }
+}
+
+/// Why a peer refused an input or could not start. A refused input changed nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerError(pub String);
+
+impl fmt::Display for PeerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PeerError {}
+
+/// One Raft peer under test, as a sans-IO state machine. See the crate documentation
+/// for how a driver runs it.
+pub trait Peer {
+    /// Time passes. Called at least once `now_ms >= next_deadline_ms()`; it may be
+    /// called earlier.
+    fn tick(&mut self, now_ms: u64);
+
+    /// The latest time at which [`Peer::tick`] must next be called.
+    fn next_deadline_ms(&self) -> u64;
+
+    /// A message arrived from peer `from`. For a [`Kind::Request`], the next Ready must
+    /// hold exactly one [`Kind::Reply`] to `from`; for a [`Kind::Reply`], `msg.method`
+    /// is the method of the request it answers. An `Err` changed nothing and, for a
+    /// request, fails the call.
+    fn step(&mut self, now_ms: u64, from: PeerId, msg: Wire) -> Result<(), PeerError>;
+
+    /// 6.824's `Start`: as leader, append `command` and return (index, term, true);
+    /// otherwise (the index it would get, term, false). Never blocks.
+    fn start(&mut self, now_ms: u64, command: Vec<u8>) -> (Index, Term, bool);
+
+    /// 6.824's `Snapshot`: the service has a snapshot covering every entry through
+    /// `index` (an index it has applied); the peer may drop that prefix of its log.
+    fn snapshot(&mut self, index: Index, data: Vec<u8>) -> Result<(), PeerError>;
+
+    /// True when [`Peer::ready`] has something to do.
+    fn has_ready(&self) -> bool;
+
+    /// Writes what must be durable to `disk`, in the peer's own format, and returns
+    /// the rest of what the driver must do, in order (see [`Ready`]).
+    fn ready(&mut self, disk: &mut dyn Disk) -> Ready;
+
+    /// Role, term, leader and indices, now.
+    fn status(&self) -> Status;
+
+    /// The term of the entry at `index`, if the peer still holds it (or it is the
+    /// snapshot's last entry).
+    fn term_at(&self, index: Index) -> Option<Term>;
+
+    /// Bytes of Raft state (log and metadata, not the snapshot) on `disk`: 6.824's
+    /// `persister.RaftStateSize()`, which decides when a KV server snapshots.
+    fn raft_state_bytes(&self, disk: &dyn Disk) -> u64;
+
+    /// Bytes of the snapshot on `disk` (6.824's `persister.SnapshotSize()`).
+    fn snapshot_bytes(&self, disk: &dyn Disk) -> u64;
+
+    /// A one-line description of a message, for readers of the trace.
+    fn describe(&self, msg: &Wire) -> String {
+        format!("{} ({} bytes)", msg.method, msg.bytes.len())
+    }
+
+    /// Votes (and pre-votes) refused because the candidate's log was behind, since
+    /// this peer started: a coverage mark the lab reports when a peer counts it.
+    fn stale_log_refusals(&self) -> u64 {
+        0
+    }
+}
+
+/// Makes a peer: fresh when `disk` is empty, else restored from `disk` alone.
+pub type PeerFactory =
+    std::rc::Rc<dyn Fn(PeerConfig, &dyn Disk, u64) -> Result<Box<dyn Peer>, PeerError>>;

@@ -1,0 +1,268 @@
+//! The reference Raft as a [`peer::Peer`]: [`Raft`] plus its on-disk [`LogStore`],
+//! speaking 6.824-style RPCs whose bytes are the bincode of Figure 2's structs.
+
+use peer::{Disk, Index, Kind, PeerConfig, PeerError, PeerId, Status, Term, Wire};
+
+use crate::storage::LogStore;
+use crate::{
+    AppendEntriesArgs, AppendEntriesReply, Config, InjectedBug, InstallSnapshotArgs,
+    InstallSnapshotReply, Message, Raft, RequestVoteArgs, RequestVoteReply, Role,
+};
+
+/// The name on the wire of RequestVote (and PreVote, a RequestVote with a flag).
+pub const REQUEST_VOTE: &str = "Raft.RequestVote";
+/// The name on the wire of AppendEntries.
+pub const APPEND_ENTRIES: &str = "Raft.AppendEntries";
+/// The name on the wire of InstallSnapshot.
+pub const INSTALL_SNAPSHOT: &str = "Raft.InstallSnapshot";
+
+/// The reference peer, driven through the peer interface.
+#[derive(Debug)]
+pub struct ReferencePeer {
+    raft: Raft,
+    store: LogStore,
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(64);
+    bincode::serde::encode_into_std_write(value, &mut bytes, bincode::config::standard())
+        .expect("bincode cannot fail on in-memory values");
+    bytes
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, PeerError> {
+    match bincode::serde::decode_from_slice(bytes, bincode::config::standard()) {
+        Ok((value, used)) if used == bytes.len() => Ok(value),
+        Ok((_, used)) => Err(PeerError(format!("{} trailing bytes", bytes.len() - used))),
+        Err(e) => Err(PeerError(format!("undecodable: {e}"))),
+    }
+}
+
+/// A message as it crosses the network.
+pub fn to_wire(msg: &Message) -> Wire {
+    let (kind, method, bytes) = match msg {
+        Message::RequestVote(a) => (Kind::Request, REQUEST_VOTE, encode(a)),
+        Message::RequestVoteReply(r) => (Kind::Reply, REQUEST_VOTE, encode(r)),
+        Message::AppendEntries(a) => (Kind::Request, APPEND_ENTRIES, encode(a)),
+        Message::AppendEntriesReply(r) => (Kind::Reply, APPEND_ENTRIES, encode(r)),
+        Message::InstallSnapshot(a) => (Kind::Request, INSTALL_SNAPSHOT, encode(a)),
+        Message::InstallSnapshotReply(r) => (Kind::Reply, INSTALL_SNAPSHOT, encode(r)),
+    };
+    Wire {
+        kind,
+        method,
+        bytes,
+    }
+}
+
+/// A message off the network; an error for bytes or a method that is not the
+/// reference's.
+pub fn from_wire(wire: &Wire) -> Result<Message, PeerError> {
+    let b = &wire.bytes;
+    Ok(match (wire.kind, wire.method) {
+        (Kind::Request, REQUEST_VOTE) => Message::RequestVote(decode::<RequestVoteArgs>(b)?),
+        (Kind::Reply, REQUEST_VOTE) => Message::RequestVoteReply(decode::<RequestVoteReply>(b)?),
+        (Kind::Request, APPEND_ENTRIES) => Message::AppendEntries(decode::<AppendEntriesArgs>(b)?),
+        (Kind::Reply, APPEND_ENTRIES) => {
+            Message::AppendEntriesReply(decode::<AppendEntriesReply>(b)?)
+        }
+        (Kind::Request, INSTALL_SNAPSHOT) => {
+            Message::InstallSnapshot(decode::<InstallSnapshotArgs>(b)?)
+        }
+        (Kind::Reply, INSTALL_SNAPSHOT) => {
+            Message::InstallSnapshotReply(decode::<InstallSnapshotReply>(b)?)
+        }
+        (kind, method) => {
+            return Err(PeerError(format!(
+                "the reference peer has no {kind:?} `{method}`"
+            )));
+        }
+    })
+}
+
+impl ReferencePeer {
+    /// A peer from the lab's configuration, restored from `disk` (fresh if it is empty).
+    pub fn new(
+        config: PeerConfig,
+        disk: &dyn Disk,
+        now_ms: u64,
+        injected_bug: Option<InjectedBug>,
+    ) -> Result<ReferencePeer, PeerError> {
+        let (store, restored) = LogStore::restore(disk).map_err(|e| PeerError(e.to_string()))?;
+        let mut c = Config::new(config.id, config.peers, config.rng_seed);
+        c.election_timeout_min_ms = config.election_timeout_min_ms;
+        c.election_timeout_max_ms = config.election_timeout_max_ms;
+        c.heartbeat_interval_ms = config.heartbeat_interval_ms;
+        c.injected_bug = injected_bug;
+        let raft = Raft::new(c, restored, now_ms).map_err(|e| PeerError(e.to_string()))?;
+        Ok(ReferencePeer { raft, store })
+    }
+
+    /// The Raft inside, for tests that look closer than the interface does.
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+}
+
+impl peer::Peer for ReferencePeer {
+    fn tick(&mut self, now_ms: u64) {
+        self.raft.tick(now_ms);
+    }
+
+    fn next_deadline_ms(&self) -> u64 {
+        self.raft.next_deadline_ms()
+    }
+
+    fn step(&mut self, now_ms: u64, from: PeerId, msg: Wire) -> Result<(), PeerError> {
+        let msg = from_wire(&msg)?;
+        self.raft
+            .step(now_ms, from, msg)
+            .map_err(|e| PeerError(e.to_string()))
+    }
+
+    fn start(&mut self, now_ms: u64, command: Vec<u8>) -> (Index, Term, bool) {
+        self.raft.start(now_ms, command)
+    }
+
+    fn snapshot(&mut self, index: Index, data: Vec<u8>) -> Result<(), PeerError> {
+        self.raft
+            .snapshot(index, data)
+            .map_err(|e| PeerError(e.to_string()))
+    }
+
+    fn has_ready(&self) -> bool {
+        self.raft.has_ready()
+    }
+
+    fn ready(&mut self, disk: &mut dyn Disk) -> peer::Ready {
+        let rd = self.raft.ready();
+        let must_sync = rd.must_persist();
+        if must_sync {
+            self.store.persist(disk, &rd);
+        }
+        peer::Ready {
+            must_sync,
+            snapshot: rd
+                .snapshot
+                .as_ref()
+                .map(|s| (s.last_included_index, s.last_included_term)),
+            entries: rd.entries,
+            messages: rd
+                .messages
+                .iter()
+                .map(|(to, m)| (*to, to_wire(m)))
+                .collect(),
+            applies: rd.applies,
+        }
+    }
+
+    fn status(&self) -> Status {
+        let r = &self.raft;
+        Status {
+            role: match r.role() {
+                Role::Follower => peer::Role::Follower,
+                Role::Candidate => peer::Role::Candidate,
+                Role::Leader => peer::Role::Leader,
+            },
+            term: r.current_term(),
+            leader: r.leader_id(),
+            commit_index: r.commit_index(),
+            last_index: r.last_index(),
+            snapshot_index: r.snapshot_index(),
+        }
+    }
+
+    fn term_at(&self, index: Index) -> Option<Term> {
+        self.raft.term_at(index)
+    }
+
+    fn raft_state_bytes(&self, disk: &dyn Disk) -> u64 {
+        LogStore::raft_state_size(disk)
+    }
+
+    fn snapshot_bytes(&self, disk: &dyn Disk) -> u64 {
+        disk.read(crate::storage::SNAPSHOT_FILE)
+            .map_or(0, |b| b.len() as u64)
+    }
+
+    fn describe(&self, wire: &Wire) -> String {
+        match from_wire(wire) {
+            Ok(m) => summarize(&m),
+            Err(e) => format!("{} ({} bytes): {e}", wire.method, wire.bytes.len()),
+        }
+    }
+
+    fn stale_log_refusals(&self) -> u64 {
+        self.raft.stale_log_refusals()
+    }
+}
+
+/// A short description of a message for the trace: entries and snapshot data are
+/// summarised, not dumped.
+fn summarize(msg: &Message) -> String {
+    let text = match msg {
+        Message::RequestVote(a) => format!("{REQUEST_VOTE} {a:?}"),
+        Message::AppendEntries(a) => format!("{APPEND_ENTRIES} {a:?}"),
+        Message::InstallSnapshot(a) => format!("{INSTALL_SNAPSHOT} {a:?}"),
+        other => format!("{other:?}"),
+    };
+    match text.char_indices().nth(240) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text,
+    }
+}
+
+/// Peers the lab can run from the reference crate, by the bug injected (none for the
+/// reference itself).
+pub fn factory(injected_bug: Option<InjectedBug>) -> peer::PeerFactory {
+    std::rc::Rc::new(move |config, disk, now_ms| {
+        let p = ReferencePeer::new(config, disk, now_ms, injected_bug)?;
+        Ok(Box::new(p) as Box<dyn peer::Peer>)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use peer::{MemDisk, Peer};
+
+    #[test]
+    fn messages_round_trip_through_the_wire() {
+        let m = Message::RequestVote(RequestVoteArgs {
+            term: 3,
+            candidate_id: 1,
+            last_log_index: 7,
+            last_log_term: 2,
+            pre_vote: false,
+        });
+        let w = to_wire(&m);
+        assert_eq!((w.kind, w.method), (Kind::Request, REQUEST_VOTE));
+        assert_eq!(from_wire(&w).unwrap(), m);
+        let bad = Wire {
+            kind: Kind::OneWay,
+            method: REQUEST_VOTE,
+            bytes: w.bytes,
+        };
+        assert!(from_wire(&bad).is_err());
+    }
+
+    #[test]
+    fn a_lone_peer_elects_itself_persists_and_restores() {
+        let mut disk = MemDisk::default();
+        let config = PeerConfig::new(0, 1, 9);
+        let mut p = ReferencePeer::new(config.clone(), &disk, 0, None).unwrap();
+        p.tick(p.next_deadline_ms());
+        while p.has_ready() {
+            p.ready(&mut disk);
+        }
+        assert_eq!(p.status().role, peer::Role::Leader);
+        let (index, term, ok) = p.start(1000, b"x".to_vec());
+        assert!(ok);
+        let rd = p.ready(&mut disk);
+        assert!(rd.must_sync);
+        assert_eq!(rd.entries.len(), 1);
+        let restored = ReferencePeer::new(config, &disk, 2000, None).unwrap();
+        assert_eq!(restored.term_at(index), Some(term));
+        assert!(restored.raft_state_bytes(&disk) > 0);
+    }
+}
