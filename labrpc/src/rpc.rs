@@ -241,6 +241,13 @@ impl<S: 'static> Router<S> {
         Ok(self)
     }
 
+    /// True if `method` has a handler here.
+    pub fn handles(&self, method: &str) -> bool {
+        self.routes
+            .binary_search_by_key(&method, |(name, _)| *name)
+            .is_ok()
+    }
+
     /// Freezes the router so a node can keep it and hand it to `dispatch`.
     pub fn build(self) -> Rc<Router<S>> {
         Rc::new(self)

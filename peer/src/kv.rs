@@ -4,6 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ApplyMsg, Index, Peer};
 
+/// The name on the wire of the one clerk-to-server RPC: a [`KvArgs`] in, a
+/// [`KvReply`] out.
+pub const KV_COMMAND: &str = "KVServer.Command";
+
 /// A clerk's identity, unique among the service's clients.
 pub type ClientId = u64;
 /// A clerk's operation number: 1, 2, 3, ... A retry keeps its number.

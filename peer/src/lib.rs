@@ -35,7 +35,7 @@ mod kv;
 mod ready;
 
 pub use disk::{Disk, MemDisk};
-pub use kv::{ClientId, KvArgs, KvReply, KvStateMachine, Op, RequestId, Seq};
+pub use kv::{ClientId, KV_COMMAND, KvArgs, KvReply, KvStateMachine, Op, RequestId, Seq};
 pub use ready::{ApplyMsg, Entry, Kind, Ready, Wire};
 
 use std::fmt;
@@ -125,6 +125,10 @@ impl std::error::Error for PeerError {}
 /// One Raft peer under test, as a sans-IO state machine. See the crate documentation
 /// for how a driver runs it.
 pub trait Peer {
+    /// The peer's methods on the wire and how each travels ([`Kind::Request`] or
+    /// [`Kind::OneWay`]): the driver hands a peer only messages of these methods.
+    fn methods(&self) -> &'static [(&'static str, Kind)];
+
     /// Time passes. Called at least once `now_ms >= next_deadline_ms()`; it may be
     /// called earlier.
     fn tick(&mut self, now_ms: u64);

@@ -104,7 +104,18 @@ impl ReferencePeer {
     }
 }
 
+/// The reference's RPCs.
+const METHODS: &[(&str, Kind)] = &[
+    (REQUEST_VOTE, Kind::Request),
+    (APPEND_ENTRIES, Kind::Request),
+    (INSTALL_SNAPSHOT, Kind::Request),
+];
+
 impl peer::Peer for ReferencePeer {
+    fn methods(&self) -> &'static [(&'static str, Kind)] {
+        METHODS
+    }
+
     fn tick(&mut self, now_ms: u64) {
         self.raft.tick(now_ms);
     }

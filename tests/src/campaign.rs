@@ -139,13 +139,8 @@ pub fn run_caught(
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "panic".into());
         let (at_ns, event) = labsim::last_event_hint();
-        Err(Failure {
-            test: name.to_owned(),
-            seed,
-            at_ns,
-            what: format!("panicked: {what} (event #{event})"),
-            kind: FailureKind::Safety,
-        })
+        let what = format!("panicked: {what} (event #{event})");
+        Err(Failure::new(name, seed, at_ns, FailureKind::Safety, what))
     })
 }
 

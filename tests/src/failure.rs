@@ -8,6 +8,8 @@ use std::fmt;
 pub struct Failure {
     /// The test, e.g. `raft::figure8_unreliable`.
     pub test: String,
+    /// The peer under test (a name of the registry in `peers`).
+    pub peer: String,
     /// The seed.
     pub seed: u64,
     /// Virtual time of the failure.
@@ -43,12 +45,26 @@ impl fmt::Display for FailureKind {
 }
 
 impl Failure {
-    /// The command that replays this failure.
+    /// The command that replays this failure (on the same peer).
     pub fn replay_command(&self) -> String {
         format!(
-            "cargo run --release -p tests --bin lab -- replay {} --seed {}",
-            self.test, self.seed
+            "cargo run --release -p tests --bin lab -- replay {} --seed {}{}",
+            self.test,
+            self.seed,
+            crate::peers::flag(&self.peer)
         )
+    }
+
+    /// A failure of `test` on `seed` with the peer this thread runs.
+    pub fn new(test: &str, seed: u64, at_ns: u64, kind: FailureKind, what: String) -> Failure {
+        Failure {
+            test: test.to_owned(),
+            peer: crate::peers::current_name(),
+            seed,
+            at_ns,
+            what,
+            kind,
+        }
     }
 
     /// Wraps a simulator error (an invariant violation) as a failure.
@@ -61,13 +77,7 @@ impl Failure {
             ),
             other => (FailureKind::Check, at_ns, other.to_string()),
         };
-        Failure {
-            test: test.to_owned(),
-            seed,
-            at_ns,
-            what,
-            kind,
-        }
+        Failure::new(test, seed, at_ns, kind, what)
     }
 }
 
@@ -75,8 +85,13 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "FAILED {} seed={} at t={}: {}",
+            "FAILED {}{} seed={} at t={}: {}",
             self.test,
+            if self.peer == crate::peers::DEFAULT_PEER {
+                String::new()
+            } else {
+                format!(" peer={}", self.peer)
+            },
             self.seed,
             fmt_ns(self.at_ns),
             self.what
@@ -137,8 +152,9 @@ mod tests {
 
     #[test]
     fn failure_line_names_test_seed_time_and_replay() {
-        let f = Failure {
+        let mut f = Failure {
             test: "raft::figure8_unreliable".into(),
+            peer: "reference".into(),
             seed: 1234567,
             at_ns: 13_402_000_000,
             what: "two leaders in term 7 (peers 1, 3)".into(),
@@ -148,6 +164,12 @@ mod tests {
             f.to_string(),
             "FAILED raft::figure8_unreliable seed=1234567 at t=13.402s: two leaders in term 7 (peers 1, 3)\n\
              replay: cargo run --release -p tests --bin lab -- replay raft::figure8_unreliable --seed 1234567"
+        );
+        f.peer = "raft-rs".into();
+        assert_eq!(
+            f.to_string(),
+            "FAILED raft::figure8_unreliable peer=raft-rs seed=1234567 at t=13.402s: two leaders in term 7 (peers 1, 3)\n\
+             replay: cargo run --release -p tests --bin lab -- replay raft::figure8_unreliable --seed 1234567 --peer raft-rs"
         );
     }
 }

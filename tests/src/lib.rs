@@ -11,6 +11,7 @@ pub mod hooks;
 pub mod kv_suite;
 pub mod linearizability;
 pub mod nemesis;
+pub mod peers;
 pub mod picture;
 pub mod raft_suite;
 pub mod scenarios;

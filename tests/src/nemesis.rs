@@ -103,6 +103,10 @@ pub struct Schedule {
     /// lowers these too. Absent from a file: the scenario's defaults.
     #[serde(default, skip_serializing_if = "WorkloadSize::is_default")]
     pub workload: WorkloadSize,
+    /// The peer the schedule was found on (`lab --peer`), so a replay runs the
+    /// same code. Absent: the peer the command line names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
 }
 
 /// The size of a scenario's client workload; `None` is the scenario's default.
@@ -304,6 +308,7 @@ pub fn generate(rng: &mut SimRng, servers: usize, span_ms: u64) -> Schedule {
         swarm: swarm_desc,
         faults,
         workload: WorkloadSize::default(),
+        peer: None,
     }
 }
 

@@ -4,6 +4,7 @@
 
 use crate::failure::{Failure, FailureKind};
 use crate::nemesis::{self, Schedule};
+use crate::peers::PeerChoice;
 use crate::raft_suite::clients::spawn_churn_limited;
 use crate::raft_suite::{Cluster, ClusterOptions, RunReport, cmd};
 use labsim::{MS, SEC, Stream};
@@ -103,21 +104,23 @@ fn buggy_votes(seed: u64) -> Result<RunReport, Failure> {
 }
 
 fn buggy_votes_with(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
-    let bug = Some(raft::InjectedBug::VoteWithoutLogCheck);
-    run_raft_nemesis("raft-nemesis-buggy-votes", seed, schedule, bug)
+    let bug = PeerChoice::buggy_reference(raft::InjectedBug::VoteWithoutLogCheck);
+    run_raft_nemesis("raft-nemesis-buggy-votes", seed, schedule, Some(bug))
 }
 
 fn run_raft_nemesis(
     name: &str,
     seed: u64,
     schedule: &Schedule,
-    injected_bug: Option<raft::InjectedBug>,
+    peer: Option<PeerChoice>,
 ) -> Result<RunReport, Failure> {
     let mut options = ClusterOptions {
         snapshot: true,
         ..ClusterOptions::new(SERVERS)
     };
-    options.tuning.injected_bug = injected_bug;
+    if let Some(peer) = peer {
+        options.peer = peer;
+    }
     let mut cfg = Cluster::new(name, seed, options);
     let servers: Vec<usize> = (0..SERVERS).collect();
     if let Err(e) = nemesis::apply(&mut cfg.sim, schedule, &servers) {

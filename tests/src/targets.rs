@@ -8,7 +8,7 @@ use crate::raft_suite::RunReport;
 pub struct Target {
     /// Its name (`raft::figure8`, `raft-nemesis`).
     pub name: &'static str,
-    /// Its group: a graded part (`A`..`D`, `KV-A`, `KV-B`) or `scenario`.
+    /// Its group: a graded part (`3A`..`3D`, `4A`, `4B`) or `scenario`.
     pub group: &'static str,
     /// One line about it.
     pub about: &'static str,
@@ -40,6 +40,17 @@ pub fn all() -> Vec<Target> {
         run: s.run,
     }));
     v
+}
+
+/// The graded parts, in 6.824's order.
+pub fn parts() -> Vec<&'static str> {
+    let mut parts: Vec<&'static str> = Vec::new();
+    for t in all().iter().filter(|t| t.group != "scenario") {
+        if !parts.contains(&t.group) {
+            parts.push(t.group);
+        }
+    }
+    parts
 }
 
 /// Finds a target by its full name, or a graded test by its short name.

@@ -16,7 +16,7 @@ use tests::campaign::{CampaignOptions, Summary, on_terminal, run_campaign};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tests::failure::{Failure, parse_seeds};
 use tests::nemesis::Schedule;
-use tests::{hooks, scenarios, targets};
+use tests::{hooks, peers, scenarios, targets};
 
 #[derive(Parser)]
 #[command(
@@ -36,12 +36,20 @@ lab grade --seeds 1..6"
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The Raft under test (`lab list --peers`): every command runs it; failure
+    /// lines, replay commands, schedules and the corpus name it.
+    #[arg(long, global = true, value_parser = parse_peer)]
+    peer: Option<&'static str>,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// List every scenario and graded test, by name.
-    List,
+    /// List every scenario and graded test, by name (or, with --peers, every peer).
+    List {
+        /// List the peers instead: the Raft implementations `--peer` can name.
+        #[arg(long)]
+        peers: bool,
+    },
     /// Run a scenario over many seeds under generated faults (the main job).
     Explore {
         /// The scenario (see `lab list`).
@@ -134,6 +142,9 @@ enum Command {
         /// Seeds per test.
         #[arg(long, value_parser = parse_seed_list, default_value = "1..4")]
         seeds: SeedList,
+        /// Only this part: 3A, 3B, 3C, 3D (Raft) or 4A, 4B (KV).
+        #[arg(long, value_parser = parse_part)]
+        part: Option<&'static str>,
         /// Threads.
         #[arg(long, default_value_t = default_jobs())]
         jobs: usize,
@@ -207,6 +218,10 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
+fn parse_peer(text: &str) -> Result<&'static str, String> {
+    peers::resolve(text)
+}
+
 fn parse_time(text: &str) -> Result<u64, String> {
     labsim::parse_duration_ns(text)
 }
@@ -223,18 +238,29 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tests::campaign::quiet_panics();
+    // An explicit --peer binds every run; without one, a replayed schedule or
+    // corpus line names its own, and everything else runs the reference.
+    let peer = cli.peer;
+    let selected = peers::select(peer.unwrap_or(peers::DEFAULT_PEER));
+    if let Err(e) = selected {
+        return fail(e);
+    }
     match cli.command {
-        Command::List => list(),
+        Command::List { peers } => list(peers),
         Command::Explore {
             scenario,
             many,
             corpus,
         } => explore(&scenario, many, &corpus),
         Command::Run { test, many } => run(&test, many),
-        Command::Replay(args) => replay(args),
+        Command::Replay(args) => replay(args, peer),
         Command::Schedule { scenario, seed } => match scenarios::find(&scenario) {
             Some(s) => {
-                println!("{}", (s.schedule)(seed).to_json());
+                let schedule = Schedule {
+                    peer: Some(peers::current_name()),
+                    ..(s.schedule)(seed)
+                };
+                println!("{}", schedule.to_json());
                 ExitCode::SUCCESS
             }
             None => fail(format!(
@@ -242,7 +268,7 @@ fn main() -> ExitCode {
             )),
         },
         Command::CheckDeterminism { name, seeds, jobs } => check_determinism(&name, &seeds.0, jobs),
-        Command::Grade { seeds, jobs } => grade(&seeds.0, jobs),
+        Command::Grade { seeds, part, jobs } => grade(&seeds.0, part, jobs),
         Command::Shrink {
             scenario,
             seed,
@@ -250,7 +276,7 @@ fn main() -> ExitCode {
             out,
             max_runs,
             method,
-        } => shrink(&scenario, seed, schedule, out, max_runs, method),
+        } => shrink(peer, &scenario, seed, schedule, out, max_runs, method),
         Command::Corpus { file, line } => corpus(&file, line),
         Command::CheckHistory {
             file,
@@ -261,7 +287,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn list() -> ExitCode {
+fn list(peers: bool) -> ExitCode {
+    if peers {
+        println!(
+            "Peers (lab --peer NAME; cargo test: {}=NAME)",
+            peers::PEER_ENV
+        );
+        for p in peers::PEERS {
+            let default = if p.name == peers::DEFAULT_PEER {
+                " (default)"
+            } else {
+                ""
+            };
+            println!("  {:<12} {}{default}", p.name, p.about);
+        }
+        return ExitCode::SUCCESS;
+    }
     let mut group = "";
     for t in targets::all() {
         if t.group != group {
@@ -327,6 +368,7 @@ fn explore(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
         print_failure(f);
         let line = serde_json::json!({
             "scenario": scenario_name,
+            "peer": f.peer,
             "seed": f.seed,
             "kind": f.kind.to_string(),
             "what": f.what,
@@ -372,7 +414,7 @@ fn run(name: &str, many: ManySeeds) -> ExitCode {
     finish(&summary)
 }
 
-fn replay(args: ReplayArgs) -> ExitCode {
+fn replay(args: ReplayArgs, peer: Option<&'static str>) -> ExitCode {
     let ReplayArgs {
         name,
         seed,
@@ -405,6 +447,10 @@ fn replay(args: ReplayArgs) -> ExitCode {
             }
         }
     };
+    let peer = match schedule_peer(peer, schedule.as_ref()) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
     let sink: Option<Box<dyn Write>> = match &trace {
         None => None,
         Some(path) => match std::fs::File::create(path) {
@@ -419,9 +465,11 @@ fn replay(args: ReplayArgs) -> ExitCode {
     };
     let mut sink = sink;
     let run = || {
-        tests::campaign::run_caught(target.name, seed, || match schedule {
-            Some(s) => scenarios::with_schedule(s, || (target.run)(seed)),
-            None => (target.run)(seed),
+        peers::with_peer(peer, || {
+            tests::campaign::run_caught(target.name, seed, || match schedule {
+                Some(s) => scenarios::with_schedule(s, || (target.run)(seed)),
+                None => (target.run)(seed),
+            })
         })
     };
     let (outcome, finished) = hooks::with_trace(
@@ -435,8 +483,13 @@ fn replay(args: ReplayArgs) -> ExitCode {
     let code = match &outcome {
         Ok(report) => {
             println!(
-                "PASSED {} seed={seed}: {} events, {:.3} s virtual, {} RPCs, {} commands",
+                "PASSED {}{} seed={seed}: {} events, {:.3} s virtual, {} RPCs, {} commands",
                 target.name,
+                if peer == peers::DEFAULT_PEER {
+                    String::new()
+                } else {
+                    format!(" peer={peer}")
+                },
                 report.events,
                 report.virtual_ns as f64 / 1e9,
                 report.rpcs,
@@ -577,11 +630,24 @@ fn check_determinism(name: &str, seeds: &[u64], jobs: usize) -> ExitCode {
     }
 }
 
-fn grade(seeds: &[u64], jobs: usize) -> ExitCode {
+fn parse_part(text: &str) -> Result<&'static str, String> {
+    let parts = targets::parts();
+    let wanted = text.trim().to_ascii_uppercase();
+    parts
+        .iter()
+        .copied()
+        .find(|p| *p == wanted)
+        .ok_or_else(|| format!("no part `{text}`; the parts are {}", parts.join(", ")))
+}
+
+fn grade(seeds: &[u64], part: Option<&str>, jobs: usize) -> ExitCode {
     let mut rows: Vec<(&str, usize, usize, usize)> = vec![]; // part, tests, tests passing all seeds, seeds failed
     let mut failed_total = 0;
     let mut runs_total = 0u64;
-    for t in targets::all().into_iter().filter(|t| t.group != "scenario") {
+    let graded = targets::all()
+        .into_iter()
+        .filter(|t| t.group != "scenario" && part.is_none_or(|p| p == t.group));
+    for t in graded {
         let summary = run_campaign(
             &t.run,
             CampaignOptions {
@@ -631,6 +697,26 @@ fn grade(seeds: &[u64], jobs: usize) -> ExitCode {
     }
 }
 
+/// The peer a replay runs: the command line's, else the schedule's, else the
+/// default. A schedule found on another peer than the one named is refused.
+fn schedule_peer(
+    explicit: Option<&'static str>,
+    schedule: Option<&Schedule>,
+) -> Result<&'static str, String> {
+    let recorded = match schedule.and_then(|s| s.peer.as_deref()) {
+        Some(name) => Some(peers::resolve(name).map_err(|e| format!("the schedule's peer: {e}"))?),
+        None => None,
+    };
+    match (explicit, recorded) {
+        (Some(a), Some(b)) if a != b => Err(format!(
+            "the schedule was found on peer `{b}`, but --peer says `{a}`; drop one"
+        )),
+        (Some(a), _) => Ok(a),
+        (None, Some(b)) => Ok(b),
+        (None, None) => Ok(peers::DEFAULT_PEER),
+    }
+}
+
 /// Reads a schedule file and checks it against the scenarios' cluster.
 fn load_schedule(path: &Path) -> Result<Schedule, String> {
     std::fs::read_to_string(path)
@@ -641,6 +727,7 @@ fn load_schedule(path: &Path) -> Result<Schedule, String> {
 }
 
 fn shrink(
+    peer: Option<&'static str>,
     name: &str,
     seed: u64,
     schedule: Option<PathBuf>,
@@ -660,10 +747,16 @@ fn shrink(
         },
         None => (scenario.schedule)(seed),
     };
-    let shrunk = match tests::shrink::shrink(scenario, seed, schedule, max_runs, method) {
+    let peer = match schedule_peer(peer, Some(&schedule)) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let shrink = || tests::shrink::shrink(scenario, seed, schedule, max_runs, method);
+    let mut shrunk = match peers::with_peer(peer, shrink) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    shrunk.shrunk.peer = Some(peer.to_owned());
     let out = out
         .unwrap_or_else(|| PathBuf::from(format!("lab-out/shrunk-{}-{seed}.json", scenario.name)));
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -687,12 +780,9 @@ fn shrink(
         ops_limit(before),
         ops_limit(after),
     );
-    println!(
-        "FAILED {} seed={seed} at t={}: {}",
-        scenario.name,
-        labsim::fmt_ns(shrunk.failure.at_ns),
-        shrunk.failure.what
-    );
+    let mut failure = shrunk.failure.clone();
+    failure.what = format!("{} (with the shrunk schedule)", failure.what);
+    println!("{}", failure.to_string().lines().next().unwrap_or_default());
     println!(
         "replay: cargo run --release -p tests --bin lab -- replay {} --seed {seed} --schedule {}",
         scenario.name,
@@ -771,14 +861,24 @@ fn corpus(file: &Path, only: Option<usize>) -> ExitCode {
                 }
             },
         };
-        let outcome = tests::campaign::run_caught(target.name, seed, || match schedule {
-            Some(s) => scenarios::with_schedule(s, || (target.run)(seed)),
-            None => (target.run)(seed),
+        let peer = match entry["peer"].as_str().map(peers::resolve).transpose() {
+            Ok(p) => p.unwrap_or(peers::DEFAULT_PEER),
+            Err(e) => return fail(format!("{}:{n}: {e}", file.display())),
+        };
+        let outcome = peers::with_peer(peer, || {
+            tests::campaign::run_caught(target.name, seed, || match schedule {
+                Some(s) => scenarios::with_schedule(s, || (target.run)(seed)),
+                None => (target.run)(seed),
+            })
         });
         match outcome {
             Ok(_) => {
                 passed += 1;
-                println!("passed {} seed={seed} (line {n})", target.name);
+                println!(
+                    "passed {} seed={seed}{} (line {n})",
+                    target.name,
+                    peers::flag(peer)
+                );
             }
             Err(f) => {
                 failed += 1;

@@ -7,10 +7,12 @@ use super::clerk::{ClerkNode, KvHistory, Workload};
 use super::server::{KvNode, KvService};
 use crate::failure::{Failure, FailureKind};
 use crate::linearizability::{CheckOptions, CheckResult, KvModel, check, write_html};
+use crate::peers::{KvServerOptions, PeerChoice};
 use crate::raft_suite::RunReport;
+use crate::raft_suite::node::persisted_sizes;
 use crate::raft_suite::node::{PeerNode, RaftTuning};
 use crate::raft_suite::oracle::Oracle;
-use kvraft::{Op, ReadMode, ServerConfig};
+use kvraft::{Op, ReadMode};
 use labrpc::{Net, NetConfig, Sim};
 use labsim::{MS, NodeId, SEC, SimError, SimRng, Stream};
 use rand::RngExt;
@@ -42,6 +44,8 @@ pub struct KvOptions {
     pub maxraftstate: Option<u64>,
     /// How servers serve Gets (a stale variant exists for the checker's test).
     pub read_mode: ReadMode,
+    /// The Raft (and KV server) under test.
+    pub peer: PeerChoice,
 }
 
 impl KvOptions {
@@ -52,6 +56,7 @@ impl KvOptions {
             unreliable: false,
             maxraftstate: None,
             read_mode: ReadMode::Log,
+            peer: crate::peers::current(),
         }
     }
 }
@@ -67,6 +72,7 @@ pub struct KvConfig {
     test: String,
     seed: u64,
     maxraftstate: Option<u64>,
+    peer: PeerChoice,
 }
 
 impl Drop for KvConfig {
@@ -86,18 +92,19 @@ impl KvConfig {
         let mut sim = Sim::new(seed, net);
         crate::hooks::prepare(sim.trace_mut());
         let oracle = Rc::new(RefCell::new(Oracle::new(n)));
-        let config = ServerConfig {
+        let config = KvServerOptions {
             maxraftstate: options.maxraftstate,
             read_mode: options.read_mode,
-            ..ServerConfig::default()
         };
+        let choice = options.peer.clone();
         for i in 0..n {
-            let (config, oracle) = (config.clone(), oracle.clone());
+            let (config, oracle, choice) = (config.clone(), oracle.clone(), choice.clone());
             sim.add_node(format!("kv{i}"), move |_, _| {
                 Box::new(PeerNode::with_service(
                     n,
                     RaftTuning::default(),
-                    KvService::new(config.clone()),
+                    choice.clone(),
+                    KvService::new((choice.kv_server)(&config)),
                     oracle.clone(),
                 ))
             });
@@ -123,6 +130,7 @@ impl KvConfig {
             test: test.to_owned(),
             seed,
             maxraftstate: options.maxraftstate,
+            peer: choice,
         }
     }
 
@@ -145,6 +153,7 @@ impl KvConfig {
     pub fn failure(&self, kind: FailureKind, what: impl Into<String>) -> Failure {
         Failure {
             test: self.test.clone(),
+            peer: self.peer.name.to_owned(),
             seed: self.seed,
             at_ns: self.sim.now_ns(),
             what: what.into(),
@@ -280,7 +289,7 @@ impl KvConfig {
     /// 6.824's `LogSize`: the largest persisted Raft state of any server.
     pub fn log_size(&self) -> u64 {
         (0..self.n)
-            .map(|i| KvNode::raft_state_size(self.sim.storage(i)))
+            .map(|i| persisted_sizes(&self.peer, self.n, self.sim.storage(i)).0)
             .max()
             .unwrap_or(0)
     }
@@ -288,7 +297,7 @@ impl KvConfig {
     /// 6.824's `SnapshotSize`: the largest persisted snapshot of any server.
     pub fn snapshot_size(&self) -> u64 {
         (0..self.n)
-            .map(|i| self.sim.storage(i).len(raft::storage::SNAPSHOT_FILE))
+            .map(|i| persisted_sizes(&self.peer, self.n, self.sim.storage(i)).1)
             .max()
             .unwrap_or(0)
     }
@@ -300,8 +309,8 @@ impl KvConfig {
                 && self
                     .sim
                     .node::<KvNode>(i)
-                    .and_then(|n| n.raft())
-                    .is_some_and(|r| r.get_state().1)
+                    .and_then(|n| n.peer())
+                    .is_some_and(|p| p.status().get_state().1)
         })
     }
 

@@ -1,4 +1,4 @@
-//! The graded KV suites (6.824 4A/4B, as parts `KV-A` and `KV-B`) and their
+//! The graded KV suites (6.824 4A/4B, as parts `4A` and `4B`) and their
 //! harness: KV server nodes (a Raft peer driven by the generic
 //! [`crate::raft_suite::node::PeerNode`] with the `kvraft` server as its
 //! service), clerk nodes that record every operation in a history, 6.824's
@@ -27,29 +27,29 @@ macro_rules! graded {
 }
 
 graded!(
-    "KV-A" tests_a::basic,
-    "KV-A" tests_a::speed,
-    "KV-A" tests_a::concurrent,
-    "KV-A" tests_a::unreliable,
-    "KV-A" tests_a::unreliable_one_key,
-    "KV-A" tests_a::one_partition,
-    "KV-A" tests_a::many_partitions_one_client,
-    "KV-A" tests_a::many_partitions_many_clients,
-    "KV-A" tests_a::persist_one_client,
-    "KV-A" tests_a::persist_concurrent,
-    "KV-A" tests_a::persist_concurrent_unreliable,
-    "KV-A" tests_a::persist_partition,
-    "KV-A" tests_a::persist_partition_unreliable,
-    "KV-A" tests_a::persist_partition_unreliable_linearizable,
-    "KV-B" tests_b::snapshot_rpc,
-    "KV-B" tests_b::snapshot_size,
-    "KV-B" tests_b::speed_snapshots,
-    "KV-B" tests_b::snapshot_recover,
-    "KV-B" tests_b::snapshot_recover_many_clients,
-    "KV-B" tests_b::snapshot_unreliable,
-    "KV-B" tests_b::snapshot_unreliable_recover,
-    "KV-B" tests_b::snapshot_unreliable_recover_concurrent_partition,
-    "KV-B" tests_b::snapshot_unreliable_recover_concurrent_partition_linearizable,
+    "4A" tests_a::basic,
+    "4A" tests_a::speed,
+    "4A" tests_a::concurrent,
+    "4A" tests_a::unreliable,
+    "4A" tests_a::unreliable_one_key,
+    "4A" tests_a::one_partition,
+    "4A" tests_a::many_partitions_one_client,
+    "4A" tests_a::many_partitions_many_clients,
+    "4A" tests_a::persist_one_client,
+    "4A" tests_a::persist_concurrent,
+    "4A" tests_a::persist_concurrent_unreliable,
+    "4A" tests_a::persist_partition,
+    "4A" tests_a::persist_partition_unreliable,
+    "4A" tests_a::persist_partition_unreliable_linearizable,
+    "4B" tests_b::snapshot_rpc,
+    "4B" tests_b::snapshot_size,
+    "4B" tests_b::speed_snapshots,
+    "4B" tests_b::snapshot_recover,
+    "4B" tests_b::snapshot_recover_many_clients,
+    "4B" tests_b::snapshot_unreliable,
+    "4B" tests_b::snapshot_unreliable_recover,
+    "4B" tests_b::snapshot_unreliable_recover_concurrent_partition,
+    "4B" tests_b::snapshot_unreliable_recover_concurrent_partition_linearizable,
 );
 
 /// Finds a graded KV test by name (`kv::x` or just `x`).

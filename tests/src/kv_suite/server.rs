@@ -3,16 +3,15 @@
 
 use crate::raft_suite::node::{ApplyEnv, PeerNode, Service};
 use crate::raft_suite::oracle::{chain, empty_chain};
-use kvraft::{KvArgs, KvReply, KvServer, RequestId, ServerConfig};
 use labrpc::{DuplicateMethod, Method, ReplyToken, Router, RpcError, reply, respond};
 use labsim::MS;
-use raft::{ApplyMsg, Index, Raft};
+use peer::{ApplyMsg, Index, KvArgs, KvReply, KvStateMachine, Peer, RequestId};
 use std::collections::BTreeMap;
 
 /// The clerk-to-server RPC: one operation.
 pub struct KvCommand;
 impl Method for KvCommand {
-    const NAME: &'static str = "KVServer.Command";
+    const NAME: &'static str = peer::KV_COMMAND;
     type Args = KvArgs;
     type Reply = KvReply;
 }
@@ -24,7 +23,7 @@ pub type KvNode = PeerNode<KvService>;
 /// the server's own with the oracle's digest of the commands they cover, so
 /// the Raft oracle keeps checking state-machine safety across snapshots.
 pub struct KvService {
-    server: KvServer,
+    server: Box<dyn KvStateMachine>,
     tokens: BTreeMap<RequestId, ReplyToken>,
     next_request: RequestId,
     /// Commands applied, and their digest chain (for the oracle).
@@ -33,20 +32,15 @@ pub struct KvService {
 }
 
 impl KvService {
-    /// A server with `config` (maxraftstate, read mode).
-    pub fn new(config: ServerConfig) -> KvService {
+    /// A service around `server` (the peer's KV server).
+    pub fn new(server: Box<dyn KvStateMachine>) -> KvService {
         KvService {
-            server: KvServer::new(config),
+            server,
             tokens: BTreeMap::new(),
             next_request: 0,
             applied: 0,
             digest: empty_chain(),
         }
-    }
-
-    /// The KV state machine.
-    pub fn server(&self) -> &KvServer {
-        &self.server
     }
 
     fn flush(&mut self, ctx: &mut labrpc::Ctx<'_>) {
@@ -59,16 +53,16 @@ impl KvService {
 }
 
 fn request(node: &mut KvNode, ctx: &mut labrpc::Ctx<'_>, args: KvArgs, token: ReplyToken) {
-    if node.raft().is_none() {
+    if node.peer().is_none() {
         respond(ctx, token, Err(RpcError::ServerCrashed));
         return;
     }
     let now_ms = ctx.now_ns() / MS;
-    node.with_service_and_raft(ctx, |svc, raft, ctx| {
+    node.with_service_and_peer(ctx, |svc, peer, ctx| {
         let id = svc.next_request;
         svc.next_request += 1;
         svc.tokens.insert(id, token);
-        svc.server.request(raft, now_ms, id, args);
+        svc.server.request(peer, now_ms, id, args);
         svc.flush(ctx);
     });
 }
@@ -115,7 +109,7 @@ impl Service for KvService {
             ApplyMsg::Snapshot { index, term, data } => {
                 let (kv, digest) =
                     unwrap(data).map_err(|e| format!("undecodable snapshot at {index}: {e}"))?;
-                let id = env.raft.id();
+                let id = env.id;
                 env.oracle
                     .borrow_mut()
                     .apply_snapshot(id, index, digest, env.installing);
@@ -131,15 +125,16 @@ impl Service for KvService {
     }
 
     fn after_applies(&mut self, env: &mut ApplyEnv<'_, '_>) -> Result<(), String> {
-        let size = KvNode::raft_state_size(env.ctx.storage());
-        if let Some((index, kv)) = self.server.maybe_snapshot(size, env.raft.snapshot_index()) {
+        let size = env.raft_state_bytes();
+        let snapshot_index = env.peer.status().snapshot_index;
+        if let Some((index, kv)) = self.server.maybe_snapshot(size, snapshot_index) {
             if index != self.applied {
                 return Err(format!(
                     "KV server applied {index} but the driver {}",
                     self.applied
                 ));
             }
-            env.raft
+            env.peer
                 .snapshot(index, wrap(kv, self.digest))
                 .map_err(|e| format!("snapshot at {index}: {e}"))?;
         }
@@ -147,8 +142,8 @@ impl Service for KvService {
         Ok(())
     }
 
-    fn after_inputs(&mut self, ctx: &mut labrpc::Ctx<'_>, raft: &Raft) {
-        self.server.poll(raft, ctx.now_ns() / MS);
+    fn after_inputs(&mut self, ctx: &mut labrpc::Ctx<'_>, peer: &dyn Peer) {
+        self.server.poll(peer, ctx.now_ns() / MS);
         self.flush(ctx);
     }
 }

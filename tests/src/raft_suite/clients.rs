@@ -7,7 +7,7 @@ use super::node::RaftNode;
 use super::oracle::Oracle;
 use labrpc::Sim;
 use labsim::{MS, SEC, Stream};
-use raft::Index;
+use peer::Index;
 use rand::RngExt;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

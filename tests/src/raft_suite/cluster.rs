@@ -5,9 +5,10 @@
 use super::node::{RaftNode, RaftTuning, ServiceConfig};
 use super::oracle::{Oracle, Stats};
 use crate::failure::{Failure, FailureKind};
+use crate::peers::PeerChoice;
 use labrpc::{Net, NetConfig, Sim};
 use labsim::{MS, SEC, SimError, SimRng, Stream};
-use raft::{Index, Term};
+use peer::{Index, Term};
 use rand::RngExt;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -36,6 +37,8 @@ pub struct ClusterOptions {
     pub snapshot: bool,
     /// Raft timing.
     pub tuning: RaftTuning,
+    /// The Raft under test.
+    pub peer: PeerChoice,
 }
 
 impl ClusterOptions {
@@ -46,6 +49,7 @@ impl ClusterOptions {
             unreliable: false,
             snapshot: false,
             tuning: RaftTuning::default(),
+            peer: crate::peers::current(),
         }
     }
 }
@@ -77,6 +81,7 @@ pub struct Cluster {
     seed: u64,
     commands: u64,
     time_limited: bool,
+    peer: PeerChoice,
 }
 
 impl Cluster {
@@ -93,6 +98,7 @@ impl Cluster {
         let service = ServiceConfig {
             snapshot_every: options.snapshot.then_some(10),
             raft: options.tuning,
+            peer: options.peer.clone(),
         };
         for i in 0..n {
             let (service, oracle) = (service.clone(), oracle.clone());
@@ -122,6 +128,7 @@ impl Cluster {
             seed,
             commands: 0,
             time_limited,
+            peer: options.peer,
         }
     }
 
@@ -139,6 +146,7 @@ impl Cluster {
     pub fn failure(&self, kind: FailureKind, what: impl Into<String>) -> Failure {
         Failure {
             test: self.test.clone(),
+            peer: self.peer.name.to_owned(),
             seed: self.seed,
             at_ns: self.sim.now_ns(),
             what: what.into(),
@@ -262,7 +270,7 @@ impl Cluster {
 
     /// Bytes of persisted Raft state of peer `i` (6.824's `RaftStateSize`).
     pub fn raft_state_size(&self, i: usize) -> u64 {
-        RaftNode::raft_state_size(self.sim.storage(i))
+        super::node::persisted_sizes(&self.peer, self.n, self.sim.storage(i)).0
     }
 
     /// `rf.Start(cmd)` on peer `i`; None if it is crashed.
@@ -284,8 +292,8 @@ impl Cluster {
     pub fn get_state(&self, i: usize) -> Option<(Term, bool)> {
         self.sim
             .node::<RaftNode>(i)
-            .and_then(|n| n.raft())
-            .map(|r| r.get_state())
+            .and_then(|n| n.peer())
+            .map(|p| p.status().get_state())
     }
 
     /// 6.824's `checkOneLeader`: a connected leader within ~5 s.

@@ -1,5 +1,5 @@
-//! A Raft peer as a simulated node: the sans-IO `raft::Raft` driven by
-//! labsim timers, labrpc calls and the node's simulated disk, with the
+//! A Raft peer as a simulated node: any sans-IO [`peer::Peer`] driven by
+//! labsim timers, labrpc messages and the node's simulated disk, with the
 //! [`Service`] on top: the 6.824 Raft tester's [`Applier`] (apply, and
 //! snapshot every N commands; together they are [`RaftNode`]) or the KV
 //! server (`kv_suite`).
@@ -10,44 +10,13 @@
 //! wait in order.
 
 use super::oracle::Oracle;
-use labrpc::{CallId, DuplicateMethod, Method, ReplyToken, Router, RpcError, call, reply, respond};
+use crate::peers::PeerChoice;
+use labrpc::{CallId, DuplicateMethod, Incoming, Packet, ReplyToken, Router, RpcError, respond};
 use labsim::{MS, Node, NodeId, SyncId, Synced, TimerId};
-use raft::storage::{Disk, LogStore};
-use raft::{ApplyMsg, Config, Index, Message, Raft, Ready};
+use peer::{ApplyMsg, Disk, Index, Kind, Peer, PeerConfig, PeerId, Ready, Wire};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
-
-/// The RequestVote RPC.
-pub struct RequestVote;
-impl Method for RequestVote {
-    const NAME: &'static str = "Raft.RequestVote";
-    type Args = raft::RequestVoteArgs;
-    type Reply = raft::RequestVoteReply;
-}
-
-/// The AppendEntries RPC.
-pub struct AppendEntries;
-impl Method for AppendEntries {
-    const NAME: &'static str = "Raft.AppendEntries";
-    type Args = raft::AppendEntriesArgs;
-    type Reply = raft::AppendEntriesReply;
-}
-
-/// The InstallSnapshot RPC.
-pub struct InstallSnapshot;
-impl Method for InstallSnapshot {
-    const NAME: &'static str = "Raft.InstallSnapshot";
-    type Args = raft::InstallSnapshotArgs;
-    type Reply = raft::InstallSnapshotReply;
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    RequestVote,
-    AppendEntries,
-    InstallSnapshot,
-}
 
 /// How the tester's service behaves (6.824's applier vs applierSnap).
 #[derive(Clone, Debug)]
@@ -56,6 +25,8 @@ pub struct ServiceConfig {
     pub snapshot_every: Option<u64>,
     /// Template for the peer's Raft configuration (id and seed are set per peer).
     pub raft: RaftTuning,
+    /// The Raft under test.
+    pub peer: PeerChoice,
 }
 
 /// Raft timing knobs.
@@ -67,37 +38,54 @@ pub struct RaftTuning {
     pub election_timeout_max_ms: u64,
     /// Heartbeat interval.
     pub heartbeat_interval_ms: u64,
-    /// A deliberate bug (tests of the testers only).
-    pub injected_bug: Option<raft::InjectedBug>,
 }
 
 impl Default for RaftTuning {
     fn default() -> Self {
-        let c = Config::new(0, 1, 0);
+        let c = PeerConfig::new(0, 1, 0);
         RaftTuning {
             election_timeout_min_ms: c.election_timeout_min_ms,
             election_timeout_max_ms: c.election_timeout_max_ms,
             heartbeat_interval_ms: c.heartbeat_interval_ms,
-            injected_bug: None,
         }
     }
 }
 
 enum Input {
+    /// An RPC request, answered with `token` once its Ready is durable.
     Request {
         from: NodeId,
-        msg: Message,
+        msg: Wire,
         token: ReplyToken,
     },
-    Reply {
+    /// A reply to one of our requests, or a one-way message.
+    Message {
         from: NodeId,
-        msg: Message,
+        msg: Wire,
     },
     Tick,
 }
 
-/// The simulated disk as Raft's `Disk`.
+/// The simulated disk as a peer's `Disk`.
 struct SimDisk<'a, 'b>(&'a mut labrpc::Ctx<'b>);
+
+/// The simulated disk, read-only (to measure what a peer persisted).
+struct ReadOnly<'a>(&'a labsim::Storage);
+
+impl Disk for ReadOnly<'_> {
+    fn read(&self, file: &str) -> Option<&[u8]> {
+        self.0.read(file)
+    }
+    fn write(&mut self, _: &str, _: &[u8]) {
+        unreachable!("a read-only disk")
+    }
+    fn append(&mut self, _: &str, _: &[u8]) {
+        unreachable!("a read-only disk")
+    }
+    fn truncate(&mut self, _: &str, _: u64) {
+        unreachable!("a read-only disk")
+    }
+}
 
 impl Disk for SimDisk<'_, '_> {
     fn read(&self, file: &str) -> Option<&[u8]> {
@@ -129,12 +117,21 @@ pub fn decode_snapshot(data: &[u8]) -> Result<(Index, u64), String> {
 pub struct ApplyEnv<'a, 'b> {
     /// The node's context (to answer requests, read the disk size).
     pub ctx: &'a mut labrpc::Ctx<'b>,
+    /// The peer's id.
+    pub id: PeerId,
     /// The peer (to snapshot).
-    pub raft: &'a mut Raft,
+    pub peer: &'a mut dyn Peer,
     /// The safety oracle, to report applied state to.
     pub oracle: &'a RefCell<Oracle>,
     /// True while a leader's InstallSnapshot is being handled.
     pub installing: bool,
+}
+
+impl ApplyEnv<'_, '_> {
+    /// Bytes of persisted Raft state (6.824's `RaftStateSize`).
+    pub fn raft_state_bytes(&self) -> u64 {
+        self.peer.raft_state_bytes(&ReadOnly(self.ctx.storage()))
+    }
 }
 
 /// The service a [`PeerNode`] runs on top of its Raft peer.
@@ -155,7 +152,7 @@ pub trait Service: Sized + 'static {
     }
 
     /// After the inputs so far have been processed (role or term may have changed).
-    fn after_inputs(&mut self, _ctx: &mut labrpc::Ctx<'_>, _raft: &Raft) {}
+    fn after_inputs(&mut self, _ctx: &mut labrpc::Ctx<'_>, _peer: &dyn Peer) {}
 }
 
 /// The 6.824 Raft tester's service (applier / applierSnap): applies every
@@ -170,7 +167,7 @@ pub struct Applier {
 
 impl Service for Applier {
     fn apply(&mut self, env: &mut ApplyEnv<'_, '_>, apply: ApplyMsg) -> Result<(), String> {
-        let id = env.raft.id();
+        let id = env.id;
         match apply {
             ApplyMsg::Command { index, command, .. } => {
                 if self.applied + 1 == index {
@@ -182,9 +179,9 @@ impl Service for Applier {
                     && self.applied == index
                 {
                     let data = encode_snapshot(index, self.digest);
-                    env.raft
+                    env.peer
                         .snapshot(index, data)
-                        .expect("the service snapshots only applied indices");
+                        .map_err(|e| format!("the peer refused a snapshot at {index}: {e}"))?;
                 }
                 Ok(())
             }
@@ -216,95 +213,69 @@ impl PeerNode<Applier> {
             applied: 0,
             digest: super::oracle::empty_chain(),
         };
-        PeerNode::with_service(peers, service.raft, applier, oracle)
+        PeerNode::with_service(peers, service.raft, service.peer, applier, oracle)
     }
 }
 
 /// One Raft peer and a service, as a labsim node.
 pub struct PeerNode<S: Service> {
+    /// This node's id (set when it starts).
+    id: PeerId,
     peers: usize,
     tuning: RaftTuning,
+    choice: PeerChoice,
     /// The service on top of the peer.
     pub service: S,
-    raft: Option<Raft>,
-    store: LogStore,
+    peer: Option<Box<dyn Peer>>,
+    /// The service's own methods (the peer's are the peer's business).
     router: Rc<Router<PeerNode<S>>>,
     oracle: Rc<RefCell<Oracle>>,
-    calls: BTreeMap<CallId, Kind>,
+    /// Requests this peer made that await a reply, by method.
+    calls: BTreeMap<CallId, &'static str>,
     timer: Option<(TimerId, u64)>,
     syncing: Option<(SyncId, Ready, Option<ReplyToken>)>,
     inbox: VecDeque<Input>,
     /// Last log index on disk, to tell an overwrite from an append.
     persisted_last: Index,
-    /// An InstallSnapshot request is being handled.
+    /// A message from another peer is being handled (so a snapshot applied now
+    /// was installed by a leader, not restored from disk).
     installing: bool,
     /// Role, term and commit index last written to the trace.
-    last_seen: Option<(raft::Role, u64, Index)>,
-    /// Why the peer could not start (a corrupt disk), if it could not.
+    last_seen: Option<(peer::Role, u64, Index)>,
+    /// Why the peer could not go on (a corrupt disk, a broken promise), if so.
     pub error: Option<String>,
+    /// Ticks asked for at one virtual instant: (that instant in ms, how many).
+    ticks_now: (u64, u32),
 }
 
-fn router<S: Service>() -> Rc<Router<PeerNode<S>>> {
-    Router::new()
-        .route::<RequestVote>(|n: &mut PeerNode<S>, ctx, from, args, token| {
-            n.input(
-                ctx,
-                Input::Request {
-                    from,
-                    msg: Message::RequestVote(args),
-                    token,
-                },
-            )
-        })
-        .and_then(|r| {
-            r.route::<AppendEntries>(|n: &mut PeerNode<S>, ctx, from, args, token| {
-                n.input(
-                    ctx,
-                    Input::Request {
-                        from,
-                        msg: Message::AppendEntries(args),
-                        token,
-                    },
-                )
-            })
-        })
-        .and_then(|r| {
-            r.route::<InstallSnapshot>(|n: &mut PeerNode<S>, ctx, from, args, token| {
-                n.input(
-                    ctx,
-                    Input::Request {
-                        from,
-                        msg: Message::InstallSnapshot(args),
-                        token,
-                    },
-                )
-            })
-        })
-        .and_then(S::routes)
-        .expect("each method is routed once")
-        .build()
-}
+/// More ticks than this at one virtual instant is a peer that would hang the run.
+const MAX_TICKS_AT_ONE_INSTANT: u32 = 1000;
 
 fn now_ms(ctx: &labrpc::Ctx<'_>) -> u64 {
     ctx.now_ns() / MS
 }
 
 impl<S: Service> PeerNode<S> {
-    /// A peer of a cluster of `peers` running `service`, reporting to
-    /// `oracle`. It reads its state from disk when it starts.
+    /// A peer (`choice`) of a cluster of `peers` running `service`, reporting
+    /// to `oracle`. It reads its state from disk when it starts.
     pub fn with_service(
         peers: usize,
         tuning: RaftTuning,
+        choice: PeerChoice,
         service: S,
         oracle: Rc<RefCell<Oracle>>,
     ) -> PeerNode<S> {
+        let router = S::routes(Router::new())
+            .expect("each service method is routed once")
+            .build();
         PeerNode {
+            id: 0,
             peers,
             tuning,
+            choice,
             service,
-            raft: None,
-            store: LogStore::default(),
-            router: router(),
+            peer: None,
+            router,
             oracle,
             calls: BTreeMap::new(),
             timer: None,
@@ -314,60 +285,41 @@ impl<S: Service> PeerNode<S> {
             installing: false,
             last_seen: None,
             error: None,
+            ticks_now: (0, 0),
         }
     }
 
-    /// The Raft peer (None if it failed to start).
-    pub fn raft(&self) -> Option<&Raft> {
-        self.raft.as_ref()
+    /// The peer (None if it failed to start).
+    pub fn peer(&self) -> Option<&dyn Peer> {
+        self.peer.as_deref()
     }
 
     /// 6.824's `Start`: never blocks.
     pub fn start(&mut self, ctx: &mut labrpc::Ctx<'_>, command: Vec<u8>) -> (Index, u64, bool) {
         let now = now_ms(ctx);
-        let Some(raft) = self.raft.as_mut() else {
+        let Some(peer) = self.peer.as_mut() else {
             return (0, 0, false);
         };
-        let r = raft.start(now, command);
+        let r = peer.start(now, command);
         self.pump(ctx);
         r
     }
 
     /// Runs `f` on the service and the peer (a client request, say), then
     /// drives the peer's Ready. None if the peer is not running.
-    pub fn with_service_and_raft<R>(
+    pub fn with_service_and_peer<R>(
         &mut self,
         ctx: &mut labrpc::Ctx<'_>,
-        f: impl FnOnce(&mut S, &mut Raft, &mut labrpc::Ctx<'_>) -> R,
+        f: impl FnOnce(&mut S, &mut dyn Peer, &mut labrpc::Ctx<'_>) -> R,
     ) -> Option<R> {
-        let raft = self.raft.as_mut()?;
-        let r = f(&mut self.service, raft, ctx);
+        let peer = self.peer.as_deref_mut()?;
+        let r = f(&mut self.service, peer, ctx);
         self.pump(ctx);
         Some(r)
     }
 
-    /// Bytes of persisted Raft state (6.824's `RaftStateSize`).
-    pub fn raft_state_size(storage: &labsim::Storage) -> u64 {
-        struct ReadOnly<'a>(&'a labsim::Storage);
-        impl Disk for ReadOnly<'_> {
-            fn read(&self, file: &str) -> Option<&[u8]> {
-                self.0.read(file)
-            }
-            fn write(&mut self, _: &str, _: &[u8]) {
-                unreachable!("sizes are read-only")
-            }
-            fn append(&mut self, _: &str, _: &[u8]) {
-                unreachable!("sizes are read-only")
-            }
-            fn truncate(&mut self, _: &str, _: u64) {
-                unreachable!("sizes are read-only")
-            }
-        }
-        LogStore::raft_state_size(&ReadOnly(storage))
-    }
-
     fn input(&mut self, ctx: &mut labrpc::Ctx<'_>, input: Input) {
-        if self.raft.is_none() {
+        if self.peer.is_none() {
             if let Input::Request { token, .. } = input {
                 respond(ctx, token, Err(RpcError::ServerCrashed));
             }
@@ -383,31 +335,57 @@ impl<S: Service> PeerNode<S> {
 
     fn handle(&mut self, ctx: &mut labrpc::Ctx<'_>, input: Input) {
         let now = now_ms(ctx);
-        let raft = self.raft.as_mut().expect("handle runs on a started peer");
+        let peer = self.peer.as_mut().expect("handle runs on a started peer");
+        let refusals = peer.stale_log_refusals();
         match input {
             Input::Request { from, msg, token } => {
-                self.installing = matches!(msg, Message::InstallSnapshot(_));
-                let refusals = raft.stale_log_refusals();
-                if let Err(e) = raft.step(now, from, msg) {
+                self.installing = true;
+                if let Err(e) = peer.step(now, from, msg) {
                     respond(ctx, token, Err(RpcError::Decode(e.to_string())));
+                    self.installing = false;
                     return;
                 }
-                let refused = raft.stale_log_refusals() - refusals;
-                if refused > 0 {
-                    self.oracle.borrow_mut().stats.stale_log_refusals += refused;
-                }
+                self.count_refusals(refusals);
                 // The reply to this request is in this Ready: it goes out
                 // with the token once the Ready is durable.
-                let ready = raft.ready();
+                let peer = self.peer.as_mut().expect("started");
+                let ready = peer.ready(&mut SimDisk(ctx));
                 self.process(ctx, ready, Some(token));
                 self.installing = false;
             }
-            Input::Reply { from, msg } => {
-                // A reply from a peer id we do not know is a harness bug.
-                raft.step(now, from, msg)
-                    .expect("a reply from a cluster peer");
+            Input::Message { from, msg } => {
+                self.installing = true;
+                let stepped = peer.step(now, from, msg);
+                self.count_refusals(refusals);
+                if let Err(e) = stepped {
+                    ctx.annotate("refused", || format!("from {from}: {e}"));
+                }
+                // Snapshots it installs come out in the Ready pumped next.
+                self.pump_ready(ctx);
+                self.installing = false;
             }
-            Input::Tick => raft.tick(now),
+            Input::Tick => peer.tick(now),
+        }
+    }
+
+    fn count_refusals(&mut self, before: u64) {
+        let after = self
+            .peer
+            .as_ref()
+            .map_or(before, |p| p.stale_log_refusals());
+        if after > before {
+            self.oracle.borrow_mut().stats.stale_log_refusals += after - before;
+        }
+    }
+
+    /// Processes one Ready if the peer has one.
+    fn pump_ready(&mut self, ctx: &mut labrpc::Ctx<'_>) {
+        if self.syncing.is_none()
+            && let Some(peer) = self.peer.as_mut()
+            && peer.has_ready()
+        {
+            let ready = peer.ready(&mut SimDisk(ctx));
+            self.process(ctx, ready, None);
         }
     }
 
@@ -416,11 +394,11 @@ impl<S: Service> PeerNode<S> {
     /// do or a sync blocks the peer.
     fn pump(&mut self, ctx: &mut labrpc::Ctx<'_>) {
         while self.syncing.is_none() {
-            let Some(raft) = self.raft.as_mut() else {
+            let Some(peer) = self.peer.as_mut() else {
                 return;
             };
-            if raft.has_ready() {
-                let ready = raft.ready();
+            if peer.has_ready() {
+                let ready = peer.ready(&mut SimDisk(ctx));
                 self.process(ctx, ready, None);
             } else if let Some(input) = self.inbox.pop_front() {
                 self.handle(ctx, input);
@@ -428,17 +406,16 @@ impl<S: Service> PeerNode<S> {
                 break;
             }
         }
-        if let Some(raft) = &self.raft {
-            self.service.after_inputs(ctx, raft);
+        if let Some(peer) = &self.peer {
+            self.service.after_inputs(ctx, peer.as_ref());
         }
         self.arm_timer(ctx);
         self.report(ctx);
     }
 
     fn process(&mut self, ctx: &mut labrpc::Ctx<'_>, ready: Ready, token: Option<ReplyToken>) {
-        if ready.must_persist() {
+        if ready.must_sync {
             self.observe_entries(&ready);
-            self.store.persist(&mut SimDisk(ctx), &ready);
             if let Synced::Later(id) = ctx.sync() {
                 self.syncing = Some((id, ready, token));
                 return;
@@ -448,20 +425,20 @@ impl<S: Service> PeerNode<S> {
     }
 
     fn observe_entries(&mut self, ready: &Ready) {
-        if let Some(snapshot) = &ready.snapshot {
-            self.persisted_last = self.persisted_last.max(snapshot.last_included_index);
+        if let Some((index, _)) = ready.snapshot {
+            self.persisted_last = self.persisted_last.max(index);
         }
         let (Some(first), Some(last)) = (ready.entries.first(), ready.entries.last()) else {
             return;
         };
         let truncated = first.index <= self.persisted_last;
         self.persisted_last = last.index;
-        let raft = self.raft.as_ref().expect("started");
-        let Some(prev_term) = raft.term_at(first.index - 1) else {
+        let peer = self.peer.as_ref().expect("started");
+        let Some(prev_term) = peer.term_at(first.index - 1) else {
             return;
         };
         self.oracle.borrow_mut().observe_entries(
-            raft.id(),
+            self.id,
             prev_term,
             ready
                 .entries
@@ -474,25 +451,15 @@ impl<S: Service> PeerNode<S> {
     /// The Ready is durable: send, answer, apply.
     fn release(&mut self, ctx: &mut labrpc::Ctx<'_>, ready: Ready, mut token: Option<ReplyToken>) {
         for (to, msg) in ready.messages {
-            match msg {
-                Message::RequestVoteReply(r) => answer::<RequestVote>(ctx, &mut token, to, &r),
-                Message::AppendEntriesReply(r) => answer::<AppendEntries>(ctx, &mut token, to, &r),
-                Message::InstallSnapshotReply(r) => {
-                    answer::<InstallSnapshot>(ctx, &mut token, to, &r)
-                }
-                Message::RequestVote(a) => self.send::<RequestVote>(ctx, to, &a, Kind::RequestVote),
-                Message::AppendEntries(a) => {
-                    self.send::<AppendEntries>(ctx, to, &a, Kind::AppendEntries)
-                }
-                Message::InstallSnapshot(a) => {
-                    self.send::<InstallSnapshot>(ctx, to, &a, Kind::InstallSnapshot)
-                }
-            }
+            self.send(ctx, &mut token, to, msg);
         }
         if let Some(token) = token {
-            // Raft promises a reply to every request; if it broke that, fail
+            // A peer promises a reply to every request; if it broke that, fail
             // the call rather than leave it hanging.
-            debug_assert!(false, "a request produced no reply");
+            self.report_error(format!(
+                "peer {} ({}) answered no reply to a request",
+                self.id, self.choice.name
+            ));
             respond(ctx, token, Err(RpcError::ServerCrashed));
         }
         if ready.applies.is_empty() {
@@ -501,60 +468,90 @@ impl<S: Service> PeerNode<S> {
         for apply in ready.applies {
             self.apply(ctx, apply);
         }
-        let Some(raft) = self.raft.as_mut() else {
+        let Some(peer) = self.peer.as_deref_mut() else {
             return;
         };
         let mut env = ApplyEnv {
             ctx,
-            raft,
+            id: self.id,
+            peer,
             oracle: &self.oracle,
             installing: self.installing,
         };
-        if let Err(e) = self.service.after_applies(&mut env)
-            && self.error.is_none()
-        {
+        if let Err(e) = self.service.after_applies(&mut env) {
+            self.report_error(e);
+        }
+    }
+
+    fn report_error(&mut self, e: String) {
+        if self.error.is_none() {
             self.error = Some(e);
         }
     }
 
-    fn send<M: Method>(&mut self, ctx: &mut labrpc::Ctx<'_>, to: NodeId, args: &M::Args, kind: Kind)
-    where
-        M::Args: std::fmt::Debug,
-    {
-        ctx.annotate("rpc", || {
-            format!("to {to}: {} {}", M::NAME, summarize(args))
-        });
-        let id = call::<M>(ctx, to, args).expect("peers address cluster members");
-        self.calls.insert(id, kind);
+    fn send(
+        &mut self,
+        ctx: &mut labrpc::Ctx<'_>,
+        token: &mut Option<ReplyToken>,
+        to: NodeId,
+        msg: Wire,
+    ) {
+        if to >= self.peers || to == self.id {
+            let e = format!("peer {} sent a message to {to}, not a peer", self.id);
+            self.report_error(e);
+            return;
+        }
+        if ctx.is_streaming() {
+            let peer = self.peer.as_ref().expect("started");
+            ctx.annotate("rpc", || format!("to {to}: {}", peer.describe(&msg)));
+        }
+        match msg.kind {
+            Kind::Reply => match token.take() {
+                Some(t) if t.caller() == to => respond(ctx, t, Ok(msg.bytes)),
+                other => {
+                    *token = other;
+                    let e = format!("peer {} sent a reply to {to} without its request", self.id);
+                    self.report_error(e);
+                }
+            },
+            Kind::Request => {
+                let method = msg.method;
+                let call = send_packet(ctx, to, msg);
+                self.calls.insert(call, method);
+            }
+            Kind::OneWay => {
+                send_packet(ctx, to, msg);
+            }
+        }
     }
 
     fn apply(&mut self, ctx: &mut labrpc::Ctx<'_>, apply: ApplyMsg) {
-        let raft = self.raft.as_mut().expect("started");
+        let peer = self.peer.as_deref_mut().expect("started");
         if let ApplyMsg::Command { index, command, .. } = &apply {
-            self.oracle.borrow_mut().apply(raft.id(), *index, command);
+            self.oracle.borrow_mut().apply(self.id, *index, command);
         }
         let mut env = ApplyEnv {
             ctx,
-            raft,
+            id: self.id,
+            peer,
             oracle: &self.oracle,
             installing: self.installing,
         };
-        if let Err(e) = self.service.apply(&mut env, apply)
-            && self.error.is_none()
-        {
-            self.error = Some(e);
+        if let Err(e) = self.service.apply(&mut env, apply) {
+            self.report_error(e);
         }
     }
 
     fn report(&mut self, ctx: &mut labrpc::Ctx<'_>) {
-        let Some(raft) = &self.raft else { return };
-        let (term, is_leader) = raft.get_state();
+        let Some(peer) = &self.peer else { return };
+        let status = peer.status();
+        let (term, is_leader) = status.get_state();
         self.oracle
             .borrow_mut()
-            .observe_role(raft.id(), term, is_leader);
+            .observe_role(self.id, term, is_leader);
         // For readers of the trace (the picture): role, term and commit
         // index as they change. Annotations never enter the hash.
-        let seen = (raft.role(), term, raft.commit_index());
+        let seen = (status.role, term, status.commit_index);
         if ctx.is_streaming() && self.last_seen != Some(seen) {
             if self
                 .last_seen
@@ -572,85 +569,162 @@ impl<S: Service> PeerNode<S> {
     }
 
     fn arm_timer(&mut self, ctx: &mut labrpc::Ctx<'_>) {
-        let Some(raft) = &self.raft else { return };
-        let deadline = raft.next_deadline_ms();
+        let Some(peer) = &self.peer else { return };
+        let mut deadline = peer.next_deadline_ms();
+        let now = now_ms(ctx);
+        if deadline <= now {
+            // Virtual time stands still while a peer asks to be ticked again
+            // at once: a peer that always does would hang the run.
+            self.ticks_now = if self.ticks_now.0 == now {
+                (now, self.ticks_now.1 + 1)
+            } else {
+                (now, 1)
+            };
+            if self.ticks_now.1 > MAX_TICKS_AT_ONE_INSTANT {
+                let e = format!(
+                    "peer {} ({}) asked to be ticked again at the same instant {} times: \
+                     next_deadline_ms() must move past the time tick() was given",
+                    self.id, self.choice.name, MAX_TICKS_AT_ONE_INSTANT
+                );
+                self.report_error(e);
+                deadline = now + 1;
+            }
+        }
         if let Some((timer, at)) = self.timer {
             if at <= deadline {
                 return; // fires early, then re-arms
             }
             ctx.cancel_timer(timer);
         }
-        let now = now_ms(ctx);
         let timer = ctx.set_timer(deadline.saturating_sub(now) * MS, 0);
         self.timer = Some((timer, deadline));
     }
-}
 
-fn answer<M: Method>(
-    ctx: &mut labrpc::Ctx<'_>,
-    token: &mut Option<ReplyToken>,
-    to: NodeId,
-    r: &M::Reply,
-) {
-    match token.take() {
-        Some(t) if t.caller() == to => reply::<M>(ctx, t, r),
-        other => {
-            *token = other;
-            debug_assert!(false, "a reply without a request to answer");
+    /// A request packet for the peer (not the service): an RPC request waits
+    /// for the peer's reply; a one-way message is acknowledged at once, so the
+    /// network ends its call, and handed to the peer.
+    fn peer_request(&mut self, ctx: &mut labrpc::Ctx<'_>, request: labrpc::Request) {
+        let kind = self
+            .peer
+            .as_ref()
+            .and_then(|p| p.methods().iter().find(|(m, _)| *m == request.method))
+            .map(|(_, k)| *k);
+        let msg = |kind| Wire {
+            kind,
+            method: request.method,
+            bytes: request.args,
+        };
+        match kind {
+            Some(Kind::OneWay) => {
+                respond(ctx, request.token, Ok(Vec::new()));
+                let msg = msg(Kind::OneWay);
+                self.input(
+                    ctx,
+                    Input::Message {
+                        from: request.from,
+                        msg,
+                    },
+                );
+            }
+            Some(_) => {
+                let (from, token) = (request.from, request.token);
+                self.input(
+                    ctx,
+                    Input::Request {
+                        from,
+                        msg: msg(Kind::Request),
+                        token,
+                    },
+                );
+            }
+            None if self.peer.is_none() => {
+                respond(ctx, request.token, Err(RpcError::ServerCrashed));
+            }
+            None => {
+                let m = request.method.to_owned();
+                respond(ctx, request.token, Err(RpcError::UnknownMethod(m)));
+            }
         }
     }
+}
+
+/// Bytes of Raft state and of the snapshot that `choice`'s peer persisted on
+/// `storage` (6.824's `RaftStateSize` and `SnapshotSize`), read by a peer
+/// restored from that disk alone, so a crashed node's disk counts too.
+pub fn persisted_sizes(choice: &PeerChoice, peers: usize, storage: &labsim::Storage) -> (u64, u64) {
+    let disk = ReadOnly(storage);
+    match (choice.factory)(PeerConfig::new(0, peers, 0), &disk, 0) {
+        Ok(p) => (p.raft_state_bytes(&disk), p.snapshot_bytes(&disk)),
+        Err(_) => (0, 0),
+    }
+}
+
+/// Sends `msg` to `to` as a labrpc request; returns its call.
+fn send_packet(ctx: &mut labrpc::Ctx<'_>, to: NodeId, msg: Wire) -> CallId {
+    let call = ctx.unique_id();
+    let packet = Packet::Request {
+        call,
+        method: msg.method,
+        args: msg.bytes,
+    };
+    ctx.send(to, packet);
+    call
 }
 
 impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
     fn on_start(&mut self, ctx: &mut labrpc::Ctx<'_>) {
         let id = ctx.id();
-        let restored = match LogStore::restore(&SimDisk(ctx)) {
-            Ok(r) => r,
-            Err(e) => {
-                self.error = Some(format!("peer {id} cannot start: {e}"));
-                return;
-            }
-        };
-        let (store, restored) = restored;
+        self.id = id;
         let tuning = self.tuning;
-        let mut config = Config::new(id, self.peers, rand::RngExt::random(ctx.rng()));
-        config.election_timeout_min_ms = tuning.election_timeout_min_ms;
-        config.election_timeout_max_ms = tuning.election_timeout_max_ms;
-        config.heartbeat_interval_ms = tuning.heartbeat_interval_ms;
-        config.injected_bug = tuning.injected_bug;
+        let config = PeerConfig {
+            election_timeout_min_ms: tuning.election_timeout_min_ms,
+            election_timeout_max_ms: tuning.election_timeout_max_ms,
+            heartbeat_interval_ms: tuning.heartbeat_interval_ms,
+            ..PeerConfig::new(id, self.peers, rand::RngExt::random(ctx.rng()))
+        };
         self.oracle.borrow_mut().restarted(id);
-        match Raft::new(config, restored, now_ms(ctx)) {
-            Ok(raft) => {
-                self.persisted_last = raft.last_index();
-                self.raft = Some(raft);
-                self.store = store;
+        let now = now_ms(ctx);
+        let made = (self.choice.factory)(config, &ReadOnly(ctx.storage()), now);
+        match made {
+            Ok(peer) => {
+                self.persisted_last = peer.status().last_index;
+                self.peer = Some(peer);
                 self.pump(ctx);
             }
-            Err(e) => self.error = Some(format!("peer {id} cannot start: {e}")),
+            Err(e) => {
+                let name = self.choice.name;
+                self.error = Some(format!("peer {id} ({name}) cannot start: {e}"));
+            }
         }
     }
 
-    fn on_message(&mut self, ctx: &mut labrpc::Ctx<'_>, from: NodeId, packet: labrpc::Packet) {
-        if let Some(c) = Router::serve(self.router.clone(), self, ctx, from, packet) {
-            let Some(kind) = self.calls.remove(&c.call) else {
-                return;
-            };
-            let msg = match kind {
-                Kind::RequestVote => c.decode::<RequestVote>().map(Message::RequestVoteReply),
-                Kind::AppendEntries => c.decode::<AppendEntries>().map(Message::AppendEntriesReply),
-                Kind::InstallSnapshot => c
-                    .decode::<InstallSnapshot>()
-                    .map(Message::InstallSnapshotReply),
-            };
-            // A failed call needs nothing: Raft retries on its own schedule.
-            if let Ok(msg) = msg {
-                self.input(
-                    ctx,
-                    Input::Reply {
-                        from: c.server,
-                        msg,
-                    },
-                );
+    fn on_message(&mut self, ctx: &mut labrpc::Ctx<'_>, from: NodeId, packet: Packet) {
+        match labrpc::incoming(ctx, from, packet) {
+            Incoming::Request(r) if self.router.handles(r.method) => {
+                let router = self.router.clone();
+                router.dispatch(self, ctx, r);
+            }
+            Incoming::Request(r) => self.peer_request(ctx, r),
+            Incoming::Completion(c) => {
+                // Completions of one-way messages and failed calls need
+                // nothing: a peer retries on its own schedule.
+                let Some(method) = self.calls.remove(&c.call) else {
+                    return;
+                };
+                if let Ok(bytes) = c.outcome {
+                    let msg = Wire {
+                        kind: Kind::Reply,
+                        method,
+                        bytes,
+                    };
+                    self.input(
+                        ctx,
+                        Input::Message {
+                            from: c.server,
+                            msg,
+                        },
+                    );
+                }
             }
         }
     }
@@ -672,19 +746,5 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
         }
         self.release(ctx, ready, token);
         self.pump(ctx);
-    }
-}
-
-/// A short description of RPC arguments for the trace: entries and snapshot
-/// data are summarised, not dumped.
-fn summarize<T: std::fmt::Debug>(args: &T) -> String {
-    let text = format!("{args:?}");
-    if text.len() > 240 {
-        format!(
-            "{}...",
-            &text[..text.char_indices().nth(240).map_or(text.len(), |(i, _)| i)]
-        )
-    } else {
-        text
     }
 }

@@ -6,7 +6,7 @@
 //! own bookkeeping, which no peer reads. A violation is kept, and the
 //! simulation's invariant hook stops the run at that very event.
 
-use raft::{Index, PeerId, Term};
+use peer::{Index, PeerId, Term};
 use std::collections::BTreeMap;
 
 /// What the harness knows of the cluster's history.

@@ -1,0 +1,157 @@
+//! The registry of peers the lab can put under test, each name written once.
+//!
+//! A run is a function of (scenario, peer, seed): the peer is chosen by name
+//! (`--peer NAME`, or `RAFTLAB_PEER` for `cargo test`) and travels with every
+//! failure line, replay command, schedule and corpus entry.
+
+use peer::{KvStateMachine, PeerFactory};
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::OnceLock;
+
+/// The peer every command uses unless told otherwise.
+pub const DEFAULT_PEER: &str = "reference";
+
+/// The environment variable that picks the peer of `cargo test`'s graded suites.
+pub const PEER_ENV: &str = "RAFTLAB_PEER";
+
+/// The KV server settings every KV server takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KvServerOptions {
+    /// 6.824's `maxraftstate` (`None` for -1: never snapshot).
+    pub maxraftstate: Option<u64>,
+    /// How the reference server serves Gets (a stale mode exists for tests of the
+    /// checker); other servers ignore it.
+    pub read_mode: kvraft::ReadMode,
+}
+
+/// A peer the lab knows by name.
+pub struct PeerKind {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// One line about it.
+    pub about: &'static str,
+    /// Makes its Raft peers.
+    pub make: fn() -> PeerFactory,
+    /// Makes the KV server that runs on it.
+    pub kv_server: fn(&KvServerOptions) -> Box<dyn KvStateMachine>,
+}
+
+fn reference_kv(options: &KvServerOptions) -> Box<dyn KvStateMachine> {
+    Box::new(kvraft::KvServer::new(kvraft::ServerConfig {
+        maxraftstate: options.maxraftstate,
+        read_mode: options.read_mode,
+        ..kvraft::ServerConfig::default()
+    }))
+}
+
+/// Every peer, the default first.
+pub const PEERS: &[PeerKind] = &[
+    PeerKind {
+        name: DEFAULT_PEER,
+        about: "raftlab's reference Raft (Figure 2, snapshots, PreVote) with kvraft",
+        make: || raft::factory(None),
+        kv_server: reference_kv,
+    },
+];
+
+/// A chosen peer: its name and how to make its nodes.
+#[derive(Clone)]
+pub struct PeerChoice {
+    /// The registry name (or a test-only variant's).
+    pub name: &'static str,
+    /// Makes its Raft peers.
+    pub factory: PeerFactory,
+    /// Makes its KV servers.
+    pub kv_server: fn(&KvServerOptions) -> Box<dyn KvStateMachine>,
+}
+
+impl fmt::Debug for PeerChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PeerChoice({})", self.name)
+    }
+}
+
+impl PeerChoice {
+    /// The peer called `name`, or an error listing the known ones.
+    pub fn named(name: &str) -> Result<PeerChoice, String> {
+        let kind = PEERS.iter().find(|p| p.name == name).ok_or_else(|| {
+            let known: Vec<&str> = PEERS.iter().map(|p| p.name).collect();
+            format!("no peer named `{name}`; known peers: {}", known.join(", "))
+        })?;
+        Ok(PeerChoice {
+            name: kind.name,
+            factory: (kind.make)(),
+            kv_server: kind.kv_server,
+        })
+    }
+
+    /// The reference with a deliberate bug (tests of the testers only). It keeps
+    /// the reference's name: the scenario that switches the bug on names it.
+    pub fn buggy_reference(bug: raft::InjectedBug) -> PeerChoice {
+        PeerChoice {
+            name: DEFAULT_PEER,
+            factory: raft::factory(Some(bug)),
+            kv_server: reference_kv,
+        }
+    }
+}
+
+thread_local! {
+    /// The peer runs on this thread use (see [`with_peer`]).
+    static CURRENT: RefCell<Option<&'static str>> = const { RefCell::new(None) };
+}
+
+/// The peer of every run of this process (see [`select`]).
+static SELECTED: OnceLock<&'static str> = OnceLock::new();
+
+/// Makes `name` the peer of every run of this process that [`with_peer`] does
+/// not override (`lab --peer NAME`). Checked; the first selection stands.
+pub fn select(name: &str) -> Result<&'static str, String> {
+    let name = resolve(name)?;
+    Ok(*SELECTED.get_or_init(|| name))
+}
+
+/// The name of the peer runs on this thread use: the one [`with_peer`] set,
+/// else the one [`select`]ed, else `RAFTLAB_PEER`, else the reference.
+pub fn current_name() -> String {
+    CURRENT
+        .with(|c| *c.borrow())
+        .or_else(|| SELECTED.get().copied())
+        .map(str::to_owned)
+        .or_else(|| std::env::var(PEER_ENV).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| DEFAULT_PEER.to_owned())
+}
+
+/// ` --peer NAME` for a command line, or nothing for the default peer.
+pub fn flag(name: &str) -> String {
+    if name == DEFAULT_PEER {
+        String::new()
+    } else {
+        format!(" --peer {name}")
+    }
+}
+
+/// The peer runs on this thread use. Panics with the list of known peers if
+/// `RAFTLAB_PEER` names none (`lab` checks names before it runs anything).
+pub fn current() -> PeerChoice {
+    PeerChoice::named(&current_name()).unwrap_or_else(|e| panic!("{PEER_ENV}: {e}"))
+}
+
+/// Runs `f` with `name` as this thread's peer.
+pub fn with_peer<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
+    let before = CURRENT.with(|c| c.replace(Some(name)));
+    struct Restore(Option<&'static str>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT.with(|c| *c.borrow_mut() = self.0);
+        }
+    }
+    let _restore = Restore(before);
+    f()
+}
+
+/// The registry name `name` stands for, checked.
+pub fn resolve(name: &str) -> Result<&'static str, String> {
+    PeerChoice::named(name).map(|c| c.name)
+}
