@@ -53,6 +53,12 @@ pub const PEERS: &[PeerKind] = &[
         make: || raft::factory(None),
         kv_server: reference_kv,
     },
+    PeerKind {
+        name: "student",
+        about: "your Raft and KV server: the skeleton in student/ (see student/README.md)",
+        make: student::factory,
+        kv_server: |o| Box::new(student::KvServer::new(o.maxraftstate)),
+    },
 ];
 
 /// A chosen peer: its name and how to make its nodes.
