@@ -311,7 +311,7 @@ fn a_schedule_sets_the_workload_size() {
 
 #[test]
 fn check_history_exit_codes() {
-    let data = tests::linearizability::porcupine_data_dir().unwrap_or_else(|e| panic!("{e}"));
+    let data = linearizability::porcupine_data_dir().unwrap_or_else(|e| panic!("{e}"));
     let ok = lab(&[
         "check-history",
         data.join("kv/c10-ok.txt").to_str().unwrap(),

@@ -4,15 +4,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use proptest::prelude::*;
-use tests::linearizability::{
+use linearizability::{
     CheckOptions, CheckResult, KvInput, KvModel, KvOutput, ModelKind, NEVER, Operation,
     RegisterInput, RegisterModel, RegisterOutput, check, check_file, parse_jepsen_register,
     parse_kv, render_html, write_html,
 };
+use proptest::prelude::*;
 
 fn porcupine_dir() -> PathBuf {
-    tests::linearizability::porcupine_data_dir().unwrap_or_else(|e| panic!("{e}"))
+    linearizability::porcupine_data_dir().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn verdict_name(r: &CheckResult) -> &'static str {
@@ -212,7 +212,7 @@ fn register_examples() {
 fn event_histories_convert_to_operations() {
     use RegisterInput::*;
     use RegisterOutput as O;
-    use tests::linearizability::{Event, EventKind::*, operations_from_events};
+    use linearizability::{Event, EventKind::*, operations_from_events};
     let e = |client_id, kind, id| Event {
         client_id,
         kind,
@@ -319,7 +319,7 @@ fn the_html_picture_marks_the_failing_operation() {
     let page = std::fs::read_to_string(&written).unwrap();
     let _ = std::fs::remove_dir_all(out.parent().unwrap());
 
-    use tests::linearizability::Model as _;
+    use linearizability::Model as _;
     let failing = &history[v.failing_op];
     let desc = KvModel.describe_operation(&failing.input, &failing.output);
     let escape = |s: &str| {

@@ -246,7 +246,7 @@ mod tests {
 
     #[test]
     fn kv_state_compares_by_content() {
-        let hash = |s: &KvState| crate::linearizability::hash::FxBuild::default().hash_one(s);
+        let hash = |s: &KvState| crate::hash::FxBuild::default().hash_one(s);
         let a = KvState::new().append("ab").append("cd").append("e");
         let b = KvState::new().append("a").append("bcde");
         let c = KvState::new().append("abcde");

@@ -63,7 +63,6 @@ mod file;
 mod hash;
 mod history;
 mod html;
-pub(crate) use html::escape_html;
 mod kv;
 mod model;
 mod parse;

@@ -237,7 +237,7 @@ fn render_partition<M: Model>(
 
 /// Escapes text for HTML content and attribute values (newlines too, so a
 /// `title` attribute keeps them).
-pub(crate) fn escape_html(s: &str) -> String {
+fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

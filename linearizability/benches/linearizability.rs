@@ -8,12 +8,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tests::linearizability::{
+use linearizability::{
     CheckOptions, CheckResult, KvModel, RegisterModel, check, parse_jepsen_register, parse_kv,
 };
 
 fn porcupine_dir() -> PathBuf {
-    tests::linearizability::porcupine_data_dir().unwrap_or_else(|e| panic!("{e}"))
+    linearizability::porcupine_data_dir().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn read(path: PathBuf) -> String {
