@@ -12,8 +12,9 @@ use linearizability::{
     CheckOptions, CheckResult, KvModel, RegisterModel, check, parse_jepsen_register, parse_kv,
 };
 
+/// Porcupine's histories, copied into the crate (see testdata/porcupine/README.md).
 fn porcupine_dir() -> PathBuf {
-    linearizability::porcupine_data_dir().unwrap_or_else(|e| panic!("{e}"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/porcupine"))
 }
 
 fn read(path: PathBuf) -> String {

@@ -76,24 +76,3 @@ pub use kv::{KvInput, KvModel, KvOutput, KvState};
 pub use model::Model;
 pub use parse::{ParseError, parse_jepsen_register, parse_kv};
 pub use register::{RegisterInput, RegisterModel, RegisterOutput};
-
-/// Porcupine's reference histories in the project's shared data:
-/// `$RAFTLAB_SHARED/data/porcupine`, else `../shared/data/porcupine` beside the
-/// repository. An error names the paths looked for.
-pub fn porcupine_data_dir() -> Result<std::path::PathBuf, String> {
-    let shared = std::env::var_os("RAFTLAB_SHARED")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared"))
-        });
-    let dir = shared.join("data/porcupine");
-    if dir.join("kv").is_dir() && dir.join("jepsen/VERDICTS.txt").is_file() {
-        Ok(dir)
-    } else {
-        Err(format!(
-            "Porcupine's reference histories are missing: expected {0}/kv and {0}/jepsen/VERDICTS.txt \
-             (set RAFTLAB_SHARED to the shared directory)",
-            dir.display()
-        ))
-    }
-}

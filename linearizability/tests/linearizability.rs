@@ -11,8 +11,9 @@ use linearizability::{
 };
 use proptest::prelude::*;
 
+/// Porcupine's histories, copied into the crate (see testdata/porcupine/README.md).
 fn porcupine_dir() -> PathBuf {
-    linearizability::porcupine_data_dir().unwrap_or_else(|e| panic!("{e}"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/porcupine"))
 }
 
 fn verdict_name(r: &CheckResult) -> &'static str {
