@@ -78,7 +78,9 @@ pub struct Violation {
 /// The checker's verdict.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckResult {
+    /// Every partition has a linearization.
     Linearizable,
+    /// Some partition has none; the evidence, for the first one found.
     NotLinearizable(Violation),
     /// The time budget ran out before a verdict: this is not a pass.
     Unknown,

@@ -35,10 +35,13 @@ impl FromStr for ModelKind {
 /// The outcome of [`check_file`].
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// The file checked.
     pub path: PathBuf,
+    /// The model it was checked against.
     pub kind: ModelKind,
     /// Operations checked (after dropping `:fail`ed ones).
     pub operations: usize,
+    /// The verdict.
     pub result: CheckResult,
     history: History,
 }

@@ -12,6 +12,7 @@ pub const NEVER: u64 = u64::MAX;
 pub struct Operation<I, O> {
     /// The client (process) that issued it; used for display only.
     pub client_id: usize,
+    /// What the client asked for.
     pub input: I,
     /// When the call was made.
     pub call_ns: u64,
@@ -26,15 +27,20 @@ pub struct Operation<I, O> {
 /// What happened at one point of an event history.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventKind<I, O> {
+    /// A client calls, with this input.
     Call(I),
+    /// The call of the same `id` returns, with this output.
     Return(O),
 }
 
 /// One call or return; `id` pairs a return with its call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event<I, O> {
+    /// The client (process) that called; used for display only.
     pub client_id: usize,
+    /// A call or a return.
     pub kind: EventKind<I, O>,
+    /// The operation's identity: unique among calls, repeated by its return.
     pub id: usize,
 }
 
@@ -43,6 +49,7 @@ pub struct Event<I, O> {
 pub struct HistoryError {
     /// Position of the offending event in the list.
     pub index: usize,
+    /// What is wrong with it.
     pub message: String,
 }
 

@@ -8,10 +8,15 @@ use super::model::Model;
 
 /// A KV request.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[allow(missing_docs)] // the fields: a key, and the value written
 pub enum KvInput {
+    /// Reads `key`'s value (`""` if missing).
     Get { key: String },
+    /// Sets `key` to `value`.
     Put { key: String, value: String },
+    /// Appends `value` to `key`'s value.
     Append { key: String, value: String },
+    /// Removes `key`: it reads `""` again.
     Delete { key: String },
 }
 

@@ -17,6 +17,36 @@
 //!   and, on a violation, the longest partial linearization and the operation that
 //!   breaks it.
 //!
+//! # Example
+//!
+//! Porcupine's second register example: client 0 writes 200 while clients 1 and 2
+//! read. Client 2 reads the old value after client 1 has read the new one, which no
+//! order of the three operations allows.
+//!
+//! ```
+//! use linearizability::{CheckOptions, CheckResult, Operation, RegisterModel, check};
+//! use linearizability::{RegisterInput::*, RegisterOutput};
+//!
+//! let op = |client_id, input, call_ns, output, return_ns| Operation {
+//!     client_id,
+//!     input,
+//!     call_ns,
+//!     output,
+//!     return_ns,
+//! };
+//! let history = vec![
+//!     op(0, Write(200), 0, RegisterOutput::Ok, 100),
+//!     op(1, Read, 10, RegisterOutput::Read(Some(200)), 30),
+//!     op(2, Read, 40, RegisterOutput::Read(None), 90),
+//! ];
+//! let CheckResult::NotLinearizable(violation) =
+//!     check(&RegisterModel, &history, &CheckOptions::default())
+//! else {
+//!     panic!("not linearizable")
+//! };
+//! assert_eq!(violation.failing_op, 2);
+//! ```
+//!
 //! # Text formats
 //!
 //! **KV (Porcupine / Jepsen EDN-like), [`ModelKind::Kv`].** One event per line, the
@@ -57,6 +87,8 @@
 //! it is dropped; `:info` (for instance `:timed-out`) and a missing return mean it may
 //! or may not have happened, so it returns "never" with an output that matches anything.
 //! Timestamps are line numbers, as for KV.
+
+#![warn(missing_docs)]
 
 mod checker;
 mod file;

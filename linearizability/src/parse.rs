@@ -16,6 +16,7 @@ pub struct ParseError {
     pub path: Option<PathBuf>,
     /// The 1-based line, when the problem is on one line.
     pub line: Option<usize>,
+    /// What is wrong.
     pub message: String,
 }
 

@@ -5,11 +5,15 @@ use super::model::Model;
 /// A register request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RegisterInput {
+    /// Reads the value.
     Read,
+    /// Sets the value.
     Write(i64),
     /// Set to `to` if the value is `from`.
     Cas {
+        /// The value expected.
         from: i64,
+        /// The value set if it was.
         to: i64,
     },
 }
