@@ -1,15 +1,14 @@
 //! raftlab's harness, checkers and graded suites.
 //!
 //! This crate wires Raft and KV peers onto `labsim`/`labrpc` (what 6.824's
-//! `config.go` does), holds the checkers (safety invariants and
-//! linearizability), and the `lab` command-line tool.
+//! `config.go` does), holds the safety checker (the invariants; linearizability
+//! is the `linearizability` crate's), and the `lab` command-line tool.
 
 pub mod campaign;
 pub mod failure;
 pub mod graded;
 pub mod hooks;
 pub mod kv_suite;
-pub mod linearizability;
 pub mod nemesis;
 pub mod peers;
 pub mod picture;

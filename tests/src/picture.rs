@@ -14,7 +14,6 @@
 //! The parsing happens here; the page gets compact arrays and draws only
 //! what is in its time window on a canvas.
 
-use crate::linearizability::escape_html;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -531,6 +530,24 @@ fn escape_script(json: &str) -> String {
         .replace("<!--", "<\\!--")
         .replace('\u{2028}', "\\u2028")
         .replace('\u{2029}', "\\u2029")
+}
+
+/// Escapes text for HTML content and attribute values (newlines too, so a
+/// `title` attribute keeps them).
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' => out.push_str("&#10;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 const TEMPLATE: &str = include_str!("picture.html");

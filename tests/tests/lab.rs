@@ -311,7 +311,10 @@ fn a_schedule_sets_the_workload_size() {
 
 #[test]
 fn check_history_exit_codes() {
-    let data = tests::linearizability::porcupine_data_dir().unwrap_or_else(|e| panic!("{e}"));
+    let data = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../linearizability/testdata/porcupine"
+    ));
     let ok = lab(&[
         "check-history",
         data.join("kv/c10-ok.txt").to_str().unwrap(),

@@ -798,7 +798,7 @@ fn ops_limit(s: &Schedule) -> String {
 }
 
 fn check_history(file: &Path, model: &str, timeout: Duration, html: Option<PathBuf>) -> ExitCode {
-    use tests::linearizability::{CheckOptions, CheckResult, ModelKind, check_file};
+    use linearizability::{CheckOptions, CheckResult, ModelKind, check_file};
     let kind: ModelKind = match model.parse() {
         Ok(k) => k,
         Err(e) => return fail(e),

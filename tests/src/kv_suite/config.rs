@@ -6,7 +6,6 @@
 use super::clerk::{ClerkNode, KvHistory, Workload};
 use super::server::{KvNode, KvService};
 use crate::failure::{Failure, FailureKind};
-use crate::linearizability::{CheckOptions, CheckResult, KvModel, check, write_html};
 use crate::peers::{KvServerOptions, PeerChoice};
 use crate::raft_suite::RunReport;
 use crate::raft_suite::node::persisted_sizes;
@@ -15,6 +14,7 @@ use crate::raft_suite::oracle::Oracle;
 use kvraft::{Op, ReadMode};
 use labrpc::{Net, NetConfig, Sim};
 use labsim::{MS, NodeId, SEC, SimError, SimRng, Stream};
+use linearizability::{CheckOptions, CheckResult, KvModel, check, write_html};
 use rand::RngExt;
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -524,11 +524,8 @@ impl KvConfig {
 }
 
 fn describe(
-    op: &crate::linearizability::Operation<
-        crate::linearizability::KvInput,
-        crate::linearizability::KvOutput,
-    >,
+    op: &linearizability::Operation<linearizability::KvInput, linearizability::KvOutput>,
 ) -> String {
-    use crate::linearizability::Model;
+    use linearizability::Model;
     KvModel.describe_operation(&op.input, &op.output)
 }

@@ -107,7 +107,7 @@ pub fn unreliable_one_key(seed: u64) -> Result<RunReport, Failure> {
 /// The appends of `history` appear in `v` in an order that respects real
 /// time: if one returned before another was called, it comes first.
 fn check_append_order(history: &super::clerk::KvHistory, v: &str) -> Result<(), String> {
-    use crate::linearizability::{KvInput, KvOutput};
+    use linearizability::{KvInput, KvOutput};
     let mut appends = Vec::new();
     for op in history {
         if let (KvInput::Append { value, .. }, KvOutput::Done) = (&op.input, &op.output) {

@@ -1,0 +1,658 @@
+//! The checker: Wing & Gong's backtracking search for a linearization, with Lowe's
+//! memoisation of visited (set of linearized operations, state) pairs, run on each
+//! partition of the history separately (as Porcupine does).
+//!
+//! The search walks a doubly linked list of call and return entries in time order.
+//! At a call it tries to linearize the operation now (the model accepts its output
+//! and the resulting configuration was not visited before); it then "lifts" the
+//! operation's two entries out of the list and restarts from the head. At a return
+//! whose operation is not yet linearized, that operation would have to take effect
+//! before it returned, but nothing that fits can be placed: backtrack by undoing the
+//! most recent linearization. An empty list means every operation was placed.
+//!
+//! Speed comes from three choices: states are interned to `u32` ids and the model's
+//! `step` is memoised per (state, operation), so the inner loop never allocates or
+//! clones a state; the hash of the linearized set is kept incrementally (Zobrist:
+//! xor of one random word per operation); and the visited set is an open-addressed
+//! table over a flat arena of bitsets.
+//!
+//! Partitions are searched in turns of a fixed number of steps (on one thread, or
+//! dealt to several), as Porcupine runs them all at once: a violation that is quick
+//! to find in one partition is not held up by a long search in another, and the
+//! time budget is looked at between turns.
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::hash::{FxBuild, splitmix64};
+use super::history::Operation;
+use super::model::Model;
+
+/// How to run the checker.
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// Wall-clock budget for the whole check; when it runs out the verdict is
+    /// [`CheckResult::Unknown`]. `None`: no limit.
+    pub timeout: Option<Duration>,
+    /// Worker threads for checking partitions concurrently (1: on the calling
+    /// thread). With more than one thread and several violating partitions, which of
+    /// them is reported may vary from run to run; the verdict does not.
+    pub threads: usize,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            timeout: None,
+            threads: 1,
+        }
+    }
+}
+
+impl CheckOptions {
+    /// Default options with a time budget.
+    pub fn with_timeout(timeout: Duration) -> Self {
+        CheckOptions {
+            timeout: Some(timeout),
+            ..Self::default()
+        }
+    }
+}
+
+/// Evidence that a partition of the history has no linearization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// Which partition (index into [`Model::partition`]'s result) failed.
+    pub partition: usize,
+    /// The operations of that partition (indices into the history).
+    pub partition_ops: Vec<usize>,
+    /// A longest sequence of operations (indices into the history) that the search
+    /// could linearize, in linearization order.
+    pub longest_prefix: Vec<usize>,
+    /// The operation that had to be placed next after `longest_prefix` (its return
+    /// came) but could not be: the model rejects its output there.
+    pub failing_op: usize,
+}
+
+/// The checker's verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckResult {
+    /// Every partition has a linearization.
+    Linearizable,
+    /// Some partition has none; the evidence, for the first one found.
+    NotLinearizable(Violation),
+    /// The time budget ran out before a verdict: this is not a pass.
+    Unknown,
+}
+
+impl CheckResult {
+    /// True only for [`CheckResult::Linearizable`].
+    pub fn is_linearizable(&self) -> bool {
+        matches!(self, CheckResult::Linearizable)
+    }
+}
+
+/// Checks `history` against `model`.
+pub fn check<M>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    options: &CheckOptions,
+) -> CheckResult
+where
+    M: Model + Sync,
+    M::Input: Sync,
+    M::Output: Sync,
+{
+    let deadline = options.timeout.map(|t| Instant::now() + t);
+    let partitions = model.partition(history);
+    for part in &partitions {
+        for &i in part {
+            assert!(
+                i < history.len(),
+                "Model::partition returned index {i} for a history of {} operations",
+                history.len()
+            );
+        }
+    }
+    let stop = AtomicBool::new(false);
+    let threads = options.threads.max(1).min(partitions.len());
+
+    // Partitions dealt to threads largest first, alternately, so the loads balance.
+    let mut order: Vec<usize> = (0..partitions.len()).collect();
+    order.sort_by_key(|&p| std::cmp::Reverse(partitions[p].len()));
+    let shares: Vec<Vec<usize>> = (0..threads)
+        .map(|t| order.iter().copied().skip(t).step_by(threads).collect())
+        .collect();
+    let run_share =
+        |share: &[usize]| round_robin(model, history, &partitions, share, deadline, &stop);
+    let outcomes: Vec<(usize, Outcome)> = if threads <= 1 {
+        run_share(&order)
+    } else {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = shares
+                .iter()
+                .map(|share| scope.spawn(|| run_share(share)))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("checker thread panicked"))
+                .collect()
+        })
+    };
+    let mut by_partition: Vec<Outcome> = vec![Outcome::Stopped; partitions.len()];
+    for (p, outcome) in outcomes {
+        by_partition[p] = outcome;
+    }
+
+    let mut unknown = false;
+    for (p, outcome) in by_partition.into_iter().enumerate() {
+        match outcome {
+            Outcome::Ok => {}
+            Outcome::Illegal {
+                longest_prefix,
+                failing_op,
+            } => {
+                return CheckResult::NotLinearizable(Violation {
+                    partition: p,
+                    partition_ops: partitions[p].clone(),
+                    longest_prefix,
+                    failing_op,
+                });
+            }
+            Outcome::Stopped => unknown = true,
+        }
+    }
+    if unknown {
+        CheckResult::Unknown
+    } else {
+        CheckResult::Linearizable
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Outcome {
+    Ok,
+    Illegal {
+        longest_prefix: Vec<usize>,
+        failing_op: usize,
+    },
+    /// Out of time, or another partition already failed.
+    Stopped,
+}
+
+const NIL: u32 = u32::MAX;
+const HEAD: u32 = 0;
+/// Iterations a partition runs before the next one gets a turn. Partitions are
+/// interleaved (as Porcupine runs them all at once) so that a quick violation in one
+/// is not hidden behind a long search in another.
+const SLICE: u32 = 1 << 14;
+
+/// Runs the searches of `share` (partition indices) in turns until each finishes, a
+/// violation is found, the deadline passes or `stop` is raised. Returns the finished
+/// outcomes; partitions missing from the result count as stopped.
+fn round_robin<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partitions: &[Vec<usize>],
+    share: &[usize],
+    deadline: Option<Instant>,
+    stop: &AtomicBool,
+) -> Vec<(usize, Outcome)> {
+    let mut done = Vec::with_capacity(share.len());
+    let mut live: Vec<(usize, Search<'_, M>)> = share
+        .iter()
+        .map(|&p| (p, Search::new(model, history, &partitions[p])))
+        .collect();
+    while !live.is_empty() {
+        let mut k = 0;
+        while k < live.len() {
+            if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
+                return done;
+            }
+            match live[k].1.run(SLICE) {
+                None => k += 1,
+                Some(outcome) => {
+                    let (p, _) = live.remove(k);
+                    let illegal = matches!(outcome, Outcome::Illegal { .. });
+                    done.push((p, outcome));
+                    if illegal {
+                        stop.store(true, Ordering::Relaxed);
+                        return done;
+                    }
+                }
+            }
+        }
+    }
+    done
+}
+
+/// The (resumable) search over one partition. Local operation ids are positions in
+/// `part`; nodes of the entry list are 0 (the head) and 1..=2n.
+struct Search<'a, M: Model> {
+    model: &'a M,
+    history: &'a [Operation<M::Input, M::Output>],
+    part: &'a [usize],
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    /// Local op of each node, with the top bit set on call nodes.
+    node: Vec<u32>,
+    return_node: Vec<u32>,
+    zobrist: Vec<u64>,
+    linearized: Vec<u64>,
+    lin_hash: u64,
+    states: States<M::State>,
+    visited: Visited,
+    state: u32,
+    /// (call node, state before it) for each linearized operation, in order.
+    calls: Vec<(u32, u32)>,
+    best: Option<(Vec<usize>, usize)>,
+    entry: u32,
+}
+
+const CALL: u32 = 1 << 31;
+
+impl<'a, M: Model> Search<'a, M> {
+    fn new(model: &'a M, history: &'a [Operation<M::Input, M::Output>], part: &'a [usize]) -> Self {
+        let n = part.len();
+        // Entries in time order; a call sorts before a return at the same instant
+        // (they count as concurrent), ties otherwise by operation.
+        let mut order: Vec<(u64, u8, u32)> = Vec::with_capacity(2 * n);
+        for (local, &global) in part.iter().enumerate() {
+            let op = &history[global];
+            order.push((op.call_ns, 0, local as u32));
+            order.push((op.return_ns.max(op.call_ns), 1, local as u32));
+        }
+        order.sort_unstable();
+        let nodes = 2 * n + 1;
+        let mut next = vec![NIL; nodes];
+        let mut prev = vec![NIL; nodes];
+        let mut node = vec![0u32; nodes];
+        let mut return_node = vec![0u32; n];
+        for (k, &(_, kind, local)) in order.iter().enumerate() {
+            let at = k + 1;
+            node[at] = if kind == 0 { local | CALL } else { local };
+            if kind == 1 {
+                return_node[local as usize] = at as u32;
+            }
+            prev[at] = at as u32 - 1;
+            next[at - 1] = at as u32;
+        }
+        let words = n.div_ceil(64);
+        Search {
+            model,
+            history,
+            part,
+            entry: next[HEAD as usize],
+            next,
+            prev,
+            node,
+            return_node,
+            zobrist: (0..n as u64).map(|i| splitmix64(i ^ 0x5eed)).collect(),
+            linearized: vec![0u64; words],
+            lin_hash: 0,
+            states: States::new(model, n),
+            visited: Visited::new(words),
+            state: 0, // the interned initial state
+            calls: Vec::with_capacity(n),
+            best: None,
+        }
+    }
+
+    /// Runs at most `budget` iterations; `None` if the search is not over yet.
+    fn run(&mut self, budget: u32) -> Option<Outcome> {
+        let (next, prev) = (&mut self.next, &mut self.prev);
+        let mut entry = self.entry;
+        for _ in 0..budget {
+            if next[HEAD as usize] == NIL {
+                return Some(Outcome::Ok);
+            }
+            let e = entry as usize;
+            let tag = self.node[e];
+            if tag & CALL != 0 {
+                let local = tag & !CALL;
+                let op = &self.history[self.part[local as usize]];
+                if let Some(after) = self.states.step(self.model, self.state, local, op) {
+                    let (w, bit) = (local as usize / 64, 1u64 << (local % 64));
+                    self.linearized[w] |= bit;
+                    let h = self.lin_hash ^ self.zobrist[local as usize];
+                    if self
+                        .visited
+                        .insert(h ^ splitmix64(after as u64), after, &self.linearized)
+                    {
+                        self.calls.push((entry, self.state));
+                        self.state = after;
+                        self.lin_hash = h;
+                        lift(next, prev, entry, self.return_node[local as usize]);
+                        entry = next[HEAD as usize];
+                    } else {
+                        self.linearized[w] &= !bit;
+                        entry = next[e];
+                    }
+                } else {
+                    entry = next[e];
+                }
+            } else {
+                // The return of an operation not yet linearized: it cannot be deferred.
+                if self
+                    .best
+                    .as_ref()
+                    .is_none_or(|(b, _)| self.calls.len() > b.len())
+                {
+                    let prefix = self
+                        .calls
+                        .iter()
+                        .map(|&(c, _)| self.part[(self.node[c as usize] & !CALL) as usize])
+                        .collect();
+                    self.best = Some((prefix, self.part[tag as usize]));
+                }
+                let Some((call, before)) = self.calls.pop() else {
+                    let (longest_prefix, failing_op) =
+                        self.best.take().expect("recorded just above");
+                    return Some(Outcome::Illegal {
+                        longest_prefix,
+                        failing_op,
+                    });
+                };
+                let local = self.node[call as usize] & !CALL;
+                self.linearized[local as usize / 64] &= !(1u64 << (local % 64));
+                self.lin_hash ^= self.zobrist[local as usize];
+                self.state = before;
+                unlift(next, prev, call, self.return_node[local as usize]);
+                entry = next[call as usize];
+            }
+        }
+        self.entry = entry;
+        None
+    }
+}
+
+/// Unlinks a call entry and its return entry.
+#[inline]
+fn lift(next: &mut [u32], prev: &mut [u32], call: u32, ret: u32) {
+    for node in [call, ret] {
+        let (p, n) = (prev[node as usize], next[node as usize]);
+        next[p as usize] = n;
+        if n != NIL {
+            prev[n as usize] = p;
+        }
+    }
+}
+
+/// Relinks what [`lift`] unlinked, in reverse order (the nodes kept their own links).
+#[inline]
+fn unlift(next: &mut [u32], prev: &mut [u32], call: u32, ret: u32) {
+    for node in [ret, call] {
+        let (p, n) = (prev[node as usize], next[node as usize]);
+        next[p as usize] = node;
+        if n != NIL {
+            prev[n as usize] = node;
+        }
+    }
+}
+
+/// Transitions kept in a state's own chunks before spilling to [`States::more`]
+/// (three chunks).
+const SHORT: u32 = 3 * CHUNK as u32;
+const CHUNK: usize = 7;
+
+/// A cache line of transitions of one state: (local op, next state id or NIL if
+/// the model said no), and the state's next (older) chunk.
+#[derive(Clone, Copy)]
+struct Chunk {
+    entries: [(u32, u32); CHUNK],
+    len: u32,
+    next: u32,
+}
+
+/// Interned model states and the memoised transition function.
+struct States<S> {
+    /// Each distinct state once; its id is its position.
+    all: Vec<S>,
+    /// Hash of a state -> the latest id with that hash; older ones chain through
+    /// `same_hash`. (Keeps one copy of each state, unlike a map keyed by state.)
+    by_hash: IdTable,
+    same_hash: Vec<u32>,
+    /// The transitions computed so far, per state: its newest chunk (NIL if none)
+    /// and how many it has. Kept per state, in chunks of one flat arena rather than
+    /// one big table, because the search tries op after op from the same state: its
+    /// few chunks stay in cache, and nothing is allocated per state. A state with
+    /// more than [`SHORT`] transitions (few states, many ops: a register) keeps the
+    /// rest in `more`, keyed by (state << 32 | local op).
+    head: Vec<(u32, u32)>,
+    chunks: Vec<Chunk>,
+    more: IdTable,
+}
+
+impl<S: Eq + std::hash::Hash> States<S> {
+    fn new<M: Model<State = S>>(model: &M, ops: usize) -> Self {
+        let mut states = States {
+            all: Vec::new(),
+            by_hash: IdTable::new(ops * 4),
+            same_hash: Vec::new(),
+            head: Vec::new(),
+            chunks: Vec::new(),
+            more: IdTable::new(64),
+        };
+        states.intern(model.init());
+        states
+    }
+
+    fn intern(&mut self, s: S) -> u32 {
+        let h = FxBuild::default().hash_one(&s);
+        let first = self.by_hash.get(h).unwrap_or(NIL);
+        let mut id = first;
+        while id != NIL {
+            if self.all[id as usize] == s {
+                return id;
+            }
+            id = self.same_hash[id as usize];
+        }
+        let id = self.all.len() as u32;
+        self.all.push(s);
+        self.same_hash.push(first);
+        self.head.push((NIL, 0));
+        self.by_hash.insert(h, id);
+        id
+    }
+
+    #[inline]
+    fn known(&self, state: u32, local: u32) -> Option<u32> {
+        let (mut c, count) = self.head[state as usize];
+        while c != NIL {
+            let chunk = &self.chunks[c as usize];
+            if let Some(&(_, id)) = chunk.entries[..chunk.len as usize]
+                .iter()
+                .find(|e| e.0 == local)
+            {
+                return Some(id);
+            }
+            c = chunk.next;
+        }
+        if count >= SHORT {
+            return self.more.get((state as u64) << 32 | local as u64);
+        }
+        None
+    }
+
+    fn remember(&mut self, state: u32, local: u32, id: u32) {
+        let (c, count) = self.head[state as usize];
+        if count >= SHORT {
+            self.more.insert((state as u64) << 32 | local as u64, id);
+        } else if c != NIL && (self.chunks[c as usize].len as usize) < CHUNK {
+            let chunk = &mut self.chunks[c as usize];
+            chunk.entries[chunk.len as usize] = (local, id);
+            chunk.len += 1;
+        } else {
+            let mut entries = [(0, 0); CHUNK];
+            entries[0] = (local, id);
+            self.chunks.push(Chunk {
+                entries,
+                len: 1,
+                next: c,
+            });
+            self.head[state as usize].0 = self.chunks.len() as u32 - 1;
+        }
+        self.head[state as usize].1 = count + 1;
+    }
+
+    #[inline]
+    fn step<M: Model<State = S>>(
+        &mut self,
+        model: &M,
+        state: u32,
+        local: u32,
+        op: &Operation<M::Input, M::Output>,
+    ) -> Option<u32> {
+        let id = match self.known(state, local) {
+            Some(id) => id,
+            None => {
+                let id = match model.step(&self.all[state as usize], &op.input, &op.output) {
+                    None => NIL,
+                    // Reads leave the state as it was: one comparison (which
+                    // fails fast on a length change) saves hashing it.
+                    Some(s) if s == self.all[state as usize] => state,
+                    Some(s) => self.intern(s),
+                };
+                self.remember(state, local, id);
+                id
+            }
+        };
+        (id != NIL).then_some(id)
+    }
+}
+
+/// A map from `u64` to `u32` (open addressing, linear probing), for the two hot
+/// lookups of [`States`]; leaner than a general hash map on these keys.
+struct IdTable {
+    slots: Vec<(u64, u32)>,
+    len: usize,
+}
+
+/// Marks a free slot; ids (and NIL) never take this value.
+const FREE: u32 = u32::MAX - 1;
+
+impl IdTable {
+    fn new(capacity: usize) -> Self {
+        IdTable {
+            slots: vec![(0, FREE); (capacity * 2).next_power_of_two().max(64)],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn get(&self, key: u64) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let mut i = splitmix64(key) as usize & mask;
+        loop {
+            let (k, v) = self.slots[i];
+            if v == FREE {
+                return None;
+            }
+            if k == key {
+                return Some(v);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Sets `key` to `value` (replacing any earlier value).
+    fn insert(&mut self, key: u64, value: u32) {
+        debug_assert!(value != FREE);
+        let mask = self.slots.len() - 1;
+        let mut i = splitmix64(key) as usize & mask;
+        while self.slots[i].1 != FREE && self.slots[i].0 != key {
+            i = (i + 1) & mask;
+        }
+        if self.slots[i].1 == FREE {
+            self.len += 1;
+        }
+        self.slots[i] = (key, value);
+        if self.len * 2 > self.slots.len() {
+            let bigger = vec![(0, FREE); self.slots.len() * 2];
+            let old = std::mem::replace(&mut self.slots, bigger);
+            self.len = 0;
+            for (k, v) in old.into_iter().filter(|&(_, v)| v != FREE) {
+                self.insert(k, v);
+            }
+        }
+    }
+}
+
+/// The set of visited (linearized set, state) configurations: open addressing with
+/// linear probing over slots that point into a flat arena of bitsets.
+struct Visited {
+    words: usize,
+    slots: Vec<Slot>,
+    len: usize,
+    arena: Vec<u64>,
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    hash: u64,
+    state: u32,
+    /// Index of the bitset in the arena (in units of `words`), NIL if empty.
+    at: u32,
+}
+
+const EMPTY: Slot = Slot {
+    hash: 0,
+    state: 0,
+    at: NIL,
+};
+
+impl Visited {
+    fn new(words: usize) -> Self {
+        Visited {
+            words,
+            slots: vec![EMPTY; 1024],
+            len: 0,
+            arena: Vec::new(),
+        }
+    }
+
+    /// Adds the configuration; false if it was already there.
+    #[inline]
+    fn insert(&mut self, hash: u64, state: u32, bits: &[u64]) -> bool {
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot.at == NIL {
+                break;
+            }
+            if slot.hash == hash && slot.state == state {
+                let at = slot.at as usize * self.words;
+                // A plain loop: slice equality would call memcmp, costly for a
+                // few words.
+                let stored = &self.arena[at..at + self.words];
+                if stored.iter().zip(bits).all(|(a, b)| a == b) {
+                    return false;
+                }
+            }
+            i = (i + 1) & mask;
+        }
+        let at = (self.arena.len() / self.words.max(1)) as u32;
+        self.arena.extend_from_slice(bits);
+        self.slots[i] = Slot { hash, state, at };
+        self.len += 1;
+        if self.len * 2 > self.slots.len() {
+            self.grow();
+        }
+        true
+    }
+
+    fn grow(&mut self) {
+        let mut slots = vec![EMPTY; self.slots.len() * 2];
+        let mask = slots.len() - 1;
+        for slot in self.slots.iter().filter(|s| s.at != NIL) {
+            let mut i = slot.hash as usize & mask;
+            while slots[i].at != NIL {
+                i = (i + 1) & mask;
+            }
+            slots[i] = *slot;
+        }
+        self.slots = slots;
+    }
+}
