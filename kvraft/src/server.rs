@@ -19,6 +19,7 @@ pub enum ReadMode {
     /// From the local state, at once, by any server that believes it is leader,
     /// without confirming that it still is. NOT linearizable: a deposed leader
     /// serves stale data. For tests that show the checker catches it.
+    #[cfg(feature = "injected-bugs")]
     StaleLocal,
 }
 
@@ -120,6 +121,7 @@ impl KvServer {
             ));
             return;
         }
+        #[cfg(feature = "injected-bugs")]
         if let (ReadMode::StaleLocal, Op::Get { key }) = (self.config.read_mode, &args.op) {
             let value = self.data.get(key).cloned().unwrap_or_default();
             self.replies.push((id, KvReply::Ok { value }));
@@ -362,7 +364,12 @@ mod tests {
     use raft::ReferencePeer;
 
     fn peer(id: usize, peers: usize) -> ReferencePeer {
-        ReferencePeer::new(PeerConfig::new(id, peers, 7), &MemDisk::default(), 0, None).unwrap()
+        ReferencePeer::new(
+            ReferencePeer::config(&PeerConfig::new(id, peers, 7)),
+            &MemDisk::default(),
+            0,
+        )
+        .unwrap()
     }
 
     fn leader() -> ReferencePeer {

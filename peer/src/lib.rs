@@ -30,6 +30,7 @@
 //! peers send [`Kind::OneWay`] messages (an append and its response are two messages).
 //! Both cross the same simulated network, as bytes, with the same faults.
 
+pub mod coverage;
 mod disk;
 mod kv;
 mod ready;
@@ -174,12 +175,6 @@ pub trait Peer {
     /// A one-line description of a message, for readers of the trace.
     fn describe(&self, msg: &Wire) -> String {
         format!("{} ({} bytes)", msg.method, msg.bytes.len())
-    }
-
-    /// Votes (and pre-votes) refused because the candidate's log was behind, since
-    /// this peer started: a coverage mark the lab reports when a peer counts it.
-    fn stale_log_refusals(&self) -> u64 {
-        0
     }
 }
 

@@ -26,11 +26,12 @@ pub struct Config {
     /// term, so it cannot keep disrupting the peer that can.
     pub pre_vote: bool,
     /// A deliberate bug, for testing the testers (checkers, the shrinker).
-    /// Never set outside such tests.
+    #[cfg(feature = "injected-bugs")]
     pub injected_bug: Option<InjectedBug>,
 }
 
 /// Deliberate bugs a test can switch on to show that raftlab catches them.
+#[cfg(feature = "injected-bugs")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InjectedBug {
     /// Grant votes without the up-to-date check of section 5.4.1.
@@ -50,6 +51,7 @@ impl Config {
             max_entries_per_append: 256,
             rng_seed,
             pre_vote: true,
+            #[cfg(feature = "injected-bugs")]
             injected_bug: None,
         }
     }

@@ -5,8 +5,8 @@ use peer::{Disk, Index, Kind, PeerConfig, PeerError, PeerId, Status, Term, Wire}
 
 use crate::storage::LogStore;
 use crate::{
-    AppendEntriesArgs, AppendEntriesReply, Config, InjectedBug, InstallSnapshotArgs,
-    InstallSnapshotReply, Message, Raft, RequestVoteArgs, RequestVoteReply, Role,
+    AppendEntriesArgs, AppendEntriesReply, Config, InstallSnapshotArgs, InstallSnapshotReply,
+    Message, Raft, RequestVoteArgs, RequestVoteReply, Role,
 };
 
 /// The name on the wire of RequestVote (and PreVote, a RequestVote with a flag).
@@ -81,21 +81,21 @@ pub fn from_wire(wire: &Wire) -> Result<Message, PeerError> {
 }
 
 impl ReferencePeer {
-    /// A peer from the lab's configuration, restored from `disk` (fresh if it is empty).
-    pub fn new(
-        config: PeerConfig,
-        disk: &dyn Disk,
-        now_ms: u64,
-        injected_bug: Option<InjectedBug>,
-    ) -> Result<ReferencePeer, PeerError> {
+    /// A peer with `config`, restored from `disk` (fresh if it is empty).
+    pub fn new(config: Config, disk: &dyn Disk, now_ms: u64) -> Result<ReferencePeer, PeerError> {
         let (store, restored) = LogStore::restore(disk).map_err(|e| PeerError(e.to_string()))?;
-        let mut c = Config::new(config.id, config.peers, config.rng_seed);
-        c.election_timeout_min_ms = config.election_timeout_min_ms;
-        c.election_timeout_max_ms = config.election_timeout_max_ms;
-        c.heartbeat_interval_ms = config.heartbeat_interval_ms;
-        c.injected_bug = injected_bug;
-        let raft = Raft::new(c, restored, now_ms).map_err(|e| PeerError(e.to_string()))?;
+        let raft = Raft::new(config, restored, now_ms).map_err(|e| PeerError(e.to_string()))?;
         Ok(ReferencePeer { raft, store })
+    }
+
+    /// The reference's configuration for what the lab says of every peer.
+    pub fn config(lab: &PeerConfig) -> Config {
+        Config {
+            election_timeout_min_ms: lab.election_timeout_min_ms,
+            election_timeout_max_ms: lab.election_timeout_max_ms,
+            heartbeat_interval_ms: lab.heartbeat_interval_ms,
+            ..Config::new(lab.id, lab.peers, lab.rng_seed)
+        }
     }
 
     /// The Raft inside, for tests that look closer than the interface does.
@@ -202,10 +202,6 @@ impl peer::Peer for ReferencePeer {
             Err(e) => format!("{} ({} bytes): {e}", wire.method, wire.bytes.len()),
         }
     }
-
-    fn stale_log_refusals(&self) -> u64 {
-        self.raft.stale_log_refusals()
-    }
 }
 
 /// A short description of a message for the trace: entries and snapshot data are
@@ -223,12 +219,23 @@ fn summarize(msg: &Message) -> String {
     }
 }
 
-/// Peers the lab can run from the reference crate, by the bug injected (none for the
-/// reference itself).
-pub fn factory(injected_bug: Option<InjectedBug>) -> peer::PeerFactory {
-    std::rc::Rc::new(move |config, disk, now_ms| {
-        let p = ReferencePeer::new(config, disk, now_ms, injected_bug)?;
+/// The lab makes reference peers through this.
+pub fn factory() -> peer::PeerFactory {
+    std::rc::Rc::new(|config, disk, now_ms| {
+        let p = ReferencePeer::new(ReferencePeer::config(&config), disk, now_ms)?;
         Ok(Box::new(p) as Box<dyn peer::Peer>)
+    })
+}
+
+/// Reference peers with a deliberate bug (tests of the testers only).
+#[cfg(feature = "injected-bugs")]
+pub fn buggy_factory(bug: crate::InjectedBug) -> peer::PeerFactory {
+    std::rc::Rc::new(move |config, disk, now_ms| {
+        let c = Config {
+            injected_bug: Some(bug),
+            ..ReferencePeer::config(&config)
+        };
+        Ok(Box::new(ReferencePeer::new(c, disk, now_ms)?) as Box<dyn peer::Peer>)
     })
 }
 
@@ -261,7 +268,7 @@ mod tests {
     fn a_lone_peer_elects_itself_persists_and_restores() {
         let mut disk = MemDisk::default();
         let config = PeerConfig::new(0, 1, 9);
-        let mut p = ReferencePeer::new(config.clone(), &disk, 0, None).unwrap();
+        let mut p = ReferencePeer::new(ReferencePeer::config(&config), &disk, 0).unwrap();
         p.tick(p.next_deadline_ms());
         while p.has_ready() {
             p.ready(&mut disk);
@@ -272,7 +279,7 @@ mod tests {
         let rd = p.ready(&mut disk);
         assert!(rd.must_sync);
         assert_eq!(rd.entries.len(), 1);
-        let restored = ReferencePeer::new(config, &disk, 2000, None).unwrap();
+        let restored = ReferencePeer::new(ReferencePeer::config(&config), &disk, 2000).unwrap();
         assert_eq!(restored.term_at(index), Some(term));
         assert!(restored.raft_state_bytes(&disk) > 0);
     }

@@ -29,14 +29,19 @@ mod interface;
 mod log;
 mod message;
 mod progress;
+mod quorum;
 mod raft;
 mod ready;
 mod rng;
 mod state;
 pub mod storage;
 
-pub use config::{Config, InjectedBug};
+pub use config::Config;
+#[cfg(feature = "injected-bugs")]
+pub use config::InjectedBug;
 pub use error::RaftError;
+#[cfg(feature = "injected-bugs")]
+pub use interface::buggy_factory;
 pub use interface::{
     APPEND_ENTRIES, INSTALL_SNAPSHOT, REQUEST_VOTE, ReferencePeer, factory, from_wire, to_wire,
 };

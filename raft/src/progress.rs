@@ -89,10 +89,7 @@ impl ProgressTracker {
     /// The highest index replicated on a majority (the leader counts through its own
     /// slot, which the caller keeps at its last index).
     pub(crate) fn quorum_match_index(&self) -> Index {
-        let mut matched: Vec<Index> = self.progress.iter().map(|p| p.match_index).collect();
-        matched.sort_unstable_by(|a, b| b.cmp(a));
-        // With n peers, the (n/2 + 1) highest all hold at least matched[n/2].
-        matched[matched.len() / 2]
+        crate::quorum::committed_index(self.progress.iter().map(|p| p.match_index))
     }
 }
 

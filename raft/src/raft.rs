@@ -3,6 +3,7 @@
 
 use crate::log::RaftLog;
 use crate::progress::ProgressTracker;
+use crate::quorum;
 use crate::rng::SplitMix64;
 use crate::{
     AppendEntriesArgs, AppendEntriesReply, ApplyMsg, Config, Entry, HardState, Index,
@@ -48,8 +49,6 @@ pub struct Raft {
     election_deadline_ms: u64,
     heartbeat_deadline_ms: u64,
     rng: SplitMix64,
-    /// Votes and pre-votes refused because the candidate's log was behind.
-    stale_log_refusals: u64,
 
     // Output not yet taken by `ready()`.
     hard_state_dirty: bool,
@@ -96,7 +95,6 @@ impl Raft {
             election_deadline_ms: 0,
             heartbeat_deadline_ms: 0,
             rng: SplitMix64::new(seed),
-            stale_log_refusals: 0,
             hard_state_dirty: false,
             unstable_from: None,
             snapshot_dirty: false,
@@ -334,12 +332,6 @@ impl Raft {
     pub fn entry(&self, index: Index) -> Option<&Entry> {
         self.log.entry(index)
     }
-    /// How many votes and pre-votes this peer refused, since it started,
-    /// only because the candidate's log was behind its own (for coverage
-    /// reports: Figure 2's election restriction at work).
-    pub fn stale_log_refusals(&self) -> u64 {
-        self.stale_log_refusals
-    }
     /// The leader this peer last heard from in its current term (itself when leader).
     pub fn leader_id(&self) -> Option<PeerId> {
         self.leader_id
@@ -442,8 +434,11 @@ impl Raft {
     /// Section 5.4.1: is the candidate's log at least as up to date as ours (its
     /// last term later, or the same last term and at least as long)?
     fn is_up_to_date(&self, args: &RequestVoteArgs) -> bool {
+        #[cfg(feature = "injected-bugs")]
+        if self.config.injected_bug == Some(crate::InjectedBug::VoteWithoutLogCheck) {
+            return true;
+        }
         (args.last_log_term, args.last_log_index) >= (self.log.last_term(), self.log.last_index())
-            || self.config.injected_bug == Some(crate::InjectedBug::VoteWithoutLogCheck)
     }
 
     /// Asks every other peer for its vote (or PreVote) in `term`.
@@ -468,7 +463,7 @@ impl Raft {
                 .is_some_and(|t| now_ms < t + self.config.election_timeout_min_ms);
         let grant = args.term > self.current_term && up_to_date && !leader_alive;
         if args.term > self.current_term && !up_to_date {
-            self.stale_log_refusals += 1;
+            peer::coverage::mark(peer::coverage::VOTE_REFUSED_STALE_LOG);
         }
         self.send(
             from,
@@ -485,8 +480,7 @@ impl Raft {
             return; // a grant for a round we are no longer running
         }
         self.pre_votes_granted[from] = true;
-        let granted = self.pre_votes_granted.iter().filter(|v| **v).count();
-        if granted > self.config.peers / 2 {
+        if quorum::has_majority(&self.pre_votes_granted) {
             self.campaign(now_ms);
         }
     }
@@ -503,7 +497,7 @@ impl Raft {
         self.pre_votes_granted = vec![false; self.config.peers];
         self.pre_votes_granted[self.config.id] = true;
         self.reset_election_timer(now_ms);
-        if 1 > self.config.peers / 2 {
+        if quorum::has_majority(&self.pre_votes_granted) {
             self.campaign(now_ms); // a one-peer cluster needs nobody's agreement
             return;
         }
@@ -516,7 +510,7 @@ impl Raft {
             args.term == self.current_term && self.voted_for.is_none_or(|v| v == args.candidate_id);
         let grant = may_vote && up_to_date;
         if may_vote && !up_to_date {
-            self.stale_log_refusals += 1;
+            peer::coverage::mark(peer::coverage::VOTE_REFUSED_STALE_LOG);
         }
         if grant {
             if self.voted_for != Some(args.candidate_id) {
@@ -850,7 +844,7 @@ impl Raft {
     }
 
     fn has_quorum_of_votes(&self) -> bool {
-        self.votes_granted.iter().filter(|v| **v).count() > self.config.peers / 2
+        quorum::has_majority(&self.votes_granted)
     }
 
     fn reset_election_timer(&mut self, now_ms: u64) {

@@ -50,7 +50,7 @@ pub const PEERS: &[PeerKind] = &[
     PeerKind {
         name: DEFAULT_PEER,
         about: "raftlab's reference Raft (Figure 2, snapshots, PreVote) with kvraft",
-        make: || raft::factory(None),
+        make: raft::factory,
         kv_server: reference_kv,
     },
     PeerKind {
@@ -97,7 +97,7 @@ impl PeerChoice {
     pub fn buggy_reference(bug: raft::InjectedBug) -> PeerChoice {
         PeerChoice {
             name: DEFAULT_PEER,
-            factory: raft::factory(Some(bug)),
+            factory: raft::buggy_factory(bug),
             kv_server: reference_kv,
         }
     }

@@ -336,7 +336,6 @@ impl<S: Service> PeerNode<S> {
     fn handle(&mut self, ctx: &mut labrpc::Ctx<'_>, input: Input) {
         let now = now_ms(ctx);
         let peer = self.peer.as_mut().expect("handle runs on a started peer");
-        let refusals = peer.stale_log_refusals();
         match input {
             Input::Request { from, msg, token } => {
                 self.installing = true;
@@ -345,7 +344,7 @@ impl<S: Service> PeerNode<S> {
                     self.installing = false;
                     return;
                 }
-                self.count_refusals(refusals);
+                self.count_marks();
                 // The reply to this request is in this Ready: it goes out
                 // with the token once the Ready is durable.
                 let peer = self.peer.as_mut().expect("started");
@@ -356,7 +355,7 @@ impl<S: Service> PeerNode<S> {
             Input::Message { from, msg } => {
                 self.installing = true;
                 let stepped = peer.step(now, from, msg);
-                self.count_refusals(refusals);
+                self.count_marks();
                 if let Err(e) = stepped {
                     ctx.annotate("refused", || format!("from {from}: {e}"));
                 }
@@ -368,13 +367,11 @@ impl<S: Service> PeerNode<S> {
         }
     }
 
-    fn count_refusals(&mut self, before: u64) {
-        let after = self
-            .peer
-            .as_ref()
-            .map_or(before, |p| p.stale_log_refusals());
-        if after > before {
-            self.oracle.borrow_mut().stats.stale_log_refusals += after - before;
+    /// Adds the coverage marks the peer hit to the run's statistics.
+    fn count_marks(&mut self) {
+        let refused = peer::coverage::take(peer::coverage::VOTE_REFUSED_STALE_LOG);
+        if refused > 0 {
+            self.oracle.borrow_mut().stats.stale_log_refusals += refused;
         }
     }
 
