@@ -7,6 +7,7 @@
 pub mod campaign;
 pub mod failure;
 pub mod graded;
+pub mod harness;
 pub mod hooks;
 pub mod kv_suite;
 pub mod nemesis;

@@ -132,7 +132,8 @@ fn run_raft_nemesis(
         .map(|me| spawn_churn_limited(&mut cfg, me, stop.clone(), max_ops))
         .collect();
     let fault_end_ns = schedule.end_ms().max(FAULT_SPAN_MS) * MS;
-    cfg.sleep(fault_end_ns.saturating_sub(cfg.sim.now_ns()))?;
+    let until_end_ns = fault_end_ns.saturating_sub(cfg.sim.now_ns());
+    cfg.sleep(until_end_ns)?;
 
     // Liveness: every fault heals; the cluster must elect a leader, commit,
     // and bring every replica to the same log within the limit.
@@ -262,7 +263,8 @@ fn run_kv_nemesis(
         );
     }
     let fault_end_ns = schedule.end_ms().max(FAULT_SPAN_MS) * MS;
-    cfg.sleep(fault_end_ns.saturating_sub(cfg.sim.now_ns()))?;
+    let until_end_ns = fault_end_ns.saturating_sub(cfg.sim.now_ns());
+    cfg.sleep(until_end_ns)?;
 
     // Liveness: every fault heals; every pending operation must finish.
     nemesis::heal_all(&mut cfg.sim, &servers);

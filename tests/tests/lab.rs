@@ -179,7 +179,7 @@ fn grade_prints_a_table_by_part() {
     let o = lab(&["grade", "--seeds", "1"]);
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    for part in ["A ", "B ", "C ", "D ", "KV-A", "KV-B"] {
+    for part in ["3A ", "3B ", "3C ", "3D ", "4A ", "4B "] {
         assert!(
             out.lines().any(|l| l.starts_with(part)),
             "no row for part {part}:\n{out}"
@@ -425,4 +425,93 @@ fn the_regression_corpus_replays_and_passes() {
         "{}",
         text(&o)
     );
+}
+
+#[test]
+fn grade_on_the_untouched_student_skeleton_fails_every_test_clearly() {
+    let o = lab(&["grade", "--peer", "student", "--seeds", "1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().last(), Some("0 passed, 51 failed"), "{out}");
+    let all = text(&o);
+    assert!(
+        all.contains("FAILED raft::initial_election peer=student seed=1"),
+        "{all}"
+    );
+    assert!(all.contains("--peer student"), "{all}");
+    assert!(!all.contains("panicked"), "{all}");
+}
+
+#[test]
+fn grade_takes_one_part() {
+    let o = lab(&["grade", "--part", "3a", "--seeds", "1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().last(), Some("3 passed, 0 failed"), "{out}");
+    let bad = lab(&["grade", "--part", "5C"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("3A, 3B, 3C, 3D, 4A, 4B"),
+        "{}",
+        text(&bad)
+    );
+}
+
+#[test]
+fn an_unknown_peer_exits_2_with_the_list() {
+    for args in [
+        &["explore", "--peer", "nope", "--seeds", "0..1"][..],
+        &["replay", "raft::figure8", "--seed", "1", "--peer", "nope"][..],
+    ] {
+        let o = lab(args);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            text(&o).contains("known peers: reference, student"),
+            "{}",
+            text(&o)
+        );
+    }
+    let list = lab(&["list", "--peers"]);
+    assert!(list.status.success());
+    for name in ["reference", "student"] {
+        assert!(text(&list).contains(name), "{}", text(&list));
+    }
+}
+
+#[test]
+fn a_schedule_carries_its_peer_and_a_replay_honours_it() {
+    let dir = std::env::temp_dir().join(format!("raftlab-peer-schedule-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = lab(&[
+        "schedule",
+        "raft-nemesis",
+        "--seed",
+        "3",
+        "--peer",
+        "student",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let json = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(json.contains("\"peer\": \"student\""), "{json}");
+    let path = dir.join("s.json");
+    std::fs::write(&path, &json).unwrap();
+    let p = path.to_str().unwrap();
+    let replay = lab(&["replay", "raft-nemesis", "--seed", "3", "--schedule", p]);
+    assert!(
+        text(&replay).contains("FAILED raft-nemesis peer=student seed=3"),
+        "{}",
+        text(&replay)
+    );
+    let clash = lab(&[
+        "replay",
+        "raft-nemesis",
+        "--seed",
+        "3",
+        "--schedule",
+        p,
+        "--peer",
+        "reference",
+    ]);
+    assert_eq!(clash.status.code(), Some(2), "{}", text(&clash));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

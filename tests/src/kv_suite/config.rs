@@ -6,17 +6,16 @@
 use super::clerk::{ClerkNode, KvHistory, Workload};
 use super::server::{KvNode, KvService};
 use crate::failure::{Failure, FailureKind};
+use crate::harness::{Harness, HarnessOptions};
 use crate::peers::{KvServerOptions, PeerChoice};
 use crate::raft_suite::RunReport;
-use crate::raft_suite::node::persisted_sizes;
-use crate::raft_suite::node::{PeerNode, RaftTuning};
-use crate::raft_suite::oracle::Oracle;
+use crate::raft_suite::node::{PeerNode, RaftTuning, persisted_sizes};
 use kvraft::{Op, ReadMode};
-use labrpc::{Net, NetConfig, Sim};
-use labsim::{MS, NodeId, SEC, SimError, SimRng, Stream};
+use labsim::{MS, NodeId, SEC};
 use linearizability::{CheckOptions, CheckResult, KvModel, check, write_html};
 use rand::RngExt;
 use std::cell::RefCell;
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
@@ -63,21 +62,22 @@ impl KvOptions {
 
 /// A KV service under test (6.824's kvraft `config`).
 pub struct KvConfig {
-    /// The simulation.
-    pub sim: Sim,
-    n: usize,
-    oracle: Rc<RefCell<Oracle>>,
+    h: Harness,
     history: Rc<RefCell<KvHistory>>,
     clerks: Vec<NodeId>,
-    test: String,
-    seed: u64,
     maxraftstate: Option<u64>,
-    peer: PeerChoice,
 }
 
-impl Drop for KvConfig {
-    fn drop(&mut self) {
-        crate::hooks::finished(self.sim.trace_mut());
+impl Deref for KvConfig {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
+}
+
+impl DerefMut for KvConfig {
+    fn deref_mut(&mut self) -> &mut Harness {
+        &mut self.h
     }
 }
 
@@ -85,58 +85,29 @@ impl KvConfig {
     /// Builds the service for test `test` on `seed` (6.824's `make_config`).
     pub fn new(test: &str, seed: u64, options: KvOptions) -> KvConfig {
         let n = options.servers;
-        let net = Net::new(NetConfig {
-            reliable: !options.unreliable,
-            ..Default::default()
-        });
-        let mut sim = Sim::new(seed, net);
-        crate::hooks::prepare(sim.trace_mut());
-        let oracle = Rc::new(RefCell::new(Oracle::new(n)));
         let config = KvServerOptions {
             maxraftstate: options.maxraftstate,
             read_mode: options.read_mode,
         };
-        let choice = options.peer.clone();
-        for i in 0..n {
-            let (config, oracle, choice) = (config.clone(), oracle.clone(), choice.clone());
-            sim.add_node(format!("kv{i}"), move |_, _| {
-                Box::new(PeerNode::with_service(
-                    n,
-                    RaftTuning::default(),
-                    choice.clone(),
-                    KvService::new((choice.kv_server)(&config)),
-                    oracle.clone(),
-                ))
-            });
-        }
-        let o = oracle.clone();
-        sim.add_invariant("raft safety", move |s: &Sim| {
-            if let Some(v) = o.borrow().violation() {
-                return Err(v.to_owned());
-            }
-            for i in 0..n {
-                if let Some(e) = s.node::<KvNode>(i).and_then(|r| r.error.as_ref()) {
-                    return Err(e.clone());
-                }
-            }
-            Ok(())
-        });
-        KvConfig {
-            sim,
-            n,
-            oracle,
-            history: Rc::new(RefCell::new(Vec::new())),
-            clerks: Vec::new(),
+        let harness = HarnessOptions {
             test: test.to_owned(),
             seed,
+            peers: n,
+            unreliable: options.unreliable,
+            peer: options.peer,
+            time_limit_ns: Some(TEST_LIMIT_NS),
+            node_prefix: "kv",
+        };
+        let h = Harness::new(harness, move |peer, oracle| {
+            let service = KvService::new((peer.kv_server)(&config));
+            PeerNode::with_service(n, RaftTuning::default(), peer.clone(), service, oracle)
+        });
+        KvConfig {
+            h,
+            history: Rc::new(RefCell::new(Vec::new())),
+            clerks: Vec::new(),
             maxraftstate: options.maxraftstate,
-            peer: choice,
         }
-    }
-
-    /// Number of servers.
-    pub fn n(&self) -> usize {
-        self.n
     }
 
     /// Every server (6.824's `All()`).
@@ -149,63 +120,9 @@ impl KvConfig {
         self.maxraftstate
     }
 
-    /// A failure of this run, now.
-    pub fn failure(&self, kind: FailureKind, what: impl Into<String>) -> Failure {
-        Failure {
-            test: self.test.clone(),
-            peer: self.peer.name.to_owned(),
-            seed: self.seed,
-            at_ns: self.sim.now_ns(),
-            what: what.into(),
-            kind,
-        }
-    }
-
     /// Fails a test's own check.
     pub fn check_fail<T>(&self, what: impl Into<String>) -> Result<T, Failure> {
-        Err(self.failure(FailureKind::Check, what))
-    }
-
-    fn sim_err(&self, e: SimError) -> Failure {
-        Failure::from_sim(&self.test, self.seed, self.sim.now_ns(), e)
-    }
-
-    fn check_time(&self) -> Result<(), Failure> {
-        if self.sim.now_ns() > TEST_LIMIT_NS {
-            return Err(self.failure(FailureKind::Liveness, "test took longer than 120 seconds"));
-        }
-        Ok(())
-    }
-
-    /// The test's own random stream (6.824's `rand` calls in tests).
-    pub fn rng(&mut self) -> &mut SimRng {
-        self.sim.kernel().rng(Stream::Workload)
-    }
-
-    /// A random integer in `0..n` from the test's stream.
-    pub fn rand(&mut self, n: u64) -> u64 {
-        self.rng().random_range(0..n)
-    }
-
-    /// Lets `duration_ns` of virtual time pass.
-    pub fn sleep(&mut self, duration_ns: u64) -> Result<(), Failure> {
-        self.sim.run_for(duration_ns).map_err(|e| self.sim_err(e))?;
-        self.check_time()
-    }
-
-    /// Runs until `done` holds or `timeout_ns` passes; true if it held.
-    pub fn run_until(
-        &mut self,
-        done: impl FnMut(&Sim) -> bool,
-        timeout_ns: u64,
-    ) -> Result<bool, Failure> {
-        let deadline = self.sim.now_ns() + timeout_ns;
-        let held = self
-            .sim
-            .run_until(done, deadline)
-            .map_err(|e| self.sim_err(e))?;
-        self.check_time()?;
-        Ok(held)
+        self.h.check(what)
     }
 
     fn set_links(&mut self, a: NodeId, bs: &[NodeId], up: bool) {
@@ -507,19 +424,9 @@ impl KvConfig {
         &mut self,
         check: impl FnOnce(&KvConfig) -> Result<(), Failure>,
     ) -> Result<RunReport, Failure> {
-        if let Some(v) = self.sim.violation() {
-            return Err(self.sim_err(SimError::Violation(v.clone())));
-        }
-        self.check_time()?;
+        let report = self.report(self.ops() as u64)?;
         check(self)?;
-        Ok(RunReport {
-            trace_hash: self.sim.trace_hash(),
-            events: self.sim.events(),
-            virtual_ns: self.sim.now_ns(),
-            rpcs: self.sim.net().total_rpcs(),
-            commands: self.ops() as u64,
-            stats: self.oracle.borrow().stats.clone(),
-        })
+        Ok(report)
     }
 }
 

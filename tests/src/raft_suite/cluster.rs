@@ -3,14 +3,15 @@
 //! all in virtual time.
 
 use super::node::{RaftNode, RaftTuning, ServiceConfig};
-use super::oracle::{Oracle, Stats};
+use super::oracle::Oracle;
+use super::oracle::Stats;
 use crate::failure::{Failure, FailureKind};
+use crate::harness::{Harness, HarnessOptions};
 use crate::peers::PeerChoice;
-use labrpc::{Net, NetConfig, Sim};
-use labsim::{MS, SEC, SimError, SimRng, Stream};
+use labsim::{MS, SEC, SimError};
 use peer::{Index, Term};
-use rand::RngExt;
 use std::cell::RefCell;
+use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
 
 /// 6.824's limit on one test, in virtual time.
@@ -73,133 +74,51 @@ pub struct RunReport {
 
 /// A Raft cluster under test (6.824's `config`).
 pub struct Cluster {
-    /// The simulation.
-    pub sim: Sim,
-    n: usize,
-    oracle: Rc<RefCell<Oracle>>,
-    test: String,
-    seed: u64,
+    h: Harness,
     commands: u64,
-    time_limited: bool,
-    peer: PeerChoice,
+}
+
+impl Deref for Cluster {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
+}
+
+impl DerefMut for Cluster {
+    fn deref_mut(&mut self) -> &mut Harness {
+        &mut self.h
+    }
 }
 
 impl Cluster {
     /// Builds the cluster for test `test` on `seed`.
     pub fn new(test: &str, seed: u64, options: ClusterOptions) -> Cluster {
         let n = options.peers;
-        let config = NetConfig {
-            reliable: !options.unreliable,
-            ..Default::default()
-        };
-        let mut sim = Sim::new(seed, Net::new(config));
-        crate::hooks::prepare(sim.trace_mut());
-        let oracle = Rc::new(RefCell::new(Oracle::new(n)));
-        let service = ServiceConfig {
-            snapshot_every: options.snapshot.then_some(10),
-            raft: options.tuning,
-            peer: options.peer.clone(),
-        };
-        for i in 0..n {
-            let (service, oracle) = (service.clone(), oracle.clone());
-            sim.add_node(format!("raft{i}"), move |_, _| {
-                Box::new(RaftNode::new(n, service.clone(), oracle.clone()))
-            });
-        }
-        let o = oracle.clone();
-        sim.add_invariant("raft safety", move |s: &Sim| {
-            if let Some(v) = o.borrow().violation() {
-                return Err(v.to_owned());
-            }
-            for i in 0..n {
-                if let Some(e) = s.node::<RaftNode>(i).and_then(|r| r.error.as_ref()) {
-                    return Err(e.clone());
-                }
-            }
-            Ok(())
-        });
-        // Graded tests have 6.824's 120 s limit; exploration scenarios run longer.
-        let time_limited = test.starts_with("raft::");
-        Cluster {
-            sim,
-            n,
-            oracle,
+        let (snapshot_every, tuning) = (options.snapshot.then_some(10), options.tuning);
+        let harness = HarnessOptions {
             test: test.to_owned(),
             seed,
-            commands: 0,
-            time_limited,
+            peers: n,
+            unreliable: options.unreliable,
             peer: options.peer,
-        }
-    }
-
-    /// The oracle, for concurrent clients.
-    pub(crate) fn oracle(&self) -> Rc<RefCell<Oracle>> {
-        self.oracle.clone()
-    }
-
-    /// Number of peers.
-    pub fn n(&self) -> usize {
-        self.n
-    }
-
-    /// A failure of this run, now.
-    pub fn failure(&self, kind: FailureKind, what: impl Into<String>) -> Failure {
-        Failure {
-            test: self.test.clone(),
-            peer: self.peer.name.to_owned(),
-            seed: self.seed,
-            at_ns: self.sim.now_ns(),
-            what: what.into(),
-            kind,
-        }
+            // Graded tests have 6.824's 120 s limit; exploration scenarios run longer.
+            time_limit_ns: test.starts_with("raft::").then_some(TEST_LIMIT_NS),
+            node_prefix: "raft",
+        };
+        let h = Harness::new(harness, move |peer, oracle| {
+            let service = ServiceConfig {
+                snapshot_every,
+                raft: tuning,
+                peer: peer.clone(),
+            };
+            RaftNode::new(n, service, oracle)
+        });
+        Cluster { h, commands: 0 }
     }
 
     fn fail<T>(&self, what: impl Into<String>) -> Result<T, Failure> {
         Err(self.failure(FailureKind::Liveness, what))
-    }
-
-    /// Fails a test's own check (a count, a size).
-    pub fn check<T>(&self, what: impl Into<String>) -> Result<T, Failure> {
-        Err(self.failure(FailureKind::Check, what))
-    }
-
-    fn sim_err(&self, e: SimError) -> Failure {
-        Failure::from_sim(&self.test, self.seed, self.sim.now_ns(), e)
-    }
-
-    fn check_time(&self) -> Result<(), Failure> {
-        if self.time_limited && self.sim.now_ns() > TEST_LIMIT_NS {
-            return self.fail("test took longer than 120 seconds");
-        }
-        Ok(())
-    }
-
-    /// The test's own random stream (6.824's `rand` calls in tests).
-    pub fn rng(&mut self) -> &mut SimRng {
-        self.sim.kernel().rng(Stream::Workload)
-    }
-
-    /// A random integer in `0..n` from the test's stream.
-    pub fn rand(&mut self, n: u64) -> u64 {
-        self.rng().random_range(0..n)
-    }
-
-    /// Lets `duration_ns` of virtual time pass.
-    pub fn sleep(&mut self, duration_ns: u64) -> Result<(), Failure> {
-        self.sim.run_for(duration_ns).map_err(|e| self.sim_err(e))?;
-        self.check_time()
-    }
-
-    /// Runs until `done` holds or `timeout_ns` passes; true if it held.
-    pub fn run_until(
-        &mut self,
-        done: impl FnMut(&Sim) -> bool,
-        timeout_ns: u64,
-    ) -> Result<bool, Failure> {
-        let deadline = self.sim.now_ns() + timeout_ns;
-        self.sim
-            .run_until(done, deadline)
-            .map_err(|e| self.sim_err(e))
     }
 
     /// Is peer `i` connected?
@@ -463,32 +382,15 @@ impl Cluster {
             .map(<[u8]>::to_vec)
     }
 
-    /// Ends the test: a last safety check, and the run's figures.
+    /// Ends the test: a last safety check, the time limit, and the run's figures.
     pub fn end(&mut self) -> Result<RunReport, Failure> {
-        self.check_time()?;
-        self.end_nemesis()
+        self.report(self.commands)
     }
 
-    /// Ends an exploration run (no 120 s limit): a last safety check, and
-    /// the run's figures.
+    /// Ends an exploration run (no time limit): a last safety check, and the
+    /// run's figures.
     pub fn end_nemesis(&mut self) -> Result<RunReport, Failure> {
-        if let Some(v) = self.sim.violation() {
-            return Err(self.sim_err(SimError::Violation(v.clone())));
-        }
-        Ok(RunReport {
-            trace_hash: self.sim.trace_hash(),
-            events: self.sim.events(),
-            virtual_ns: self.sim.now_ns(),
-            rpcs: self.rpc_total(),
-            commands: self.commands,
-            stats: self.oracle.borrow().stats.clone(),
-        })
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        crate::hooks::finished(self.sim.trace_mut());
+        self.report(self.commands)
     }
 }
 

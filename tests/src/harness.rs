@@ -1,0 +1,191 @@
+//! What the Raft and KV configurations (6.824's two `config.go`s) share: one
+//! cluster of peers under test on a simulation, its safety oracle, virtual
+//! time and the test's limit, and the failure line of the run.
+//! [`crate::raft_suite::Cluster`] and [`crate::kv_suite::KvConfig`] add their
+//! own helpers on top (they dereference to this).
+
+use crate::failure::{Failure, FailureKind};
+use crate::peers::PeerChoice;
+use crate::raft_suite::RunReport;
+use crate::raft_suite::node::{PeerNode, Service};
+use crate::raft_suite::oracle::Oracle;
+use labrpc::{Net, NetConfig, Sim};
+use labsim::{SEC, SimError, SimRng, Stream};
+use rand::RngExt;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// One cluster of peers under test.
+pub struct Harness {
+    /// The simulation.
+    pub sim: Sim,
+    /// Peers (nodes `0..n`).
+    pub(crate) n: usize,
+    pub(crate) oracle: Rc<RefCell<Oracle>>,
+    pub(crate) test: String,
+    pub(crate) seed: u64,
+    /// The Raft under test.
+    pub(crate) peer: PeerChoice,
+    /// A graded test fails past this much virtual time (6.824's 120 s).
+    time_limit_ns: Option<u64>,
+}
+
+/// How to build a [`Harness`].
+pub struct HarnessOptions {
+    /// The test or scenario, for failure lines.
+    pub test: String,
+    /// The run's seed.
+    pub seed: u64,
+    /// Peers.
+    pub peers: usize,
+    /// 6.824's `unreliable`.
+    pub unreliable: bool,
+    /// The Raft under test.
+    pub peer: PeerChoice,
+    /// Fail the run past this much virtual time.
+    pub time_limit_ns: Option<u64>,
+    /// Node names: `raft` gives raft0, raft1, ...
+    pub node_prefix: &'static str,
+}
+
+impl Harness {
+    /// A cluster of `options.peers` nodes, each a [`PeerNode`] made by
+    /// `node`, with the oracle and every node's error as invariants.
+    pub fn new<S: Service>(
+        options: HarnessOptions,
+        node: impl Fn(&PeerChoice, Rc<RefCell<Oracle>>) -> PeerNode<S> + Clone + 'static,
+    ) -> Harness {
+        let n = options.peers;
+        let net = Net::new(NetConfig {
+            reliable: !options.unreliable,
+            ..Default::default()
+        });
+        let mut sim = Sim::new(options.seed, net);
+        crate::hooks::prepare(sim.trace_mut());
+        let oracle = Rc::new(RefCell::new(Oracle::new(n)));
+        for i in 0..n {
+            let (make, oracle, peer) = (node.clone(), oracle.clone(), options.peer.clone());
+            sim.add_node(format!("{}{i}", options.node_prefix), move |_, _| {
+                Box::new(make(&peer, oracle.clone()))
+            });
+        }
+        let o = oracle.clone();
+        sim.add_invariant("raft safety", move |s: &Sim| {
+            if let Some(v) = o.borrow().violation() {
+                return Err(v.to_owned());
+            }
+            for i in 0..n {
+                if let Some(e) = s.node::<PeerNode<S>>(i).and_then(|r| r.error.as_ref()) {
+                    return Err(e.clone());
+                }
+            }
+            Ok(())
+        });
+        Harness {
+            sim,
+            n,
+            oracle,
+            test: options.test,
+            seed: options.seed,
+            peer: options.peer,
+            time_limit_ns: options.time_limit_ns,
+        }
+    }
+
+    /// Number of peers.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The oracle, for concurrent clients.
+    pub(crate) fn oracle(&self) -> Rc<RefCell<Oracle>> {
+        self.oracle.clone()
+    }
+
+    /// A failure of this run, now.
+    pub fn failure(&self, kind: FailureKind, what: impl Into<String>) -> Failure {
+        Failure {
+            test: self.test.clone(),
+            peer: self.peer.name.to_owned(),
+            seed: self.seed,
+            at_ns: self.sim.now_ns(),
+            what: what.into(),
+            kind,
+        }
+    }
+
+    /// Fails a test's own check (a count, a size).
+    pub fn check<T>(&self, what: impl Into<String>) -> Result<T, Failure> {
+        Err(self.failure(FailureKind::Check, what))
+    }
+
+    pub(crate) fn sim_err(&self, e: SimError) -> Failure {
+        let mut f = Failure::from_sim(&self.test, self.seed, self.sim.now_ns(), e);
+        f.peer = self.peer.name.to_owned();
+        f
+    }
+
+    pub(crate) fn check_time(&self) -> Result<(), Failure> {
+        match self.time_limit_ns {
+            Some(limit) if self.sim.now_ns() > limit => Err(self.failure(
+                FailureKind::Liveness,
+                format!("test took longer than {} seconds", limit / SEC),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The test's own random stream (6.824's `rand` calls in tests).
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.sim.kernel().rng(Stream::Workload)
+    }
+
+    /// A random integer in `0..n` from the test's stream.
+    pub fn rand(&mut self, n: u64) -> u64 {
+        self.rng().random_range(0..n)
+    }
+
+    /// Lets `duration_ns` of virtual time pass.
+    pub fn sleep(&mut self, duration_ns: u64) -> Result<(), Failure> {
+        self.sim.run_for(duration_ns).map_err(|e| self.sim_err(e))?;
+        self.check_time()
+    }
+
+    /// Runs until `done` holds or `timeout_ns` passes; true if it held.
+    pub fn run_until(
+        &mut self,
+        done: impl FnMut(&Sim) -> bool,
+        timeout_ns: u64,
+    ) -> Result<bool, Failure> {
+        let deadline = self.sim.now_ns() + timeout_ns;
+        let held = self
+            .sim
+            .run_until(done, deadline)
+            .map_err(|e| self.sim_err(e))?;
+        self.check_time()?;
+        Ok(held)
+    }
+
+    /// Ends the run: the last safety check, the time limit, and the figures
+    /// (with `commands` agreed or operations done).
+    pub fn report(&self, commands: u64) -> Result<RunReport, Failure> {
+        if let Some(v) = self.sim.violation() {
+            return Err(self.sim_err(SimError::Violation(v.clone())));
+        }
+        self.check_time()?;
+        Ok(RunReport {
+            trace_hash: self.sim.trace_hash(),
+            events: self.sim.events(),
+            virtual_ns: self.sim.now_ns(),
+            rpcs: self.sim.net().total_rpcs(),
+            commands,
+            stats: self.oracle.borrow().stats.clone(),
+        })
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        crate::hooks::finished(self.sim.trace_mut());
+    }
+}
