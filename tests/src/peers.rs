@@ -54,6 +54,12 @@ pub const PEERS: &[PeerKind] = &[
         kv_server: reference_kv,
     },
     PeerKind {
+        name: "raft-rs",
+        about: "tikv's raft-rs 0.7 (one-way messages, PreVote, CheckQuorum) with kvraft",
+        make: raftrs::factory,
+        kv_server: reference_kv,
+    },
+    PeerKind {
         name: "student",
         about: "your Raft and KV server: the skeleton in student/ (see student/README.md)",
         make: student::factory,
