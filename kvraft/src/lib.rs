@@ -1,4 +1,5 @@
-//! kvraft: a linearizable key/value service on any Raft, as sans-IO state machines.
+//! kvraft: the reference linearizable key/value server on any Raft, as a sans-IO state
+//! machine (the lab's clerk, which talks to it, is [`peer::Clerk`]).
 //!
 //! - [`KvServer`]: the replicated state machine next to one Raft peer, any
 //!   [`peer::Peer`] (it is the lab's reference [`peer::KvStateMachine`]). It submits
@@ -10,11 +11,8 @@
 //!   leadership or term while a request waits, answers [`KvReply::WrongLeader`] at
 //!   once; a request that waits longer than its timeout gets [`KvReply::Timeout`].
 //!   Nothing waits forever.
-//! - [`Clerk`]: the client. It finds the leader, remembers it, and retries an
-//!   operation (same sequence number) on a wrong leader, a failed call or a
-//!   timeout until it succeeds: it never gives up.
 //!
-//! Neither does I/O, reads a clock or starts a thread: the driver feeds inputs
+//! It does no I/O, reads a clock or starts a thread: the driver feeds inputs
 //! (requests, committed entries, replies, the time) and carries outputs
 //! (replies to send, calls to make). The same code runs under the deterministic
 //! simulator and over a real network.
@@ -26,14 +24,10 @@
 //!                         { peer.snapshot(i, data) }
 //!          after inputs: server.poll(&peer, now_ms)
 //!          then send every (id, reply) of server.take_replies()
-//! clerk:   let call = clerk.begin(op);              send call.args to call.server
-//!          on reply/fail: clerk.on_reply(call_no, outcome) -> Progress::{Done, Retry}
 //! ```
 
-mod clerk;
 mod protocol;
 mod server;
 
-pub use clerk::{Call, Clerk, ClerkConfig, Progress};
 pub use protocol::{ClientId, KvArgs, KvReply, Op, Seq};
 pub use server::{KvServer, ReadMode, RequestId, ServerConfig};

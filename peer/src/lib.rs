@@ -2,7 +2,8 @@
 //!
 //! Every Raft the lab can test (the reference, a student's, tikv's raft-rs) is a
 //! [`Peer`]: a sans-IO state machine that takes inputs and hands back a [`Ready`]. A
-//! key/value server on top of any peer is a [`KvStateMachine`]. The lab's harness,
+//! key/value server on top of any peer is a [`KvStateMachine`], and the lab's [`Clerk`]
+//! talks to it over the KV protocol ([`KvArgs`], [`KvReply`]). The lab's harness,
 //! its safety oracle, its graded suites, its nemesis and its picture drive and observe
 //! peers through these traits alone, so every check that holds for one peer holds
 //! for all of them.
@@ -30,11 +31,13 @@
 //! peers send [`Kind::OneWay`] messages (an append and its response are two messages).
 //! Both cross the same simulated network, as bytes, with the same faults.
 
+mod clerk;
 pub mod coverage;
 mod disk;
 mod kv;
 mod ready;
 
+pub use clerk::{Call, Clerk, ClerkConfig, Progress};
 pub use disk::{Disk, MemDisk};
 pub use kv::{ClientId, KV_COMMAND, KvArgs, KvReply, KvStateMachine, Op, RequestId, Seq};
 pub use ready::{ApplyMsg, Entry, Kind, Ready, Wire};

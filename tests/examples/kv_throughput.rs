@@ -3,8 +3,8 @@
 //! on 3- and 5-server clusters (reliable network, every client issuing
 //! Puts and Appends back to back). Run with `scripts/kv-bench.sh`.
 
-use kvraft::Op;
 use labsim::{SEC, SimRng};
+use peer::Op;
 use rand::RngExt;
 use tests::kv_suite::clerk::Workload;
 use tests::kv_suite::{KvConfig, KvOptions};

@@ -9,8 +9,13 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::OnceLock;
 
-/// The peer every command uses unless told otherwise.
+/// The peer every command uses unless told otherwise: the reference, or the
+/// student's in a handout without it (see `scripts/handout.sh`).
+#[cfg(feature = "reference")]
 pub const DEFAULT_PEER: &str = "reference";
+/// The peer every command uses unless told otherwise.
+#[cfg(not(feature = "reference"))]
+pub const DEFAULT_PEER: &str = "student";
 
 /// The environment variable that picks the peer of `cargo test`'s graded suites.
 pub const PEER_ENV: &str = "RAFTLAB_PEER";
@@ -20,9 +25,6 @@ pub const PEER_ENV: &str = "RAFTLAB_PEER";
 pub struct KvServerOptions {
     /// 6.824's `maxraftstate` (`None` for -1: never snapshot).
     pub maxraftstate: Option<u64>,
-    /// How the reference server serves Gets (a stale mode exists for tests of the
-    /// checker); other servers ignore it.
-    pub read_mode: kvraft::ReadMode,
 }
 
 /// A peer the lab knows by name.
@@ -37,22 +39,24 @@ pub struct PeerKind {
     pub kv_server: fn(&KvServerOptions) -> Box<dyn KvStateMachine>,
 }
 
+#[cfg(feature = "reference")]
 fn reference_kv(options: &KvServerOptions) -> Box<dyn KvStateMachine> {
     Box::new(kvraft::KvServer::new(kvraft::ServerConfig {
         maxraftstate: options.maxraftstate,
-        read_mode: options.read_mode,
         ..kvraft::ServerConfig::default()
     }))
 }
 
 /// Every peer, the default first.
 pub const PEERS: &[PeerKind] = &[
+    #[cfg(feature = "reference")]
     PeerKind {
         name: DEFAULT_PEER,
         about: "raftlab's reference Raft (Figure 2, snapshots, PreVote) with kvraft",
         make: raft::factory,
         kv_server: reference_kv,
     },
+    #[cfg(feature = "reference")]
     PeerKind {
         name: "raft-rs",
         about: "tikv's raft-rs 0.7 (one-way messages, PreVote, CheckQuorum) with kvraft",
@@ -100,11 +104,29 @@ impl PeerChoice {
 
     /// The reference with a deliberate bug (tests of the testers only). It keeps
     /// the reference's name: the scenario that switches the bug on names it.
+    #[cfg(feature = "reference")]
     pub fn buggy_reference(bug: raft::InjectedBug) -> PeerChoice {
         PeerChoice {
-            name: DEFAULT_PEER,
+            name: "reference",
             factory: raft::buggy_factory(bug),
             kv_server: reference_kv,
+        }
+    }
+
+    /// The reference whose KV servers answer Gets from their local state without
+    /// confirming their leadership (a test-only bug: stale reads).
+    #[cfg(feature = "reference")]
+    pub fn stale_reads_reference() -> PeerChoice {
+        PeerChoice {
+            name: "reference",
+            factory: raft::factory(),
+            kv_server: |options| {
+                Box::new(kvraft::KvServer::new(kvraft::ServerConfig {
+                    maxraftstate: options.maxraftstate,
+                    read_mode: kvraft::ReadMode::StaleLocal,
+                    ..kvraft::ServerConfig::default()
+                }))
+            },
         }
     }
 }

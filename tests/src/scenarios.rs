@@ -41,6 +41,7 @@ pub const SCENARIOS: &[Scenario] = &[
         run_with: kv_nemesis_with,
         schedule: raft_nemesis_schedule,
     },
+    #[cfg(feature = "reference")]
     Scenario {
         name: "raft-nemesis-buggy-votes",
         about: "test-only: raft-nemesis with a bug (votes granted without the up-to-date check)",
@@ -48,6 +49,7 @@ pub const SCENARIOS: &[Scenario] = &[
         run_with: buggy_votes_with,
         schedule: raft_nemesis_schedule,
     },
+    #[cfg(feature = "reference")]
     Scenario {
         name: "kv-nemesis-stale-reads",
         about: "test-only: kv-nemesis with a bug (a leader answers Gets from its own state)",
@@ -99,10 +101,12 @@ fn raft_nemesis_with(seed: u64, schedule: &Schedule) -> Result<RunReport, Failur
     run_raft_nemesis("raft-nemesis", seed, schedule, None)
 }
 
+#[cfg(feature = "reference")]
 fn buggy_votes(seed: u64) -> Result<RunReport, Failure> {
     buggy_votes_with(seed, &schedule_for(seed))
 }
 
+#[cfg(feature = "reference")]
 fn buggy_votes_with(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
     let bug = PeerChoice::buggy_reference(raft::InjectedBug::VoteWithoutLogCheck);
     run_raft_nemesis("raft-nemesis-buggy-votes", seed, schedule, Some(bug))
@@ -192,8 +196,8 @@ impl crate::kv_suite::clerk::Workload for KvChaos {
     fn next(
         &mut self,
         rng: &mut labsim::SimRng,
-        _last: Option<(&kvraft::Op, &str)>,
-    ) -> Option<kvraft::Op> {
+        _last: Option<(&peer::Op, &str)>,
+    ) -> Option<peer::Op> {
         use rand::RngExt;
         if self.stop.get() || Some(self.n) == self.max_ops {
             return None;
@@ -202,9 +206,9 @@ impl crate::kv_suite::clerk::Workload for KvChaos {
         let key = rng.random_range(0..5u32).to_string();
         let value = format!("x {} {} y", self.me, self.n);
         Some(match rng.random_range(0..10) {
-            0..=3 => kvraft::Op::Get { key },
-            4..=5 => kvraft::Op::Put { key, value },
-            _ => kvraft::Op::Append { key, value },
+            0..=3 => peer::Op::Get { key },
+            4..=5 => peer::Op::Put { key, value },
+            _ => peer::Op::Append { key, value },
         })
     }
 
@@ -219,30 +223,34 @@ fn kv_nemesis(seed: u64) -> Result<RunReport, Failure> {
 }
 
 fn kv_nemesis_with(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
-    run_kv_nemesis("kv-nemesis", seed, schedule, kvraft::ReadMode::Log)
+    run_kv_nemesis("kv-nemesis", seed, schedule, None)
 }
 
+#[cfg(feature = "reference")]
 fn stale_reads(seed: u64) -> Result<RunReport, Failure> {
     stale_reads_with(seed, &schedule_for(seed))
 }
 
+#[cfg(feature = "reference")]
 fn stale_reads_with(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
-    let read_mode = kvraft::ReadMode::StaleLocal;
-    run_kv_nemesis("kv-nemesis-stale-reads", seed, schedule, read_mode)
+    let peer = PeerChoice::stale_reads_reference();
+    run_kv_nemesis("kv-nemesis-stale-reads", seed, schedule, Some(peer))
 }
 
 fn run_kv_nemesis(
     name: &str,
     seed: u64,
     schedule: &Schedule,
-    read_mode: kvraft::ReadMode,
+    peer: Option<PeerChoice>,
 ) -> Result<RunReport, Failure> {
     use crate::kv_suite::{KvConfig, KvOptions};
-    let options = KvOptions {
+    let mut options = KvOptions {
         maxraftstate: Some(2000),
-        read_mode,
         ..KvOptions::new(SERVERS)
     };
+    if let Some(peer) = peer {
+        options.peer = peer;
+    }
     let mut cfg = KvConfig::new(name, seed, options);
     let servers = cfg.all();
     if let Err(e) = nemesis::apply(&mut cfg.sim, schedule, &servers) {

@@ -44,6 +44,7 @@ fn log_reads_are_linearizable() {
 
 /// ...and with Gets served by a deposed leader from its local state, the
 /// checker flags the history and draws it.
+#[cfg(feature = "reference")]
 #[test]
 fn stale_reads_are_not_linearizable() {
     for seed in [1, 2, 3] {

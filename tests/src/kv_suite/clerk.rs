@@ -5,10 +5,10 @@
 //! virtual time).
 
 use super::server::KvCommand;
-use kvraft::{Call, Clerk, ClerkConfig, KvReply, Op, Progress};
 use labrpc::{CallId, Incoming, call, incoming};
 use labsim::{MS, Node, NodeId, SimRng, TimerId};
 use linearizability::{KvInput, KvOutput, NEVER, Operation};
+use peer::{Call, Clerk, ClerkConfig, KvReply, Op, Progress};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;

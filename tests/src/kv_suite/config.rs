@@ -10,9 +10,9 @@ use crate::harness::{Harness, HarnessOptions};
 use crate::peers::{KvServerOptions, PeerChoice};
 use crate::raft_suite::RunReport;
 use crate::raft_suite::node::{PeerNode, RaftTuning, persisted_sizes};
-use kvraft::{Op, ReadMode};
 use labsim::{MS, NodeId, SEC};
 use linearizability::{CheckOptions, CheckResult, KvModel, check, write_html};
+use peer::Op;
 use rand::RngExt;
 use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
@@ -41,8 +41,6 @@ pub struct KvOptions {
     pub unreliable: bool,
     /// 6.824's `maxraftstate` (`None` for -1: never snapshot).
     pub maxraftstate: Option<u64>,
-    /// How servers serve Gets (a stale variant exists for the checker's test).
-    pub read_mode: ReadMode,
     /// The Raft (and KV server) under test.
     pub peer: PeerChoice,
 }
@@ -54,7 +52,6 @@ impl KvOptions {
             servers,
             unreliable: false,
             maxraftstate: None,
-            read_mode: ReadMode::Log,
             peer: crate::peers::current(),
         }
     }
@@ -87,7 +84,6 @@ impl KvConfig {
         let n = options.servers;
         let config = KvServerOptions {
             maxraftstate: options.maxraftstate,
-            read_mode: options.read_mode,
         };
         let harness = HarnessOptions {
             test: test.to_owned(),

@@ -1,24 +1,20 @@
 //! The checker catches a server that serves Gets from its local state
-//! without confirming it is still leader (`ReadMode::StaleLocal`, a
-//! test-only variant): a deposed leader cut off in a minority answers a Get
+//! without confirming it is still leader (the reference's stale read mode, a
+//! test-only bug): a deposed leader cut off in a minority answers a Get
 //! with a value that a newer leader has already overwritten.
 
 use super::config::{ELECTION_TIMEOUT_NS, KvConfig, KvOptions};
 use crate::failure::Failure;
+use crate::peers::PeerChoice;
 use crate::raft_suite::RunReport;
-use kvraft::ReadMode;
 
 /// The scenario: write `k=1`, cut the leader off with a clerk of its own,
 /// write `k=2` through the majority's new leader, then read `k` through the
-/// old leader. With `read_mode` `Log` the read waits and the history is
-/// linearizable; with `StaleLocal` it returns `1` at once and is not.
-pub fn stale_read_scenario(
-    name: &str,
-    seed: u64,
-    read_mode: ReadMode,
-) -> Result<RunReport, Failure> {
+/// old leader. On a correct server the read waits and the history is
+/// linearizable; on the stale one it returns `1` at once and is not.
+pub fn stale_read_scenario(name: &str, seed: u64, peer: PeerChoice) -> Result<RunReport, Failure> {
     let options = KvOptions {
-        read_mode,
+        peer,
         ..KvOptions::new(5)
     };
     let mut cfg = KvConfig::new(name, seed, options);
@@ -37,7 +33,7 @@ pub fn stale_read_scenario(
     cfg.sleep(ELECTION_TIMEOUT_NS)?;
     cfg.put(ck_new, "k", "2")?;
     cfg.sleep(10 * labsim::MS)?;
-    cfg.start_op(ck_old, kvraft::Op::Get { key: "k".into() });
+    cfg.start_op(ck_old, peer::Op::Get { key: "k".into() });
     cfg.sleep(ELECTION_TIMEOUT_NS)?;
     cfg.connect_all();
     cfg.connect_client(ck_old, &all);
@@ -47,10 +43,11 @@ pub fn stale_read_scenario(
 
 /// Gets through the log: the history is linearizable.
 pub fn log_reads(seed: u64) -> Result<RunReport, Failure> {
-    stale_read_scenario("kv::log_reads", seed, ReadMode::Log)
+    stale_read_scenario("kv::log_reads", seed, crate::peers::current())
 }
 
 /// Gets from a deposed leader's local state: the checker must flag it.
+#[cfg(feature = "reference")]
 pub fn stale_reads(seed: u64) -> Result<RunReport, Failure> {
-    stale_read_scenario("kv::stale_reads", seed, ReadMode::StaleLocal)
+    stale_read_scenario("kv::stale_reads", seed, PeerChoice::stale_reads_reference())
 }

@@ -4,8 +4,8 @@ use super::config::{ELECTION_TIMEOUT_NS, KvConfig, KvOptions};
 use super::generic::{Generic, check_concurrent_appends, generic_test, generic_test_speed};
 use crate::failure::{Failure, FailureKind};
 use crate::raft_suite::RunReport;
-use kvraft::Op;
 use labsim::{MS, SEC};
+use peer::Op;
 
 const fn generic(nclients: usize, nservers: usize) -> Generic {
     Generic {

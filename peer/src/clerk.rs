@@ -1,7 +1,14 @@
-//! The clerk: one client of the service, one operation at a time, retried until it
-//! takes effect.
+//! The clerk: one client of the KV service, one operation at a time, retried until it
+//! takes effect. It finds the leader, remembers it, and retries an operation (same
+//! sequence number) on a wrong leader, a failed call or a timeout: it never gives up.
+//! It speaks only the protocol, so it works with any [`crate::KvStateMachine`].
+//!
+//! ```text
+//! let call = clerk.begin(op);      send call.args to call.server (after call.delay_ms)
+//! on reply/fail: clerk.on_reply(call_no, outcome) -> Progress::{Done, Retry, Stale}
+//! ```
 
-use crate::protocol::{ClientId, KvArgs, KvReply, Op, Seq};
+use crate::kv::{ClientId, KvArgs, KvReply, Op, Seq};
 
 /// How a clerk behaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
