@@ -17,7 +17,7 @@
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-/// Options for [`render_run_html_with`].
+/// Options for [`render_run_html`]: what goes under the title.
 #[derive(Clone, Debug, Default)]
 pub struct PictureOptions<'a> {
     /// A link shown under the title (e.g. to a linearizability picture).
@@ -26,32 +26,10 @@ pub struct PictureOptions<'a> {
     pub link_text: Option<&'a str>,
 }
 
-/// Renders the picture of a run from its trace (JSON lines).
-///
-/// Returns an error naming the line for malformed input.
-pub fn render_run_html(title: &str, trace_jsonl: &str) -> Result<String, String> {
-    render_run_html_with(title, trace_jsonl, &PictureOptions::default())
-}
-
-/// As [`render_run_html`], with an optional link (e.g. to the page of a
-/// linearizability failure) shown under the title.
-pub fn render_run_html_with_link(
-    title: &str,
-    trace_jsonl: &str,
-    link: Option<&str>,
-) -> Result<String, String> {
-    render_run_html_with(
-        title,
-        trace_jsonl,
-        &PictureOptions {
-            link,
-            link_text: None,
-        },
-    )
-}
-
-/// As [`render_run_html`], with options.
-pub fn render_run_html_with(
+/// Renders the picture of a run from its trace (JSON lines), with an
+/// optional link (e.g. to the page of a linearizability failure) under the
+/// title. Returns an error naming the line for malformed input.
+pub fn render_run_html(
     title: &str,
     trace_jsonl: &str,
     options: &PictureOptions<'_>,
@@ -81,7 +59,7 @@ pub fn write_run_html(
     trace_jsonl: &str,
     options: &PictureOptions<'_>,
 ) -> Result<(), String> {
-    let html = render_run_html_with(title, trace_jsonl, options)?;
+    let html = render_run_html(title, trace_jsonl, options)?;
     std::fs::write(path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
@@ -556,6 +534,10 @@ const TEMPLATE: &str = include_str!("picture.html");
 mod tests {
     use super::*;
 
+    fn render(title: &str, trace_jsonl: &str) -> Result<String, String> {
+        render_run_html(title, trace_jsonl, &PictureOptions::default())
+    }
+
     const TINY: &str = r#"{"i":0,"t_ns":0,"node":0,"kind":"add","detail":"raft0"}
 {"i":0,"t_ns":0,"node":0,"kind":"role","detail":"follower term 0","note":true}
 {"i":1,"t_ns":0,"node":1,"kind":"add","detail":"raft1"}
@@ -588,7 +570,7 @@ mod tests {
 
     #[test]
     fn tiny_trace_renders() {
-        let html = render_run_html("tiny <run>", TINY).expect("renders");
+        let html = render("tiny <run>", TINY).expect("renders");
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("tiny &lt;run&gt;"));
         assert!(
@@ -602,7 +584,7 @@ mod tests {
 
     #[test]
     fn one_lane_per_node() {
-        let data = data_of(&render_run_html("t", TINY).unwrap());
+        let data = data_of(&render("t", TINY).unwrap());
         let nodes = data["nodes"].as_array().unwrap();
         assert_eq!(nodes.len(), 3);
         assert_eq!(nodes[2], json!([2, "raft2"]));
@@ -622,7 +604,7 @@ mod tests {
 
     #[test]
     fn contains_the_messages() {
-        let data = data_of(&render_run_html("t", TINY).unwrap());
+        let data = data_of(&render("t", TINY).unwrap());
         let msgs = data["msgs"].as_array().unwrap();
         assert_eq!(msgs.len(), 3);
         let strs = data["strs"].as_array().unwrap();
@@ -657,21 +639,23 @@ mod tests {
     #[test]
     fn malformed_line_is_named() {
         let bad = format!("{TINY}{{\"i\":13,\"t_ns\":1,\"node\":0,\"kind\":\"x\"\n");
-        let err = render_run_html("t", &bad).unwrap_err();
+        let err = render("t", &bad).unwrap_err();
         assert!(err.contains("line 22"), "{err}");
-        let err = render_run_html("t", "{\"i\":0,\"node\":0,\"kind\":\"x\",\"detail\":\"\"}\n")
-            .unwrap_err();
+        let err = render("t", "{\"i\":0,\"node\":0,\"kind\":\"x\",\"detail\":\"\"}\n").unwrap_err();
         assert!(err.contains("line 1") && err.contains("t_ns"), "{err}");
-        let err = render_run_html("t", "\n[1,2]\n").unwrap_err();
+        let err = render("t", "\n[1,2]\n").unwrap_err();
         assert!(err.contains("line 2"), "{err}");
-        let err =
-            render_run_html("t", "{\"i\":0,\"t_ns\":0,\"node\":-1,\"kind\":\"x\"}").unwrap_err();
+        let err = render("t", "{\"i\":0,\"t_ns\":0,\"node\":-1,\"kind\":\"x\"}").unwrap_err();
         assert!(err.contains("line 1") && err.contains("node"), "{err}");
     }
 
     #[test]
     fn empty_trace_and_link() {
-        let html = render_run_html_with_link("empty", "", Some("lin.html")).unwrap();
+        let options = PictureOptions {
+            link: Some("lin.html"),
+            link_text: None,
+        };
+        let html = render_run_html("empty", "", &options).unwrap();
         assert!(html.contains("href=\"lin.html\""));
         let data = data_of(&html);
         assert_eq!(data["nodes"], json!([]));
@@ -680,7 +664,7 @@ mod tests {
     #[test]
     fn script_is_not_closed_by_details() {
         let t = r#"{"i":0,"t_ns":0,"node":null,"kind":"call","detail":"</script><b>x"}"#;
-        let html = render_run_html("t", t).unwrap();
+        let html = render("t", t).unwrap();
         assert_eq!(html.matches("</script>").count(), 3);
         assert!(
             data_of(&html)["strs"]
