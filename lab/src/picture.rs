@@ -106,20 +106,20 @@ mod tests {
     }
 
     const TINY: &str = r#"{"i":0,"t_ns":0,"node":0,"kind":"add","detail":"raft0"}
-{"i":0,"t_ns":0,"node":0,"kind":"role","detail":"follower term 0","note":true}
+{"i":0,"t_ns":0,"node":0,"kind":"role","detail":"follower term 0","note":true,"role":"follower","term":0}
 {"i":1,"t_ns":0,"node":1,"kind":"add","detail":"raft1"}
 {"i":2,"t_ns":0,"node":2,"kind":"add","detail":"raft2"}
 {"i":3,"t_ns":300000000,"node":0,"kind":"timer","detail":"0"}
-{"i":3,"t_ns":300000000,"node":0,"kind":"role","detail":"candidate term 1","note":true}
-{"i":3,"t_ns":300000000,"node":0,"kind":"rpc","detail":"to 1: Raft.RequestVote RequestVoteArgs { term: 1, candidate: 0 }","note":true}
-{"i":3,"t_ns":300000000,"node":0,"kind":"send","detail":"to 1: request #5 Raft.RequestVote (4 bytes)","note":true}
-{"i":3,"t_ns":300000000,"node":0,"kind":"send","detail":"to 2: request #7 Raft.RequestVote (4 bytes)","note":true}
-{"i":4,"t_ns":300000000,"node":0,"kind":"drop","detail":"request #7 Raft.RequestVote (4 bytes)"}
-{"i":5,"t_ns":312000000,"node":1,"kind":"deliver","detail":"from 0: request #5 Raft.RequestVote (4 bytes)"}
-{"i":5,"t_ns":312000000,"node":1,"kind":"send","detail":"to 0: reply #5 ok (2 bytes)","note":true}
-{"i":6,"t_ns":325000000,"node":0,"kind":"deliver","detail":"from 1: reply #5 ok (2 bytes)"}
-{"i":6,"t_ns":325000000,"node":0,"kind":"role","detail":"leader term 1","note":true}
-{"i":6,"t_ns":325000000,"node":0,"kind":"commit","detail":"3","note":true}
+{"i":3,"t_ns":300000000,"node":0,"kind":"role","detail":"candidate term 1","note":true,"role":"candidate","term":1}
+{"i":3,"t_ns":300000000,"node":0,"kind":"rpc","detail":"Raft.RequestVote RequestVoteArgs { term: 1, candidate: 0 }","note":true,"to":1}
+{"i":3,"t_ns":300000000,"node":0,"kind":"send","detail":"request #5 Raft.RequestVote (4 bytes)","note":true,"to":1,"call":5,"reply":false,"method":"Raft.RequestVote","bytes":4}
+{"i":3,"t_ns":300000000,"node":0,"kind":"send","detail":"request #7 Raft.RequestVote (4 bytes)","note":true,"to":2,"call":7,"reply":false,"method":"Raft.RequestVote","bytes":4}
+{"i":4,"t_ns":300000000,"node":0,"kind":"drop","detail":"request #7 Raft.RequestVote (4 bytes)","call":7,"reply":false,"method":"Raft.RequestVote","bytes":4}
+{"i":5,"t_ns":312000000,"node":1,"kind":"deliver","detail":"from 0: request #5 Raft.RequestVote (4 bytes)","from":0,"call":5,"reply":false,"method":"Raft.RequestVote","bytes":4}
+{"i":5,"t_ns":312000000,"node":1,"kind":"send","detail":"reply #5 ok (2 bytes)","note":true,"to":0,"call":5,"reply":true,"bytes":2}
+{"i":6,"t_ns":325000000,"node":0,"kind":"deliver","detail":"from 1: reply #5 ok (2 bytes)","from":1,"call":5,"reply":true,"bytes":2}
+{"i":6,"t_ns":325000000,"node":0,"kind":"role","detail":"leader term 1","note":true,"role":"leader","term":1}
+{"i":6,"t_ns":325000000,"node":0,"kind":"commit","detail":"3","note":true,"commit_index":3}
 {"i":7,"t_ns":400000000,"node":null,"kind":"partition","detail":"[[0, 1], [2]]"}
 {"i":8,"t_ns":450000000,"node":2,"kind":"crash","detail":""}
 {"i":9,"t_ns":480000000,"node":1,"kind":"op-invoke","detail":"put x 1"}
@@ -239,5 +239,32 @@ mod tests {
                 .unwrap()
                 .contains(&json!("</script><b>x"))
         );
+    }
+
+    #[test]
+    fn reads_the_fields_never_the_text() {
+        // The details say one thing, the fields another: the fields win.
+        let t = r#"{"i":0,"t_ns":0,"node":0,"kind":"role","detail":"follower term 9","note":true,"role":"leader","term":2}
+{"i":0,"t_ns":0,"node":0,"kind":"commit","detail":"x","note":true,"commit_index":7}
+{"i":0,"t_ns":0,"node":0,"kind":"send","detail":"hello","note":true,"to":1,"call":3,"reply":false,"method":"Raft.AppendEntries"}
+{"i":1,"t_ns":1000000,"node":1,"kind":"deliver","detail":"world","from":0,"call":3,"reply":false}
+{"i":2,"t_ns":2000000,"node":0,"kind":"send","detail":"to 1: request #4 Raft.RequestVote (4 bytes)","note":true}
+"#;
+        let data = data_of(&render("t", t).unwrap());
+        assert_eq!(data["roles"], json!([[0, 0.0, 2.0, 2, 2]]));
+        assert_eq!(data["commits"], json!([[0, 0.0, 7]]));
+        let msgs = data["msgs"].as_array().unwrap();
+        assert_eq!(msgs.len(), 1, "a send without fields is a mark: {msgs:?}");
+        let m = &msgs[0];
+        assert_eq!(
+            (&m[1], &m[3], &m[5], &m[7]),
+            (&json!(0), &json!(1), &json!(0), &json!(3))
+        );
+        assert_eq!(
+            data["methods"][m[6].as_u64().unwrap() as usize],
+            "AppendEntries"
+        );
+        assert_eq!(data["strs"][m[8].as_u64().unwrap() as usize], "hello");
+        assert_eq!(data["marks"].as_array().unwrap().len(), 1);
     }
 }

@@ -1,6 +1,8 @@
 //! The picture's data: a trace turned into the compact arrays the page
 //! draws (roles, commits, outages, partition bands, messages, marks), with
-//! every string interned once.
+//! every string interned once. What a line means comes from its kind and
+//! its structured fields (`role`, `term`, `commit_index`, `to`, `call`,
+//! `reply`, `method`, `error`); its detail text is only shown.
 
 use super::trace::TraceLine;
 use serde_json::{Value, json};
@@ -47,36 +49,6 @@ impl Strings {
         self.index.insert(s.to_string(), self.all.len() - 1);
         self.all.len() - 1
     }
-}
-
-/// `request #123 Raft.AppendEntries (57 bytes)` or `reply #123 ok (9 bytes)`:
-/// (is reply, call number, method).
-fn parse_packet(s: &str) -> Option<(bool, u64, &str)> {
-    let (reply, rest) = if let Some(r) = s.strip_prefix("request #") {
-        (false, r)
-    } else if let Some(r) = s.strip_prefix("reply #") {
-        (true, r)
-    } else {
-        return None;
-    };
-    let end = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    let call = rest[..end].parse().ok()?;
-    let after = rest[end..].trim_start();
-    let method = if reply {
-        ""
-    } else {
-        after.split_whitespace().next().unwrap_or("")
-    };
-    Some((reply, call, method))
-}
-
-/// `to 2: rest` / `from 1: rest` -> (2, rest).
-fn split_peer<'a>(s: &'a str, prefix: &str) -> Option<(usize, &'a str)> {
-    let rest = s.strip_prefix(prefix)?;
-    let (n, rest) = rest.split_once(": ")?;
-    Some((n.trim().parse().ok()?, rest))
 }
 
 fn ms(t_ns: u64) -> f64 {
@@ -131,7 +103,7 @@ struct Builder {
     /// node -> (since, role, term) of its current role.
     role_open: HashMap<usize, (f64, usize, u64)>,
     roles: Vec<Value>,
-    last_commit: HashMap<usize, String>,
+    last_commit: HashMap<usize, u64>,
     commits: Vec<Value>,
     /// (node, outage kind) -> since.
     out_open: HashMap<(usize, u8), f64>,
@@ -208,16 +180,12 @@ impl Builder {
         self.marks.push(json!([r(t), node, k, d, category]));
     }
 
-    /// `leader term 4`: the node's role from now on.
+    /// The node's role and term from now on (fields `role`, `term`).
     fn role(&mut self, e: &TraceLine, n: usize, t: f64) {
         self.close_role(n, t);
-        let mut words = e.detail.split_whitespace();
-        let role = words.next().unwrap_or("");
+        let role = e.text("role").unwrap_or("");
         let role = ROLES.iter().position(|&x| x == role).unwrap_or(0);
-        let term = match (words.next(), words.next()) {
-            (Some("term"), Some(x)) => x.parse().unwrap_or(0),
-            _ => 0,
-        };
+        let term = e.uint("term").unwrap_or(0);
         self.role_open.insert(n, (t, role, term));
     }
 
@@ -227,11 +195,13 @@ impl Builder {
         }
     }
 
-    /// The commit index where it changes.
+    /// The commit index (field `commit_index`) where it changes.
     fn commit(&mut self, e: &TraceLine, n: usize, t: f64) {
-        if self.last_commit.get(&n) != Some(&e.detail) {
-            self.last_commit.insert(n, e.detail.clone());
-            let c = self.strs.id(&e.detail);
+        let Some(c) = e.uint("commit_index") else {
+            return self.mark(e, t, MARK_OTHER);
+        };
+        if self.last_commit.get(&n) != Some(&c) {
+            self.last_commit.insert(n, c);
             self.commits.push(json!([n, r(t), c]));
         }
     }
@@ -275,19 +245,20 @@ impl Builder {
         self.mark(e, t, MARK_OTHER);
     }
 
-    /// A peer's view of the message it is about to send: kept for the send.
+    /// A peer's view of the message it is about to send (to the node in
+    /// field `to`): kept for the send.
     fn rpc(&mut self, e: &TraceLine, n: usize) {
-        if let Some((to, rest)) = split_peer(&e.detail, "to ") {
-            let a = self.strs.id(rest);
+        if let Some(to) = e.node_field("to") {
+            let a = self.strs.id(&e.detail);
             self.pending_args.insert(n, (to, a));
         }
     }
 
-    /// A message leaves node `n`.
+    /// A message leaves node `n` (fields `to`, `call`, `reply`, `method`).
     fn send(&mut self, e: &TraceLine, n: usize, t: f64) {
-        let parsed = split_peer(&e.detail, "to ")
-            .and_then(|(to, rest)| parse_packet(rest).map(|p| (to, rest, p)));
-        let Some((to, rest, (reply, call, method))) = parsed else {
+        let (Some(to), Some(call), Some(reply)) =
+            (e.node_field("to"), e.uint("call"), e.flag("reply"))
+        else {
             return self.mark(e, t, MARK_OTHER);
         };
         self.see(to);
@@ -302,9 +273,10 @@ impl Builder {
         let method = if reply {
             0
         } else {
-            self.methods.id(method.rsplit('.').next().unwrap_or(method))
+            let m = e.text("method").unwrap_or("");
+            self.methods.id(m.rsplit('.').next().unwrap_or(m))
         };
-        let label = self.strs.id(rest);
+        let label = self.strs.id(&e.detail);
         self.by_call.insert((reply, call), self.msgs.len());
         self.msgs.push(Msg {
             t_send: t,
@@ -319,14 +291,10 @@ impl Builder {
         });
     }
 
-    /// A message's fate: delivered, dropped, unreachable, lost or late.
+    /// A message's fate: delivered, dropped, unreachable, lost or late
+    /// (fields `call`, `reply`, and `error` for a failed reply).
     fn message_end(&mut self, e: &TraceLine, n: usize, t: f64) {
         let kind = e.kind.as_str();
-        let text = if matches!(kind, "deliver" | "lost") {
-            split_peer(&e.detail, "from ").map_or(e.detail.as_str(), |(_, rest)| rest)
-        } else {
-            e.detail.as_str()
-        };
         let fate = match kind {
             "deliver" => Fate::Delivered,
             "drop" => Fate::Dropped,
@@ -334,11 +302,13 @@ impl Builder {
             "lost" => Fate::Lost,
             _ => Fate::Late,
         };
-        let found = parse_packet(text)
-            .and_then(|(reply, call, _)| self.by_call.get(&(reply, call)).copied());
+        let found = match (e.flag("reply"), e.uint("call")) {
+            (Some(reply), Some(call)) => self.by_call.get(&(reply, call)).copied(),
+            _ => None,
+        };
         // A failed reply is made up by the network at the caller: no
         // send matches it. Show it as a mark.
-        let synthetic = kind == "deliver" && text.contains(" failed");
+        let synthetic = kind == "deliver" && e.text("error").is_some();
         match found {
             Some(m) if !synthetic => {
                 let d = self.strs.id(&format!("{kind}: {}", e.detail));

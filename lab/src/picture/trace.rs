@@ -1,6 +1,11 @@
-//! Reading a run's trace: JSON lines as labsim's trace streams them.
+//! Reading a run's trace: JSON lines as labsim's trace streams them. The
+//! picture reads a line's structured fields (`to`, `call`, `term`, ...),
+//! never its detail's text, which it only shows.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+/// The members every line has; the others are its fields.
+const LINE_KEYS: [&str; 6] = ["i", "t_ns", "node", "kind", "detail", "note"];
 
 /// One line of a trace.
 #[derive(Clone, Debug, PartialEq)]
@@ -15,6 +20,30 @@ pub struct TraceLine {
     pub detail: String,
     /// True for annotations.
     pub note: bool,
+    /// The structured fields (`"to":2,"call":5`): every other member.
+    pub fields: Map<String, Value>,
+}
+
+impl TraceLine {
+    /// The field `key`, if it is a whole number.
+    pub fn uint(&self, key: &str) -> Option<u64> {
+        self.fields.get(key).and_then(Value::as_u64)
+    }
+
+    /// The field `key`, if it is a node number.
+    pub fn node_field(&self, key: &str) -> Option<usize> {
+        self.uint(key).and_then(|n| usize::try_from(n).ok())
+    }
+
+    /// The field `key`, if it is text.
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.fields.get(key).and_then(Value::as_str)
+    }
+
+    /// The field `key`, if it is true or false.
+    pub fn flag(&self, key: &str) -> Option<bool> {
+        self.fields.get(key).and_then(Value::as_bool)
+    }
 }
 
 /// Parses a trace (JSON lines; blank lines are skipped). The error names the
@@ -37,7 +66,9 @@ pub fn parse_trace(trace_jsonl: &str) -> Result<Vec<TraceLine>, String> {
 
 fn parse_line(line: &str) -> Result<TraceLine, String> {
     let v: Value = serde_json::from_str(line).map_err(|e| format!("not JSON ({e})"))?;
-    let obj = v.as_object().ok_or("not a JSON object")?;
+    let Value::Object(mut obj) = v else {
+        return Err("not a JSON object".into());
+    };
     let uint = |key: &str| -> Result<u64, String> {
         obj.get(key)
             .ok_or(format!("no \"{key}\""))?
@@ -67,11 +98,13 @@ fn parse_line(line: &str) -> Result<TraceLine, String> {
         Some(other) => other.to_string(),
     };
     let note = obj.get("note").and_then(Value::as_bool).unwrap_or(false);
+    obj.retain(|key, _| !LINE_KEYS.contains(&key.as_str()));
     Ok(TraceLine {
         t_ns,
         node,
         kind,
         detail,
         note,
+        fields: obj,
     })
 }
