@@ -21,10 +21,12 @@ pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// `--seeds`: `A..B` (B excluded), `A..=B`, `N`, or a comma list.
 pub fn parse_seed_list(text: &str) -> Result<SeedList, String> {
     parse_seeds(text).map(SeedList)
 }
 
+/// `--shard I/N`, with 0 <= I < N.
 pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     let bad = || format!("`{text}` is not a shard: write I/N with 0 <= I < N, e.g. 0/4");
     let (i, n) = text.split_once('/').ok_or_else(bad)?;
@@ -38,6 +40,7 @@ pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
+/// `--peer`: a name of the peer registry.
 pub fn parse_peer(text: &str) -> Result<&'static str, String> {
     peers::resolve(text)
 }
@@ -71,6 +74,7 @@ pub fn shard(seeds: Vec<u64>, shard: Option<(usize, usize)>) -> Vec<u64> {
     }
 }
 
+/// A failure's line and replay command, on stderr, as it happens.
 pub fn print_failure(f: &Failure) {
     eprintln!("{f}");
 }
