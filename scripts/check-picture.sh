@@ -37,7 +37,7 @@ fi
 
 # 2. The page, from a real run.
 echo "check-picture: building the page for $TEST seed=$SEED" >&2
-(cd "$ROOT" && cargo run -q --release -p tests --bin lab -- replay "$TEST" --seed "$SEED" --trace "$TRACE" --html "$HTML" >&2) \
+(cd "$ROOT" && cargo run -q --release -p lab -- replay "$TEST" --seed "$SEED" --trace "$TRACE" --html "$HTML" >&2) \
   || fail "lab replay $TEST --seed $SEED failed"
 [ -s "$HTML" ] || fail "no page written at $HTML"
 grep -qE '<(script|link|img)[^>]+(src|href)="https?:' "$HTML" && fail "the page loads something from the network"

@@ -9,6 +9,6 @@ scenario="${2:-kv-nemesis}"
 first="${3:-$(date +%s)}"
 shard=()
 if [ -n "${4:-}" ]; then shard=(--shard "$4"); fi
-cargo build --release -q -p tests --bin lab
+cargo build --release -q -p lab
 exec target/release/lab explore "$scenario" --seeds "$first..$((first + 100000000))" \
   --time-budget "$budget" --corpus lab-out/corpus.jsonl "${shard[@]}"

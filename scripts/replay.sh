@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 corpus="${1:-lab-out/corpus.jsonl}"
 line=()
 if [ -n "${2:-}" ]; then line=(--line "$2"); fi
-cargo build --release -q -p tests --bin lab
+cargo build --release -q -p lab
 exec target/release/lab corpus "$corpus" "${line[@]}"

@@ -8,7 +8,7 @@
 
 use crate::latency::Latency;
 use crate::packet::{CallId, Packet, RpcError};
-use labsim::{Kernel, MS, Network, NodeId, Status, Stream};
+use labsim::{Kernel, MS, Network, NodeId, Status, Stream, WithFields};
 use rand::RngExt;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -528,9 +528,12 @@ impl Network for Net {
     fn send(&mut self, k: &mut Kernel<Net>, from: NodeId, to: NodeId, packet: Packet) {
         self.grow(k.node_count());
         if k.is_streaming() {
-            let mut text = format!("to {to}: ");
-            labsim::Detail::describe(&packet, &mut text);
-            k.annotate(Some(from), "send", &text);
+            // The packet's description and fields, and the field `to`.
+            let note = WithFields {
+                detail: &packet,
+                fields: &[("to", to.into())],
+            };
+            k.annotate(Some(from), "send", &note);
         }
         match packet {
             Packet::Request { .. } => self.send_request(k, from, to, packet),

@@ -1,7 +1,7 @@
 //! What crosses the wire: requests and replies, with their arguments and
 //! results as bincode bytes, so sizes are real and peers share no memory.
 
-use labsim::{Detail, NodeId, TraceHasher};
+use labsim::{Detail, Fields, NodeId, TraceHasher};
 use std::fmt::{self, Write};
 
 /// Identifies one call, unique within a run.
@@ -137,5 +137,27 @@ impl Detail for Packet {
                 ..
             } => write!(out, "reply #{call} failed: {e}"),
         };
+    }
+
+    /// `call`, `reply` (true or false), then `method` and `bytes` for a
+    /// request, `bytes` for a reply, `error` for a failed one.
+    fn fields(&self, out: &mut Fields<'_>) {
+        let reply = matches!(self, Packet::Reply { .. });
+        out.add("call", self.call()).add("reply", reply);
+        match self {
+            Packet::Request { method, args, .. } => {
+                out.add("method", *method).add("bytes", args.len());
+            }
+            Packet::Reply {
+                outcome: Ok(bytes), ..
+            } => {
+                out.add("bytes", bytes.len());
+            }
+            Packet::Reply {
+                outcome: Err(e), ..
+            } => {
+                out.add("error", e.to_string().as_str());
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@ use crate::kernel::Kernel;
 use crate::network::Network;
 use crate::rng::{SimRng, Stream};
 use crate::storage::{Storage, SyncId};
-use crate::trace::Detail;
+use crate::trace::{Detail, Field, WithFields};
 use std::any::Any;
 
 /// Index of a node in its simulation.
@@ -119,6 +119,25 @@ impl<N: Network> Ctx<'_, N> {
         if self.kernel.is_streaming() {
             let text = detail();
             self.kernel.annotate(Some(self.id), kind, &text);
+        }
+    }
+
+    /// As [`Ctx::annotate`], with structured fields beside the text (see
+    /// [`Detail::fields`]), e.g.
+    /// `ctx.annotate_fields("role", &[("term", Field::Uint(4))], || text)`.
+    pub fn annotate_fields(
+        &mut self,
+        kind: &'static str,
+        fields: &[(&'static str, Field<'_>)],
+        detail: impl FnOnce() -> String,
+    ) {
+        if self.kernel.is_streaming() {
+            let text = detail();
+            let noted = WithFields {
+                detail: &text,
+                fields,
+            };
+            self.kernel.annotate(Some(self.id), kind, &noted);
         }
     }
 

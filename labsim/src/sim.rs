@@ -7,7 +7,7 @@ use crate::network::Network;
 use crate::node::{Ctx, Factory, Node, NodeId};
 use crate::storage::Storage;
 use crate::time::fmt_ns;
-use crate::trace::{Detail, Trace};
+use crate::trace::{Detail, Fields, Trace};
 use std::any::Any;
 use std::fmt;
 
@@ -136,6 +136,10 @@ impl<M: Detail> Detail for DeliverDetail<'_, M> {
         use std::fmt::Write;
         let _ = write!(out, "from {}: ", self.from);
         self.msg.describe(out);
+    }
+    fn fields(&self, out: &mut Fields<'_>) {
+        out.add("from", self.from);
+        self.msg.fields(out);
     }
 }
 

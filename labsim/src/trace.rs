@@ -9,13 +9,121 @@ use std::io::Write;
 /// What an event carries beyond its time, node and kind.
 ///
 /// `digest` feeds the trace hash and runs for every event, so it should be
-/// cheap (absorb raw bytes, not formatted text). `describe` runs only when
-/// someone reads the trace (a JSON sink, a divergence report).
+/// cheap (absorb raw bytes, not formatted text). `describe` and `fields`
+/// run only when someone reads the trace (a JSON sink, a divergence report).
 pub trait Detail {
     /// Absorbs the detail into the event's digest.
     fn digest(&self, h: &mut TraceHasher);
     /// Writes a human-readable description.
     fn describe(&self, out: &mut String);
+    /// Writes the detail's facts as structured fields (a message's call
+    /// number, a peer's term), for programs that read the trace: they read
+    /// these, never the description's text. Never hashed. None by default.
+    fn fields(&self, _out: &mut Fields<'_>) {}
+}
+
+/// The value of a structured field of a trace line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field<'a> {
+    /// A whole number: a node, a term, an index, a call.
+    Uint(u64),
+    /// Text.
+    Str(&'a str),
+    /// Yes or no.
+    Bool(bool),
+}
+
+impl From<u64> for Field<'_> {
+    fn from(n: u64) -> Self {
+        Field::Uint(n)
+    }
+}
+
+impl From<usize> for Field<'_> {
+    fn from(n: usize) -> Self {
+        Field::Uint(n as u64)
+    }
+}
+
+impl<'a> From<&'a str> for Field<'a> {
+    fn from(s: &'a str) -> Self {
+        Field::Str(s)
+    }
+}
+
+impl From<bool> for Field<'_> {
+    fn from(b: bool) -> Self {
+        Field::Bool(b)
+    }
+}
+
+/// The members every JSON line has; a field may not take these names.
+const LINE_KEYS: [&str; 6] = ["i", "t_ns", "node", "kind", "detail", "note"];
+
+/// Where a [`Detail`] writes its fields: each becomes a member of the trace
+/// line's JSON object, at its end (`..,"detail":"..","to":2,"call":5}`).
+pub struct Fields<'a> {
+    json: &'a mut String,
+}
+
+impl Fields<'_> {
+    /// Adds the field `key` (not one of the line's own members: `i`, `t_ns`,
+    /// `node`, `kind`, `detail`, `note`).
+    pub fn add<'v>(&mut self, key: &'static str, value: impl Into<Field<'v>>) -> &mut Self {
+        debug_assert!(
+            !LINE_KEYS.contains(&key),
+            "`{key}` names a trace line's own member"
+        );
+        if LINE_KEYS.contains(&key) {
+            return self;
+        }
+        let _ = write!(self.json, ",\"{key}\":");
+        match value.into() {
+            Field::Uint(n) => {
+                let _ = write!(self.json, "{n}");
+            }
+            Field::Str(s) => self
+                .json
+                .push_str(&serde_json::to_string(s).unwrap_or_default()),
+            Field::Bool(b) => {
+                let _ = write!(self.json, "{b}");
+            }
+        }
+        self
+    }
+}
+
+/// A detail with fields of its own beside another detail's: what an
+/// annotation carries (see `Ctx::annotate_fields`, and a network's note of
+/// a message sent to a node).
+pub struct WithFields<'a> {
+    /// The detail described, with its own fields.
+    pub detail: &'a dyn Detail,
+    /// Fields before the detail's.
+    pub fields: &'a [(&'static str, Field<'a>)],
+}
+
+impl Detail for WithFields<'_> {
+    fn digest(&self, h: &mut TraceHasher) {
+        self.detail.digest(h);
+        for (key, value) in self.fields {
+            h.bytes(key.as_bytes());
+            match value {
+                Field::Uint(n) => h.u64(*n),
+                Field::Str(s) => h.bytes(s.as_bytes()),
+                Field::Bool(b) => h.u64(u64::from(*b)),
+            }
+        }
+    }
+    fn describe(&self, out: &mut String) {
+        self.detail.describe(out);
+    }
+    fn fields(&self, out: &mut Fields<'_>) {
+        for &(key, value) in self.fields {
+            out.add(key, value);
+        }
+        self.detail.fields(out);
+    }
 }
 
 impl Detail for () {
@@ -186,7 +294,9 @@ impl Trace {
     }
 
     /// Streams every event that `filter` keeps to `out`, one JSON object a line:
-    /// `{"i":..,"t_ns":..,"node":..,"kind":"..","detail":".."}`.
+    /// `{"i":..,"t_ns":..,"node":..,"kind":"..","detail":".."}`, then
+    /// `"note":true` for an annotation, then the detail's fields, if any
+    /// (see [`Detail::fields`]).
     pub fn stream_json(&mut self, out: Box<dyn Write>, filter: TraceFilter) {
         self.sink = Some((out, filter));
     }
@@ -292,9 +402,14 @@ impl Trace {
         let node_json = node.map_or("null".to_string(), |n| n.to_string());
         let detail_json = serde_json::to_string(&self.line).unwrap_or_default();
         let note = if note { ",\"note\":true" } else { "" };
+        self.line.clear();
+        detail.fields(&mut Fields {
+            json: &mut self.line,
+        });
+        let fields = &self.line;
         if let Err(e) = writeln!(
             out,
-            "{{\"i\":{index},\"t_ns\":{at_ns},\"node\":{node_json},\"kind\":\"{kind}\",\"detail\":{detail_json}{note}}}"
+            "{{\"i\":{index},\"t_ns\":{at_ns},\"node\":{node_json},\"kind\":\"{kind}\",\"detail\":{detail_json}{note}{fields}}}"
         ) {
             self.sink_error = Some(e.to_string());
         }

@@ -2,10 +2,11 @@
 //! trace and its hash, invariants and the determinism self-check.
 
 use labsim::{
-    Ctx, DirectNetwork, MS, Node, NodeId, SEC, Sim, SimError, Status, Storage, Stream, Synced,
-    TimerId, Trace, TraceFilter, determinism,
+    Ctx, DirectNetwork, Field, MS, Node, NodeId, SEC, Sim, SimError, Status, Storage, Stream,
+    Synced, TimerId, Trace, TraceFilter, determinism,
 };
 use rand::RngExt;
+use serde_json::json;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -379,20 +380,32 @@ fn bad_input_is_a_clear_error() {
     );
 }
 
+/// A trace sink the test can read back.
+#[derive(Clone, Default)]
+struct Shared(Rc<RefCell<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn lines(&self) -> Vec<serde_json::Value> {
+        let text = String::from_utf8(self.0.borrow().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
 #[test]
 fn the_trace_streams_as_json_lines() {
-    #[derive(Clone)]
-    struct Shared(Rc<RefCell<Vec<u8>>>);
-    impl std::io::Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.borrow_mut().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let out = Shared(Rc::new(RefCell::new(vec![])));
+    let out = Shared::default();
     let (mut sim, a, b) = counter_sim();
     sim.trace_mut().stream_json(
         Box::new(out.clone()),
@@ -405,16 +418,54 @@ fn the_trace_streams_as_json_lines() {
         .unwrap();
     sim.run_for(15 * MS).unwrap();
     sim.trace_mut().flush().unwrap();
-    let text = String::from_utf8(out.0.borrow().clone()).unwrap();
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = out.lines();
     let kinds: Vec<&str> = lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["deliver", "write", "sync", "timer"]);
     assert!(lines.iter().all(|l| l["node"] == 0));
     assert_eq!(lines[0]["detail"], "from 1: 3");
+    assert_eq!(
+        lines[0]["from"], 1,
+        "a delivery names its sender as a field"
+    );
     assert_eq!(lines[0]["t_ns"], MS);
+}
+
+#[test]
+fn annotations_carry_fields_and_never_enter_the_hash() {
+    let run = |sink: Option<Shared>| {
+        let (mut sim, a, b) = counter_sim();
+        if let Some(out) = sink {
+            sim.trace_mut()
+                .stream_json(Box::new(out), TraceFilter::default());
+        }
+        sim.with_node::<Counter, _>(b, |_, ctx| {
+            let fields = [
+                ("to", Field::from(a)),
+                ("why", Field::from("a \"test\"")),
+                ("urgent", Field::from(true)),
+            ];
+            ctx.annotate_fields("plan", &fields, || "to 0: three".to_string());
+            ctx.send(a, 3);
+        })
+        .unwrap();
+        sim.run_for(15 * MS).unwrap();
+        sim.trace_mut().flush().unwrap();
+        (sim.trace_hash(), sim.events())
+    };
+    let out = Shared::default();
+    assert_eq!(run(Some(out.clone())), run(None));
+    let lines = out.lines();
+    let plan = lines
+        .iter()
+        .find(|l| l["kind"] == "plan")
+        .expect("the note");
+    assert_eq!(plan["note"], true);
+    assert_eq!(plan["node"], 1);
+    assert_eq!(plan["detail"], "to 0: three");
+    assert_eq!(
+        (&plan["to"], &plan["why"], &plan["urgent"]),
+        (&json!(0), &json!("a \"test\""), &json!(true))
+    );
 }
 
 /// Broadcasts to its peers in the iteration order of a std HashSet: that

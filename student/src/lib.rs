@@ -8,7 +8,7 @@
 //! sleep, start a thread or use any randomness but the seed you are given: a run must be
 //! a pure function of its seed, so every failure replays bit for bit.
 //!
-//! Grade one part: `cargo run --release -p tests --bin lab -- grade --peer student --part 3A`.
+//! Grade one part: `cargo run --release -p lab -- grade --peer student --part 3A`.
 //! See this crate's README.md for the whole walk-through.
 
 mod kv;

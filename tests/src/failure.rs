@@ -1,5 +1,6 @@
 //! What a failed graded run looks like to a user: one line they can paste.
 
+use crate::raft_suite::RunReport;
 use labsim::{SimError, fmt_ns};
 use std::fmt;
 
@@ -48,7 +49,7 @@ impl Failure {
     /// The command that replays this failure (on the same peer).
     pub fn replay_command(&self) -> String {
         format!(
-            "cargo run --release -p tests --bin lab -- replay {} --seed {}{}",
+            "cargo run --release -p lab -- replay {} --seed {}{}",
             self.test,
             self.seed,
             crate::peers::flag(&self.peer)
@@ -101,6 +102,25 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
+
+/// Runs one seed, turning a panic (an assertion inside a peer, say) into a
+/// failure that says when and where the run died.
+pub fn run_caught(
+    name: &str,
+    seed: u64,
+    run: impl FnOnce() -> Result<RunReport, Failure>,
+) -> Result<RunReport, Failure> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panic".into());
+        let (at_ns, event) = labsim::last_event_hint();
+        let what = format!("panicked: {what} (event #{event})");
+        Err(Failure::new(name, seed, at_ns, FailureKind::Safety, what))
+    })
+}
 
 /// The seeds a suite runs: `RAFTLAB_SEEDS` (e.g. `1..200`, `7`, `1,5,9`)
 /// when set, else `default`.
@@ -163,13 +183,13 @@ mod tests {
         assert_eq!(
             f.to_string(),
             "FAILED raft::figure8_unreliable seed=1234567 at t=13.402s: two leaders in term 7 (peers 1, 3)\n\
-             replay: cargo run --release -p tests --bin lab -- replay raft::figure8_unreliable --seed 1234567"
+             replay: cargo run --release -p lab -- replay raft::figure8_unreliable --seed 1234567"
         );
         f.peer = "raft-rs".into();
         assert_eq!(
             f.to_string(),
             "FAILED raft::figure8_unreliable peer=raft-rs seed=1234567 at t=13.402s: two leaders in term 7 (peers 1, 3)\n\
-             replay: cargo run --release -p tests --bin lab -- replay raft::figure8_unreliable --seed 1234567 --peer raft-rs"
+             replay: cargo run --release -p lab -- replay raft::figure8_unreliable --seed 1234567 --peer raft-rs"
         );
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! This crate wires Raft and KV peers onto `labsim`/`labrpc` (what 6.824's
 //! `config.go` does), holds the safety checker (the invariants; linearizability
-//! is the `linearizability` crate's), and the `lab` command-line tool.
+//! is the `linearizability` crate's), the nemesis and the scenarios. The `lab`
+//! command line is a crate of its own, built on this one.
 
-pub mod campaign;
 pub mod failure;
 pub mod graded;
 pub mod harness;
@@ -12,7 +12,6 @@ pub mod hooks;
 pub mod kv_suite;
 pub mod nemesis;
 pub mod peers;
-pub mod picture;
 pub mod raft_suite;
 pub mod scenarios;
 pub mod shrink;

@@ -86,7 +86,7 @@ impl Runner<'_> {
         }
         self.runs += 1;
         let (scenario, seed) = (self.scenario, self.seed);
-        let outcome = match crate::campaign::run_caught(scenario.name, seed, || {
+        let outcome = match crate::failure::run_caught(scenario.name, seed, || {
             (scenario.run_with)(seed, candidate)
         }) {
             Err(f) if signature(&f) == self.target => Some(f),
@@ -106,7 +106,7 @@ pub fn shrink(
     max_runs: usize,
     method: Method,
 ) -> Result<Shrunk, String> {
-    let first = match crate::campaign::run_caught(scenario.name, seed, || {
+    let first = match crate::failure::run_caught(scenario.name, seed, || {
         (scenario.run_with)(seed, &schedule)
     }) {
         Ok(_) => {

@@ -500,7 +500,8 @@ impl<S: Service> PeerNode<S> {
         }
         if ctx.is_streaming() {
             let peer = self.peer.as_ref().expect("started");
-            ctx.annotate("rpc", || format!("to {to}: {}", peer.describe(&msg)));
+            let fields = [("to", to.into())];
+            ctx.annotate_fields("rpc", &fields, || peer.describe(&msg));
         }
         match msg.kind {
             Kind::Reply => match token.take() {
@@ -554,12 +555,13 @@ impl<S: Service> PeerNode<S> {
                 .last_seen
                 .is_none_or(|(r, t, _)| (r, t) != (seen.0, seen.1))
             {
-                ctx.annotate("role", || {
-                    format!("{:?} term {term}", seen.0).to_lowercase()
-                });
+                let role = format!("{:?}", seen.0).to_lowercase();
+                let fields = [("role", role.as_str().into()), ("term", term.into())];
+                ctx.annotate_fields("role", &fields, || format!("{role} term {term}"));
             }
             if self.last_seen.is_none_or(|(_, _, c)| c != seen.2) {
-                ctx.annotate("commit", || seen.2.to_string());
+                let fields = [("commit_index", seen.2.into())];
+                ctx.annotate_fields("commit", &fields, || seen.2.to_string());
             }
             self.last_seen = Some(seen);
         }

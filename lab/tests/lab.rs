@@ -121,6 +121,22 @@ fn replay_draws_a_picture() {
         !html.contains("src=\"http"),
         "the page must not need the network"
     );
+    // The picture reads the trace's fields (roles, commits, messages and
+    // their arguments): a real run's trace must carry them.
+    let start = html.find("id=\"data\"").expect("data element");
+    let start = start + html[start..].find('>').unwrap() + 1;
+    let end = start + html[start..].find("</script>").unwrap();
+    let data: serde_json::Value =
+        serde_json::from_str(&html[start..end].replace("<\\/", "</")).unwrap();
+    let count = |key: &str| data[key].as_array().map_or(0, Vec::len);
+    assert!(count("roles") > 5 && count("commits") >= 3, "{data}");
+    let msgs = data["msgs"].as_array().unwrap();
+    assert!(msgs.len() > 100, "{}", msgs.len());
+    assert!(msgs.iter().any(|m| m[9].as_i64() >= Some(0)), "arguments");
+    assert!(
+        msgs.iter().any(|m| m[4] == 1 && m[5] == 0),
+        "replies delivered"
+    );
 }
 
 #[test]
@@ -407,7 +423,10 @@ fn bad_arguments_are_clear_errors_with_status_2() {
 
 #[test]
 fn the_regression_corpus_replays_and_passes() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/regressions.jsonl");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/corpus/regressions.jsonl"
+    );
     let o = lab(&["corpus", path]);
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
@@ -466,7 +485,7 @@ fn an_unknown_peer_exits_2_with_the_list() {
         let o = lab(args);
         assert_eq!(o.status.code(), Some(2), "{}", text(&o));
         assert!(
-            text(&o).contains("known peers: reference, student"),
+            text(&o).contains("known peers: reference, raft-rs, student"),
             "{}",
             text(&o)
         );

@@ -2,15 +2,15 @@
 //! (one simulation per thread, each single-threaded), with a progress bar
 //! and a summary. `lab explore`, `lab run` and `lab grade` are built on it.
 
-use crate::failure::{Failure, FailureKind};
-use crate::raft_suite::RunReport;
-use crate::raft_suite::oracle::Stats;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use tests::failure::{Failure, FailureKind, run_caught};
+use tests::raft_suite::RunReport;
+use tests::raft_suite::oracle::Stats;
 
 /// A run of one seed.
 pub type RunFn = dyn Fn(u64) -> Result<RunReport, Failure> + Sync;
@@ -125,25 +125,6 @@ impl Summary {
     }
 }
 
-/// Runs one seed, turning a panic (an assertion inside a peer, say) into a
-/// failure that says when and where the run died.
-pub fn run_caught(
-    name: &str,
-    seed: u64,
-    run: impl FnOnce() -> Result<RunReport, Failure>,
-) -> Result<RunReport, Failure> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "panic".into());
-        let (at_ns, event) = labsim::last_event_hint();
-        let what = format!("panicked: {what} (event #{event})");
-        Err(Failure::new(name, seed, at_ns, FailureKind::Safety, what))
-    })
-}
-
 /// Silences the default panic message: campaigns report panics as failure
 /// lines of their own.
 pub fn quiet_panics() {
@@ -173,78 +154,129 @@ pub fn on_terminal() -> bool {
 
 /// Runs `run` on every seed, `jobs` at a time.
 pub fn run_campaign(run: &RunFn, options: CampaignOptions) -> Summary {
-    let start = Instant::now();
-    let total = options.seeds.len();
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let summary = Mutex::new(Summary::default());
-    let bar = if options.progress {
-        let bar = ProgressBar::new(total as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} seeds {msg} ({elapsed}, eta {eta})",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(options.label.clone());
-        bar
-    } else {
-        ProgressBar::hidden()
+    let campaign = Campaign {
+        run,
+        start: Instant::now(),
+        next: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        summary: Mutex::new(Summary::default()),
+        bar: progress_bar(&options),
+        plain_every: (options.seeds.len() / 20).max(1),
+        options,
     };
-    let plain_every = (total / 20).max(1);
     std::thread::scope(|scope| {
-        for _ in 0..options.jobs.max(1) {
-            scope.spawn(|| {
-                loop {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    if options.time_budget.is_some_and(|b| start.elapsed() >= b) {
-                        stop.store(true, Ordering::Relaxed);
-                        summary.lock().expect("no panics while locked").cut_short = true;
-                        break;
-                    }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&seed) = options.seeds.get(i) else {
-                        break;
-                    };
-                    let outcome = run_caught(&options.label, seed, || run(seed));
-                    let mut s = summary.lock().expect("no panics while locked");
-                    s.runs += 1;
-                    match &outcome {
-                        Ok(report) => s.add(report),
-                        Err(f) => {
-                            (options.on_failure)(f);
-                            s.failures.push(f.clone());
-                        }
-                    }
-                    let (done, failed, virtual_s) =
-                        (s.runs, s.failures.len(), s.virtual_ns as f64 / 1e9);
-                    drop(s);
-                    let secs = start.elapsed().as_secs_f64().max(1e-9);
-                    bar.set_position(done);
-                    bar.set_message(format!(
-                        "{failed} failed, {:.1} seeds/s, {:.0}x real time",
-                        done as f64 / secs,
-                        virtual_s / secs
-                    ));
-                    if !options.progress
-                        && ((done as usize).is_multiple_of(plain_every) || done as usize == total)
-                    {
-                        eprintln!(
-                            "{}: {done}/{total} seeds, {failed} failed, {:.1} seeds/s",
-                            options.label,
-                            done as f64 / secs
-                        );
-                    }
-                }
-            });
+        for _ in 0..campaign.options.jobs.max(1) {
+            scope.spawn(|| campaign.work());
         }
     });
-    bar.finish_and_clear();
-    let mut s = summary.into_inner().expect("no panics while locked");
+    campaign.bar.finish_and_clear();
+    let mut s = campaign
+        .summary
+        .into_inner()
+        .expect("no panics while locked");
     s.failures.sort_by_key(|f| f.seed);
-    s.wall = start.elapsed();
+    s.wall = campaign.start.elapsed();
     s
+}
+
+/// A bar on a terminal; a hidden one otherwise (plain lines instead).
+fn progress_bar(options: &CampaignOptions) -> ProgressBar {
+    if !options.progress {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(options.seeds.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} seeds {msg} ({elapsed}, eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(options.label.clone());
+    bar
+}
+
+/// A campaign under way, shared by its threads.
+struct Campaign<'a> {
+    run: &'a RunFn,
+    options: CampaignOptions,
+    start: Instant,
+    /// The index of the next seed to start.
+    next: AtomicUsize,
+    /// Set when the time budget is spent: start no more seeds.
+    stop: AtomicBool,
+    summary: Mutex<Summary>,
+    bar: ProgressBar,
+    /// Without a bar, a plain line every this many seeds.
+    plain_every: usize,
+}
+
+impl Campaign<'_> {
+    /// One thread's share: seeds until none is left or the budget is spent.
+    fn work(&self) {
+        while self.may_start() {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(&seed) = self.options.seeds.get(i) else {
+                break;
+            };
+            let outcome = run_caught(&self.options.label, seed, || (self.run)(seed));
+            let (done, failed, virtual_s) = self.record(&outcome);
+            self.show(done, failed, virtual_s);
+        }
+    }
+
+    /// False once the campaign stopped, or its time budget is spent.
+    fn may_start(&self) -> bool {
+        if self.stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        if self
+            .options
+            .time_budget
+            .is_some_and(|b| self.start.elapsed() >= b)
+        {
+            self.stop.store(true, Ordering::Relaxed);
+            self.summary
+                .lock()
+                .expect("no panics while locked")
+                .cut_short = true;
+            return false;
+        }
+        true
+    }
+
+    /// Adds a seed's outcome to the summary: (seeds done, failed, virtual s).
+    fn record(&self, outcome: &Result<RunReport, Failure>) -> (u64, usize, f64) {
+        let mut s = self.summary.lock().expect("no panics while locked");
+        s.runs += 1;
+        match outcome {
+            Ok(report) => s.add(report),
+            Err(f) => {
+                (self.options.on_failure)(f);
+                s.failures.push(f.clone());
+            }
+        }
+        (s.runs, s.failures.len(), s.virtual_ns as f64 / 1e9)
+    }
+
+    /// Moves the bar, or prints a plain line every `plain_every` seeds.
+    fn show(&self, done: u64, failed: usize, virtual_s: f64) {
+        let secs = self.start.elapsed().as_secs_f64().max(1e-9);
+        self.bar.set_position(done);
+        self.bar.set_message(format!(
+            "{failed} failed, {:.1} seeds/s, {:.0}x real time",
+            done as f64 / secs,
+            virtual_s / secs
+        ));
+        let total = self.options.seeds.len();
+        if !self.options.progress
+            && ((done as usize).is_multiple_of(self.plain_every) || done as usize == total)
+        {
+            eprintln!(
+                "{}: {done}/{total} seeds, {failed} failed, {:.1} seeds/s",
+                self.options.label,
+                done as f64 / secs
+            );
+        }
+    }
 }

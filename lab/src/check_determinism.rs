@@ -1,0 +1,89 @@
+//! `lab check-determinism`: each seed run twice; a divergence names the
+//! first event that differs.
+
+use crate::common::fail;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tests::failure::run_caught;
+use tests::hooks;
+use tests::targets::{self, Target};
+
+/// A seed's verdict: `Ok(None)` if both runs agree, `Ok(Some(report))` if
+/// not, `Err` if a run did not hand back its trace.
+type Verdict = Result<Option<String>, String>;
+
+pub fn check_determinism(name: &str, seeds: &[u64], jobs: usize) -> ExitCode {
+    let target = match targets::find(name) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let mut divergent = 0;
+    for (_, verdict) in check_all(&target, seeds, jobs) {
+        match verdict {
+            Ok(None) => {}
+            Ok(Some(report)) => {
+                divergent += 1;
+                println!("{report}");
+            }
+            Err(e) => return fail(e),
+        }
+    }
+    println!("{} seeds checked, {divergent} divergent", seeds.len());
+    println!("{} passed, {divergent} failed", seeds.len() - divergent);
+    if divergent == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Every seed's verdict, in seed order, `jobs` seeds at a time.
+fn check_all(target: &Target, seeds: &[u64], jobs: usize) -> Vec<(u64, Verdict)> {
+    let next = AtomicUsize::new(0);
+    let found = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| {
+                while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let verdict = diverges(target, seed);
+                    found
+                        .lock()
+                        .expect("no panics while locked")
+                        .push((seed, verdict));
+                }
+            });
+        }
+    });
+    let mut found = found.into_inner().expect("no panics while locked");
+    found.sort_by_key(|(seed, _)| *seed);
+    found
+}
+
+/// Runs a seed twice; the first difference between the runs, if any.
+fn diverges(target: &Target, seed: u64) -> Verdict {
+    let run = || run_caught(target.name, seed, || (target.run)(seed));
+    let (_, first) = hooks::with_trace(|t| t.record_summaries(), run);
+    let mut first = first.ok_or("the run did not hand back its trace")?;
+    let mut reference = Some(first.take_summaries());
+    let prepare = move |t: &mut labsim::Trace| {
+        if let Some(r) = reference.take() {
+            t.compare_with(r);
+        }
+    };
+    let (_, second) = hooks::with_trace(prepare, run);
+    let second = second.ok_or("the run did not hand back its trace")?;
+    Ok(match second.divergence() {
+        Some(d) => Some(format!(
+            "{} seed={seed}: NOT deterministic\n{d}",
+            target.name
+        )),
+        None if first.hash() != second.hash() => Some(format!(
+            "{} seed={seed}: hashes differ ({:#x} vs {:#x})",
+            target.name,
+            first.hash(),
+            second.hash()
+        )),
+        None => None,
+    })
+}

@@ -1,0 +1,40 @@
+//! `lab check-history`: a history recorded elsewhere, checked for
+//! linearizability. Exit 0 linearizable, 1 not, 3 unknown, 2 unreadable.
+
+use crate::common::{default_jobs, fail};
+use linearizability::{CheckOptions, CheckResult, ModelKind, check_file};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub fn check_history(
+    file: &Path,
+    model: &str,
+    timeout: Duration,
+    html: Option<PathBuf>,
+) -> ExitCode {
+    let kind: ModelKind = match model.parse() {
+        Ok(k) => k,
+        Err(e) => return fail(e),
+    };
+    let options = CheckOptions {
+        timeout: Some(timeout),
+        threads: default_jobs(),
+    };
+    let report = match check_file(file, kind, &options) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    println!("{}", report.summary());
+    if let Some(path) = &html {
+        match report.write_html(path) {
+            Ok(p) => println!("picture: {}", p.display()),
+            Err(e) => return fail(format!("cannot write {}: {e}", path.display())),
+        }
+    }
+    match report.result {
+        CheckResult::Linearizable => ExitCode::SUCCESS,
+        CheckResult::NotLinearizable(_) => ExitCode::from(1),
+        CheckResult::Unknown => ExitCode::from(3),
+    }
+}

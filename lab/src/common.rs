@@ -1,0 +1,136 @@
+//! What the commands share: the argument parsers, the error exit, seed
+//! shards, the end of a campaign, and one seed's run as `replay` and
+//! `corpus` make it (a peer, maybe a schedule, panics caught).
+
+use crate::campaign::Summary;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+use tests::failure::{Failure, parse_seeds, run_caught};
+use tests::nemesis::Schedule;
+use tests::raft_suite::RunReport;
+use tests::targets::Target;
+use tests::{peers, scenarios};
+
+/// Seeds as the command line lists them (`A..B`, `A..=B`, `N`, `A,B,C`).
+#[derive(Clone)]
+pub struct SeedList(pub Vec<u64>);
+
+/// One thread per core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `--seeds`: `A..B` (B excluded), `A..=B`, `N`, or a comma list.
+pub fn parse_seed_list(text: &str) -> Result<SeedList, String> {
+    parse_seeds(text).map(SeedList)
+}
+
+/// `--shard I/N`, with 0 <= I < N.
+pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("`{text}` is not a shard: write I/N with 0 <= I < N, e.g. 0/4");
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// `--peer`: a name of the peer registry.
+pub fn parse_peer(text: &str) -> Result<&'static str, String> {
+    peers::resolve(text)
+}
+
+/// A virtual time (`1.5s`, `300ms`), in nanoseconds.
+pub fn parse_time(text: &str) -> Result<u64, String> {
+    labsim::parse_duration_ns(text)
+}
+
+/// A wall-clock duration, written as virtual times are.
+pub fn parse_wall(text: &str) -> Result<Duration, String> {
+    labsim::parse_duration_ns(text).map(Duration::from_nanos)
+}
+
+/// Says what went wrong on stderr; exit status 2.
+pub fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("lab: {message}");
+    ExitCode::from(2)
+}
+
+/// The seeds shard `I/N` takes: every N-th from offset I.
+pub fn shard(seeds: Vec<u64>, shard: Option<(usize, usize)>) -> Vec<u64> {
+    match shard {
+        Some((i, n)) => seeds
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| k % n == i)
+            .map(|(_, s)| s)
+            .collect(),
+        None => seeds,
+    }
+}
+
+/// A failure's line and replay command, on stderr, as it happens.
+pub fn print_failure(f: &Failure) {
+    eprintln!("{f}");
+}
+
+/// Prints a campaign's summary; exit status 1 if any seed failed.
+pub fn finish(summary: &Summary) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let _ = summary.print(&mut out);
+    if summary.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// The peer a replay runs: the command line's, else the schedule's, else the
+/// default. A schedule found on another peer than the one named is refused.
+pub fn schedule_peer(
+    explicit: Option<&'static str>,
+    schedule: Option<&Schedule>,
+) -> Result<&'static str, String> {
+    let recorded = match schedule.and_then(|s| s.peer.as_deref()) {
+        Some(name) => Some(peers::resolve(name).map_err(|e| format!("the schedule's peer: {e}"))?),
+        None => None,
+    };
+    match (explicit, recorded) {
+        (Some(a), Some(b)) if a != b => Err(format!(
+            "the schedule was found on peer `{b}`, but --peer says `{a}`; drop one"
+        )),
+        (Some(a), _) => Ok(a),
+        (None, Some(b)) => Ok(b),
+        (None, None) => Ok(peers::DEFAULT_PEER),
+    }
+}
+
+/// Reads a schedule file and checks it against the scenarios' cluster.
+pub fn load_schedule(path: &Path) -> Result<Schedule, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| Schedule::from_json(&t))
+        .and_then(|s| s.validate(scenarios::SERVERS).map(|()| s))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Runs `target` on `seed` with `peer`, under `schedule` if there is one,
+/// a panic turned into a failure.
+pub fn run_seed(
+    target: &Target,
+    seed: u64,
+    schedule: Option<Schedule>,
+    peer: &'static str,
+) -> Result<RunReport, Failure> {
+    peers::with_peer(peer, || {
+        run_caught(target.name, seed, || match schedule {
+            Some(s) => scenarios::with_schedule(s, || (target.run)(seed)),
+            None => (target.run)(seed),
+        })
+    })
+}

@@ -1,0 +1,248 @@
+//! `lab`: raftlab's command-line tool. Explore scenarios over many seeds
+//! under generated faults, run and grade the 6.824 suites, replay a seed
+//! with its full trace, check determinism, and check histories for
+//! linearizability. Run `lab help` or `lab COMMAND --help`.
+//!
+//! This file holds the command line's definition and sends each command to
+//! its own module; what the commands share is in `common`.
+
+mod campaign;
+mod check_determinism;
+mod check_history;
+mod common;
+mod corpus;
+mod explore;
+mod grade;
+mod list;
+mod picture;
+mod replay;
+mod run;
+mod schedule;
+mod shrink;
+
+use clap::{Parser, Subcommand};
+use common::{
+    SeedList, default_jobs, fail, parse_peer, parse_seed_list, parse_shard, parse_time, parse_wall,
+};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tests::{peers, scenarios};
+
+/// A simulation allocates and frees small messages all the time; mimalloc's
+/// per-thread free lists do that in about half the time glibc's malloc takes.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "lab",
+    version,
+    about = "raftlab: deterministic simulation of Raft and KV peers in virtual time",
+    long_about = "raftlab runs Raft and KV peers inside one process, on a simulated network and disks, \
+driven by virtual time and a seeded random generator: a run is a pure function of (scenario, seed). \
+Every failure prints the one command that replays it.",
+    after_help = "Examples:\n  \
+lab explore --seeds 0..2000 --jobs 2        explore the default scenario over 2000 seeds\n  \
+lab run raft::figure8_unreliable --seeds 1..1000\n  \
+lab replay raft::figure8 --seed 7 --trace run.jsonl --node 2 --from 1s --to 3s\n  \
+lab check-determinism raft-nemesis --seeds 0..100\n  \
+lab grade --seeds 1..6"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// The Raft under test (`lab list --peers`): every command runs it; failure
+    /// lines, replay commands, schedules and the corpus name it.
+    #[arg(long, global = true, value_parser = parse_peer)]
+    peer: Option<&'static str>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every scenario and graded test, by name (or, with --peers, every peer).
+    List {
+        /// List the peers instead: the Raft implementations `--peer` can name.
+        #[arg(long)]
+        peers: bool,
+    },
+    /// Run a scenario over many seeds under generated faults (the main job).
+    Explore {
+        /// The scenario (see `lab list`).
+        #[arg(default_value = scenarios::DEFAULT_SCENARIO)]
+        scenario: String,
+        #[command(flatten)]
+        many: ManySeeds,
+        /// Append failing seeds to this corpus (JSON lines: scenario, seed, schedule, failure kind).
+        #[arg(long, default_value = "lab-out/corpus.jsonl")]
+        corpus: PathBuf,
+    },
+    /// Run a graded test (or a scenario) over many seeds.
+    Run {
+        /// The test, e.g. `raft::figure8` (see `lab list`).
+        test: String,
+        #[command(flatten)]
+        many: ManySeeds,
+    },
+    /// Re-run one seed, print its outcome and trace hash, and write its trace.
+    Replay(ReplayArgs),
+    /// Print the fault schedule a scenario's seed generates (JSON; edit it and pass it to replay).
+    Schedule {
+        /// The scenario.
+        scenario: String,
+        /// The seed.
+        #[arg(long)]
+        seed: u64,
+    },
+    /// Run each seed twice; any divergence names the first event that differs.
+    CheckDeterminism {
+        /// The test or scenario.
+        name: String,
+        /// Seeds, e.g. 0..100.
+        #[arg(long, value_parser = parse_seed_list, default_value = "0..10")]
+        seeds: SeedList,
+        /// Threads, one seed (two runs) each at a time.
+        #[arg(long, default_value_t = default_jobs())]
+        jobs: usize,
+    },
+    /// Shrink a failing seed's fault schedule to the few faults that matter.
+    Shrink(ShrinkArgs),
+    /// Check a history file for linearizability. Exit 0: linearizable; 1: not
+    /// (the HTML page shows why); 3: unknown within the timeout; 2: unreadable.
+    #[command(
+        after_help = "Formats:\n  kv        Porcupine/Jepsen key-value text, one event a line:\n            {:process 0, :type :invoke, :f :put, :key \"3\", :value \"x 0 1 y\"} then its {:process 0, :type :ok, ...}\n  register  Jepsen etcd logs of a compare-and-set register (read, write, cas; :fail and :info returns):\n            INFO  jepsen.util - 2  :invoke  :cas  [3 0]"
+    )]
+    CheckHistory {
+        /// The history file.
+        file: PathBuf,
+        /// The model (and file format): kv or register.
+        #[arg(long, default_value = "kv")]
+        model: String,
+        /// Give up (verdict unknown, exit 3) after this long.
+        #[arg(long, value_parser = parse_wall, default_value = "60s")]
+        timeout: Duration,
+        /// Write the picture of the history (and of the violation) here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
+    /// Replay every line of a corpus of past failures (a regression suite):
+    /// each must pass now. Exit 1 if any still fails.
+    Corpus {
+        /// The corpus (JSON lines with scenario, seed and, for scenarios, schedule).
+        file: PathBuf,
+        /// Replay only this line (from 1).
+        #[arg(long)]
+        line: Option<usize>,
+    },
+    /// Every graded test over some seeds: a table by part, as a student hands in.
+    Grade {
+        /// Seeds per test.
+        #[arg(long, value_parser = parse_seed_list, default_value = "1..4")]
+        seeds: SeedList,
+        /// Only this part: 3A, 3B, 3C, 3D (Raft) or 4A, 4B (KV).
+        #[arg(long, value_parser = grade::parse_part)]
+        part: Option<&'static str>,
+        /// Threads.
+        #[arg(long, default_value_t = default_jobs())]
+        jobs: usize,
+    },
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The test or scenario.
+    name: String,
+    /// The seed.
+    #[arg(long)]
+    seed: u64,
+    /// Use this fault schedule (JSON, as `lab schedule` prints) instead of the seed's own.
+    #[arg(long)]
+    schedule: Option<PathBuf>,
+    /// Write the trace here, one JSON object per line (time, node, kind, detail).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Keep only events at this node (and sim-level events).
+    #[arg(long)]
+    node: Option<usize>,
+    /// Keep only events at or after this virtual time (e.g. 1.5s, 300ms).
+    #[arg(long, value_parser = parse_time)]
+    from: Option<u64>,
+    /// Keep only events at or before this virtual time.
+    #[arg(long, value_parser = parse_time)]
+    to: Option<u64>,
+    /// Draw the run as a self-contained HTML page (a space-time diagram, one lane per peer).
+    #[arg(long)]
+    html: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ShrinkArgs {
+    /// The scenario.
+    scenario: String,
+    /// The failing seed.
+    #[arg(long)]
+    seed: u64,
+    /// Start from this schedule instead of the seed's own.
+    #[arg(long)]
+    schedule: Option<PathBuf>,
+    /// Write the shrunk schedule here [default: lab-out/shrunk-SCENARIO-SEED.json].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Give up after this many runs.
+    #[arg(long, default_value_t = 400)]
+    max_runs: usize,
+    /// ddmin (delta debugging, then halving lengths, rates and the
+    /// workload) or proptest (proptest's value-tree shrinking).
+    #[arg(long, default_value = "ddmin")]
+    method: tests::shrink::Method,
+}
+
+#[derive(clap::Args)]
+struct ManySeeds {
+    /// Seeds: A..B (B excluded), A..=B, N, or a comma list.
+    #[arg(long, value_parser = parse_seed_list, default_value = "0..1000")]
+    seeds: SeedList,
+    /// Threads, one simulation each.
+    #[arg(long, default_value_t = default_jobs())]
+    jobs: usize,
+    /// Take every N-th seed from offset I (I/N), so N machines split one campaign.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Stop starting new seeds after this much wall time (e.g. 10m, 90s).
+    #[arg(long, value_parser = parse_wall)]
+    time_budget: Option<Duration>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    campaign::quiet_panics();
+    // An explicit --peer binds every run; without one, a replayed schedule or
+    // corpus line names its own, and everything else runs the reference.
+    let peer = cli.peer;
+    if let Err(e) = peers::select(peer.unwrap_or(peers::DEFAULT_PEER)) {
+        return fail(e);
+    }
+    match cli.command {
+        Command::List { peers } => list::list(peers),
+        Command::Explore {
+            scenario,
+            many,
+            corpus,
+        } => explore::explore(&scenario, many, &corpus),
+        Command::Run { test, many } => run::run(&test, many),
+        Command::Replay(args) => replay::replay(args, peer),
+        Command::Schedule { scenario, seed } => schedule::schedule(&scenario, seed),
+        Command::CheckDeterminism { name, seeds, jobs } => {
+            check_determinism::check_determinism(&name, &seeds.0, jobs)
+        }
+        Command::Grade { seeds, part, jobs } => grade::grade(&seeds.0, part, jobs),
+        Command::Shrink(args) => shrink::shrink(args, peer),
+        Command::Corpus { file, line } => corpus::corpus(&file, line),
+        Command::CheckHistory {
+            file,
+            model,
+            timeout,
+            html,
+        } => check_history::check_history(&file, &model, timeout, html),
+    }
+}

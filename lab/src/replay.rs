@@ -1,0 +1,195 @@
+//! `lab replay`: one seed re-run, its outcome and trace hash printed, its
+//! trace written (filtered by node and time) and maybe drawn as a picture.
+//!
+//! The steps: find the target and its schedule, open the trace, run with
+//! the trace streaming, say how the run went, say what the trace holds,
+//! draw the picture.
+
+use crate::ReplayArgs;
+use crate::common::{fail, load_schedule, run_seed, schedule_peer};
+use crate::picture::{PictureOptions, write_run_html};
+use labsim::{Trace, TraceFilter};
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use tests::failure::Failure;
+use tests::nemesis::Schedule;
+use tests::raft_suite::RunReport;
+use tests::targets::{self, Target};
+use tests::{hooks, peers, scenarios};
+
+pub fn replay(args: ReplayArgs, peer: Option<&'static str>) -> ExitCode {
+    let ReplayArgs {
+        name,
+        seed,
+        schedule,
+        trace,
+        node,
+        from,
+        to,
+        html,
+    } = args;
+    let target = match targets::find(&name) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    // The picture is drawn from the trace: keep it beside the page.
+    let trace = trace.or_else(|| html.as_ref().map(|h| h.with_extension("jsonl")));
+    let schedule = match schedule.map(|p| replay_schedule(&target, &p)).transpose() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let peer = match schedule_peer(peer, schedule.as_ref()) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let sink = match trace.as_deref().map(open_trace).transpose() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let filter = TraceFilter {
+        node,
+        from_ns: from,
+        to_ns: to,
+    };
+    let (outcome, finished) = run_traced(&target, seed, schedule, peer, sink, filter);
+    let code = print_outcome(&target, seed, peer, &outcome);
+    if let Err(e) = print_trace(finished, trace.as_deref()) {
+        return fail(e);
+    }
+    if let (Some(page), Some(trace)) = (&html, &trace) {
+        if let Err(e) = draw(page, trace, &target, seed, &outcome) {
+            return fail(e);
+        }
+        println!("picture: {}", page.display());
+    }
+    code
+}
+
+/// The schedule to replay a scenario under; graded tests take none.
+fn replay_schedule(target: &Target, path: &Path) -> Result<Schedule, String> {
+    if scenarios::find(target.name).is_none() {
+        return Err(format!(
+            "{} is a graded test; only scenarios take a --schedule",
+            target.name
+        ));
+    }
+    load_schedule(path)
+}
+
+fn open_trace(path: &Path) -> Result<Box<dyn Write>, String> {
+    match std::fs::File::create(path) {
+        Ok(f) => Ok(Box::new(std::io::BufWriter::new(f))),
+        Err(e) => Err(format!("cannot write the trace to {}: {e}", path.display())),
+    }
+}
+
+/// Runs the seed with its trace streaming to `sink` (if any); the outcome,
+/// and the trace handed back at the end.
+fn run_traced(
+    target: &Target,
+    seed: u64,
+    schedule: Option<Schedule>,
+    peer: &'static str,
+    mut sink: Option<Box<dyn Write>>,
+    filter: TraceFilter,
+) -> (Result<RunReport, Failure>, Option<Trace>) {
+    hooks::with_trace(
+        move |t| {
+            if let Some(out) = sink.take() {
+                t.stream_json(out, filter.clone());
+            }
+        },
+        || run_seed(target, seed, schedule, peer),
+    )
+}
+
+/// `PASSED ...` (exit 0) or the failure line and its replay command (exit 1).
+fn print_outcome(
+    target: &Target,
+    seed: u64,
+    peer: &str,
+    outcome: &Result<RunReport, Failure>,
+) -> ExitCode {
+    match outcome {
+        Ok(report) => {
+            println!(
+                "PASSED {}{} seed={seed}: {} events, {:.3} s virtual, {} RPCs, {} commands",
+                target.name,
+                if peer == peers::DEFAULT_PEER {
+                    String::new()
+                } else {
+                    format!(" peer={peer}")
+                },
+                report.events,
+                report.virtual_ns as f64 / 1e9,
+                report.rpcs,
+                report.commands
+            );
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            println!("{f}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Flushes the trace and prints its hash and where it went.
+fn print_trace(finished: Option<Trace>, path: Option<&Path>) -> Result<(), String> {
+    let Some(mut t) = finished else {
+        eprintln!("lab: the run did not hand back its trace");
+        return Ok(());
+    };
+    t.flush()?;
+    println!("trace-hash: {:#018x} ({} events)", t.hash(), t.events());
+    drop(t);
+    if let Some(path) = path {
+        println!("trace: {}", path.display());
+    }
+    Ok(())
+}
+
+/// The page's title (a failure's own line) and what it links to: a
+/// linearizability failure names its own page.
+fn title_and_link(
+    target: &Target,
+    seed: u64,
+    outcome: &Result<RunReport, Failure>,
+) -> (String, Option<String>) {
+    match outcome {
+        Ok(_) => (format!("{} seed={seed}: passed", target.name), None),
+        Err(f) => {
+            let link = f
+                .what
+                .split_whitespace()
+                .find(|w| w.ends_with(".html"))
+                .map(str::to_owned);
+            let title = format!(
+                "FAILED {} seed={seed} at t={}: {}",
+                target.name,
+                labsim::fmt_ns(f.at_ns),
+                f.what
+            );
+            (title, link)
+        }
+    }
+}
+
+/// Draws the page from the trace written beside it.
+fn draw(
+    page: &Path,
+    trace: &Path,
+    target: &Target,
+    seed: u64,
+    outcome: &Result<RunReport, Failure>,
+) -> Result<(), String> {
+    let (title, link) = title_and_link(target, seed, outcome);
+    let text = std::fs::read_to_string(trace)
+        .map_err(|e| format!("cannot read back the trace {}: {e}", trace.display()))?;
+    let options = PictureOptions {
+        link: link.as_deref(),
+        link_text: link.as_ref().map(|_| "the linearizability failure"),
+    };
+    write_run_html(page, &title, &text, &options)
+}

@@ -1,0 +1,27 @@
+//! `lab run`: a graded test (or a scenario) over many seeds.
+
+use crate::ManySeeds;
+use crate::campaign::{CampaignOptions, on_terminal, run_campaign};
+use crate::common::{fail, finish, print_failure, shard};
+use std::process::ExitCode;
+use tests::targets;
+
+pub fn run(name: &str, many: ManySeeds) -> ExitCode {
+    let target = match targets::find(name) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let seeds = shard(many.seeds.0, many.shard);
+    let summary = run_campaign(
+        &target.run,
+        CampaignOptions {
+            label: target.name.to_string(),
+            seeds,
+            jobs: many.jobs,
+            time_budget: many.time_budget,
+            progress: on_terminal(),
+            on_failure: Box::new(print_failure),
+        },
+    );
+    finish(&summary)
+}

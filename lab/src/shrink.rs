@@ -1,0 +1,94 @@
+//! `lab shrink`: a failing seed's fault schedule shrunk to the few faults
+//! that matter, written out with the command that replays it.
+
+use crate::ShrinkArgs;
+use crate::common::{fail, load_schedule, schedule_peer};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tests::nemesis::Schedule;
+use tests::peers;
+use tests::scenarios::{self, Scenario};
+use tests::shrink::Shrunk;
+
+pub fn shrink(args: ShrinkArgs, peer: Option<&'static str>) -> ExitCode {
+    let ShrinkArgs {
+        scenario: name,
+        seed,
+        schedule,
+        out,
+        max_runs,
+        method,
+    } = args;
+    let Some(scenario) = scenarios::find(&name) else {
+        return fail(format!(
+            "no scenario named `{name}`; `lab list` shows them (graded tests have no schedule)"
+        ));
+    };
+    let schedule = match schedule {
+        Some(path) => match load_schedule(&path) {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        },
+        None => (scenario.schedule)(seed),
+    };
+    let peer = match schedule_peer(peer, Some(&schedule)) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let shrink = || tests::shrink::shrink(scenario, seed, schedule, max_runs, method);
+    let mut shrunk = match peers::with_peer(peer, shrink) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    shrunk.shrunk.peer = Some(peer.to_owned());
+    let out = out
+        .unwrap_or_else(|| PathBuf::from(format!("lab-out/shrunk-{}-{seed}.json", scenario.name)));
+    if let Err(e) = write_schedule(&out, &shrunk.shrunk) {
+        return fail(e);
+    }
+    report(scenario, seed, &shrunk, &out);
+    ExitCode::SUCCESS
+}
+
+/// Writes the shrunk schedule, creating its directory.
+fn write_schedule(out: &Path, schedule: &Schedule) -> Result<(), String> {
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(out, schedule.to_json())
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+/// Prints the shrunk schedule, how much it shrank, the failure it still
+/// gives and the command that replays it.
+fn report(scenario: &Scenario, seed: u64, shrunk: &Shrunk, out: &Path) {
+    println!("{}", shrunk.shrunk.to_json());
+    let (before, after) = (&shrunk.original, &shrunk.shrunk);
+    println!(
+        "shrunk {} faults to {} in {} runs ({} ms of faults to {}; clients {} to {}; \
+         operations per client {} to {}); it still fails:",
+        before.faults.len(),
+        after.faults.len(),
+        shrunk.runs,
+        before.fault_ms(),
+        after.fault_ms(),
+        before.workload.clients(),
+        after.workload.clients(),
+        ops_limit(before),
+        ops_limit(after),
+    );
+    let mut failure = shrunk.failure.clone();
+    failure.what = format!("{} (with the shrunk schedule)", failure.what);
+    println!("{}", failure.to_string().lines().next().unwrap_or_default());
+    println!(
+        "replay: cargo run --release -p lab -- replay {} --seed {seed} --schedule {}",
+        scenario.name,
+        out.display()
+    );
+}
+
+fn ops_limit(s: &Schedule) -> String {
+    s.workload
+        .max_ops_per_client
+        .map_or_else(|| "unlimited".to_string(), |n| n.to_string())
+}
