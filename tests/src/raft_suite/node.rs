@@ -244,7 +244,8 @@ pub struct PeerNode<S: Service> {
     last_seen: Option<(peer::Role, u64, Index)>,
     /// Why the peer could not go on (a corrupt disk, a broken promise), if so.
     pub error: Option<String>,
-    /// Ticks asked for at one virtual instant: (that instant in ms, how many).
+    /// Ticks run at one virtual instant: (that instant in ms, how many, up to
+    /// [`MAX_TICKS_AT_ONE_INSTANT`]).
     ticks_now: (u64, u32),
 }
 
@@ -363,7 +364,13 @@ impl<S: Service> PeerNode<S> {
                 self.pump_ready(ctx);
                 self.installing = false;
             }
-            Input::Tick => peer.tick(now),
+            Input::Tick => {
+                peer.tick(now);
+                self.ticks_now = match self.ticks_now {
+                    (at, n) if at == now => (now, (n + 1).min(MAX_TICKS_AT_ONE_INSTANT)),
+                    _ => (now, 1),
+                };
+            }
         }
     }
 
@@ -571,23 +578,16 @@ impl<S: Service> PeerNode<S> {
         let Some(peer) = &self.peer else { return };
         let mut deadline = peer.next_deadline_ms();
         let now = now_ms(ctx);
-        if deadline <= now {
-            // Virtual time stands still while a peer asks to be ticked again
-            // at once: a peer that always does would hang the run.
-            self.ticks_now = if self.ticks_now.0 == now {
-                (now, self.ticks_now.1 + 1)
-            } else {
-                (now, 1)
-            };
-            if self.ticks_now.1 > MAX_TICKS_AT_ONE_INSTANT {
-                let e = format!(
-                    "peer {} ({}) asked to be ticked again at the same instant {} times: \
+        // Virtual time stands still while a peer that was just ticked asks to
+        // be ticked again at once: a peer that always does would hang the run.
+        if deadline <= now && self.ticks_now == (now, MAX_TICKS_AT_ONE_INSTANT) {
+            let e = format!(
+                "peer {} ({}) asked to be ticked again at the same instant {} times: \
                      next_deadline_ms() must move past the time tick() was given",
-                    self.id, self.choice.name, MAX_TICKS_AT_ONE_INSTANT
-                );
-                self.report_error(e);
-                deadline = now + 1;
-            }
+                self.id, self.choice.name, MAX_TICKS_AT_ONE_INSTANT
+            );
+            self.report_error(e);
+            deadline = now + 1;
         }
         if let Some((timer, at)) = self.timer {
             if at <= deadline {
