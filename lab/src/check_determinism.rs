@@ -62,7 +62,7 @@ fn check_all(target: &Target, seeds: &[u64], jobs: usize) -> Vec<(u64, Verdict)>
 
 /// Runs a seed twice; the first difference between the runs, if any.
 fn diverges(target: &Target, seed: u64) -> Verdict {
-    let run = || run_caught(target.name, seed, || (target.run)(seed));
+    let run = || run_caught(target.name, seed, || target.run(seed));
     let (_, first) = hooks::with_trace(|t| t.record_summaries(), run);
     let mut first = first.ok_or("the run did not hand back its trace")?;
     let mut reference = Some(first.take_summaries());

@@ -129,8 +129,8 @@ pub fn run_seed(
 ) -> Result<RunReport, Failure> {
     peers::with_peer(peer, || {
         run_caught(target.name, seed, || match schedule {
-            Some(s) => scenarios::with_schedule(s, || (target.run)(seed)),
-            None => (target.run)(seed),
+            Some(s) => scenarios::with_schedule(s, || target.run(seed)),
+            None => target.run(seed),
         })
     })
 }

@@ -30,7 +30,7 @@ pub fn explore(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
         }
     };
     let summary = run_campaign(
-        &scenario.run,
+        &|seed| scenario.run(seed),
         CampaignOptions {
             label: scenario.name.to_string(),
             seeds,

@@ -65,8 +65,9 @@ pub fn grade(seeds: &[u64], part: Option<&str>, jobs: usize) -> ExitCode {
 
 /// Runs one test over the seeds and prints its line: (runs, failed).
 fn grade_one(t: &Target, seeds: &[u64], jobs: usize) -> (usize, usize) {
+    let target = *t;
     let summary = run_campaign(
-        &t.run,
+        &move |seed| target.run(seed),
         CampaignOptions {
             label: t.name.to_string(),
             seeds: seeds.to_vec(),

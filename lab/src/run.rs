@@ -13,7 +13,7 @@ pub fn run(name: &str, many: ManySeeds) -> ExitCode {
     };
     let seeds = shard(many.seeds.0, many.shard);
     let summary = run_campaign(
-        &target.run,
+        &move |seed| target.run(seed),
         CampaignOptions {
             label: target.name.to_string(),
             seeds,

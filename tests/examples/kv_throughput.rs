@@ -40,7 +40,13 @@ fn main() {
     for servers in [3, 5] {
         for clients in [1, 15, 100] {
             let wall = std::time::Instant::now();
-            let mut cfg = KvConfig::new("kv-bench", seed, KvOptions::new(servers));
+            let mut cfg = KvConfig::new(
+                &tests::Test {
+                    name: "kv-bench",
+                    seed,
+                },
+                KvOptions::new(servers),
+            );
             let all = cfg.all();
             let cks: Vec<_> = (0..clients).map(|_| cfg.make_client(&all)).collect();
             for (me, ck) in cks.into_iter().enumerate() {

@@ -13,7 +13,7 @@ fn main() {
             continue;
         }
         let start = std::time::Instant::now();
-        let r = (t.run)(seed);
+        let r = t.run(seed);
         let wall = start.elapsed();
         match r {
             Ok(r) => println!(

@@ -14,7 +14,7 @@ pub fn run_graded(test: &GradedTest) {
     let seeds = seeds(DEFAULT_SEEDS);
     let mut first: Option<RunReport> = None;
     for &seed in &seeds {
-        match (test.run)(seed) {
+        match test.run(seed) {
             Ok(report) => {
                 if first.is_none() {
                     first = Some(report);
@@ -24,7 +24,8 @@ pub fn run_graded(test: &GradedTest) {
         }
     }
     if let Some(report) = first {
-        let again = (test.run)(seeds[0])
+        let again = test
+            .run(seeds[0])
             .unwrap_or_else(|f| panic!("\nthe second run failed where the first passed:\n{f}\n"));
         assert_eq!(
             report.trace_hash,
@@ -41,7 +42,7 @@ pub fn run_graded(test: &GradedTest) {
 
 /// Runs one seed and returns its report or failure.
 pub fn run_one(test: &GradedTest, seed: u64) -> Result<RunReport, Failure> {
-    (test.run)(seed)
+    test.run(seed)
 }
 
 /// One `#[test]` per graded test of a registry (`TESTS`, named `PREFIX::name`),

@@ -16,3 +16,14 @@ pub mod raft_suite;
 pub mod scenarios;
 pub mod shrink;
 pub mod targets;
+
+/// One run of a graded test or scenario (6.824's `t *testing.T`): its name, as
+/// the registry of targets writes it, and its seed. Every failure line of the
+/// run names both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Test {
+    /// The registered name, e.g. `raft::figure8` or `kv-nemesis`.
+    pub name: &'static str,
+    /// The seed the run is a function of.
+    pub seed: u64,
+}

@@ -2,6 +2,7 @@
 //! schedule, then a liveness phase in which every fault heals and the
 //! cluster must elect a leader, commit and converge.
 
+use crate::Test;
 use crate::failure::{Failure, FailureKind};
 use crate::nemesis::{self, Schedule};
 use crate::peers::PeerChoice;
@@ -17,12 +18,30 @@ pub struct Scenario {
     pub name: &'static str,
     /// One line about it.
     pub about: &'static str,
-    /// Runs it on a seed, with its generated schedule.
-    pub run: fn(u64) -> Result<RunReport, Failure>,
-    /// Runs it on a seed with a given schedule (replay, shrink).
-    pub run_with: fn(u64, &Schedule) -> Result<RunReport, Failure>,
+    /// The run itself, under a schedule (its name and seed come in the [`Test`]).
+    pub body: fn(&Test, &Schedule) -> Result<RunReport, Failure>,
     /// The schedule a seed generates.
     pub schedule: fn(u64) -> Schedule,
+}
+
+impl Scenario {
+    /// Runs it on `seed` under the seed's own schedule (or the one
+    /// [`with_schedule`] set).
+    pub fn run(&self, seed: u64) -> Result<RunReport, Failure> {
+        let schedule = OVERRIDE
+            .with(|o| o.borrow().clone())
+            .unwrap_or_else(|| (self.schedule)(seed));
+        self.run_with(seed, &schedule)
+    }
+
+    /// Runs it on `seed` under `schedule` (replay, shrink).
+    pub fn run_with(&self, seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
+        let t = Test {
+            name: self.name,
+            seed,
+        };
+        (self.body)(&t, schedule)
+    }
 }
 
 /// Every scenario.
@@ -30,31 +49,27 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "raft-nemesis",
         about: "5 Raft peers, 5 clients, 20 s of generated faults (swarm), then a liveness phase",
-        run: raft_nemesis,
-        run_with: raft_nemesis_with,
+        body: raft_nemesis,
         schedule: raft_nemesis_schedule,
     },
     Scenario {
         name: "kv-nemesis",
         about: "5 KV servers on Raft, 5 clients, 20 s of generated faults, liveness, linearizability",
-        run: kv_nemesis,
-        run_with: kv_nemesis_with,
+        body: kv_nemesis,
         schedule: raft_nemesis_schedule,
     },
     #[cfg(feature = "reference")]
     Scenario {
         name: "raft-nemesis-buggy-votes",
         about: "test-only: raft-nemesis with a bug (votes granted without the up-to-date check)",
-        run: buggy_votes,
-        run_with: buggy_votes_with,
+        body: buggy_votes,
         schedule: raft_nemesis_schedule,
     },
     #[cfg(feature = "reference")]
     Scenario {
         name: "kv-nemesis-stale-reads",
         about: "test-only: kv-nemesis with a bug (a leader answers Gets from its own state)",
-        run: stale_reads,
-        run_with: stale_reads_with,
+        body: stale_reads,
         schedule: raft_nemesis_schedule,
     },
 ];
@@ -87,45 +102,30 @@ fn raft_nemesis_schedule(seed: u64) -> Schedule {
     nemesis::generate(&mut rng, SERVERS, FAULT_SPAN_MS)
 }
 
-fn schedule_for(seed: u64) -> Schedule {
-    OVERRIDE
-        .with(|o| o.borrow().clone())
-        .unwrap_or_else(|| raft_nemesis_schedule(seed))
-}
-
-fn raft_nemesis(seed: u64) -> Result<RunReport, Failure> {
-    run_raft_nemesis("raft-nemesis", seed, &schedule_for(seed), None)
-}
-
-fn raft_nemesis_with(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
-    run_raft_nemesis("raft-nemesis", seed, schedule, None)
+fn raft_nemesis(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
+    run_raft_nemesis(t, schedule, None)
 }
 
 #[cfg(feature = "reference")]
-fn buggy_votes(seed: u64) -> Result<RunReport, Failure> {
-    buggy_votes_with(seed, &schedule_for(seed))
-}
-
-#[cfg(feature = "reference")]
-fn buggy_votes_with(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
+fn buggy_votes(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
     let bug = PeerChoice::buggy_reference(raft::InjectedBug::VoteWithoutLogCheck);
-    run_raft_nemesis("raft-nemesis-buggy-votes", seed, schedule, Some(bug))
+    run_raft_nemesis(t, schedule, Some(bug))
 }
 
 fn run_raft_nemesis(
-    name: &str,
-    seed: u64,
+    t: &Test,
     schedule: &Schedule,
     peer: Option<PeerChoice>,
 ) -> Result<RunReport, Failure> {
     let mut options = ClusterOptions {
         snapshot: true,
+        time_limit_ns: None,
         ..ClusterOptions::new(SERVERS)
     };
     if let Some(peer) = peer {
         options.peer = peer;
     }
-    let mut cfg = Cluster::new(name, seed, options);
+    let mut cfg = Cluster::new(t, options);
     let servers: Vec<usize> = (0..SERVERS).collect();
     if let Err(e) = nemesis::apply(&mut cfg.sim, schedule, &servers) {
         return cfg.check(format!("bad schedule: {e}"));
@@ -218,28 +218,18 @@ impl crate::kv_suite::clerk::Workload for KvChaos {
     }
 }
 
-fn kv_nemesis(seed: u64) -> Result<RunReport, Failure> {
-    kv_nemesis_with(seed, &schedule_for(seed))
-}
-
-fn kv_nemesis_with(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
-    run_kv_nemesis("kv-nemesis", seed, schedule, None)
+fn kv_nemesis(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
+    run_kv_nemesis(t, schedule, None)
 }
 
 #[cfg(feature = "reference")]
-fn stale_reads(seed: u64) -> Result<RunReport, Failure> {
-    stale_reads_with(seed, &schedule_for(seed))
-}
-
-#[cfg(feature = "reference")]
-fn stale_reads_with(seed: u64, schedule: &Schedule) -> Result<RunReport, Failure> {
+fn stale_reads(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
     let peer = PeerChoice::stale_reads_reference();
-    run_kv_nemesis("kv-nemesis-stale-reads", seed, schedule, Some(peer))
+    run_kv_nemesis(t, schedule, Some(peer))
 }
 
 fn run_kv_nemesis(
-    name: &str,
-    seed: u64,
+    t: &Test,
     schedule: &Schedule,
     peer: Option<PeerChoice>,
 ) -> Result<RunReport, Failure> {
@@ -251,7 +241,7 @@ fn run_kv_nemesis(
     if let Some(peer) = peer {
         options.peer = peer;
     }
-    let mut cfg = KvConfig::new(name, seed, options);
+    let mut cfg = KvConfig::new(t, options);
     let servers = cfg.all();
     if let Err(e) = nemesis::apply(&mut cfg.sim, schedule, &servers) {
         return cfg.check_fail(format!("bad schedule: {e}"));

@@ -87,7 +87,7 @@ impl Runner<'_> {
         self.runs += 1;
         let (scenario, seed) = (self.scenario, self.seed);
         let outcome = match crate::failure::run_caught(scenario.name, seed, || {
-            (scenario.run_with)(seed, candidate)
+            scenario.run_with(seed, candidate)
         }) {
             Err(f) if signature(&f) == self.target => Some(f),
             _ => None,
@@ -107,7 +107,7 @@ pub fn shrink(
     method: Method,
 ) -> Result<Shrunk, String> {
     let first = match crate::failure::run_caught(scenario.name, seed, || {
-        (scenario.run_with)(seed, &schedule)
+        scenario.run_with(seed, &schedule)
     }) {
         Ok(_) => {
             return Err(format!(

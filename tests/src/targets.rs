@@ -1,7 +1,9 @@
 //! Everything `lab` can run by name: graded tests and exploration scenarios.
 
+use crate::Test;
 use crate::failure::Failure;
 use crate::raft_suite::RunReport;
+use crate::scenarios::Scenario;
 
 /// A named thing that runs on a seed.
 #[derive(Clone, Copy)]
@@ -12,8 +14,28 @@ pub struct Target {
     pub group: &'static str,
     /// One line about it.
     pub about: &'static str,
-    /// Runs it on a seed.
-    pub run: fn(u64) -> Result<RunReport, Failure>,
+    body: Body,
+}
+
+/// What runs.
+#[derive(Clone, Copy)]
+enum Body {
+    Graded(fn(&Test) -> Result<RunReport, Failure>),
+    Scenario(&'static Scenario),
+}
+
+impl Target {
+    /// Runs it on `seed` (a scenario under its seed's schedule, or the one
+    /// [`crate::scenarios::with_schedule`] set).
+    pub fn run(&self, seed: u64) -> Result<RunReport, Failure> {
+        match self.body {
+            Body::Graded(body) => body(&Test {
+                name: self.name,
+                seed,
+            }),
+            Body::Scenario(s) => s.run(seed),
+        }
+    }
 }
 
 /// Every graded test and scenario, graded tests first in 6.824's order.
@@ -24,20 +46,20 @@ pub fn all() -> Vec<Target> {
             name: t.name,
             group: t.part,
             about: "graded Raft test (6.824)",
-            run: t.run,
+            body: Body::Graded(t.body),
         })
         .collect();
     v.extend(crate::kv_suite::TESTS.iter().map(|t| Target {
         name: t.name,
         group: t.part,
         about: "graded KV test (6.824)",
-        run: t.run,
+        body: Body::Graded(t.body),
     }));
     v.extend(crate::scenarios::SCENARIOS.iter().map(|s| Target {
         name: s.name,
         group: "scenario",
         about: s.about,
-        run: s.run,
+        body: Body::Scenario(s),
     }));
     v
 }

@@ -5,6 +5,7 @@
 
 use super::clerk::{ClerkNode, KvHistory, Workload};
 use super::server::{KvNode, KvService};
+use crate::Test;
 use crate::failure::{Failure, FailureKind};
 use crate::harness::{Harness, HarnessOptions};
 use crate::peers::{KvServerOptions, PeerChoice};
@@ -79,15 +80,15 @@ impl DerefMut for KvConfig {
 }
 
 impl KvConfig {
-    /// Builds the service for test `test` on `seed` (6.824's `make_config`).
-    pub fn new(test: &str, seed: u64, options: KvOptions) -> KvConfig {
+    /// Builds the service for the run `t` (6.824's `make_config`).
+    pub fn new(t: &Test, options: KvOptions) -> KvConfig {
         let n = options.servers;
         let config = KvServerOptions {
             maxraftstate: options.maxraftstate,
         };
         let harness = HarnessOptions {
-            test: test.to_owned(),
-            seed,
+            test: t.name.to_owned(),
+            seed: t.seed,
             peers: n,
             unreliable: options.unreliable,
             peer: options.peer,

@@ -3,6 +3,7 @@
 
 use super::clerk::Workload;
 use super::config::{Ck, ELECTION_TIMEOUT_NS, KvConfig, KvOptions};
+use crate::Test;
 use crate::failure::Failure;
 use crate::raft_suite::RunReport;
 use labsim::{MS, SEC, SimRng};
@@ -193,13 +194,13 @@ pub struct Generic {
 /// 6.824's `GenericTest`: three rounds of concurrent clients for 5 s each,
 /// under the chosen faults, then the per-client append checks, the log and
 /// snapshot size checks, and linearizability of the whole history.
-pub fn generic_test(name: &str, seed: u64, g: Generic) -> Result<RunReport, Failure> {
+pub fn generic_test(t: &Test, g: Generic) -> Result<RunReport, Failure> {
     let options = KvOptions {
         unreliable: g.unreliable,
         maxraftstate: g.maxraftstate,
         ..KvOptions::new(g.nservers)
     };
-    let mut cfg = KvConfig::new(name, seed, options);
+    let mut cfg = KvConfig::new(t, options);
     let all = cfg.all();
     let ck = cfg.make_client(&all);
     for _round in 0..3 {
@@ -285,17 +286,13 @@ pub fn generic_test(name: &str, seed: u64, g: Generic) -> Result<RunReport, Fail
 
 /// 6.824's `GenericTestSpeed`: 1000 appends by one client, each within a
 /// third of a heartbeat interval (33 ms) on average.
-pub fn generic_test_speed(
-    name: &str,
-    seed: u64,
-    maxraftstate: Option<u64>,
-) -> Result<RunReport, Failure> {
+pub fn generic_test_speed(t: &Test, maxraftstate: Option<u64>) -> Result<RunReport, Failure> {
     const NUM_OPS: u64 = 1000;
     let options = KvOptions {
         maxraftstate,
         ..KvOptions::new(3)
     };
-    let mut cfg = KvConfig::new(name, seed, options);
+    let mut cfg = KvConfig::new(t, options);
     let all = cfg.all();
     let ck: Ck = cfg.make_client(&all);
     // Wait until the first op completes, so a leader is elected.

@@ -21,7 +21,7 @@ macro_rules! graded {
     ($($part:literal $module:ident :: $name:ident),* $(,)?) => {
         /// Every graded KV test, in 6.824's order.
         pub const TESTS: &[GradedTest] = &[
-            $(GradedTest { name: concat!("kv::", stringify!($name)), part: $part, run: $module::$name }),*
+            $(GradedTest { name: concat!("kv::", stringify!($name)), part: $part, body: $module::$name }),*
         ];
     };
 }

@@ -4,6 +4,7 @@
 //! with a value that a newer leader has already overwritten.
 
 use super::config::{ELECTION_TIMEOUT_NS, KvConfig, KvOptions};
+use crate::Test;
 use crate::failure::Failure;
 use crate::peers::PeerChoice;
 use crate::raft_suite::RunReport;
@@ -12,12 +13,12 @@ use crate::raft_suite::RunReport;
 /// write `k=2` through the majority's new leader, then read `k` through the
 /// old leader. On a correct server the read waits and the history is
 /// linearizable; on the stale one it returns `1` at once and is not.
-pub fn stale_read_scenario(name: &str, seed: u64, peer: PeerChoice) -> Result<RunReport, Failure> {
+pub fn stale_read_scenario(t: &Test, peer: PeerChoice) -> Result<RunReport, Failure> {
     let options = KvOptions {
         peer,
         ..KvOptions::new(5)
     };
-    let mut cfg = KvConfig::new(name, seed, options);
+    let mut cfg = KvConfig::new(t, options);
     let all = cfg.all();
     let ck = cfg.make_client(&all);
     cfg.put(ck, "k", "1")?;
@@ -43,11 +44,19 @@ pub fn stale_read_scenario(name: &str, seed: u64, peer: PeerChoice) -> Result<Ru
 
 /// Gets through the log: the history is linearizable.
 pub fn log_reads(seed: u64) -> Result<RunReport, Failure> {
-    stale_read_scenario("kv::log_reads", seed, crate::peers::current())
+    let t = Test {
+        name: "kv::log_reads",
+        seed,
+    };
+    stale_read_scenario(&t, crate::peers::current())
 }
 
 /// Gets from a deposed leader's local state: the checker must flag it.
 #[cfg(feature = "reference")]
 pub fn stale_reads(seed: u64) -> Result<RunReport, Failure> {
-    stale_read_scenario("kv::stale_reads", seed, PeerChoice::stale_reads_reference())
+    let t = Test {
+        name: "kv::stale_reads",
+        seed,
+    };
+    stale_read_scenario(&t, PeerChoice::stale_reads_reference())
 }

@@ -2,6 +2,7 @@
 
 use super::config::{ELECTION_TIMEOUT_NS, KvConfig, KvOptions};
 use super::generic::{Generic, check_concurrent_appends, generic_test, generic_test_speed};
+use crate::Test;
 use crate::failure::{Failure, FailureKind};
 use crate::raft_suite::RunReport;
 use labsim::{MS, SEC};
@@ -20,38 +21,38 @@ const fn generic(nclients: usize, nservers: usize) -> Generic {
 }
 
 /// One client.
-pub fn basic(seed: u64) -> Result<RunReport, Failure> {
-    generic_test("kv::basic", seed, generic(1, 5))
+pub fn basic(t: &Test) -> Result<RunReport, Failure> {
+    generic_test(t, generic(1, 5))
 }
 
 /// 1000 appends at 3 or more per heartbeat interval.
-pub fn speed(seed: u64) -> Result<RunReport, Failure> {
-    generic_test_speed("kv::speed", seed, None)
+pub fn speed(t: &Test) -> Result<RunReport, Failure> {
+    generic_test_speed(t, None)
 }
 
 /// Many clients.
-pub fn concurrent(seed: u64) -> Result<RunReport, Failure> {
-    generic_test("kv::concurrent", seed, generic(5, 5))
+pub fn concurrent(t: &Test) -> Result<RunReport, Failure> {
+    generic_test(t, generic(5, 5))
 }
 
 /// Unreliable network.
-pub fn unreliable(seed: u64) -> Result<RunReport, Failure> {
+pub fn unreliable(t: &Test) -> Result<RunReport, Failure> {
     let g = Generic {
         unreliable: true,
         ..generic(5, 5)
     };
-    generic_test("kv::unreliable", seed, g)
+    generic_test(t, g)
 }
 
 /// Concurrent appends to one key on an unreliable network.
-pub fn unreliable_one_key(seed: u64) -> Result<RunReport, Failure> {
+pub fn unreliable_one_key(t: &Test) -> Result<RunReport, Failure> {
     const NCLIENT: usize = 5;
     const UPTO: u64 = 10;
     let options = KvOptions {
         unreliable: true,
         ..KvOptions::new(3)
     };
-    let mut cfg = KvConfig::new("kv::unreliable_one_key", seed, options);
+    let mut cfg = KvConfig::new(t, options);
     let all = cfg.all();
     let ck = cfg.make_client(&all);
     cfg.put(ck, "k", "")?;
@@ -138,8 +139,8 @@ fn append(me: usize, n: u64) -> Op {
 }
 
 /// Progress in a majority, none in a minority, completion after healing.
-pub fn one_partition(seed: u64) -> Result<RunReport, Failure> {
-    let mut cfg = KvConfig::new("kv::one_partition", seed, KvOptions::new(5));
+pub fn one_partition(t: &Test) -> Result<RunReport, Failure> {
+    let mut cfg = KvConfig::new(t, KvOptions::new(5));
     let all = cfg.all();
     let ck = cfg.make_client(&all);
     cfg.put(ck, "1", "13")?;
@@ -203,75 +204,75 @@ pub fn one_partition(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// Random partitions, one client.
-pub fn many_partitions_one_client(seed: u64) -> Result<RunReport, Failure> {
+pub fn many_partitions_one_client(t: &Test) -> Result<RunReport, Failure> {
     let g = Generic {
         partitions: true,
         ..generic(1, 5)
     };
-    generic_test("kv::many_partitions_one_client", seed, g)
+    generic_test(t, g)
 }
 
 /// Random partitions, many clients.
-pub fn many_partitions_many_clients(seed: u64) -> Result<RunReport, Failure> {
+pub fn many_partitions_many_clients(t: &Test) -> Result<RunReport, Failure> {
     let g = Generic {
         partitions: true,
         ..generic(5, 5)
     };
-    generic_test("kv::many_partitions_many_clients", seed, g)
+    generic_test(t, g)
 }
 
 /// Restarts, one client.
-pub fn persist_one_client(seed: u64) -> Result<RunReport, Failure> {
+pub fn persist_one_client(t: &Test) -> Result<RunReport, Failure> {
     let g = Generic {
         crash: true,
         ..generic(1, 5)
     };
-    generic_test("kv::persist_one_client", seed, g)
+    generic_test(t, g)
 }
 
 /// Restarts, many clients.
-pub fn persist_concurrent(seed: u64) -> Result<RunReport, Failure> {
+pub fn persist_concurrent(t: &Test) -> Result<RunReport, Failure> {
     let g = Generic {
         crash: true,
         ..generic(5, 5)
     };
-    generic_test("kv::persist_concurrent", seed, g)
+    generic_test(t, g)
 }
 
 /// Restarts, many clients, unreliable network.
-pub fn persist_concurrent_unreliable(seed: u64) -> Result<RunReport, Failure> {
+pub fn persist_concurrent_unreliable(t: &Test) -> Result<RunReport, Failure> {
     let g = Generic {
         crash: true,
         unreliable: true,
         ..generic(5, 5)
     };
-    generic_test("kv::persist_concurrent_unreliable", seed, g)
+    generic_test(t, g)
 }
 
 /// Restarts and partitions, many clients.
-pub fn persist_partition(seed: u64) -> Result<RunReport, Failure> {
+pub fn persist_partition(t: &Test) -> Result<RunReport, Failure> {
     let g = Generic {
         crash: true,
         partitions: true,
         ..generic(5, 5)
     };
-    generic_test("kv::persist_partition", seed, g)
+    generic_test(t, g)
 }
 
 /// Restarts and partitions, many clients, unreliable network.
-pub fn persist_partition_unreliable(seed: u64) -> Result<RunReport, Failure> {
+pub fn persist_partition_unreliable(t: &Test) -> Result<RunReport, Failure> {
     let g = Generic {
         crash: true,
         partitions: true,
         unreliable: true,
         ..generic(5, 5)
     };
-    generic_test("kv::persist_partition_unreliable", seed, g)
+    generic_test(t, g)
 }
 
 /// Restarts and partitions, 15 clients on random keys, 7 servers,
 /// unreliable network: checked by linearizability alone.
-pub fn persist_partition_unreliable_linearizable(seed: u64) -> Result<RunReport, Failure> {
+pub fn persist_partition_unreliable_linearizable(t: &Test) -> Result<RunReport, Failure> {
     let g = Generic {
         crash: true,
         partitions: true,
@@ -279,5 +280,5 @@ pub fn persist_partition_unreliable_linearizable(seed: u64) -> Result<RunReport,
         randomkeys: true,
         ..generic(15, 7)
     };
-    generic_test("kv::persist_partition_unreliable_linearizable", seed, g)
+    generic_test(t, g)
 }

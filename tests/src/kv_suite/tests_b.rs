@@ -2,6 +2,7 @@
 
 use super::config::{ELECTION_TIMEOUT_NS, KvConfig, KvOptions};
 use super::generic::{Generic, generic_test, generic_test_speed};
+use crate::Test;
 use crate::failure::Failure;
 use crate::raft_suite::RunReport;
 
@@ -21,12 +22,12 @@ const fn generic(nclients: usize, nservers: usize) -> Generic {
 }
 
 /// A lagging server catches up by InstallSnapshot.
-pub fn snapshot_rpc(seed: u64) -> Result<RunReport, Failure> {
+pub fn snapshot_rpc(t: &Test) -> Result<RunReport, Failure> {
     let options = KvOptions {
         maxraftstate: Some(MAXRAFTSTATE),
         ..KvOptions::new(3)
     };
-    let mut cfg = KvConfig::new("kv::snapshot_rpc", seed, options);
+    let mut cfg = KvConfig::new(t, options);
     let all = cfg.all();
     let ck = cfg.make_client(&all);
     cfg.put(ck, "a", "A")?;
@@ -68,13 +69,13 @@ pub fn snapshot_rpc(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// Snapshots and logs stay small.
-pub fn snapshot_size(seed: u64) -> Result<RunReport, Failure> {
+pub fn snapshot_size(t: &Test) -> Result<RunReport, Failure> {
     const MAX_SNAPSHOT_STATE: u64 = 500;
     let options = KvOptions {
         maxraftstate: Some(MAXRAFTSTATE),
         ..KvOptions::new(3)
     };
-    let mut cfg = KvConfig::new("kv::snapshot_size", seed, options);
+    let mut cfg = KvConfig::new(t, options);
     let all = cfg.all();
     let ck = cfg.make_client(&all);
     for _ in 0..200 {
@@ -95,65 +96,61 @@ pub fn snapshot_size(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// 1000 appends with snapshots on.
-pub fn speed_snapshots(seed: u64) -> Result<RunReport, Failure> {
-    generic_test_speed("kv::speed_snapshots", seed, Some(MAXRAFTSTATE))
+pub fn speed_snapshots(t: &Test) -> Result<RunReport, Failure> {
+    generic_test_speed(t, Some(MAXRAFTSTATE))
 }
 
 /// Restarts recover from snapshots, one client.
-pub fn snapshot_recover(seed: u64) -> Result<RunReport, Failure> {
+pub fn snapshot_recover(t: &Test) -> Result<RunReport, Failure> {
     let g = Generic {
         crash: true,
         ..generic(1, 5)
     };
-    generic_test("kv::snapshot_recover", seed, g)
+    generic_test(t, g)
 }
 
 /// Restarts recover from snapshots, 20 clients.
-pub fn snapshot_recover_many_clients(seed: u64) -> Result<RunReport, Failure> {
+pub fn snapshot_recover_many_clients(t: &Test) -> Result<RunReport, Failure> {
     let g = Generic {
         crash: true,
         ..generic(20, 5)
     };
-    generic_test("kv::snapshot_recover_many_clients", seed, g)
+    generic_test(t, g)
 }
 
 /// Snapshots on an unreliable network.
-pub fn snapshot_unreliable(seed: u64) -> Result<RunReport, Failure> {
+pub fn snapshot_unreliable(t: &Test) -> Result<RunReport, Failure> {
     let g = Generic {
         unreliable: true,
         ..generic(5, 5)
     };
-    generic_test("kv::snapshot_unreliable", seed, g)
+    generic_test(t, g)
 }
 
 /// Snapshots, restarts, unreliable network.
-pub fn snapshot_unreliable_recover(seed: u64) -> Result<RunReport, Failure> {
+pub fn snapshot_unreliable_recover(t: &Test) -> Result<RunReport, Failure> {
     let g = Generic {
         unreliable: true,
         crash: true,
         ..generic(5, 5)
     };
-    generic_test("kv::snapshot_unreliable_recover", seed, g)
+    generic_test(t, g)
 }
 
 /// Snapshots, restarts, partitions, unreliable network.
-pub fn snapshot_unreliable_recover_concurrent_partition(seed: u64) -> Result<RunReport, Failure> {
+pub fn snapshot_unreliable_recover_concurrent_partition(t: &Test) -> Result<RunReport, Failure> {
     let g = Generic {
         unreliable: true,
         crash: true,
         partitions: true,
         ..generic(5, 5)
     };
-    generic_test(
-        "kv::snapshot_unreliable_recover_concurrent_partition",
-        seed,
-        g,
-    )
+    generic_test(t, g)
 }
 
 /// The same with 15 clients on random keys and 7 servers: linearizability alone.
 pub fn snapshot_unreliable_recover_concurrent_partition_linearizable(
-    seed: u64,
+    t: &Test,
 ) -> Result<RunReport, Failure> {
     let g = Generic {
         unreliable: true,
@@ -162,9 +159,5 @@ pub fn snapshot_unreliable_recover_concurrent_partition_linearizable(
         randomkeys: true,
         ..generic(15, 7)
     };
-    generic_test(
-        "kv::snapshot_unreliable_recover_concurrent_partition_linearizable",
-        seed,
-        g,
-    )
+    generic_test(t, g)
 }

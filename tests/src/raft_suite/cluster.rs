@@ -5,6 +5,7 @@
 use super::node::{RaftNode, RaftTuning, ServiceConfig};
 use super::oracle::Oracle;
 use super::oracle::Stats;
+use crate::Test;
 use crate::failure::{Failure, FailureKind};
 use crate::harness::{Harness, HarnessOptions};
 use crate::peers::PeerChoice;
@@ -40,6 +41,9 @@ pub struct ClusterOptions {
     pub tuning: RaftTuning,
     /// The Raft under test.
     pub peer: PeerChoice,
+    /// Fail past this much virtual time (6.824's 120 s; exploration
+    /// scenarios run without a limit).
+    pub time_limit_ns: Option<u64>,
 }
 
 impl ClusterOptions {
@@ -51,6 +55,7 @@ impl ClusterOptions {
             snapshot: false,
             tuning: RaftTuning::default(),
             peer: crate::peers::current(),
+            time_limit_ns: Some(TEST_LIMIT_NS),
         }
     }
 }
@@ -92,18 +97,17 @@ impl DerefMut for Cluster {
 }
 
 impl Cluster {
-    /// Builds the cluster for test `test` on `seed`.
-    pub fn new(test: &str, seed: u64, options: ClusterOptions) -> Cluster {
+    /// Builds the cluster for the run `t`.
+    pub fn new(t: &Test, options: ClusterOptions) -> Cluster {
         let n = options.peers;
         let (snapshot_every, tuning) = (options.snapshot.then_some(10), options.tuning);
         let harness = HarnessOptions {
-            test: test.to_owned(),
-            seed,
+            test: t.name.to_owned(),
+            seed: t.seed,
             peers: n,
             unreliable: options.unreliable,
             peer: options.peer,
-            // Graded tests have 6.824's 120 s limit; exploration scenarios run longer.
-            time_limit_ns: test.starts_with("raft::").then_some(TEST_LIMIT_NS),
+            time_limit_ns: options.time_limit_ns,
             node_prefix: "raft",
         };
         let h = Harness::new(harness, move |peer, oracle| {

@@ -11,23 +11,34 @@ pub mod tests_d;
 
 pub use cluster::{Cluster, ClusterOptions, RunReport, cmd, decode_cmd};
 
+use crate::Test;
 use crate::failure::Failure;
 
-/// A graded test: a pure function of its seed.
+/// A graded test: a pure function of its seed (and of the peer under test).
 pub struct GradedTest {
     /// Its name, e.g. `raft::figure8`.
     pub name: &'static str,
     /// Its part, as 6.824 numbers them: `3A` to `3D` (Raft), `4A`, `4B` (KV).
     pub part: &'static str,
-    /// Runs it on a seed.
-    pub run: fn(u64) -> Result<RunReport, Failure>,
+    /// The test itself (its name and seed come in the [`Test`]).
+    pub body: fn(&Test) -> Result<RunReport, Failure>,
+}
+
+impl GradedTest {
+    /// Runs it on `seed`.
+    pub fn run(&self, seed: u64) -> Result<RunReport, Failure> {
+        (self.body)(&Test {
+            name: self.name,
+            seed,
+        })
+    }
 }
 
 macro_rules! graded {
     ($($part:literal $module:ident :: $name:ident),* $(,)?) => {
         /// Every graded Raft test, in 6.824's order.
         pub const TESTS: &[GradedTest] = &[
-            $(GradedTest { name: concat!("raft::", stringify!($name)), part: $part, run: $module::$name }),*
+            $(GradedTest { name: concat!("raft::", stringify!($name)), part: $part, body: $module::$name }),*
         ];
     };
 }

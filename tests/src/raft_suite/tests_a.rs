@@ -1,6 +1,7 @@
 //! Part A: leader election (6.824's 3A tests, in virtual time).
 
 use super::{Cluster, ClusterOptions, RunReport};
+use crate::Test;
 use crate::failure::Failure;
 use labsim::MS;
 
@@ -8,8 +9,8 @@ use labsim::MS;
 pub const ELECTION_TIMEOUT_NS: u64 = 1000 * MS;
 
 /// A leader is elected, terms agree, and with no failures nothing changes.
-pub fn initial_election(seed: u64) -> Result<RunReport, Failure> {
-    let mut cfg = Cluster::new("raft::initial_election", seed, ClusterOptions::new(3));
+pub fn initial_election(t: &Test) -> Result<RunReport, Failure> {
+    let mut cfg = Cluster::new(t, ClusterOptions::new(3));
     cfg.check_one_leader()?;
     // Sleep a bit to avoid racing with followers learning of the election.
     cfg.sleep(50 * MS)?;
@@ -30,9 +31,9 @@ pub fn initial_election(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// A new leader after the old one is cut off; none without a majority.
-pub fn re_election(seed: u64) -> Result<RunReport, Failure> {
+pub fn re_election(t: &Test) -> Result<RunReport, Failure> {
     let servers = 3;
-    let mut cfg = Cluster::new("raft::re_election", seed, ClusterOptions::new(servers));
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     let leader1 = cfg.check_one_leader()?;
     // If the leader disconnects, a new one should be elected.
     cfg.disconnect(leader1);
@@ -56,9 +57,9 @@ pub fn re_election(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// Seven peers, three cut off at random, ten times over.
-pub fn many_elections(seed: u64) -> Result<RunReport, Failure> {
+pub fn many_elections(t: &Test) -> Result<RunReport, Failure> {
     let servers = 7;
-    let mut cfg = Cluster::new("raft::many_elections", seed, ClusterOptions::new(servers));
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     cfg.check_one_leader()?;
     for _ in 1..10 {
         // Disconnect three nodes.

@@ -2,14 +2,15 @@
 
 use super::tests_a::ELECTION_TIMEOUT_NS;
 use super::{Cluster, ClusterOptions, RunReport, cmd, decode_cmd};
+use crate::Test;
 use crate::failure::Failure;
 use labsim::{MS, SEC};
 use rand::RngExt;
 
 /// Three agreements, at the expected indices.
-pub fn basic_agree(seed: u64) -> Result<RunReport, Failure> {
+pub fn basic_agree(t: &Test) -> Result<RunReport, Failure> {
     let servers = 3;
-    let mut cfg = Cluster::new("raft::basic_agree", seed, ClusterOptions::new(servers));
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     for index in 1..=3u64 {
         let (nd, _) = cfg.n_committed(index);
         if nd > 0 {
@@ -24,9 +25,9 @@ pub fn basic_agree(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// Each command is sent to each peer just once.
-pub fn rpc_bytes(seed: u64) -> Result<RunReport, Failure> {
+pub fn rpc_bytes(t: &Test) -> Result<RunReport, Failure> {
     let servers = 3;
-    let mut cfg = Cluster::new("raft::rpc_bytes", seed, ClusterOptions::new(servers));
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     cfg.one(cmd(99), servers, false)?;
     let bytes0 = cfg.bytes_total();
     let mut sent = 0u64;
@@ -51,9 +52,9 @@ pub fn rpc_bytes(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// Agreement despite one, then no commit without a majority of, followers.
-pub fn follower_failure(seed: u64) -> Result<RunReport, Failure> {
+pub fn follower_failure(t: &Test) -> Result<RunReport, Failure> {
     let servers = 3;
-    let mut cfg = Cluster::new("raft::follower_failure", seed, ClusterOptions::new(servers));
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     cfg.one(cmd(101), servers, false)?;
     // Disconnect one follower from the network.
     let leader1 = cfg.check_one_leader()?;
@@ -84,9 +85,9 @@ pub fn follower_failure(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// Agreement after the leader fails; none once a second leader fails.
-pub fn leader_failure(seed: u64) -> Result<RunReport, Failure> {
+pub fn leader_failure(t: &Test) -> Result<RunReport, Failure> {
     let servers = 3;
-    let mut cfg = Cluster::new("raft::leader_failure", seed, ClusterOptions::new(servers));
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     cfg.one(cmd(101), servers, false)?;
     // Disconnect the first leader.
     let leader1 = cfg.check_one_leader()?;
@@ -112,9 +113,9 @@ pub fn leader_failure(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// A follower that rejoins catches up.
-pub fn fail_agree(seed: u64) -> Result<RunReport, Failure> {
+pub fn fail_agree(t: &Test) -> Result<RunReport, Failure> {
     let servers = 3;
-    let mut cfg = Cluster::new("raft::fail_agree", seed, ClusterOptions::new(servers));
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     cfg.one(cmd(101), servers, false)?;
     // Disconnect one follower from the network.
     let leader = cfg.check_one_leader()?;
@@ -138,9 +139,9 @@ pub fn fail_agree(seed: u64) -> Result<RunReport, Failure> {
 
 /// No agreement while three of five are cut off; the minority's entry is
 /// replaced after healing.
-pub fn fail_no_agree(seed: u64) -> Result<RunReport, Failure> {
+pub fn fail_no_agree(t: &Test) -> Result<RunReport, Failure> {
     let servers = 5;
-    let mut cfg = Cluster::new("raft::fail_no_agree", seed, ClusterOptions::new(servers));
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     cfg.one(cmd(10), servers, false)?;
     // Three of five followers disconnect.
     let leader = cfg.check_one_leader()?;
@@ -176,13 +177,9 @@ pub fn fail_no_agree(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// Five commands started at once on the leader all commit.
-pub fn concurrent_starts(seed: u64) -> Result<RunReport, Failure> {
+pub fn concurrent_starts(t: &Test) -> Result<RunReport, Failure> {
     let servers = 3;
-    let mut cfg = Cluster::new(
-        "raft::concurrent_starts",
-        seed,
-        ClusterOptions::new(servers),
-    );
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     'tries: for attempt in 0..5 {
         if attempt > 0 {
             // Give the solution some time to settle.
@@ -229,9 +226,9 @@ pub fn concurrent_starts(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// A partitioned leader with uncommitted entries rejoins.
-pub fn rejoin(seed: u64) -> Result<RunReport, Failure> {
+pub fn rejoin(t: &Test) -> Result<RunReport, Failure> {
     let servers = 3;
-    let mut cfg = Cluster::new("raft::rejoin", seed, ClusterOptions::new(servers));
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     cfg.one(cmd(101), servers, true)?;
     // Leader network failure.
     let leader1 = cfg.check_one_leader()?;
@@ -256,9 +253,9 @@ pub fn rejoin(seed: u64) -> Result<RunReport, Failure> {
 
 /// A leader backs up quickly over incorrect follower logs (50-entry batches
 /// across partitions of five peers).
-pub fn backup(seed: u64) -> Result<RunReport, Failure> {
+pub fn backup(t: &Test) -> Result<RunReport, Failure> {
     let servers = 5;
-    let mut cfg = Cluster::new("raft::backup", seed, ClusterOptions::new(servers));
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     let r = cfg.rand(1 << 40);
     cfg.one(cmd(r), servers, true)?;
     // Put the leader and one follower in a partition.
@@ -318,9 +315,9 @@ pub fn backup(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// RPC counts: electing a leader, ten agreements, and one idle second.
-pub fn count(seed: u64) -> Result<RunReport, Failure> {
+pub fn count(t: &Test) -> Result<RunReport, Failure> {
     let servers = 3;
-    let mut cfg = Cluster::new("raft::count", seed, ClusterOptions::new(servers));
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     let rpcs = |cfg: &Cluster| (0..servers).map(|j| cfg.rpc_count(j)).sum::<u64>();
     cfg.check_one_leader()?;
     let total1 = rpcs(&cfg);

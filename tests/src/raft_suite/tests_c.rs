@@ -3,6 +3,7 @@
 use super::clients::{TaskState, spawn_churn, spawn_one};
 use super::tests_a::ELECTION_TIMEOUT_NS;
 use super::{Cluster, ClusterOptions, RunReport, cmd, decode_cmd};
+use crate::Test;
 use crate::failure::Failure;
 use labsim::{MS, SEC};
 use std::cell::Cell;
@@ -16,9 +17,9 @@ fn unreliable(peers: usize) -> ClusterOptions {
 }
 
 /// Crash and restart everyone, the leader, a follower: nothing is lost.
-pub fn persist1(seed: u64) -> Result<RunReport, Failure> {
+pub fn persist1(t: &Test) -> Result<RunReport, Failure> {
     let servers = 3;
-    let mut cfg = Cluster::new("raft::persist1", seed, ClusterOptions::new(servers));
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     cfg.one(cmd(11), servers, true)?;
     // Crash and re-start all.
     for i in 0..servers {
@@ -51,9 +52,9 @@ pub fn persist1(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// Five rounds of partitions with crashes and restarts among five peers.
-pub fn persist2(seed: u64) -> Result<RunReport, Failure> {
+pub fn persist2(t: &Test) -> Result<RunReport, Failure> {
     let servers = 5;
-    let mut cfg = Cluster::new("raft::persist2", seed, ClusterOptions::new(servers));
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     let mut index = 1;
     for _ in 0..5 {
         cfg.one(cmd(10 + index), servers, true)?;
@@ -83,9 +84,9 @@ pub fn persist2(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// A partitioned leader and a follower crash and restart.
-pub fn persist3(seed: u64) -> Result<RunReport, Failure> {
+pub fn persist3(t: &Test) -> Result<RunReport, Failure> {
     let servers = 3;
-    let mut cfg = Cluster::new("raft::persist3", seed, ClusterOptions::new(servers));
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     cfg.one(cmd(101), 3, true)?;
     let leader = cfg.check_one_leader()?;
     cfg.disconnect((leader + 2) % servers);
@@ -104,9 +105,9 @@ pub fn persist3(seed: u64) -> Result<RunReport, Failure> {
 
 /// Figure 8 of the Raft paper: leaders crash right after appending; no
 /// entry of an older term may be committed by counting replicas.
-pub fn figure8(seed: u64) -> Result<RunReport, Failure> {
+pub fn figure8(t: &Test) -> Result<RunReport, Failure> {
     let servers = 5;
-    let mut cfg = Cluster::new("raft::figure8", seed, ClusterOptions::new(servers));
+    let mut cfg = Cluster::new(t, ClusterOptions::new(servers));
     let r = cfg.rand(1 << 40);
     cfg.one(cmd(r), 1, true)?;
     let mut nup = servers;
@@ -149,9 +150,9 @@ pub fn figure8(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// Agreement on an unreliable network, with concurrent clients.
-pub fn unreliable_agree(seed: u64) -> Result<RunReport, Failure> {
+pub fn unreliable_agree(t: &Test) -> Result<RunReport, Failure> {
     let servers = 5;
-    let mut cfg = Cluster::new("raft::unreliable_agree", seed, unreliable(servers));
+    let mut cfg = Cluster::new(t, unreliable(servers));
     let mut tasks = vec![];
     for iters in 1..50u64 {
         for j in 0..4 {
@@ -174,9 +175,9 @@ pub fn unreliable_agree(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// Figure 8 on an unreliable network, with long reordering from iteration 200.
-pub fn figure8_unreliable(seed: u64) -> Result<RunReport, Failure> {
+pub fn figure8_unreliable(t: &Test) -> Result<RunReport, Failure> {
     let servers = 5;
-    let mut cfg = Cluster::new("raft::figure8_unreliable", seed, unreliable(servers));
+    let mut cfg = Cluster::new(t, unreliable(servers));
     let r = cfg.rand(10000);
     cfg.one(cmd(r), 1, true)?;
     let mut nup = servers;
@@ -223,14 +224,14 @@ pub fn figure8_unreliable(seed: u64) -> Result<RunReport, Failure> {
     cfg.end()
 }
 
-fn churn(name: &str, seed: u64, unreliable_net: bool) -> Result<RunReport, Failure> {
+fn churn(t: &Test, unreliable_net: bool) -> Result<RunReport, Failure> {
     let servers = 5;
     let options = if unreliable_net {
         unreliable(servers)
     } else {
         ClusterOptions::new(servers)
     };
-    let mut cfg = Cluster::new(name, seed, options);
+    let mut cfg = Cluster::new(t, options);
     let stop = Rc::new(Cell::new(false));
     let clients: Vec<_> = (0..3)
         .map(|me| spawn_churn(&mut cfg, me, stop.clone()))
@@ -298,11 +299,11 @@ fn churn(name: &str, seed: u64, unreliable_net: bool) -> Result<RunReport, Failu
 }
 
 /// Churn: crashes, restarts and disconnections under three clients.
-pub fn reliable_churn(seed: u64) -> Result<RunReport, Failure> {
-    churn("raft::reliable_churn", seed, false)
+pub fn reliable_churn(t: &Test) -> Result<RunReport, Failure> {
+    churn(t, false)
 }
 
 /// Churn on an unreliable network.
-pub fn unreliable_churn(seed: u64) -> Result<RunReport, Failure> {
-    churn("raft::unreliable_churn", seed, true)
+pub fn unreliable_churn(t: &Test) -> Result<RunReport, Failure> {
+    churn(t, true)
 }

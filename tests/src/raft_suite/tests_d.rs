@@ -1,6 +1,7 @@
 //! Part D: log compaction (6.824's 3D tests, in virtual time).
 
 use super::{Cluster, ClusterOptions, RunReport, cmd};
+use crate::Test;
 use crate::failure::Failure;
 
 /// 6.824's bound on persisted Raft state when snapshots are on.
@@ -9,8 +10,7 @@ pub const MAX_LOG_SIZE: u64 = 2000;
 pub const SNAPSHOT_INTERVAL: u64 = 10;
 
 fn snapcommon(
-    name: &str,
-    seed: u64,
+    t: &Test,
     disconnect: bool,
     reliable: bool,
     crash: bool,
@@ -22,7 +22,7 @@ fn snapcommon(
         snapshot: true,
         ..ClusterOptions::new(servers)
     };
-    let mut cfg = Cluster::new(name, seed, options);
+    let mut cfg = Cluster::new(t, options);
     let r = cfg.rand(1 << 40);
     cfg.one(cmd(r), servers, true)?;
     let mut leader1 = cfg.check_one_leader()?;
@@ -86,50 +86,38 @@ fn snapcommon(
 }
 
 /// Snapshots with everyone connected.
-pub fn snapshot_basic(seed: u64) -> Result<RunReport, Failure> {
-    snapcommon("raft::snapshot_basic", seed, false, true, false)
+pub fn snapshot_basic(t: &Test) -> Result<RunReport, Failure> {
+    snapcommon(t, false, true, false)
 }
 
 /// A disconnected follower catches up by InstallSnapshot.
-pub fn snapshot_install(seed: u64) -> Result<RunReport, Failure> {
-    snapcommon("raft::snapshot_install", seed, true, true, false)
+pub fn snapshot_install(t: &Test) -> Result<RunReport, Failure> {
+    snapcommon(t, true, true, false)
 }
 
 /// The same on an unreliable network.
-pub fn snapshot_install_unreliable(seed: u64) -> Result<RunReport, Failure> {
-    snapcommon(
-        "raft::snapshot_install_unreliable",
-        seed,
-        true,
-        false,
-        false,
-    )
+pub fn snapshot_install_unreliable(t: &Test) -> Result<RunReport, Failure> {
+    snapcommon(t, true, false, false)
 }
 
 /// A crashed follower restarts from its snapshot and catches up.
-pub fn snapshot_install_crash(seed: u64) -> Result<RunReport, Failure> {
-    snapcommon("raft::snapshot_install_crash", seed, false, true, true)
+pub fn snapshot_install_crash(t: &Test) -> Result<RunReport, Failure> {
+    snapcommon(t, false, true, true)
 }
 
 /// The same on an unreliable network.
-pub fn snapshot_install_unreliable_crash(seed: u64) -> Result<RunReport, Failure> {
-    snapcommon(
-        "raft::snapshot_install_unreliable_crash",
-        seed,
-        false,
-        false,
-        true,
-    )
+pub fn snapshot_install_unreliable_crash(t: &Test) -> Result<RunReport, Failure> {
+    snapcommon(t, false, false, true)
 }
 
 /// Everyone crashes after snapshots; log indices never go backwards.
-pub fn snapshot_all_crash(seed: u64) -> Result<RunReport, Failure> {
+pub fn snapshot_all_crash(t: &Test) -> Result<RunReport, Failure> {
     let servers = 3;
     let options = ClusterOptions {
         snapshot: true,
         ..ClusterOptions::new(servers)
     };
-    let mut cfg = Cluster::new("raft::snapshot_all_crash", seed, options);
+    let mut cfg = Cluster::new(t, options);
     let r = cfg.rand(1 << 40);
     cfg.one(cmd(r), servers, true)?;
     for _ in 0..5 {
@@ -158,13 +146,13 @@ pub fn snapshot_all_crash(seed: u64) -> Result<RunReport, Failure> {
 }
 
 /// Peers load their snapshot at start, so later writes keep it.
-pub fn snapshot_init(seed: u64) -> Result<RunReport, Failure> {
+pub fn snapshot_init(t: &Test) -> Result<RunReport, Failure> {
     let servers = 3;
     let options = ClusterOptions {
         snapshot: true,
         ..ClusterOptions::new(servers)
     };
-    let mut cfg = Cluster::new("raft::snapshot_init", seed, options);
+    let mut cfg = Cluster::new(t, options);
     let r = cfg.rand(1 << 40);
     cfg.one(cmd(r), servers, true)?;
     // Enough ops to make a snapshot.
