@@ -280,3 +280,59 @@ impl Campaign<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod campaign_tests {
+    use super::*;
+
+    fn passing(seed: u64) -> RunReport {
+        RunReport {
+            trace_hash: seed,
+            events: 1,
+            virtual_ns: 1,
+            rpcs: 0,
+            commands: 0,
+            stats: Stats::default(),
+        }
+    }
+
+    #[test]
+    fn a_peer_that_panics_is_a_failure_line_and_the_campaign_goes_on() {
+        tests::peers::select("student").expect("a registered peer");
+        quiet_panics();
+        let lines = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = lines.clone();
+        let run = |seed: u64| {
+            if seed == 2 {
+                panic!("assertion failed inside the peer");
+            }
+            Ok(passing(seed))
+        };
+        let summary = run_campaign(
+            &run,
+            CampaignOptions {
+                label: "raft::initial_election".into(),
+                seeds: vec![1, 2, 3],
+                jobs: 2,
+                time_budget: None,
+                progress: false,
+                on_failure: Box::new(move |f: &Failure| seen.lock().unwrap().push(f.to_string())),
+            },
+        );
+        assert_eq!(summary.runs, 3, "every seed ran");
+        assert_eq!(summary.failures.len(), 1);
+        let line = &lines.lock().unwrap()[0];
+        assert!(
+            line.starts_with("FAILED raft::initial_election peer=student seed=2 at t="),
+            "{line}"
+        );
+        assert!(
+            line.contains("panicked: assertion failed inside the peer"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("replay raft::initial_election --seed 2 --peer student"),
+            "{line}"
+        );
+    }
+}

@@ -534,3 +534,17 @@ fn a_schedule_carries_its_peer_and_a_replay_honours_it() {
     assert_eq!(clash.status.code(), Some(2), "{}", text(&clash));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn check_determinism_flags_a_peer_seeded_from_outside_the_run() {
+    let o = lab(&[
+        "check-determinism",
+        "raft-nemesis-unseeded-peer",
+        "--seeds",
+        "0..2",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("seed=0: NOT deterministic"), "{out}");
+    assert!(out.contains("2 seeds checked, 2 divergent"), "{out}");
+}

@@ -113,6 +113,24 @@ impl PeerChoice {
         }
     }
 
+    /// The reference seeded from outside the run (a process-wide counter), as a
+    /// peer that draws from the thread's RNG would be: two runs of one seed
+    /// differ, which `lab check-determinism` must report (a test of the tester).
+    #[cfg(feature = "reference")]
+    pub fn unseeded_reference() -> PeerChoice {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static DRAWS: AtomicU64 = AtomicU64::new(1);
+        let seeded = raft::factory();
+        PeerChoice {
+            name: "reference",
+            factory: std::rc::Rc::new(move |mut config, disk, now_ms| {
+                config.rng_seed ^= DRAWS.fetch_add(1, Ordering::Relaxed);
+                seeded(config, disk, now_ms)
+            }),
+            kv_server: reference_kv,
+        }
+    }
+
     /// The reference whose KV servers answer Gets from their local state without
     /// confirming their leadership (a test-only bug: stale reads).
     #[cfg(feature = "reference")]

@@ -67,6 +67,13 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     #[cfg(feature = "reference")]
     Scenario {
+        name: "raft-nemesis-unseeded-peer",
+        about: "test-only: raft-nemesis on a peer seeded from outside the run (check-determinism must flag it)",
+        body: unseeded_peer,
+        schedule: raft_nemesis_schedule,
+    },
+    #[cfg(feature = "reference")]
+    Scenario {
         name: "kv-nemesis-stale-reads",
         about: "test-only: kv-nemesis with a bug (a leader answers Gets from its own state)",
         body: stale_reads,
@@ -110,6 +117,11 @@ fn raft_nemesis(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
 fn buggy_votes(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
     let bug = PeerChoice::buggy_reference(raft::InjectedBug::VoteWithoutLogCheck);
     run_raft_nemesis(t, schedule, Some(bug))
+}
+
+#[cfg(feature = "reference")]
+fn unseeded_peer(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
+    run_raft_nemesis(t, schedule, Some(PeerChoice::unseeded_reference()))
 }
 
 fn run_raft_nemesis(
