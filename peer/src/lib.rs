@@ -36,11 +36,13 @@ pub mod coverage;
 mod disk;
 mod kv;
 mod ready;
+mod rng;
 
 pub use clerk::{Call, Clerk, ClerkConfig, Progress};
 pub use disk::{Disk, MemDisk};
 pub use kv::{ClientId, KV_COMMAND, KvArgs, KvReply, KvStateMachine, Op, RequestId, Seq};
 pub use ready::{ApplyMsg, Entry, Kind, Ready, Wire};
+pub use rng::SplitMix64;
 
 use std::fmt;
 

@@ -32,7 +32,6 @@ mod progress;
 mod quorum;
 mod raft;
 mod ready;
-mod rng;
 mod state;
 pub mod storage;
 

@@ -4,12 +4,12 @@
 use crate::log::RaftLog;
 use crate::progress::ProgressTracker;
 use crate::quorum;
-use crate::rng::SplitMix64;
 use crate::{
     AppendEntriesArgs, AppendEntriesReply, ApplyMsg, Config, Entry, HardState, Index,
     InstallSnapshotArgs, InstallSnapshotReply, Message, PeerId, RaftError, Ready, RequestVoteArgs,
     RequestVoteReply, Restored, Snapshot, Term,
 };
+use peer::SplitMix64;
 
 /// A peer's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

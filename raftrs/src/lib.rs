@@ -36,18 +36,19 @@
 //!   timeout later, and raft-rs sends it again.
 
 mod disk;
-mod rng;
 mod storage;
 mod wire;
 
 pub use disk::{HARD_STATE_FILE, LOG_FILE, SNAPSHOT_FILE};
 pub use wire::METHOD;
 
-use peer::{ApplyMsg, Disk, Index, Peer, PeerConfig, PeerError, PeerId, Role, Status, Term, Wire};
+use peer::{
+    ApplyMsg, Disk, Index, Peer, PeerConfig, PeerError, PeerId, Role, SplitMix64, Status, Term,
+    Wire,
+};
 use raft_rs::eraftpb::{Entry, EntryType};
 use raft_rs::{ProgressState, RawNode, SnapshotStatus, StateRole};
 
-use rng::SplitMix64;
 use storage::LabStorage;
 
 /// The length of one raft-rs tick, in milliseconds of the peer's clock.

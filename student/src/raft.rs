@@ -4,9 +4,10 @@
 //! voted_for, log, commit_index, last_applied, next_index, match_index).
 //!
 //! - **3A, leader election**: `tick` starts an election when the election timeout
-//!   (randomised in `election_timeout_min_ms..=election_timeout_max_ms`, drawn from your
-//!   own generator seeded with `rng_seed`) passes without word from a leader; RequestVote
-//!   requests and replies; a leader sends heartbeats (empty AppendEntries) every
+//!   (randomised in `election_timeout_min_ms..=election_timeout_max_ms`, drawn from a
+//!   generator seeded with `rng_seed`, e.g. `peer::SplitMix64::new(config.rng_seed)`)
+//!   passes without word from a leader; RequestVote requests and replies; a leader
+//!   sends heartbeats (empty AppendEntries) every
 //!   `heartbeat_interval_ms`. `status()` must report role, term and leader truthfully:
 //!   the lab checks "at most one leader per term" after every event.
 //! - **3B, the log**: `start` appends a command as leader; AppendEntries carries

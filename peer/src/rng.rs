@@ -1,18 +1,20 @@
-//! The peer's private PRNG (SplitMix64), copied from the reference peer's `raft/src/rng.rs`
-//! so that this crate does not depend on the reference: small, seedable, identical on
-//! every platform.
+//! A PRNG for peers (SplitMix64): small, seedable, identical on every platform. Seeded
+//! from [`crate::PeerConfig::rng_seed`], it is all the randomness a peer needs (election
+//! timeouts, jitter) and keeps a run a pure function of its seed.
 
 #[derive(Clone, Debug)]
-pub(crate) struct SplitMix64 {
+pub struct SplitMix64 {
     state: u64,
 }
 
 impl SplitMix64 {
-    pub(crate) fn new(seed: u64) -> SplitMix64 {
+    /// A generator whose draws are a function of `seed` alone.
+    pub fn new(seed: u64) -> SplitMix64 {
         SplitMix64 { state: seed }
     }
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -21,7 +23,7 @@ impl SplitMix64 {
     }
 
     /// Uniform in `lo..=hi` (the modulo bias is negligible for timeout ranges).
-    pub(crate) fn range_inclusive(&mut self, lo: u64, hi: u64) -> u64 {
+    pub fn range_inclusive(&mut self, lo: u64, hi: u64) -> u64 {
         debug_assert!(lo <= hi);
         let span = hi - lo;
         if span == u64::MAX {
