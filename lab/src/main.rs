@@ -40,14 +40,17 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     version,
     about = "raftlab: deterministic simulation of Raft and KV peers in virtual time",
     long_about = "raftlab runs Raft and KV peers inside one process, on a simulated network and disks, \
-driven by virtual time and a seeded random generator: a run is a pure function of (scenario, seed). \
+driven by virtual time and a seeded random generator: a run is a pure function of (scenario, peer, seed). \
+The Raft under test is any implementation of the peer interface (--peer; `lab list --peers`). \
 Every failure prints the one command that replays it.",
     after_help = "Examples:\n  \
 lab explore --seeds 0..2000 --jobs 2        explore the default scenario over 2000 seeds\n  \
 lab run raft::figure8_unreliable --seeds 1..1000\n  \
 lab replay raft::figure8 --seed 7 --trace run.jsonl --node 2 --from 1s --to 3s\n  \
 lab check-determinism raft-nemesis --seeds 0..100\n  \
-lab grade --seeds 1..6"
+lab grade --seeds 1..6\n  \
+lab grade --peer student --part 3A          grade your own Raft's part 3A\n  \
+lab explore --peer raft-rs --seeds 0..1000  tikv's raft-rs under the nemesis"
 )]
 struct Cli {
     #[command(subcommand)]
