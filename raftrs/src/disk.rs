@@ -246,7 +246,25 @@ pub(crate) fn restore(disk: &dyn Disk, peers: usize) -> Result<Restored, PeerErr
             log: DiskLog::default(),
         });
     };
+    let (mut entries, log) = read_log(log_bytes)?;
+    let (snap_index, snap_term) = snapshot_meta(snapshot.as_ref(), &voters, peers)?;
+    // Records at or below the snapshot are covered by it (the snapshot is written
+    // before the log is compacted): drop them as the compaction would have.
+    entries.retain(|e| e.index > snap_index);
+    check_log_after_snapshot(&entries, snap_index, snap_term)?;
+    check_hard_state(&hard_state, &entries, (snap_index, snap_term), peers)?;
+    Ok(Restored {
+        hard_state,
+        conf_state: voters,
+        snapshot,
+        entries,
+        log,
+    })
+}
 
+/// The log file's entries, checked to run on by one index with terms that never fall,
+/// and where each record starts.
+fn read_log(log_bytes: &[u8]) -> Result<(Vec<Entry>, DiskLog), PeerError> {
     let mut log = DiskLog::default();
     let mut entries: Vec<Entry> = Vec::new();
     let mut offset = 0;
@@ -276,45 +294,69 @@ pub(crate) fn restore(disk: &dyn Disk, peers: usize) -> Result<Restored, PeerErr
         offset = next;
     }
     log.bytes = offset as u64;
+    Ok((entries, log))
+}
 
-    let (snap_index, snap_term) = match &snapshot {
-        Some(s) => {
-            let meta = s.get_metadata();
-            if meta.index == 0 || meta.term == 0 {
-                return Err(corrupt(format!(
-                    "{SNAPSHOT_FILE}: snapshot at index {} term {}: both must be at least 1",
-                    meta.index, meta.term
-                )));
-            }
-            let mut cs = meta.get_conf_state().clone();
-            cs.voters.sort_unstable();
-            if cs != voters {
-                return Err(corrupt(format!(
-                    "{SNAPSHOT_FILE}: configuration {:?} is not the {peers} voters of this cluster",
-                    meta.get_conf_state()
-                )));
-            }
-            (meta.index, meta.term)
-        }
-        None => (0, 0),
+/// The snapshot's (index, term), (0, 0) without one; its configuration must be every
+/// voter of the cluster (membership never changes here).
+fn snapshot_meta(
+    snapshot: Option<&Snapshot>,
+    voters: &ConfState,
+    peers: usize,
+) -> Result<(u64, u64), PeerError> {
+    let Some(s) = snapshot else {
+        return Ok((0, 0));
     };
-    // Records at or below the snapshot are covered by it (the snapshot is written
-    // before the log is compacted): drop them as the compaction would have.
-    entries.retain(|e| e.index > snap_index);
-    if let Some(first) = entries.first() {
-        if first.index != snap_index + 1 {
-            return Err(corrupt(format!(
-                "{LOG_FILE} starts at index {} but the snapshot ends at {snap_index}",
-                first.index
-            )));
-        }
-        if first.term < snap_term {
-            return Err(corrupt(format!(
-                "{LOG_FILE}: entry {} has term {} below the snapshot's term {snap_term}",
-                first.index, first.term
-            )));
-        }
+    let meta = s.get_metadata();
+    if meta.index == 0 || meta.term == 0 {
+        return Err(corrupt(format!(
+            "{SNAPSHOT_FILE}: snapshot at index {} term {}: both must be at least 1",
+            meta.index, meta.term
+        )));
     }
+    let mut cs = meta.get_conf_state().clone();
+    cs.voters.sort_unstable();
+    if cs != *voters {
+        return Err(corrupt(format!(
+            "{SNAPSHOT_FILE}: configuration {:?} is not the {peers} voters of this cluster",
+            meta.get_conf_state()
+        )));
+    }
+    Ok((meta.index, meta.term))
+}
+
+/// The log kept after the snapshot must follow it directly, in a term at least its own.
+fn check_log_after_snapshot(
+    entries: &[Entry],
+    snap_index: u64,
+    snap_term: u64,
+) -> Result<(), PeerError> {
+    let Some(first) = entries.first() else {
+        return Ok(());
+    };
+    if first.index != snap_index + 1 {
+        return Err(corrupt(format!(
+            "{LOG_FILE} starts at index {} but the snapshot ends at {snap_index}",
+            first.index
+        )));
+    }
+    if first.term < snap_term {
+        return Err(corrupt(format!(
+            "{LOG_FILE}: entry {} has term {} below the snapshot's term {snap_term}",
+            first.index, first.term
+        )));
+    }
+    Ok(())
+}
+
+/// The hard state must agree with the log: commit within it, a term no lower than its
+/// last entry's, a vote for a peer of the cluster.
+fn check_hard_state(
+    hard_state: &HardState,
+    entries: &[Entry],
+    (snap_index, snap_term): (u64, u64),
+    peers: usize,
+) -> Result<(), PeerError> {
     let last_index = entries.last().map_or(snap_index, |e| e.index);
     let last_term = entries.last().map_or(snap_term, |e| e.term);
     if hard_state.commit < snap_index || hard_state.commit > last_index {
@@ -335,13 +377,7 @@ pub(crate) fn restore(disk: &dyn Disk, peers: usize) -> Result<Restored, PeerErr
             hard_state.vote
         )));
     }
-    Ok(Restored {
-        hard_state,
-        conf_state: voters,
-        snapshot,
-        entries,
-        log,
-    })
+    Ok(())
 }
 
 /// Bytes of the files that are not the snapshot.

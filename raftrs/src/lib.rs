@@ -238,6 +238,95 @@ impl RaftRsPeer {
         TICK_MS - TICK_JITTER_MS + self.rng.range_inclusive(0, 2 * TICK_JITTER_MS)
     }
 
+    /// The service's snapshot, taken since the last Ready: to disk, and the log
+    /// compacted behind it. True if it wrote.
+    fn write_own_snapshot(&mut self, disk: &mut dyn Disk, out: &mut peer::Ready) -> bool {
+        if !std::mem::take(&mut self.snapshot_dirty) {
+            return false;
+        }
+        let s = self.node.store().current_snapshot();
+        let (index, term) = (s.get_metadata().index, s.get_metadata().term);
+        disk::write_snapshot(disk, s);
+        self.log.compact_to(disk, index);
+        out.snapshot = Some((index, term));
+        true
+    }
+
+    /// raft-rs's Ready, in its order: persist, then messages and committed entries,
+    /// then what `advance` made possible. True if it wrote.
+    fn take_raft_ready(&mut self, disk: &mut dyn Disk, out: &mut peer::Ready) -> bool {
+        let mut rd = self.node.ready();
+        let mut wrote = self.persist(disk, &rd, out);
+        // raft-rs lets a leader send `messages` before persisting and everyone send
+        // `persisted_messages` after; the driver syncs before sending anything, so
+        // both go out in this Ready.
+        let mut messages = rd.take_messages();
+        messages.extend(rd.take_persisted_messages());
+        out.applies
+            .extend(rd.take_committed_entries().iter().map(to_apply));
+        // What became possible once the above is durable: a commit index (the leader's
+        // own entries now count), messages and more committed entries.
+        let mut light = self.node.advance(rd);
+        if let Some(commit) = light.commit_index() {
+            let store = self.node.mut_store();
+            store.hard_state.commit = commit;
+            disk::write_hard_state(disk, &store.hard_state);
+            wrote = true;
+        }
+        messages.extend(light.take_messages());
+        out.applies
+            .extend(light.take_committed_entries().iter().map(to_apply));
+        self.node.advance_apply();
+        out.messages = messages.iter().map(|m| self.addressed(m)).collect();
+        wrote
+    }
+
+    /// Persists a Ready: a snapshot received from the leader, then entries, then the
+    /// hard state, to disk and to the storage raft-rs reads. True if it wrote.
+    fn persist(&mut self, disk: &mut dyn Disk, rd: &raft_rs::Ready, out: &mut peer::Ready) -> bool {
+        let mut wrote = false;
+        if !rd.snapshot().is_empty() {
+            let s = rd.snapshot().clone();
+            let (index, term) = (s.get_metadata().index, s.get_metadata().term);
+            disk::write_snapshot(disk, &s);
+            self.log.clear(disk, index + 1);
+            out.applies.push(ApplyMsg::Snapshot {
+                index,
+                term,
+                data: s.data.to_vec(),
+            });
+            self.node.mut_store().apply_snapshot(s);
+            out.snapshot = Some((index, term));
+            wrote = true;
+        }
+        if !rd.entries().is_empty() {
+            self.node.mut_store().append(rd.entries());
+            self.log.append(disk, rd.entries());
+            out.entries.extend(rd.entries().iter().map(|e| peer::Entry {
+                term: e.term,
+                index: e.index,
+                command: lab_command(e),
+            }));
+            wrote = true;
+        }
+        if let Some(hs) = rd.hs() {
+            disk::write_hard_state(disk, hs);
+            self.node.mut_store().hard_state = hs.clone();
+            wrote = true;
+        }
+        wrote
+    }
+
+    /// A raft-rs message as the lab sends it: to our 0-based id, as bytes.
+    fn addressed(&self, m: &raft_rs::eraftpb::Message) -> (PeerId, Wire) {
+        assert!(
+            (1..=self.peers as u64).contains(&m.to),
+            "raft-rs sent a message to unknown id {}",
+            m.to
+        );
+        ((m.to - 1) as PeerId, wire::to_wire(m))
+    }
+
     /// Most ticks one call runs: enough for every raft-rs timer to fire (a heartbeat,
     /// an election, CheckQuorum's step-down). A peer paused longer than that loses the
     /// rest, as a real process's coalescing timer would, instead of replaying dozens
@@ -353,86 +442,10 @@ impl Peer for RaftRsPeer {
             applies: std::mem::take(&mut self.pending_applies),
             ..Default::default()
         };
-        let mut wrote = false;
-        if std::mem::take(&mut self.snapshot_dirty) {
-            let s = self.node.store().current_snapshot();
-            let (index, term) = (s.get_metadata().index, s.get_metadata().term);
-            disk::write_snapshot(disk, s);
-            self.log.compact_to(disk, index);
-            out.snapshot = Some((index, term));
-            wrote = true;
+        let mut wrote = self.write_own_snapshot(disk, &mut out);
+        if self.node.has_ready() {
+            wrote |= self.take_raft_ready(disk, &mut out);
         }
-        if !self.node.has_ready() {
-            out.must_sync = wrote;
-            return out;
-        }
-
-        let mut rd = self.node.ready();
-        // 1. Persist: a snapshot received from the leader, then entries, then the hard
-        //    state, to disk and to the storage raft-rs reads.
-        if !rd.snapshot().is_empty() {
-            let s = rd.snapshot().clone();
-            let (index, term) = (s.get_metadata().index, s.get_metadata().term);
-            disk::write_snapshot(disk, &s);
-            self.log.clear(disk, index + 1);
-            out.applies.push(ApplyMsg::Snapshot {
-                index,
-                term,
-                data: s.data.to_vec(),
-            });
-            self.node.mut_store().apply_snapshot(s);
-            out.snapshot = Some((index, term));
-            wrote = true;
-        }
-        if !rd.entries().is_empty() {
-            self.node.mut_store().append(rd.entries());
-            self.log.append(disk, rd.entries());
-            out.entries.extend(rd.entries().iter().map(|e| peer::Entry {
-                term: e.term,
-                index: e.index,
-                command: lab_command(e),
-            }));
-            wrote = true;
-        }
-        if let Some(hs) = rd.hs() {
-            disk::write_hard_state(disk, hs);
-            self.node.mut_store().hard_state = hs.clone();
-            wrote = true;
-        }
-        // 2. Messages: raft-rs lets a leader send `messages` before persisting and
-        //    everyone send `persisted_messages` after; the driver syncs before sending
-        //    anything, so both go out in this Ready.
-        let mut messages = rd.take_messages();
-        messages.extend(rd.take_persisted_messages());
-        // 3. Committed entries, in order, after the snapshot if there was one.
-        out.applies
-            .extend(rd.take_committed_entries().iter().map(to_apply));
-
-        // What became possible once the above is durable: a commit index (the leader's
-        // own entries now count), messages and more committed entries.
-        let mut light = self.node.advance(rd);
-        if let Some(commit) = light.commit_index() {
-            let store = self.node.mut_store();
-            store.hard_state.commit = commit;
-            disk::write_hard_state(disk, &store.hard_state);
-            wrote = true;
-        }
-        messages.extend(light.take_messages());
-        out.applies
-            .extend(light.take_committed_entries().iter().map(to_apply));
-        self.node.advance_apply();
-
-        out.messages = messages
-            .iter()
-            .map(|m| {
-                assert!(
-                    (1..=self.peers as u64).contains(&m.to),
-                    "raft-rs sent a message to unknown id {}",
-                    m.to
-                );
-                ((m.to - 1) as PeerId, wire::to_wire(m))
-            })
-            .collect();
         out.must_sync = wrote;
         out
     }
