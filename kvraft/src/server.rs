@@ -162,77 +162,75 @@ impl KvServer {
                 index,
                 term,
                 command,
-            } => {
-                if index <= self.last_applied {
-                    return Ok(());
-                }
-                if index != self.last_applied + 1 {
-                    return Err(format!(
-                        "applied index {index} after {} (a gap)",
-                        self.last_applied
-                    ));
-                }
-                if command.is_empty() {
-                    // The peer's own entry (a new leader's no-op): nothing to execute,
-                    // and no request waits for it.
-                    self.last_applied = index;
-                    return Ok(());
-                }
-                let args = KvArgs::decode(&command)
-                    .ok_or_else(|| format!("entry {index} is not a KV command"))?;
-                let value = self.execute(&args);
-                self.last_applied = index;
-                // Requests at or below this index are decided now.
-                while let Some(entry) = self.waiting.first_entry() {
-                    if *entry.key() > index {
-                        break;
-                    }
-                    let (at, w) = entry.remove_entry();
-                    let reply = if at == index
-                        && w.term == term
-                        && w.client_id == args.client_id
-                        && w.seq == args.seq
-                    {
-                        KvReply::Ok {
-                            value: value.clone(),
-                        }
-                    } else {
-                        KvReply::WrongLeader { leader_hint: None }
-                    };
-                    self.replies.push((w.id, reply));
-                }
-                Ok(())
-            }
-            ApplyMsg::Snapshot { index, data, .. } => {
-                if index <= self.last_applied {
-                    return Ok(());
-                }
-                let state: SnapshotState =
-                    bincode::serde::decode_from_slice(&data, bincode::config::standard())
-                        .map_err(|e| format!("undecodable snapshot at index {index}: {e}"))?
-                        .0;
-                if state.last_applied != index {
-                    return Err(format!(
-                        "snapshot for index {index} says it is for {}",
-                        state.last_applied
-                    ));
-                }
-                self.data = state.data;
-                self.sessions = state.sessions;
-                self.last_applied = index;
-                // Whatever waited for an entry the snapshot covers: we cannot tell its
-                // result from here, so the client retries (and is deduplicated).
-                while let Some(entry) = self.waiting.first_entry() {
-                    if *entry.key() > index {
-                        break;
-                    }
-                    let w = entry.remove();
-                    self.replies
-                        .push((w.id, KvReply::WrongLeader { leader_hint: None }));
-                }
-                Ok(())
-            }
+            } => self.apply_command(index, term, &command),
+            ApplyMsg::Snapshot { index, data, .. } => self.install_snapshot(index, &data),
         }
+    }
+
+    fn apply_command(&mut self, index: Index, term: Term, command: &[u8]) -> Result<(), String> {
+        if index <= self.last_applied {
+            return Ok(());
+        }
+        if index != self.last_applied + 1 {
+            return Err(format!(
+                "applied index {index} after {} (a gap)",
+                self.last_applied
+            ));
+        }
+        self.last_applied = index;
+        if command.is_empty() {
+            // The peer's own entry (a new leader's no-op): nothing to execute, and
+            // whatever waited for this index lost its entry.
+            self.answer_waiting(index, |_| None);
+            return Ok(());
+        }
+        let args =
+            KvArgs::decode(command).ok_or_else(|| format!("entry {index} is not a KV command"))?;
+        let value = self.execute(&args);
+        self.answer_waiting(index, |w| {
+            let mine = w.term == term && w.client_id == args.client_id && w.seq == args.seq;
+            mine.then(|| value.clone())
+        });
+        Ok(())
+    }
+
+    /// Answers every request waiting at or below `index`: the one at `index` with what
+    /// `result` says its entry returned (if the entry is its own), the rest
+    /// `WrongLeader` (their entries were replaced or are covered by a snapshot; the
+    /// clerk retries and is deduplicated).
+    fn answer_waiting(&mut self, index: Index, result: impl Fn(&Waiter) -> Option<String>) {
+        while let Some(entry) = self.waiting.first_entry() {
+            if *entry.key() > index {
+                break;
+            }
+            let (at, w) = entry.remove_entry();
+            let reply = match (at == index).then(|| result(&w)).flatten() {
+                Some(value) => KvReply::Ok { value },
+                None => KvReply::WrongLeader { leader_hint: None },
+            };
+            self.replies.push((w.id, reply));
+        }
+    }
+
+    fn install_snapshot(&mut self, index: Index, data: &[u8]) -> Result<(), String> {
+        if index <= self.last_applied {
+            return Ok(());
+        }
+        let state: SnapshotState =
+            bincode::serde::decode_from_slice(data, bincode::config::standard())
+                .map_err(|e| format!("undecodable snapshot at index {index}: {e}"))?
+                .0;
+        if state.last_applied != index {
+            return Err(format!(
+                "snapshot for index {index} says it is for {}",
+                state.last_applied
+            ));
+        }
+        self.data = state.data;
+        self.sessions = state.sessions;
+        self.last_applied = index;
+        self.answer_waiting(index, |_| None);
+        Ok(())
     }
 
     /// Applies one operation unless it is a duplicate; returns what a Get read.
