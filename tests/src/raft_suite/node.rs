@@ -233,7 +233,9 @@ pub struct PeerNode<S: Service> {
     /// Requests this peer made that await a reply, by method.
     calls: BTreeMap<CallId, &'static str>,
     timer: Option<(TimerId, u64)>,
-    syncing: Option<(SyncId, Ready, Option<ReplyToken>)>,
+    /// A Ready waiting for its sync, its reply token, and whether it came of a
+    /// message from another peer (see `installing`).
+    syncing: Option<(SyncId, Ready, Option<ReplyToken>, bool)>,
     inbox: VecDeque<Input>,
     /// Last log index on disk, to tell an overwrite from an append.
     persisted_last: Index,
@@ -251,6 +253,12 @@ pub struct PeerNode<S: Service> {
 
 /// More ticks than this at one virtual instant is a peer that would hang the run.
 const MAX_TICKS_AT_ONE_INSTANT: u32 = 1000;
+/// More Readies than this without a new input is a peer whose `has_ready()` never
+/// turns false.
+const MAX_READIES_AT_ONCE: u32 = 10_000;
+/// A timer never waits longer than this (a deadline of `u64::MAX` means none); it
+/// simply fires and is armed again.
+const MAX_TIMER_MS: u64 = 3_600_000;
 
 fn now_ms(ctx: &labrpc::Ctx<'_>) -> u64 {
     ctx.now_ns() / MS
@@ -397,11 +405,21 @@ impl<S: Service> PeerNode<S> {
     /// Ready made durable before the next runs), until there is nothing to
     /// do or a sync blocks the peer.
     fn pump(&mut self, ctx: &mut labrpc::Ctx<'_>) {
-        while self.syncing.is_none() {
+        let mut readies = 0;
+        while self.syncing.is_none() && self.error.is_none() {
             let Some(peer) = self.peer.as_mut() else {
                 return;
             };
             if peer.has_ready() {
+                readies += 1;
+                if readies > MAX_READIES_AT_ONCE {
+                    let e = format!(
+                        "peer {} ({}) still has_ready() after {MAX_READIES_AT_ONCE} Readies in a row",
+                        self.id, self.choice.name
+                    );
+                    self.report_error(e);
+                    break;
+                }
                 let ready = peer.ready(&mut SimDisk(ctx));
                 self.process(ctx, ready, None);
             } else if let Some(input) = self.inbox.pop_front() {
@@ -418,12 +436,12 @@ impl<S: Service> PeerNode<S> {
     }
 
     fn process(&mut self, ctx: &mut labrpc::Ctx<'_>, ready: Ready, token: Option<ReplyToken>) {
-        if ready.must_sync {
-            self.observe_entries(&ready);
-            if let Synced::Later(id) = ctx.sync() {
-                self.syncing = Some((id, ready, token));
-                return;
-            }
+        self.observe_entries(&ready);
+        if ready.must_sync
+            && let Synced::Later(id) = ctx.sync()
+        {
+            self.syncing = Some((id, ready, token, self.installing));
+            return;
         }
         self.release(ctx, ready, token);
     }
@@ -435,10 +453,30 @@ impl<S: Service> PeerNode<S> {
         let (Some(first), Some(last)) = (ready.entries.first(), ready.entries.last()) else {
             return;
         };
+        let contiguous = ready
+            .entries
+            .windows(2)
+            .all(|w| w[1].index == w[0].index + 1);
+        if first.index == 0 || !contiguous {
+            let e = format!(
+                "peer {} wrote entries {}..={} that are not one run of indices from 1 up",
+                self.id, first.index, last.index
+            );
+            self.report_error(e);
+            return;
+        }
         let truncated = first.index <= self.persisted_last;
         self.persisted_last = last.index;
         let peer = self.peer.as_ref().expect("started");
         let Some(prev_term) = peer.term_at(first.index - 1) else {
+            if first.index - 1 > peer.status().snapshot_index {
+                let e = format!(
+                    "peer {}: term_at({}) is None, but it just wrote the entries after it",
+                    self.id,
+                    first.index - 1
+                );
+                self.report_error(e);
+            }
             return;
         };
         self.oracle.borrow_mut().observe_entries(
@@ -505,8 +543,22 @@ impl<S: Service> PeerNode<S> {
             self.report_error(e);
             return;
         }
+        let peer = self.peer.as_ref().expect("started");
+        let declared = peer.methods().iter().find(|(m, _)| *m == msg.method);
+        let fits = match (msg.kind, declared) {
+            (Kind::Reply, Some((_, Kind::Request))) => true,
+            (kind, Some((_, declared))) => kind != Kind::Reply && kind == *declared,
+            (_, None) => false,
+        };
+        if !fits {
+            let e = format!(
+                "peer {} sent a {:?} of `{}`, which its methods() do not declare so",
+                self.id, msg.kind, msg.method
+            );
+            self.report_error(e);
+            return;
+        }
         if ctx.is_streaming() {
-            let peer = self.peer.as_ref().expect("started");
             let fields = [("to", to.into())];
             ctx.annotate_fields("rpc", &fields, || peer.describe(&msg));
         }
@@ -595,7 +647,7 @@ impl<S: Service> PeerNode<S> {
             }
             ctx.cancel_timer(timer);
         }
-        let timer = ctx.set_timer(deadline.saturating_sub(now) * MS, 0);
+        let timer = ctx.set_timer(deadline.saturating_sub(now).min(MAX_TIMER_MS) * MS, 0);
         self.timer = Some((timer, deadline));
     }
 
@@ -650,10 +702,16 @@ impl<S: Service> PeerNode<S> {
 /// Bytes of Raft state and of the snapshot that `choice`'s peer persisted on
 /// `storage` (6.824's `RaftStateSize` and `SnapshotSize`), read by a peer
 /// restored from that disk alone, so a crashed node's disk counts too.
-pub fn persisted_sizes(choice: &PeerChoice, peers: usize, storage: &labsim::Storage) -> (u64, u64) {
+pub fn persisted_sizes(
+    choice: &PeerChoice,
+    peers: usize,
+    id: PeerId,
+    storage: &labsim::Storage,
+) -> (u64, u64) {
     let disk = ReadOnly(storage);
-    match (choice.factory)(PeerConfig::new(0, peers, 0), &disk, 0) {
+    match (choice.factory)(PeerConfig::new(id, peers, 0), &disk, 0) {
         Ok(p) => (p.raft_state_bytes(&disk), p.snapshot_bytes(&disk)),
+        // The node itself fails to restart from this disk, and says so.
         Err(_) => (0, 0),
     }
 }
@@ -736,14 +794,16 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
     }
 
     fn on_sync(&mut self, ctx: &mut labrpc::Ctx<'_>, sync: SyncId) {
-        let Some((id, ready, token)) = self.syncing.take() else {
+        let Some((id, ready, token, installing)) = self.syncing.take() else {
             return;
         };
         if id != sync {
-            self.syncing = Some((id, ready, token));
+            self.syncing = Some((id, ready, token, installing));
             return;
         }
+        self.installing = installing;
         self.release(ctx, ready, token);
+        self.installing = false;
         self.pump(ctx);
     }
 }
