@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Writes the student handout of the lab into DIR: the repository without the reference
-# solution (raft/, kvraft/) and without raft-rs's adapter (it runs with the reference KV
-# server). Every Cargo.toml line marked `reference-solution` goes; in the copy the
-# default peer is `student` and `lab grade` grades the skeleton in student/.
+# solution (raft/, kvraft/), without raft-rs's adapter (it runs with the reference KV
+# server) and without this repository's CI (.ci/, .github/: they test the reference).
+# Every Cargo.toml line marked `reference-solution` goes, and the tests crate's
+# `reference` feature is left empty; in the copy the default peer is `student` and
+# `lab grade` grades the skeleton in student/.
 #
 #   scripts/handout.sh DIR            write the handout (DIR must not exist)
 #   scripts/handout.sh DIR --check    ... then build it and grade the untouched skeleton:
@@ -22,8 +24,10 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
 cd "$top"
-git ls-files -z | grep -zvE '^(raft|kvraft|raftrs)/' | xargs -0 cp --parents -t "$out"
-find "$out" -name Cargo.toml -exec sed -i '/# reference-solution/d' {} +
+git ls-files -z | grep -zvE '^(raft|kvraft|raftrs|\.ci|\.github)/' | xargs -0 cp --parents -t "$out"
+find "$out" -name Cargo.toml -exec sed -i \
+  -e 's/^reference = \[.*# reference-solution$/reference = []/' \
+  -e '/# reference-solution/d' {} +
 if grep -rqE '^\s*(raft|kvraft|raftrs)\b' --include=Cargo.toml "$out"; then
   echo "handout: a Cargo.toml still names the reference solution:" >&2
   grep -rnE '^\s*(raft|kvraft|raftrs)\b' --include=Cargo.toml "$out" >&2

@@ -96,13 +96,28 @@ pub fn schedule_peer(
     explicit: Option<&'static str>,
     schedule: Option<&Schedule>,
 ) -> Result<&'static str, String> {
-    let recorded = match schedule.and_then(|s| s.peer.as_deref()) {
-        Some(name) => Some(peers::resolve(name).map_err(|e| format!("the schedule's peer: {e}"))?),
+    recorded_peer(
+        explicit,
+        schedule.and_then(|s| s.peer.as_deref()),
+        "schedule",
+    )
+}
+
+/// The peer to replay a record (a schedule, a corpus line) on: the command
+/// line's, else the one the record names, else the default. A record found on
+/// another peer than the one named is refused.
+pub fn recorded_peer(
+    explicit: Option<&'static str>,
+    recorded: Option<&str>,
+    what: &str,
+) -> Result<&'static str, String> {
+    let recorded = match recorded {
+        Some(name) => Some(peers::resolve(name).map_err(|e| format!("the {what}'s peer: {e}"))?),
         None => None,
     };
     match (explicit, recorded) {
         (Some(a), Some(b)) if a != b => Err(format!(
-            "the schedule was found on peer `{b}`, but --peer says `{a}`; drop one"
+            "the {what} was found on peer `{b}`, but --peer says `{a}`; drop one"
         )),
         (Some(a), _) => Ok(a),
         (None, Some(b)) => Ok(b),

@@ -1,7 +1,7 @@
 //! `lab corpus`: every line of a corpus of past failures replayed as a
 //! regression suite; each must pass now.
 
-use crate::common::{fail, run_seed};
+use crate::common::{fail, recorded_peer, run_seed};
 use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,7 +17,7 @@ struct Entry {
     peer: &'static str,
 }
 
-pub fn corpus(file: &Path, only: Option<usize>) -> ExitCode {
+pub fn corpus(file: &Path, only: Option<usize>, peer: Option<&'static str>) -> ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => return fail(format!("cannot read {}: {e}", file.display())),
@@ -27,7 +27,7 @@ pub fn corpus(file: &Path, only: Option<usize>) -> ExitCode {
         if line.trim().is_empty() || only.is_some_and(|k| k != n) {
             continue;
         }
-        let entry = match parse_entry(line) {
+        let entry = match parse_entry(line, peer) {
             Ok(e) => e,
             Err(e) => return fail(format!("{}:{n}: {e}", file.display())),
         };
@@ -56,7 +56,7 @@ pub fn corpus(file: &Path, only: Option<usize>) -> ExitCode {
 }
 
 /// A corpus line: scenario (or test), seed, and maybe a schedule and a peer.
-fn parse_entry(line: &str) -> Result<Entry, String> {
+fn parse_entry(line: &str, explicit: Option<&'static str>) -> Result<Entry, String> {
     let entry: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
     let (Some(name), Some(seed)) = (entry["scenario"].as_str(), entry["seed"].as_u64()) else {
         return Err("a corpus line needs \"scenario\" and \"seed\"".to_string());
@@ -71,11 +71,11 @@ fn parse_entry(line: &str) -> Result<Entry, String> {
                 .map_err(|e| format!("not a fault schedule: {e}"))?,
         ),
     };
-    let peer = entry["peer"].as_str().map(peers::resolve).transpose()?;
+    let peer = recorded_peer(explicit, entry["peer"].as_str(), "corpus line")?;
     Ok(Entry {
         target,
         seed,
         schedule,
-        peer: peer.unwrap_or(peers::DEFAULT_PEER),
+        peer,
     })
 }

@@ -220,7 +220,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     campaign::quiet_panics();
     // An explicit --peer binds every run; without one, a replayed schedule or
-    // corpus line names its own, and everything else runs the reference.
+    // corpus line names its own, and everything else runs the default peer.
     let peer = cli.peer;
     if let Err(e) = peers::select(peer.unwrap_or(peers::DEFAULT_PEER)) {
         return fail(e);
@@ -240,7 +240,7 @@ fn main() -> ExitCode {
         }
         Command::Grade { seeds, part, jobs } => grade::grade(&seeds.0, part, jobs),
         Command::Shrink(args) => shrink::shrink(args, peer),
-        Command::Corpus { file, line } => corpus::corpus(&file, line),
+        Command::Corpus { file, line } => corpus::corpus(&file, line, peer),
         Command::CheckHistory {
             file,
             model,

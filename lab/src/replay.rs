@@ -116,11 +116,7 @@ fn print_outcome(
             println!(
                 "PASSED {}{} seed={seed}: {} events, {:.3} s virtual, {} RPCs, {} commands",
                 target.name,
-                if peer == peers::DEFAULT_PEER {
-                    String::new()
-                } else {
-                    format!(" peer={peer}")
-                },
+                peers::label(peer),
                 report.events,
                 report.virtual_ns as f64 / 1e9,
                 report.rpcs,
@@ -165,13 +161,7 @@ fn title_and_link(
                 .split_whitespace()
                 .find(|w| w.ends_with(".html"))
                 .map(str::to_owned);
-            let title = format!(
-                "FAILED {} seed={seed} at t={}: {}",
-                target.name,
-                labsim::fmt_ns(f.at_ns),
-                f.what
-            );
-            (title, link)
+            (f.headline(), link)
         }
     }
 }

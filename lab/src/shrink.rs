@@ -79,7 +79,7 @@ fn report(scenario: &Scenario, seed: u64, shrunk: &Shrunk, out: &Path) {
     );
     let mut failure = shrunk.failure.clone();
     failure.what = format!("{} (with the shrunk schedule)", failure.what);
-    println!("{}", failure.to_string().lines().next().unwrap_or_default());
+    println!("{}", failure.headline());
     println!(
         "replay: cargo run --release -p lab -- replay {} --seed {seed} --schedule {}",
         scenario.name,

@@ -548,3 +548,46 @@ fn check_determinism_flags_a_peer_seeded_from_outside_the_run() {
     assert!(out.contains("seed=0: NOT deterministic"), "{out}");
     assert!(out.contains("2 seeds checked, 2 divergent"), "{out}");
 }
+
+#[test]
+fn a_corpus_line_replays_on_its_peer_and_refuses_another() {
+    let file = scratch("corpus-peer.jsonl");
+    std::fs::write(
+        &file,
+        "{\"scenario\":\"raft::initial_election\",\"peer\":\"student\",\"seed\":4}\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let o = lab(&["corpus", f]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("FAILED raft::initial_election peer=student seed=4"),
+        "{}",
+        text(&o)
+    );
+    let clash = lab(&["corpus", f, "--peer", "reference"]);
+    assert_eq!(clash.status.code(), Some(2), "{}", text(&clash));
+    assert!(
+        text(&clash).contains("found on peer `student`"),
+        "{}",
+        text(&clash)
+    );
+}
+
+#[test]
+fn a_test_only_scenario_takes_no_other_peer() {
+    let o = lab(&[
+        "replay",
+        "raft-nemesis-buggy-votes",
+        "--seed",
+        "1",
+        "--peer",
+        "raft-rs",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("breaks the reference on purpose; it does not run on peer raft-rs"),
+        "{}",
+        text(&o)
+    );
+}

@@ -17,8 +17,10 @@
 //!           while peer.has_ready() { let rd = peer.ready(&mut disk);
 //!               if rd.must_sync { sync the disk }   send rd.messages;   apply rd.applies; }
 //! ```
-//! The driver feeds the next input only after all that, so everything a peer wrote in
-//! earlier Readies is durable whenever it runs.
+//! Messages and ticks wait until that is done, so everything a peer wrote in earlier
+//! Readies is durable whenever it steps; `start` and `snapshot` (the service's calls)
+//! may come at any time. After a request, the driver takes a Ready at once: the reply
+//! is in it.
 //!
 //! # Randomness
 //! A peer draws randomness only from [`PeerConfig::rng_seed`] (a stream of the run's

@@ -88,16 +88,23 @@ impl fmt::Display for Failure {
             f,
             "FAILED {}{} seed={} at t={}: {}",
             self.test,
-            if self.peer == crate::peers::DEFAULT_PEER {
-                String::new()
-            } else {
-                format!(" peer={}", self.peer)
-            },
+            crate::peers::label(&self.peer),
             self.seed,
             fmt_ns(self.at_ns),
             self.what
         )?;
         write!(f, "replay: {}", self.replay_command())
+    }
+}
+
+impl Failure {
+    /// The first line alone: `FAILED test [peer=NAME] seed=N at t=T: what`.
+    pub fn headline(&self) -> String {
+        self.to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 

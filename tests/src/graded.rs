@@ -1,6 +1,6 @@
 //! Running graded tests over seeds, as `cargo test` and `lab` do.
 
-use crate::failure::{Failure, seeds};
+use crate::failure::{run_caught, seeds};
 use crate::raft_suite::{GradedTest, RunReport};
 
 /// The seeds `cargo test` runs each graded test on, unless `RAFTLAB_SEEDS`
@@ -14,7 +14,7 @@ pub fn run_graded(test: &GradedTest) {
     let seeds = seeds(DEFAULT_SEEDS);
     let mut first: Option<RunReport> = None;
     for &seed in &seeds {
-        match test.run(seed) {
+        match run_caught(test.name, seed, || test.run(seed)) {
             Ok(report) => {
                 if first.is_none() {
                     first = Some(report);
@@ -24,8 +24,7 @@ pub fn run_graded(test: &GradedTest) {
         }
     }
     if let Some(report) = first {
-        let again = test
-            .run(seeds[0])
+        let again = run_caught(test.name, seeds[0], || test.run(seeds[0]))
             .unwrap_or_else(|f| panic!("\nthe second run failed where the first passed:\n{f}\n"));
         assert_eq!(
             report.trace_hash,
@@ -38,11 +37,6 @@ pub fn run_graded(test: &GradedTest) {
             seeds[0] + 1
         );
     }
-}
-
-/// Runs one seed and returns its report or failure.
-pub fn run_one(test: &GradedTest, seed: u64) -> Result<RunReport, Failure> {
-    test.run(seed)
 }
 
 /// One `#[test]` per graded test of a registry (`TESTS`, named `PREFIX::name`),

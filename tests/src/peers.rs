@@ -9,10 +9,13 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::OnceLock;
 
+/// raftlab's own Raft: failure lines and commands name every other peer.
+pub const REFERENCE: &str = "reference";
+
 /// The peer every command uses unless told otherwise: the reference, or the
 /// student's in a handout without it (see `scripts/handout.sh`).
 #[cfg(feature = "reference")]
-pub const DEFAULT_PEER: &str = "reference";
+pub const DEFAULT_PEER: &str = REFERENCE;
 /// The peer every command uses unless told otherwise.
 #[cfg(not(feature = "reference"))]
 pub const DEFAULT_PEER: &str = "student";
@@ -107,7 +110,7 @@ impl PeerChoice {
     #[cfg(feature = "reference")]
     pub fn buggy_reference(bug: raft::InjectedBug) -> PeerChoice {
         PeerChoice {
-            name: "reference",
+            name: REFERENCE,
             factory: raft::buggy_factory(bug),
             kv_server: reference_kv,
         }
@@ -122,7 +125,7 @@ impl PeerChoice {
         static DRAWS: AtomicU64 = AtomicU64::new(1);
         let seeded = raft::factory();
         PeerChoice {
-            name: "reference",
+            name: REFERENCE,
             factory: std::rc::Rc::new(move |mut config, disk, now_ms| {
                 config.rng_seed ^= DRAWS.fetch_add(1, Ordering::Relaxed);
                 seeded(config, disk, now_ms)
@@ -136,7 +139,7 @@ impl PeerChoice {
     #[cfg(feature = "reference")]
     pub fn stale_reads_reference() -> PeerChoice {
         PeerChoice {
-            name: "reference",
+            name: REFERENCE,
             factory: raft::factory(),
             kv_server: |options| {
                 Box::new(kvraft::KvServer::new(kvraft::ServerConfig {
@@ -175,9 +178,18 @@ pub fn current_name() -> String {
         .unwrap_or_else(|| DEFAULT_PEER.to_owned())
 }
 
-/// ` --peer NAME` for a command line, or nothing for the default peer.
+/// ` peer=NAME` for a result line, or nothing for the reference.
+pub fn label(name: &str) -> String {
+    if name == REFERENCE {
+        String::new()
+    } else {
+        format!(" peer={name}")
+    }
+}
+
+/// ` --peer NAME` for a command line, or nothing for the reference.
 pub fn flag(name: &str) -> String {
-    if name == DEFAULT_PEER {
+    if name == REFERENCE {
         String::new()
     } else {
         format!(" --peer {name}")

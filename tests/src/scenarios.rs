@@ -113,14 +113,30 @@ fn raft_nemesis(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
     run_raft_nemesis(t, schedule, None)
 }
 
+/// Test-only scenarios break the reference on purpose: they take no other peer.
+#[cfg(feature = "reference")]
+fn reference_only(t: &Test) -> Result<(), Failure> {
+    let peer = crate::peers::current_name();
+    if peer == crate::peers::REFERENCE {
+        return Ok(());
+    }
+    let what = format!(
+        "{} breaks the reference on purpose; it does not run on peer {peer}",
+        t.name
+    );
+    Err(Failure::new(t.name, t.seed, 0, FailureKind::Check, what))
+}
+
 #[cfg(feature = "reference")]
 fn buggy_votes(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
+    reference_only(t)?;
     let bug = PeerChoice::buggy_reference(raft::InjectedBug::VoteWithoutLogCheck);
     run_raft_nemesis(t, schedule, Some(bug))
 }
 
 #[cfg(feature = "reference")]
 fn unseeded_peer(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
+    reference_only(t)?;
     run_raft_nemesis(t, schedule, Some(PeerChoice::unseeded_reference()))
 }
 
@@ -185,15 +201,21 @@ fn run_raft_nemesis(
     }
     let ended = |_: &labrpc::Sim| clients.iter().all(|c| c.borrow().done);
     cfg.run_until(ended, 2 * SEC)?;
-    cfg.end_nemesis()
+    cfg.end()
 }
 
 /// Runs `f` with `schedule` replacing the generated one in scenarios.
 pub fn with_schedule<R>(schedule: Schedule, f: impl FnOnce() -> R) -> R {
+    /// Clears the override however `f` ends (a peer's panic included).
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            OVERRIDE.with(|o| *o.borrow_mut() = None);
+        }
+    }
     OVERRIDE.with(|o| *o.borrow_mut() = Some(schedule));
-    let r = f();
-    OVERRIDE.with(|o| *o.borrow_mut() = None);
-    r
+    let _clear = Clear;
+    f()
 }
 
 /// Random Gets, Puts and Appends on a few keys until told to stop.
@@ -236,6 +258,7 @@ fn kv_nemesis(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
 
 #[cfg(feature = "reference")]
 fn stale_reads(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
+    reference_only(t)?;
     let peer = PeerChoice::stale_reads_reference();
     run_kv_nemesis(t, schedule, Some(peer))
 }

@@ -203,7 +203,7 @@ impl KvConfig {
     /// 6.824's `LogSize`: the largest persisted Raft state of any server.
     pub fn log_size(&self) -> u64 {
         (0..self.n)
-            .map(|i| persisted_sizes(&self.peer, self.n, self.sim.storage(i)).0)
+            .map(|i| persisted_sizes(&self.peer, self.n, i, self.sim.storage(i)).0)
             .max()
             .unwrap_or(0)
     }
@@ -211,7 +211,7 @@ impl KvConfig {
     /// 6.824's `SnapshotSize`: the largest persisted snapshot of any server.
     pub fn snapshot_size(&self) -> u64 {
         (0..self.n)
-            .map(|i| persisted_sizes(&self.peer, self.n, self.sim.storage(i)).1)
+            .map(|i| persisted_sizes(&self.peer, self.n, i, self.sim.storage(i)).1)
             .max()
             .unwrap_or(0)
     }

@@ -51,10 +51,3 @@ graded!(
     "4B" tests_b::snapshot_unreliable_recover_concurrent_partition,
     "4B" tests_b::snapshot_unreliable_recover_concurrent_partition_linearizable,
 );
-
-/// Finds a graded KV test by name (`kv::x` or just `x`).
-pub fn find(name: &str) -> Option<&'static GradedTest> {
-    TESTS
-        .iter()
-        .find(|t| t.name == name || t.name.strip_prefix("kv::") == Some(name))
-}

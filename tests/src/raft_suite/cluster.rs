@@ -193,7 +193,7 @@ impl Cluster {
 
     /// Bytes of persisted Raft state of peer `i` (6.824's `RaftStateSize`).
     pub fn raft_state_size(&self, i: usize) -> u64 {
-        super::node::persisted_sizes(&self.peer, self.n, self.sim.storage(i)).0
+        super::node::persisted_sizes(&self.peer, self.n, i, self.sim.storage(i)).0
     }
 
     /// `rf.Start(cmd)` on peer `i`; None if it is crashed.
@@ -386,14 +386,9 @@ impl Cluster {
             .map(<[u8]>::to_vec)
     }
 
-    /// Ends the test: a last safety check, the time limit, and the run's figures.
-    pub fn end(&mut self) -> Result<RunReport, Failure> {
-        self.report(self.commands)
-    }
-
-    /// Ends an exploration run (no time limit): a last safety check, and the
+    /// Ends the run: a last safety check, the time limit (if any), and the
     /// run's figures.
-    pub fn end_nemesis(&mut self) -> Result<RunReport, Failure> {
+    pub fn end(&mut self) -> Result<RunReport, Failure> {
         self.report(self.commands)
     }
 }

@@ -73,10 +73,3 @@ graded!(
     "3D" tests_d::snapshot_all_crash,
     "3D" tests_d::snapshot_init,
 );
-
-/// Finds a graded test by name (`raft::x` or just `x`).
-pub fn find(name: &str) -> Option<&'static GradedTest> {
-    TESTS
-        .iter()
-        .find(|t| t.name == name || t.name.strip_prefix("raft::") == Some(name))
-}
