@@ -15,18 +15,8 @@ pub mod tests_b;
 
 pub use config::{Ck, KvConfig, KvOptions};
 
-use crate::raft_suite::GradedTest;
-
-macro_rules! graded {
-    ($($part:literal $module:ident :: $name:ident),* $(,)?) => {
-        /// Every graded KV test, in 6.824's order.
-        pub const TESTS: &[GradedTest] = &[
-            $(GradedTest { name: concat!("kv::", stringify!($name)), part: $part, body: $module::$name }),*
-        ];
-    };
-}
-
-graded!(
+crate::raft_suite::graded_registry!(
+    "kv";
     "4A" tests_a::basic,
     "4A" tests_a::speed,
     "4A" tests_a::concurrent,

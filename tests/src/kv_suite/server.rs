@@ -1,11 +1,10 @@
 //! A KV server as a simulated node: the generic Raft peer driver
 //! ([`PeerNode`]) with the `kvraft` server as its [`Service`].
 
-use crate::raft_suite::node::{ApplyEnv, PeerNode, Service};
-use crate::raft_suite::oracle::{chain, empty_chain};
+use crate::raft_suite::node::{AppliedDigest, ApplyEnv, PeerNode, Service};
 use labrpc::{DuplicateMethod, Method, ReplyToken, Router, RpcError, reply, respond};
 use labsim::MS;
-use peer::{ApplyMsg, Index, KvArgs, KvReply, KvStateMachine, Peer, RequestId};
+use peer::{ApplyMsg, KvArgs, KvReply, KvStateMachine, Peer, RequestId};
 use std::collections::BTreeMap;
 
 /// The clerk-to-server RPC: one operation.
@@ -27,8 +26,7 @@ pub struct KvService {
     tokens: BTreeMap<RequestId, ReplyToken>,
     next_request: RequestId,
     /// Commands applied, and their digest chain (for the oracle).
-    applied: Index,
-    digest: u64,
+    oracle: AppliedDigest,
 }
 
 impl KvService {
@@ -38,8 +36,7 @@ impl KvService {
             server,
             tokens: BTreeMap::new(),
             next_request: 0,
-            applied: 0,
-            digest: empty_chain(),
+            oracle: AppliedDigest::default(),
         }
     }
 
@@ -96,10 +93,7 @@ impl Service for KvService {
                 term,
                 command,
             } => {
-                if self.applied + 1 == index {
-                    self.applied = index;
-                    self.digest = chain(self.digest, &command);
-                }
+                self.oracle.command(index, &command);
                 self.server.apply(ApplyMsg::Command {
                     index,
                     term,
@@ -109,12 +103,7 @@ impl Service for KvService {
             ApplyMsg::Snapshot { index, term, data } => {
                 let (kv, digest) =
                     unwrap(data).map_err(|e| format!("undecodable snapshot at {index}: {e}"))?;
-                let id = env.id;
-                env.oracle
-                    .borrow_mut()
-                    .apply_snapshot(id, index, digest, env.installing);
-                self.applied = index;
-                self.digest = digest;
+                self.oracle.snapshot(env, index, digest);
                 self.server.apply(ApplyMsg::Snapshot {
                     index,
                     term,
@@ -128,14 +117,14 @@ impl Service for KvService {
         let size = env.raft_state_bytes();
         let snapshot_index = env.peer.status().snapshot_index;
         if let Some((index, kv)) = self.server.maybe_snapshot(size, snapshot_index) {
-            if index != self.applied {
+            if index != self.oracle.applied {
                 return Err(format!(
                     "KV server applied {index} but the driver {}",
-                    self.applied
+                    self.oracle.applied
                 ));
             }
             env.peer
-                .snapshot(index, wrap(kv, self.digest))
+                .snapshot(index, wrap(kv, self.oracle.digest))
                 .map_err(|e| format!("snapshot at {index}: {e}"))?;
         }
         self.flush(env.ctx);

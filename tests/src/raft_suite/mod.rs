@@ -34,16 +34,24 @@ impl GradedTest {
     }
 }
 
-macro_rules! graded {
-    ($($part:literal $module:ident :: $name:ident),* $(,)?) => {
-        /// Every graded Raft test, in 6.824's order.
-        pub const TESTS: &[GradedTest] = &[
-            $(GradedTest { name: concat!("raft::", stringify!($name)), part: $part, body: $module::$name }),*
+/// A suite's registry: `TESTS`, every graded test named `PREFIX::function`, in
+/// 6.824's order.
+macro_rules! graded_registry {
+    ($prefix:literal; $($part:literal $module:ident :: $name:ident),* $(,)?) => {
+        /// Every graded test of this suite, in 6.824's order.
+        pub const TESTS: &[$crate::raft_suite::GradedTest] = &[
+            $($crate::raft_suite::GradedTest {
+                name: concat!($prefix, "::", stringify!($name)),
+                part: $part,
+                body: $module::$name,
+            }),*
         ];
     };
 }
+pub(crate) use graded_registry;
 
-graded!(
+graded_registry!(
+    "raft";
     "3A" tests_a::initial_election,
     "3A" tests_a::re_election,
     "3A" tests_a::many_elections,

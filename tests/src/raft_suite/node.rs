@@ -134,6 +134,46 @@ impl ApplyEnv<'_, '_> {
     }
 }
 
+/// What a service keeps for the oracle: the last index it applied and the digest
+/// chain of the commands through it. A service's snapshot carries the digest, so
+/// the oracle checks state-machine safety across snapshots too.
+#[derive(Clone, Copy, Debug)]
+pub struct AppliedDigest {
+    /// The last index applied.
+    pub applied: Index,
+    /// The digest chain of every command through `applied`.
+    pub digest: u64,
+}
+
+impl Default for AppliedDigest {
+    fn default() -> Self {
+        AppliedDigest {
+            applied: 0,
+            digest: super::oracle::empty_chain(),
+        }
+    }
+}
+
+impl AppliedDigest {
+    /// The command at `index` was applied (the driver reports it to the oracle).
+    pub fn command(&mut self, index: Index, command: &[u8]) {
+        if self.applied + 1 == index {
+            self.applied = index;
+            self.digest = super::oracle::chain(self.digest, command);
+        }
+    }
+
+    /// A snapshot through `index` whose commands chain to `digest` was loaded:
+    /// the oracle checks it against what was committed.
+    pub fn snapshot(&mut self, env: &ApplyEnv<'_, '_>, index: Index, digest: u64) {
+        env.oracle
+            .borrow_mut()
+            .apply_snapshot(env.id, index, digest, env.installing);
+        self.applied = index;
+        self.digest = digest;
+    }
+}
+
 /// The service a [`PeerNode`] runs on top of its Raft peer.
 pub trait Service: Sized + 'static {
     /// Adds the service's own RPC methods to the peer's router.
@@ -161,24 +201,19 @@ pub trait Service: Sized + 'static {
 /// digest checks the same thing against the oracle at a fraction of the cost).
 pub struct Applier {
     snapshot_every: Option<u64>,
-    applied: Index,
-    digest: u64,
+    oracle: AppliedDigest,
 }
 
 impl Service for Applier {
     fn apply(&mut self, env: &mut ApplyEnv<'_, '_>, apply: ApplyMsg) -> Result<(), String> {
-        let id = env.id;
         match apply {
             ApplyMsg::Command { index, command, .. } => {
-                if self.applied + 1 == index {
-                    self.applied = index;
-                    self.digest = super::oracle::chain(self.digest, &command);
-                }
+                self.oracle.command(index, &command);
                 if let Some(every) = self.snapshot_every
                     && (index + 1) % every == 0
-                    && self.applied == index
+                    && self.oracle.applied == index
                 {
-                    let data = encode_snapshot(index, self.digest);
+                    let data = encode_snapshot(index, self.oracle.digest);
                     env.peer
                         .snapshot(index, data)
                         .map_err(|e| format!("the peer refused a snapshot at {index}: {e}"))?;
@@ -187,11 +222,7 @@ impl Service for Applier {
             }
             ApplyMsg::Snapshot { index, data, .. } => match decode_snapshot(&data) {
                 Ok((at, digest)) if at == index => {
-                    env.oracle
-                        .borrow_mut()
-                        .apply_snapshot(id, index, digest, env.installing);
-                    self.applied = index;
-                    self.digest = digest;
+                    self.oracle.snapshot(env, index, digest);
                     Ok(())
                 }
                 Ok((at, _)) => Err(format!("snapshot for index {index} says it is for {at}")),
@@ -210,8 +241,7 @@ impl PeerNode<Applier> {
     pub fn new(peers: usize, service: ServiceConfig, oracle: Rc<RefCell<Oracle>>) -> RaftNode {
         let applier = Applier {
             snapshot_every: service.snapshot_every,
-            applied: 0,
-            digest: super::oracle::empty_chain(),
+            oracle: AppliedDigest::default(),
         };
         PeerNode::with_service(peers, service.raft, service.peer, applier, oracle)
     }
