@@ -20,6 +20,7 @@ pub fn check_history(
     let options = CheckOptions {
         timeout: Some(timeout),
         threads: default_jobs(),
+        ..CheckOptions::default()
     };
     let report = match check_file(file, kind, &options) {
         Ok(r) => r,

@@ -32,8 +32,8 @@ fn bench(c: &mut Criterion) {
         let history = parse_kv(&read(dir.join(format!("kv/{name}.txt")))).expect("parses");
         for threads in [1, 2] {
             let options = CheckOptions {
-                timeout: None,
                 threads,
+                ..CheckOptions::default()
             };
             group.bench_function(format!("kv/{name}/threads={threads}"), |b| {
                 b.iter(|| {

@@ -39,6 +39,11 @@ pub struct CheckOptions {
     /// thread). With more than one thread and several violating partitions, which of
     /// them is reported may vary from run to run; the verdict does not.
     pub threads: usize,
+    /// A budget that does not depend on the machine: the most search steps one
+    /// partition may take; a partition that needs more is [`CheckResult::Unknown`]
+    /// (unless another partition is not linearizable). `None`: no limit. The same
+    /// history gets the same verdict under it on every machine, at any load.
+    pub max_steps_per_partition: Option<u64>,
 }
 
 impl Default for CheckOptions {
@@ -46,6 +51,7 @@ impl Default for CheckOptions {
         CheckOptions {
             timeout: None,
             threads: 1,
+            max_steps_per_partition: None,
         }
     }
 }
@@ -124,8 +130,12 @@ where
     let shares: Vec<Vec<usize>> = (0..threads)
         .map(|t| order.iter().copied().skip(t).step_by(threads).collect())
         .collect();
-    let run_share =
-        |share: &[usize]| round_robin(model, history, &partitions, share, deadline, &stop);
+    let limits = Limits {
+        deadline,
+        max_steps: options.max_steps_per_partition,
+        stop: &stop,
+    };
+    let run_share = |share: &[usize]| round_robin(model, history, &partitions, share, &limits);
     let outcomes: Vec<(usize, Outcome)> = if threads <= 1 {
         run_share(&order)
     } else {
@@ -188,36 +198,53 @@ const HEAD: u32 = 0;
 /// is not hidden behind a long search in another.
 const SLICE: u32 = 1 << 14;
 
+/// When the searches give up: a wall-clock deadline, a budget of steps per
+/// partition, or another thread's violation.
+struct Limits<'a> {
+    deadline: Option<Instant>,
+    max_steps: Option<u64>,
+    stop: &'a AtomicBool,
+}
+
 /// Runs the searches of `share` (partition indices) in turns until each finishes, a
 /// violation is found, the deadline passes or `stop` is raised. Returns the finished
-/// outcomes; partitions missing from the result count as stopped.
+/// outcomes; partitions missing from the result count as stopped, and so does one
+/// that used up its steps.
 fn round_robin<M: Model>(
     model: &M,
     history: &[Operation<M::Input, M::Output>],
     partitions: &[Vec<usize>],
     share: &[usize],
-    deadline: Option<Instant>,
-    stop: &AtomicBool,
+    limits: &Limits<'_>,
 ) -> Vec<(usize, Outcome)> {
     let mut done = Vec::with_capacity(share.len());
-    let mut live: Vec<(usize, Search<'_, M>)> = share
+    let mut live: Vec<(usize, u64, Search<'_, M>)> = share
         .iter()
-        .map(|&p| (p, Search::new(model, history, &partitions[p])))
+        .map(|&p| (p, 0, Search::new(model, history, &partitions[p])))
         .collect();
     while !live.is_empty() {
         let mut k = 0;
         while k < live.len() {
-            if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
+            let out_of_time = limits.deadline.is_some_and(|d| Instant::now() >= d);
+            if limits.stop.load(Ordering::Relaxed) || out_of_time {
                 return done;
             }
-            match live[k].1.run(SLICE) {
+            let (_, steps, search) = &mut live[k];
+            let result = search.run(SLICE);
+            *steps += u64::from(SLICE);
+            let spent = limits.max_steps.is_some_and(|max| *steps >= max);
+            match result {
+                None if spent => {
+                    let (p, _, _) = live.remove(k);
+                    done.push((p, Outcome::Stopped));
+                }
                 None => k += 1,
                 Some(outcome) => {
-                    let (p, _) = live.remove(k);
+                    let (p, _, _) = live.remove(k);
                     let illegal = matches!(outcome, Outcome::Illegal { .. });
                     done.push((p, outcome));
                     if illegal {
-                        stop.store(true, Ordering::Relaxed);
+                        limits.stop.store(true, Ordering::Relaxed);
                         return done;
                     }
                 }

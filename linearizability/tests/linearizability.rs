@@ -290,8 +290,8 @@ fn kv_missing_and_deleted_keys_read_empty() {
 fn parallel_checking_gives_the_same_verdicts() {
     let dir = porcupine_dir().join("kv");
     let options = CheckOptions {
-        timeout: None,
         threads: 2,
+        ..CheckOptions::default()
     };
     for (name, want) in [("c50-ok", true), ("c50-bad", false), ("c10-bad", false)] {
         let report = check_file(&dir.join(format!("{name}.txt")), ModelKind::Kv, &options).unwrap();
@@ -488,5 +488,24 @@ proptest! {
             }
             other => prop_assert!(false, "expected a violation, got {:?}", other),
         }
+    }
+}
+
+#[test]
+fn a_step_budget_gives_the_same_verdict_on_every_machine() {
+    let dir = porcupine_dir().join("kv");
+    let history = parse_kv(&std::fs::read_to_string(dir.join("c50-ok.txt")).unwrap()).unwrap();
+    let tight = CheckOptions {
+        max_steps_per_partition: Some(1),
+        ..CheckOptions::default()
+    };
+    let roomy = CheckOptions {
+        max_steps_per_partition: Some(1 << 40),
+        threads: 2,
+        ..CheckOptions::default()
+    };
+    for _ in 0..3 {
+        assert_eq!(check(&KvModel, &history, &tight), CheckResult::Unknown);
+        assert_eq!(check(&KvModel, &history, &roomy), CheckResult::Linearizable);
     }
 }
