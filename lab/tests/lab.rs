@@ -446,33 +446,46 @@ fn the_regression_corpus_replays_and_passes() {
     );
 }
 
+/// Asserts that `o` exited with `code` and said each of `needles`; returns all
+/// it said.
+fn says(o: &Output, code: i32, needles: &[&str]) -> String {
+    let all = text(o);
+    assert_eq!(o.status.code(), Some(code), "{all}");
+    for needle in needles {
+        assert!(all.contains(needle), "expected {needle:?} in:\n{all}");
+    }
+    all
+}
+
+fn last_line(o: &Output) -> String {
+    let out = String::from_utf8_lossy(&o.stdout);
+    out.lines().last().unwrap_or_default().to_owned()
+}
+
 #[test]
 fn grade_on_the_untouched_student_skeleton_fails_every_test_clearly() {
     let o = lab(&["grade", "--peer", "student", "--seeds", "1"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(out.lines().last(), Some("0 passed, 51 failed"), "{out}");
-    let all = text(&o);
-    assert!(
-        all.contains("FAILED raft::initial_election peer=student seed=1"),
-        "{all}"
+    let all = says(
+        &o,
+        1,
+        &[
+            "FAILED raft::initial_election peer=student seed=1",
+            "--peer student",
+        ],
     );
-    assert!(all.contains("--peer student"), "{all}");
+    assert_eq!(last_line(&o), "0 passed, 51 failed", "{all}");
     assert!(!all.contains("panicked"), "{all}");
 }
 
 #[test]
 fn grade_takes_one_part() {
     let o = lab(&["grade", "--part", "3a", "--seeds", "1"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(out.lines().last(), Some("3 passed, 0 failed"), "{out}");
-    let bad = lab(&["grade", "--part", "5C"]);
-    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
-    assert!(
-        text(&bad).contains("3A, 3B, 3C, 3D, 4A, 4B"),
-        "{}",
-        text(&bad)
+    let all = says(&o, 0, &[]);
+    assert_eq!(last_line(&o), "3 passed, 0 failed", "{all}");
+    says(
+        &lab(&["grade", "--part", "5C"]),
+        2,
+        &["3A, 3B, 3C, 3D, 4A, 4B"],
     );
 }
 
@@ -482,25 +495,13 @@ fn an_unknown_peer_exits_2_with_the_list() {
         &["explore", "--peer", "nope", "--seeds", "0..1"][..],
         &["replay", "raft::figure8", "--seed", "1", "--peer", "nope"][..],
     ] {
-        let o = lab(args);
-        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-        assert!(
-            text(&o).contains("known peers: reference, raft-rs, student"),
-            "{}",
-            text(&o)
-        );
+        says(&lab(args), 2, &["known peers: reference, raft-rs, student"]);
     }
-    let list = lab(&["list", "--peers"]);
-    assert!(list.status.success());
-    for name in ["reference", "student"] {
-        assert!(text(&list).contains(name), "{}", text(&list));
-    }
+    says(&lab(&["list", "--peers"]), 0, &["reference", "student"]);
 }
 
 #[test]
 fn a_schedule_carries_its_peer_and_a_replay_honours_it() {
-    let dir = std::env::temp_dir().join(format!("raftlab-peer-schedule-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let o = lab(&[
         "schedule",
         "raft-nemesis",
@@ -509,19 +510,13 @@ fn a_schedule_carries_its_peer_and_a_replay_honours_it() {
         "--peer",
         "student",
     ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let json = String::from_utf8_lossy(&o.stdout).to_string();
-    assert!(json.contains("\"peer\": \"student\""), "{json}");
-    let path = dir.join("s.json");
+    let json = says(&o, 0, &["\"peer\": \"student\""]);
+    let path = scratch("peer-schedule.json");
     std::fs::write(&path, &json).unwrap();
     let p = path.to_str().unwrap();
     let replay = lab(&["replay", "raft-nemesis", "--seed", "3", "--schedule", p]);
-    assert!(
-        text(&replay).contains("FAILED raft-nemesis peer=student seed=3"),
-        "{}",
-        text(&replay)
-    );
-    let clash = lab(&[
+    says(&replay, 1, &["FAILED raft-nemesis peer=student seed=3"]);
+    let clash = [
         "replay",
         "raft-nemesis",
         "--seed",
@@ -530,9 +525,8 @@ fn a_schedule_carries_its_peer_and_a_replay_honours_it() {
         p,
         "--peer",
         "reference",
-    ]);
-    assert_eq!(clash.status.code(), Some(2), "{}", text(&clash));
-    std::fs::remove_dir_all(&dir).unwrap();
+    ];
+    says(&lab(&clash), 2, &["found on peer `student`"]);
 }
 
 #[test]
@@ -543,10 +537,11 @@ fn check_determinism_flags_a_peer_seeded_from_outside_the_run() {
         "--seeds",
         "0..2",
     ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let out = text(&o);
-    assert!(out.contains("seed=0: NOT deterministic"), "{out}");
-    assert!(out.contains("2 seeds checked, 2 divergent"), "{out}");
+    says(
+        &o,
+        1,
+        &["seed=0: NOT deterministic", "2 seeds checked, 2 divergent"],
+    );
 }
 
 #[test]
@@ -559,19 +554,13 @@ fn a_corpus_line_replays_on_its_peer_and_refuses_another() {
     .unwrap();
     let f = file.to_str().unwrap();
     let o = lab(&["corpus", f]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        text(&o).contains("FAILED raft::initial_election peer=student seed=4"),
-        "{}",
-        text(&o)
+    says(
+        &o,
+        1,
+        &["FAILED raft::initial_election peer=student seed=4"],
     );
     let clash = lab(&["corpus", f, "--peer", "reference"]);
-    assert_eq!(clash.status.code(), Some(2), "{}", text(&clash));
-    assert!(
-        text(&clash).contains("found on peer `student`"),
-        "{}",
-        text(&clash)
-    );
+    says(&clash, 2, &["found on peer `student`"]);
 }
 
 #[test]
@@ -584,10 +573,9 @@ fn a_test_only_scenario_takes_no_other_peer() {
         "--peer",
         "raft-rs",
     ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        text(&o).contains("breaks the reference on purpose; it does not run on peer raft-rs"),
-        "{}",
-        text(&o)
+    says(
+        &o,
+        1,
+        &["breaks the reference on purpose; it does not run on peer raft-rs"],
     );
 }
