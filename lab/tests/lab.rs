@@ -579,3 +579,35 @@ fn a_test_only_scenario_takes_no_other_peer() {
         &["breaks the reference on purpose; it does not run on peer raft-rs"],
     );
 }
+
+#[test]
+fn an_exhausted_check_budget_is_an_unknown_verdict_that_says_how_to_raise_it() {
+    let run = |steps: &str| {
+        Command::new(env!("CARGO_BIN_EXE_lab"))
+            .args(["run", "kv::basic", "--seeds", "1..2"])
+            .env("RAFTLAB_CHECK_STEPS", steps)
+            .output()
+            .expect("lab runs")
+    };
+    let tight = run("1");
+    says(
+        &tight,
+        1,
+        &["failures by kind: 1 unknown", "RAFTLAB_CHECK_STEPS=STEPS"],
+    );
+    // Counted in steps, not seconds: the same failure on every run.
+    let failed = |o: &Output| {
+        text(o)
+            .lines()
+            .find(|l| l.starts_with("FAILED"))
+            .map(str::to_owned)
+    };
+    assert!(failed(&tight).is_some());
+    assert_eq!(failed(&tight), failed(&run("1")));
+    says(
+        &run("lots"),
+        1,
+        &["RAFTLAB_CHECK_STEPS=\"lots\" is not a number"],
+    );
+    says(&run("1000000000"), 0, &["1 passed, 0 failed"]);
+}

@@ -230,8 +230,12 @@ fn round_robin<M: Model>(
                 return done;
             }
             let (_, steps, search) = &mut live[k];
-            let result = search.run(SLICE);
-            *steps += u64::from(SLICE);
+            // The last slice stops exactly at the budget, so a budget means
+            // the same number of steps whatever the slice size.
+            let left = limits.max_steps.map_or(u64::MAX, |max| max - *steps);
+            let slice = u32::try_from(left).map_or(SLICE, |left| left.min(SLICE));
+            let result = search.run(slice);
+            *steps += u64::from(slice);
             let spent = limits.max_steps.is_some_and(|max| *steps >= max);
             match result {
                 None if spent => {

@@ -32,6 +32,9 @@ pub enum FailureKind {
     Check,
     /// The history was not linearizable.
     Linearizability,
+    /// The linearizability check ran out of its search-step budget: no
+    /// verdict. It is counted in steps, so it replays the same everywhere.
+    Unknown,
 }
 
 impl fmt::Display for FailureKind {
@@ -41,6 +44,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Liveness => "liveness",
             FailureKind::Check => "check",
             FailureKind::Linearizability => "linearizability",
+            FailureKind::Unknown => "unknown",
         })
     }
 }

@@ -9,12 +9,50 @@ use labrpc::{CallId, Incoming, call, incoming};
 use labsim::{MS, Node, NodeId, SimRng, TimerId};
 use linearizability::{KvInput, KvOutput, NEVER, Operation};
 use peer::{Call, Clerk, ClerkConfig, KvReply, Op, Progress};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// A history of client operations, as the linearizability checker takes it.
+/// Its timestamps are [`HistoryClock`] stamps, not raw virtual times.
 pub type KvHistory = Vec<Operation<KvInput, KvOutput>>;
+
+/// Timestamps for a history from the simulator's total order of events.
+///
+/// Virtual time alone is not enough: a closed-loop clerk starts its next
+/// operation in the very event that returns the previous one, so the return
+/// and the next call share an instant, and the checker reads equal timestamps
+/// as concurrent (Porcupine's rule). That would let a Get that misses the
+/// client's own Put, returned at the same instant, be ordered before it.
+/// A stamp is the virtual time in ns times [`STAMPS_PER_NS`] plus the number
+/// of stamps already taken at that instant: events are handled one at a time,
+/// so the stamps follow the order in which calls and returns happened, and
+/// still read as virtual time (divide by [`STAMPS_PER_NS`]).
+#[derive(Clone, Default)]
+pub struct HistoryClock(Rc<Cell<(u64, u64)>>);
+
+/// Stamps available within one virtual nanosecond.
+pub const STAMPS_PER_NS: u64 = 1000;
+
+impl HistoryClock {
+    /// The stamp of a call or return happening now (virtual time `now_ns`).
+    pub fn stamp(&self, now_ns: u64) -> u64 {
+        let (last_ns, taken) = self.0.get();
+        assert!(now_ns >= last_ns, "virtual time went back");
+        let within = if now_ns == last_ns { taken } else { 0 };
+        // At most two stamps per clerk per instant (a return and the next
+        // call), and a run has far fewer than 500 clerks.
+        assert!(
+            within < STAMPS_PER_NS,
+            "too many history events at one instant"
+        );
+        self.0.set((now_ns, within + 1));
+        now_ns
+            .checked_mul(STAMPS_PER_NS)
+            .and_then(|s| s.checked_add(within))
+            .expect("virtual time fits a stamp")
+    }
+}
 
 /// What a client does next: 6.824's client loop as a state machine.
 pub trait Workload: 'static {
@@ -48,7 +86,8 @@ pub struct ClerkNode {
     /// Node id of each server (`servers[i]` is server `i`).
     servers: Vec<NodeId>,
     history: Rc<RefCell<KvHistory>>,
-    /// The operation in progress and its call time.
+    clock: HistoryClock,
+    /// The operation in progress and its call stamp.
     current: Option<(Op, u64)>,
     /// labrpc calls of the current attempt.
     calls: BTreeMap<CallId, u64>,
@@ -71,18 +110,21 @@ const TAG_THINK: u64 = u64::MAX;
 
 impl ClerkNode {
     /// A clerk numbered `client` (its id in the service is `client_id`) of the
-    /// servers at node ids `servers`, recording into `history`.
+    /// servers at node ids `servers`, recording into `history` with stamps
+    /// from `clock` (one clock for every clerk of the history).
     pub fn new(
         client: usize,
         client_id: u64,
         servers: Vec<NodeId>,
         history: Rc<RefCell<KvHistory>>,
+        clock: HistoryClock,
     ) -> ClerkNode {
         ClerkNode {
             client,
             clerk: Clerk::new(client_id, ClerkConfig::new(servers.len())),
             servers,
             history,
+            clock,
             current: None,
             calls: BTreeMap::new(),
             delayed: None,
@@ -105,7 +147,7 @@ impl ClerkNode {
         self.current.is_none() && self.workload.is_none()
     }
 
-    /// The operation in progress and its call time, if any.
+    /// The operation in progress and its call stamp, if any.
     pub fn in_progress(&self) -> Option<(&Op, u64)> {
         self.current.as_ref().map(|(op, at)| (op, *at))
     }
@@ -118,7 +160,7 @@ impl ClerkNode {
     /// Starts `op` (the clerk must be free).
     pub fn invoke(&mut self, ctx: &mut labrpc::Ctx<'_>, op: Op) {
         assert!(self.current.is_none(), "clerk {} is busy", self.client);
-        self.current = Some((op.clone(), ctx.now_ns()));
+        self.current = Some((op.clone(), self.clock.stamp(ctx.now_ns())));
         let first = self.clerk.begin(op);
         self.attempt(ctx, first);
     }
@@ -173,7 +215,7 @@ impl ClerkNode {
                     input: to_input(&op),
                     call_ns,
                     output,
-                    return_ns: ctx.now_ns(),
+                    return_ns: self.clock.stamp(ctx.now_ns()),
                 });
                 self.completed += 1;
                 let next = match self.workload.as_mut() {
@@ -244,5 +286,64 @@ impl Node<labrpc::Net> for ClerkNode {
             self.calls.clear();
             self.outcome(ctx, call_no, None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use linearizability::{CheckOptions, KvModel, check};
+
+    /// Client 0 puts `k=1`, and in the event that returns the Put calls a
+    /// Get, which comes back empty: it missed its own write.
+    fn get_misses_own_put(stamp: impl Fn(u64) -> u64) -> KvHistory {
+        let put_call = stamp(1_000);
+        let put_return = stamp(5_000);
+        let get_call = stamp(5_000);
+        let get_return = stamp(6_000);
+        let op = |input, call_ns, output, return_ns| Operation {
+            client_id: 0,
+            input,
+            call_ns,
+            output,
+            return_ns,
+        };
+        let (key, value) = ("k".to_string(), "1".to_string());
+        vec![
+            op(
+                KvInput::Put {
+                    key: key.clone(),
+                    value,
+                },
+                put_call,
+                KvOutput::Done,
+                put_return,
+            ),
+            op(
+                KvInput::Get { key },
+                get_call,
+                KvOutput::Value(String::new()),
+                get_return,
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_get_that_misses_its_own_put_at_the_same_instant_is_caught() {
+        let clock = HistoryClock::default();
+        let stamped = get_misses_own_put(|ns| clock.stamp(ns));
+        let verdict = check(&KvModel, &stamped, &CheckOptions::default());
+        assert!(!verdict.is_linearizable(), "{verdict:?}");
+        // Raw virtual times make the Put and the Get concurrent: the hole.
+        let raw = get_misses_own_put(|ns| ns);
+        assert!(check(&KvModel, &raw, &CheckOptions::default()).is_linearizable());
+    }
+
+    #[test]
+    fn stamps_follow_the_order_of_events_and_read_as_virtual_time() {
+        let clock = HistoryClock::default();
+        let stamps: Vec<u64> = [7, 7, 7, 9].iter().map(|&ns| clock.stamp(ns)).collect();
+        assert_eq!(stamps, vec![7_000, 7_001, 7_002, 9_000]);
+        assert_eq!(stamps[3] / STAMPS_PER_NS, 9);
     }
 }
