@@ -19,6 +19,9 @@ enum Breaks {
     EntryAtZero,
     /// Asks to be ticked again at the instant it was ticked, forever.
     TickAgainAtOnce,
+    /// Claims leadership of term 1 at every tick and gives it up in the
+    /// Ready that follows: a leader for one input of a batch.
+    LeaderForOneInput,
 }
 
 struct Bad {
@@ -26,6 +29,7 @@ struct Bad {
     config: PeerConfig,
     now_ms: u64,
     pending: bool,
+    leader: bool,
 }
 
 impl peer::Peer for Bad {
@@ -35,6 +39,7 @@ impl peer::Peer for Bad {
     fn tick(&mut self, now_ms: u64) {
         self.now_ms = now_ms;
         self.pending = true;
+        self.leader = self.breaks == Breaks::LeaderForOneInput;
     }
     fn next_deadline_ms(&self) -> u64 {
         match self.breaks {
@@ -57,6 +62,7 @@ impl peer::Peer for Bad {
     }
     fn ready(&mut self, _: &mut dyn Disk) -> Ready {
         let mut rd = Ready::default();
+        self.leader = false;
         if !std::mem::take(&mut self.pending) {
             return rd;
         }
@@ -84,8 +90,12 @@ impl peer::Peer for Bad {
     }
     fn status(&self) -> Status {
         Status {
-            role: Role::Follower,
-            term: 0,
+            role: if self.leader {
+                Role::Leader
+            } else {
+                Role::Follower
+            },
+            term: u64::from(self.leader),
             leader: None,
             commit_index: 0,
             last_index: 0,
@@ -114,6 +124,7 @@ fn failure_with(breaks: Breaks) -> String {
                 config,
                 now_ms,
                 pending: false,
+                leader: false,
             };
             Ok(Box::new(bad) as Box<dyn peer::Peer>)
         }),
@@ -172,4 +183,10 @@ fn a_peer_that_asks_to_be_ticked_at_once_forever_is_stopped() {
         line.contains("asked to be ticked again at the same instant 1000 times"),
         "{line}"
     );
+}
+
+#[test]
+fn a_leader_for_one_input_of_a_batch_is_seen_by_the_oracle() {
+    let line = failure_with(Breaks::LeaderForOneInput);
+    assert!(line.contains("two leaders in term 1"), "{line}");
 }

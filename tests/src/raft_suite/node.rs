@@ -394,6 +394,7 @@ impl<S: Service> PeerNode<S> {
             Input::Message { from, msg } => {
                 self.installing = true;
                 let stepped = peer.step(now, from, msg);
+                self.observe_role();
                 self.count_marks();
                 if let Err(e) = stepped {
                     ctx.annotate("refused", || format!("from {from}: {e}"));
@@ -408,7 +409,20 @@ impl<S: Service> PeerNode<S> {
                     (at, n) if at == now => (now, (n + 1).min(MAX_TICKS_AT_ONE_INSTANT)),
                     _ => (now, 1),
                 };
+                self.observe_role();
             }
+        }
+    }
+
+    /// Shows the oracle the peer's role now. Called after every input and
+    /// every Ready, not once per batch: a peer that is leader for one input
+    /// and steps down at the next is still seen.
+    fn observe_role(&mut self) {
+        if let Some(peer) = &self.peer {
+            let (term, is_leader) = peer.status().get_state();
+            self.oracle
+                .borrow_mut()
+                .observe_role(self.id, term, is_leader);
         }
     }
 
@@ -466,6 +480,7 @@ impl<S: Service> PeerNode<S> {
     }
 
     fn process(&mut self, ctx: &mut labrpc::Ctx<'_>, ready: Ready, token: Option<ReplyToken>) {
+        self.observe_role();
         self.observe_entries(&ready);
         if ready.must_sync
             && let Synced::Later(id) = ctx.sync()
