@@ -174,34 +174,33 @@ fn run_raft_nemesis(
         cfg.connect(i);
     }
     stop.set(true);
-    let t0 = cfg.sim.now_ns();
-    let liveness = |cfg: &mut Cluster| -> Result<(), Failure> {
-        let r = cfg.rand(1 << 40);
-        let index = cfg.one(cmd(r), SERVERS, true)?;
-        // Every replica applied everything up to `index` (in order, checked
-        // by the oracle): they converged.
-        for i in 0..SERVERS {
-            if cfg.applied_at(i, index).is_none() {
-                return cfg.check(format!("replica {i} did not converge to index {index}"));
-            }
-        }
-        Ok(())
-    };
-    if let Err(mut f) = liveness(&mut cfg) {
-        if f.kind == FailureKind::Liveness {
-            f.what = format!("liveness: after healing, {}", f.what);
-        }
-        return Err(f);
-    }
-    if cfg.sim.now_ns() - t0 > LIVENESS_LIMIT_NS {
-        return Err(cfg.failure(
-            FailureKind::Liveness,
-            "liveness: convergence took longer than 15 s after healing",
-        ));
-    }
+    raft_liveness(&mut cfg)?;
     let ended = |_: &labrpc::Sim| clients.iter().all(|c| c.borrow().done);
     cfg.run_until(ended, 2 * SEC)?;
     cfg.end()
+}
+
+/// Liveness after the heal: a new command committed on every server, so
+/// every replica converged, within [`LIVENESS_LIMIT_NS`].
+fn raft_liveness(cfg: &mut Cluster) -> Result<(), Failure> {
+    let command = cmd(cfg.rand(1 << 40));
+    let agreed = cfg.agree_within(&command, SERVERS, true, LIVENESS_LIMIT_NS)?;
+    let Some(index) = agreed else {
+        return Err(cfg.failure(
+            FailureKind::Liveness,
+            format!(
+                "liveness: no command committed on all {SERVERS} servers within {} s after every fault healed",
+                LIVENESS_LIMIT_NS / SEC
+            ),
+        ));
+    };
+    // Applied in order everywhere (the oracle checks the order).
+    for i in 0..SERVERS {
+        if cfg.applied_at(i, index).is_none() {
+            return cfg.check(format!("replica {i} did not converge to index {index}"));
+        }
+    }
+    Ok(())
 }
 
 /// Runs `f` with `schedule` replacing the generated one in scenarios.
@@ -252,6 +251,75 @@ impl crate::kv_suite::clerk::Workload for KvChaos {
     }
 }
 
+/// What each client does after the heal: a Put and a Get of a key of its
+/// own. A cluster stuck without a leader cannot complete them.
+struct AfterHeal {
+    me: usize,
+    step: u8,
+}
+
+impl crate::kv_suite::clerk::Workload for AfterHeal {
+    fn next(
+        &mut self,
+        _rng: &mut labsim::SimRng,
+        _last: Option<(&peer::Op, &str)>,
+    ) -> Option<peer::Op> {
+        let key = format!("after-heal-{}", self.me);
+        self.step += 1;
+        match self.step {
+            1 => Some(peer::Op::Put {
+                key,
+                value: format!("x {} y", self.me),
+            }),
+            2 => Some(peer::Op::Get { key }),
+            _ => None,
+        }
+    }
+}
+
+/// The liveness phase of kv-nemesis: pending operations finish, then every
+/// client (or one new client, if the workload has none) completes new
+/// operations, all within [`LIVENESS_LIMIT_NS`] of the heal.
+fn kv_liveness(
+    cfg: &mut crate::kv_suite::KvConfig,
+    clerks: &[crate::kv_suite::Ck],
+    servers: &[usize],
+) -> Result<(), Failure> {
+    let deadline_ns = cfg.sim.now_ns() + LIVENESS_LIMIT_NS;
+    let limit_s = LIVENESS_LIMIT_NS / SEC;
+    let all_idle = |cks: Vec<crate::kv_suite::Ck>| {
+        move |s: &labrpc::Sim| {
+            cks.iter().all(|c| {
+                s.node::<crate::kv_suite::clerk::ClerkNode>(c.0)
+                    .is_none_or(|n| n.idle())
+            })
+        }
+    };
+    if !cfg.run_until(all_idle(clerks.to_vec()), LIVENESS_LIMIT_NS)? {
+        return Err(cfg.failure(
+            FailureKind::Liveness,
+            format!(
+                "liveness: client operations still pending {limit_s} s after every fault healed"
+            ),
+        ));
+    }
+    let mut probes = clerks.to_vec();
+    if probes.is_empty() {
+        probes.push(cfg.make_client(servers));
+    }
+    for (me, &ck) in probes.iter().enumerate() {
+        cfg.start_workload(ck, Box::new(AfterHeal { me, step: 0 }));
+    }
+    let left_ns = deadline_ns.saturating_sub(cfg.sim.now_ns());
+    if !cfg.run_until(all_idle(probes), left_ns)? {
+        return Err(cfg.failure(
+            FailureKind::Liveness,
+            format!("liveness: operations submitted after the heal did not complete within {limit_s} s of it"),
+        ));
+    }
+    Ok(())
+}
+
 fn kv_nemesis(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
     run_kv_nemesis(t, schedule, None)
 }
@@ -299,25 +367,11 @@ fn run_kv_nemesis(
     let until_end_ns = fault_end_ns.saturating_sub(cfg.sim.now_ns());
     cfg.sleep(until_end_ns)?;
 
-    // Liveness: every fault heals; every pending operation must finish.
+    // Liveness: every fault heals; every pending operation must finish, and
+    // then every client's new operations, all within the limit.
     nemesis::heal_all(&mut cfg.sim, &servers);
     cfg.connect_all();
     stop.set(true);
-    let cks = clerks.clone();
-    let finished = cfg.run_until(
-        move |s| {
-            cks.iter().all(|c| {
-                s.node::<crate::kv_suite::clerk::ClerkNode>(c.0)
-                    .is_none_or(|n| n.idle())
-            })
-        },
-        LIVENESS_LIMIT_NS,
-    )?;
-    if !finished {
-        return Err(cfg.failure(
-            FailureKind::Liveness,
-            "liveness: client operations still pending 15 s after every fault healed",
-        ));
-    }
+    kv_liveness(&mut cfg, &clerks, &servers)?;
     cfg.end()
 }

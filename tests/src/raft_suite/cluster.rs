@@ -304,14 +304,32 @@ impl Cluster {
         expected: usize,
         retry: bool,
     ) -> Result<Index, Failure> {
-        let t0 = self.sim.now_ns();
+        let agreed = self.agree_within(&command, expected, retry, 10 * SEC)?;
+        match agreed {
+            Some(index) => Ok(index),
+            None => self.fail(format!("one({}) failed to reach agreement", show(&command))),
+        }
+    }
+
+    /// `one()` with its own limit: `command` committed by `expected` peers
+    /// within `limit_ns` (2 s per leader tried, never past the limit), or
+    /// `None`. Each try at a leader ends at the limit, so the limit is exact.
+    pub fn agree_within(
+        &mut self,
+        command: &[u8],
+        expected: usize,
+        retry: bool,
+        limit_ns: u64,
+    ) -> Result<Option<Index>, Failure> {
+        let deadline_ns = self.sim.now_ns() + limit_ns;
         let mut starts = 0;
-        while self.sim.now_ns() - t0 < 10 * SEC {
+        while self.sim.now_ns() < deadline_ns {
+            let left_ns = deadline_ns - self.sim.now_ns();
             let mut index = None;
             for _ in 0..self.n {
                 starts = (starts + 1) % self.n;
                 if self.connected(starts)
-                    && let Some((i, _, true)) = self.start(starts, command.clone())?
+                    && let Some((i, _, true)) = self.start(starts, command.to_vec())?
                 {
                     index = Some(i);
                     break;
@@ -321,23 +339,22 @@ impl Cluster {
                 Some(index) => {
                     let oracle = self.oracle.clone();
                     let agreed = self.run_until(
-                        |_| Self::committed_pred(&oracle, index, expected, &command),
-                        2 * SEC,
+                        |_| Self::committed_pred(&oracle, index, expected, command),
+                        left_ns.min(2 * SEC),
                     )?;
                     if agreed {
                         self.commands += 1;
-                        return Ok(index);
+                        return Ok(Some(index));
                     }
                     if !retry {
-                        return self
-                            .fail(format!("one({}) failed to reach agreement", show(&command)));
+                        return Ok(None);
                     }
                 }
-                None => self.sleep(50 * MS)?,
+                None => self.sleep(left_ns.min(50 * MS))?,
             }
             self.check_time()?;
         }
-        self.fail(format!("one({}) failed to reach agreement", show(&command)))
+        Ok(None)
     }
 
     /// 6.824's `wait(index, n, startTerm)`: waits (with backoff, ~30 s at
