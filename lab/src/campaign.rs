@@ -6,11 +6,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tests::failure::{Failure, FailureKind, run_caught};
 use tests::raft_suite::RunReport;
 use tests::raft_suite::oracle::Stats;
+use tests::seeds::Seeds;
 
 /// A run of one seed.
 pub type RunFn = dyn Fn(u64) -> Result<RunReport, Failure> + Sync;
@@ -125,10 +126,16 @@ impl Summary {
     }
 }
 
-/// Silences the default panic message: campaigns report panics as failure
-/// lines of their own.
+/// Silences the panic message of a run (campaigns report those as failure
+/// lines of their own); any other panic (in the checker of a history, the
+/// picture, the shrinker) is a bug of the tool: it says so, and the process
+/// exits non-zero.
 pub fn quiet_panics() {
-    std::panic::set_hook(Box::new(|_| {}));
+    std::panic::set_hook(Box::new(|info| {
+        if !tests::failure::in_run() {
+            eprintln!("lab: internal error, please report it: {info}");
+        }
+    }));
 }
 
 /// How to run a campaign.
@@ -136,7 +143,7 @@ pub struct CampaignOptions {
     /// The name shown on the progress bar.
     pub label: String,
     /// Seeds to run, in order.
-    pub seeds: Vec<u64>,
+    pub seeds: Seeds,
     /// Threads.
     pub jobs: usize,
     /// Stop starting new seeds after this much wall time.
@@ -157,7 +164,7 @@ pub fn run_campaign(run: &RunFn, options: CampaignOptions) -> Summary {
     let campaign = Campaign {
         run,
         start: Instant::now(),
-        next: AtomicUsize::new(0),
+        next: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         summary: Mutex::new(Summary::default()),
         bar: progress_bar(&options),
@@ -184,7 +191,7 @@ fn progress_bar(options: &CampaignOptions) -> ProgressBar {
     if !options.progress {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(options.seeds.len() as u64);
+    let bar = ProgressBar::new(options.seeds.len());
     bar.set_style(
         ProgressStyle::with_template(
             "{prefix} [{bar:30}] {pos}/{len} seeds {msg} ({elapsed}, eta {eta})",
@@ -202,13 +209,13 @@ struct Campaign<'a> {
     options: CampaignOptions,
     start: Instant,
     /// The index of the next seed to start.
-    next: AtomicUsize,
+    next: AtomicU64,
     /// Set when the time budget is spent: start no more seeds.
     stop: AtomicBool,
     summary: Mutex<Summary>,
     bar: ProgressBar,
     /// Without a bar, a plain line every this many seeds.
-    plain_every: usize,
+    plain_every: u64,
 }
 
 impl Campaign<'_> {
@@ -216,7 +223,7 @@ impl Campaign<'_> {
     fn work(&self) {
         while self.may_start() {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
-            let Some(&seed) = self.options.seeds.get(i) else {
+            let Some(seed) = self.options.seeds.get(i) else {
                 break;
             };
             let outcome = run_caught(&self.options.label, seed, || (self.run)(seed));
@@ -269,9 +276,7 @@ impl Campaign<'_> {
             virtual_s / secs
         ));
         let total = self.options.seeds.len();
-        if !self.options.progress
-            && ((done as usize).is_multiple_of(self.plain_every) || done as usize == total)
-        {
+        if !self.options.progress && (done.is_multiple_of(self.plain_every) || done == total) {
             eprintln!(
                 "{}: {done}/{total} seeds, {failed} failed, {:.1} seeds/s",
                 self.options.label,
@@ -312,7 +317,7 @@ mod campaign_tests {
             &run,
             CampaignOptions {
                 label: "raft::initial_election".into(),
-                seeds: vec![1, 2, 3],
+                seeds: Seeds::List(vec![1, 2, 3]),
                 jobs: 2,
                 time_budget: None,
                 progress: false,

@@ -4,16 +4,17 @@
 use crate::common::fail;
 use std::process::ExitCode;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tests::failure::run_caught;
 use tests::hooks;
+use tests::seeds::Seeds;
 use tests::targets::{self, Target};
 
 /// A seed's verdict: `Ok(None)` if both runs agree, `Ok(Some(report))` if
 /// not, `Err` if a run did not hand back its trace.
 type Verdict = Result<Option<String>, String>;
 
-pub fn check_determinism(name: &str, seeds: &[u64], jobs: usize) -> ExitCode {
+pub fn check_determinism(name: &str, seeds: &Seeds, jobs: usize) -> ExitCode {
     let target = match targets::find(name) {
         Ok(t) => t,
         Err(e) => return fail(e),
@@ -39,14 +40,18 @@ pub fn check_determinism(name: &str, seeds: &[u64], jobs: usize) -> ExitCode {
 }
 
 /// Every seed's verdict, in seed order, `jobs` seeds at a time.
-fn check_all(target: &Target, seeds: &[u64], jobs: usize) -> Vec<(u64, Verdict)> {
-    let next = AtomicUsize::new(0);
+fn check_all(target: &Target, seeds: &Seeds, jobs: usize) -> Vec<(u64, Verdict)> {
+    let next = AtomicU64::new(0);
     let found = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| {
-                while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
+                while let Some(seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    // Only divergences are kept: a long range costs no memory.
                     let verdict = diverges(target, seed);
+                    if verdict == Ok(None) {
+                        continue;
+                    }
                     found
                         .lock()
                         .expect("no panics while locked")

@@ -6,15 +6,12 @@ use crate::campaign::Summary;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
-use tests::failure::{Failure, parse_seeds, run_caught};
+use tests::failure::{Failure, run_caught};
 use tests::nemesis::Schedule;
 use tests::raft_suite::RunReport;
+use tests::seeds::Seeds;
 use tests::targets::Target;
 use tests::{peers, scenarios};
-
-/// Seeds as the command line lists them (`A..B`, `A..=B`, `N`, `A,B,C`).
-#[derive(Clone)]
-pub struct SeedList(pub Vec<u64>);
 
 /// One thread per core.
 pub fn default_jobs() -> usize {
@@ -22,8 +19,8 @@ pub fn default_jobs() -> usize {
 }
 
 /// `--seeds`: `A..B` (B excluded), `A..=B`, `N`, or a comma list.
-pub fn parse_seed_list(text: &str) -> Result<SeedList, String> {
-    parse_seeds(text).map(SeedList)
+pub fn parse_seed_list(text: &str) -> Result<Seeds, String> {
+    Seeds::parse(text)
 }
 
 /// `--shard I/N`, with 0 <= I < N.
@@ -62,14 +59,9 @@ pub fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 /// The seeds shard `I/N` takes: every N-th from offset I.
-pub fn shard(seeds: Vec<u64>, shard: Option<(usize, usize)>) -> Vec<u64> {
+pub fn shard(seeds: Seeds, shard: Option<(usize, usize)>) -> Seeds {
     match shard {
-        Some((i, n)) => seeds
-            .into_iter()
-            .enumerate()
-            .filter(|(k, _)| k % n == i)
-            .map(|(_, s)| s)
-            .collect(),
+        Some((i, n)) => seeds.shard(i as u64, n as u64),
         None => seeds,
     }
 }

@@ -22,6 +22,22 @@ pub fn corpus(file: &Path, only: Option<usize>, peer: Option<&'static str>) -> E
         Ok(t) => t,
         Err(e) => return fail(format!("cannot read {}: {e}", file.display())),
     };
+    if let Some(k) = only {
+        let lines = text.lines().count();
+        match text.lines().nth(k.wrapping_sub(1)) {
+            _ if k == 0 => return fail("--line counts from 1"),
+            None => {
+                return fail(format!(
+                    "{} has {lines} line(s), no line {k}",
+                    file.display()
+                ));
+            }
+            Some(l) if l.trim().is_empty() => {
+                return fail(format!("{}:{k} is empty", file.display()));
+            }
+            Some(_) => {}
+        }
+    }
     let (mut passed, mut failed) = (0, 0);
     for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l)) {
         if line.trim().is_empty() || only.is_some_and(|k| k != n) {

@@ -16,7 +16,7 @@ pub fn explore(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
     let Some(scenario) = scenarios::find(name) else {
         return fail(format!("no scenario named `{name}`; `lab list` shows them"));
     };
-    let seeds = shard(many.seeds.0, many.shard);
+    let seeds = shard(many.seeds, many.shard);
     let file = match open_corpus(corpus) {
         Ok(f) => Mutex::new(f),
         Err(e) => return fail(e),

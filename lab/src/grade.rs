@@ -4,6 +4,7 @@
 use crate::campaign::{CampaignOptions, on_terminal, run_campaign};
 use crate::common::print_failure;
 use std::process::ExitCode;
+use tests::seeds::Seeds;
 use tests::targets::{self, Target};
 
 /// A part's row of the table.
@@ -26,7 +27,7 @@ pub fn parse_part(text: &str) -> Result<&'static str, String> {
         .ok_or_else(|| format!("no part `{text}`; the parts are {}", parts.join(", ")))
 }
 
-pub fn grade(seeds: &[u64], part: Option<&str>, jobs: usize) -> ExitCode {
+pub fn grade(seeds: &Seeds, part: Option<&str>, jobs: usize) -> ExitCode {
     let mut rows: Vec<Row> = vec![];
     let (mut runs_total, mut failed_total) = (0, 0);
     let graded = targets::all()
@@ -64,13 +65,13 @@ pub fn grade(seeds: &[u64], part: Option<&str>, jobs: usize) -> ExitCode {
 }
 
 /// Runs one test over the seeds and prints its line: (runs, failed).
-fn grade_one(t: &Target, seeds: &[u64], jobs: usize) -> (usize, usize) {
+fn grade_one(t: &Target, seeds: &Seeds, jobs: usize) -> (usize, usize) {
     let target = *t;
     let summary = run_campaign(
         &move |seed| target.run(seed),
         CampaignOptions {
             label: t.name.to_string(),
-            seeds: seeds.to_vec(),
+            seeds: seeds.clone(),
             jobs,
             time_budget: None,
             progress: on_terminal(),

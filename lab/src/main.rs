@@ -22,11 +22,12 @@ mod shrink;
 
 use clap::{Parser, Subcommand};
 use common::{
-    SeedList, default_jobs, fail, parse_peer, parse_seed_list, parse_shard, parse_time, parse_wall,
+    default_jobs, fail, parse_peer, parse_seed_list, parse_shard, parse_time, parse_wall,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use tests::seeds::Seeds;
 use tests::{peers, scenarios};
 
 /// A simulation allocates and frees small messages all the time; mimalloc's
@@ -103,7 +104,7 @@ enum Command {
         name: String,
         /// Seeds, e.g. 0..100.
         #[arg(long, value_parser = parse_seed_list, default_value = "0..10")]
-        seeds: SeedList,
+        seeds: Seeds,
         /// Threads, one seed (two runs) each at a time.
         #[arg(long, default_value_t = default_jobs())]
         jobs: usize,
@@ -141,7 +142,7 @@ enum Command {
     Grade {
         /// Seeds per test.
         #[arg(long, value_parser = parse_seed_list, default_value = "1..4")]
-        seeds: SeedList,
+        seeds: Seeds,
         /// Only this part: 3A, 3B, 3C, 3D (Raft) or 4A, 4B (KV).
         #[arg(long, value_parser = grade::parse_part)]
         part: Option<&'static str>,
@@ -204,7 +205,7 @@ struct ShrinkArgs {
 struct ManySeeds {
     /// Seeds: A..B (B excluded), A..=B, N, or a comma list.
     #[arg(long, value_parser = parse_seed_list, default_value = "0..1000")]
-    seeds: SeedList,
+    seeds: Seeds,
     /// Threads, one simulation each.
     #[arg(long, default_value_t = default_jobs())]
     jobs: usize,
@@ -236,9 +237,9 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::replay(args, peer),
         Command::Schedule { scenario, seed } => schedule::schedule(&scenario, seed),
         Command::CheckDeterminism { name, seeds, jobs } => {
-            check_determinism::check_determinism(&name, &seeds.0, jobs)
+            check_determinism::check_determinism(&name, &seeds, jobs)
         }
-        Command::Grade { seeds, part, jobs } => grade::grade(&seeds.0, part, jobs),
+        Command::Grade { seeds, part, jobs } => grade::grade(&seeds, part, jobs),
         Command::Shrink(args) => shrink::shrink(args, peer),
         Command::Corpus { file, line } => corpus::corpus(&file, line, peer),
         Command::CheckHistory {

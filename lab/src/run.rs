@@ -11,7 +11,7 @@ pub fn run(name: &str, many: ManySeeds) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
-    let seeds = shard(many.seeds.0, many.shard);
+    let seeds = shard(many.seeds, many.shard);
     let summary = run_campaign(
         &move |seed| target.run(seed),
         CampaignOptions {

@@ -315,8 +315,8 @@ fn a_schedule_sets_the_workload_size() {
     let o = lab(&["replay", "kv-nemesis", "--seed", "1", "--schedule", f]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains(", 6 commands"),
-        "2 clients of 3 operations each:\n{}",
+        text(&o).contains(", 10 commands"),
+        "2 clients of 3 operations each, then a Put and a Get each after the heal:\n{}",
         text(&o)
     );
     std::fs::write(&file, r#"{"faults": [], "workload": {"clients": 1000}}"#).unwrap();
@@ -610,4 +610,64 @@ fn an_exhausted_check_budget_is_an_unknown_verdict_that_says_how_to_raise_it() {
         &["RAFTLAB_CHECK_STEPS=\"lots\" is not a number"],
     );
     says(&run("1000000000"), 0, &["1 passed, 0 failed"]);
+}
+
+#[test]
+fn a_huge_seed_range_runs_until_the_time_budget() {
+    let o = lab(&[
+        "explore",
+        "--seeds",
+        "0..10000000000",
+        "--time-budget",
+        "1s",
+        "--jobs",
+        "2",
+    ]);
+    let all = says(&o, 0, &["(time budget reached)"]);
+    assert!(last_line(&o).ends_with("0 failed"), "{all}");
+}
+
+#[test]
+fn a_schedule_out_of_bounds_is_refused_with_status_2() {
+    for (fault, said) in [
+        (
+            r#"{"at_ms":18446744073709551000,"duration_ms":1000,"kind":{"fault":"pause","node":1}}"#,
+            "a schedule spans at most one virtual hour",
+        ),
+        (
+            r#"{"at_ms":100,"duration_ms":10,"kind":{"fault":"slow-disk","node":1,"latency_ms":99999999}}"#,
+            "sync latency 99999999 ms is above 60000 ms",
+        ),
+        (
+            r#"{"at_ms":100,"duration_ms":10,"kind":{"fault":"duplicate","per_million":2000000}}"#,
+            "above 1000000",
+        ),
+    ] {
+        let file = scratch("out-of-bounds.json");
+        std::fs::write(&file, format!(r#"{{"faults":[{fault}]}}"#)).unwrap();
+        let f = file.to_str().unwrap();
+        says(
+            &lab(&["replay", "kv-nemesis", "--seed", "1", "--schedule", f]),
+            2,
+            &[said],
+        );
+    }
+}
+
+#[test]
+fn a_corpus_line_past_the_end_is_status_2() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/corpus/regressions.jsonl"
+    );
+    says(
+        &lab(&["corpus", path, "--line", "999"]),
+        2,
+        &["no line 999"],
+    );
+    says(
+        &lab(&["corpus", path, "--line", "0"]),
+        2,
+        &["counts from 1"],
+    );
 }

@@ -1,6 +1,7 @@
 //! What a failed graded run looks like to a user: one line they can paste.
 
 use crate::raft_suite::RunReport;
+use crate::seeds::Seeds;
 use labsim::{SimError, fmt_ns};
 use std::fmt;
 
@@ -114,6 +115,17 @@ impl Failure {
 
 impl std::error::Error for Failure {}
 
+thread_local! {
+    /// True while this thread runs a seed under [`run_caught`].
+    static IN_RUN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True while this thread runs a seed under [`run_caught`], whose panics
+/// become failure lines; a panic elsewhere is a bug of the tool to report.
+pub fn in_run() -> bool {
+    IN_RUN.with(|r| r.get())
+}
+
 /// Runs one seed, turning a panic (an assertion inside a peer, say) into a
 /// failure that says when and where the run died.
 pub fn run_caught(
@@ -121,7 +133,10 @@ pub fn run_caught(
     seed: u64,
     run: impl FnOnce() -> Result<RunReport, Failure>,
 ) -> Result<RunReport, Failure> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|panic| {
+    let outer = IN_RUN.with(|r| r.replace(true));
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run));
+    IN_RUN.with(|r| r.set(outer));
+    caught.unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<String>()
             .cloned()
@@ -135,36 +150,11 @@ pub fn run_caught(
 
 /// The seeds a suite runs: `RAFTLAB_SEEDS` (e.g. `1..200`, `7`, `1,5,9`)
 /// when set, else `default`.
-pub fn seeds(default: &[u64]) -> Vec<u64> {
+pub fn seeds(default: &[u64]) -> Seeds {
     match std::env::var("RAFTLAB_SEEDS") {
-        Ok(text) => parse_seeds(&text).unwrap_or_else(|e| panic!("RAFTLAB_SEEDS: {e}")),
-        Err(_) => default.to_vec(),
+        Ok(text) => Seeds::parse(&text).unwrap_or_else(|e| panic!("RAFTLAB_SEEDS: {e}")),
+        Err(_) => Seeds::List(default.to_vec()),
     }
-}
-
-/// Parses `A..B` (B excluded), `A..=B`, a single seed, or a comma list.
-pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
-    let num = |s: &str| {
-        s.trim()
-            .parse::<u64>()
-            .map_err(|_| format!("`{s}` is not a seed (a whole number)"))
-    };
-    let text = text.trim();
-    if let Some((a, b)) = text.split_once("..=") {
-        let (a, b) = (num(a)?, num(b)?);
-        if a > b {
-            return Err(format!("empty seed range {text}"));
-        }
-        return Ok((a..=b).collect());
-    }
-    if let Some((a, b)) = text.split_once("..") {
-        let (a, b) = (num(a)?, num(b)?);
-        if a >= b {
-            return Err(format!("empty seed range {text} (the end is excluded)"));
-        }
-        return Ok((a..b).collect());
-    }
-    text.split(',').map(num).collect()
 }
 
 #[cfg(test)]
@@ -172,13 +162,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seed_lists() {
-        assert_eq!(parse_seeds("3..6"), Ok(vec![3, 4, 5]));
-        assert_eq!(parse_seeds("3..=4"), Ok(vec![3, 4]));
-        assert_eq!(parse_seeds("9"), Ok(vec![9]));
-        assert_eq!(parse_seeds("1, 5,9"), Ok(vec![1, 5, 9]));
-        assert!(parse_seeds("5..5").is_err());
-        assert!(parse_seeds("x").unwrap_err().contains("`x`"));
+    fn in_run_is_true_only_inside_a_caught_run_even_after_a_panic() {
+        assert!(!in_run());
+        let inside = run_caught("t", 1, || {
+            assert!(in_run());
+            panic!("a peer's assertion");
+        });
+        assert!(inside.unwrap_err().what.contains("a peer's assertion"));
+        assert!(!in_run(), "a panic must not leave the flag set");
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub const DEFAULT_SEEDS: &[u64] = &[1, 2, 3];
 pub fn run_graded(test: &GradedTest) {
     let seeds = seeds(DEFAULT_SEEDS);
     let mut first: Option<RunReport> = None;
-    for &seed in &seeds {
+    for seed in seeds.iter() {
         match run_caught(test.name, seed, || test.run(seed)) {
             Ok(report) => {
                 if first.is_none() {
@@ -23,18 +23,18 @@ pub fn run_graded(test: &GradedTest) {
             Err(f) => panic!("\n{f}\n"),
         }
     }
-    if let Some(report) = first {
-        let again = run_caught(test.name, seeds[0], || test.run(seeds[0]))
+    if let (Some(report), Some(seed)) = (first, seeds.first()) {
+        let again = run_caught(test.name, seed, || test.run(seed))
             .unwrap_or_else(|f| panic!("\nthe second run failed where the first passed:\n{f}\n"));
         assert_eq!(
             report.trace_hash,
             again.trace_hash,
             "{} seed={}: two runs gave different trace hashes; run `lab check-determinism {} --seeds {}..{}`",
             test.name,
-            seeds[0],
+            seed,
             test.name,
-            seeds[0],
-            seeds[0] + 1
+            seed,
+            seed + 1
         );
     }
 }

@@ -14,6 +14,7 @@ pub mod nemesis;
 pub mod peers;
 pub mod raft_suite;
 pub mod scenarios;
+pub mod seeds;
 pub mod shrink;
 pub mod targets;
 

@@ -121,6 +121,16 @@ pub struct WorkloadSize {
     pub max_ops_per_client: Option<u64>,
 }
 
+/// A schedule's faults end within this much virtual time: a fault of
+/// simulated days is a typo, and the sums of times must not overflow.
+pub const MAX_SCHEDULE_MS: u64 = 3_600_000;
+
+/// The slowest sync a schedule may ask for.
+pub const MAX_SYNC_LATENCY_MS: u64 = 60_000;
+
+/// The most operations a schedule may give each client.
+pub const MAX_OPS_PER_CLIENT: u64 = 1_000_000;
+
 /// Clients a scenario starts when its schedule does not say.
 pub const DEFAULT_CLIENTS: usize = 5;
 
@@ -172,7 +182,16 @@ impl Schedule {
                 "workload: {c} clients, but a schedule may ask for at most {MAX_CLIENTS}"
             ));
         }
+        if let Some(ops) = self.workload.max_ops_per_client
+            && ops > MAX_OPS_PER_CLIENT
+        {
+            return Err(format!(
+                "workload: {ops} operations per client, but a schedule may ask for at most {MAX_OPS_PER_CLIENT}"
+            ));
+        }
         for (i, f) in self.faults.iter().enumerate() {
+            f.validate_bounds()
+                .map_err(|e| format!("fault #{i}: {e}"))?;
             let nodes: Vec<usize> = match &f.kind {
                 FaultKind::Isolate { node }
                 | FaultKind::Crash { node, .. }
@@ -196,6 +215,28 @@ impl Schedule {
             }
         }
         Ok(())
+    }
+}
+
+impl Fault {
+    /// Times, lengths, latencies and rates within their bounds.
+    fn validate_bounds(&self) -> Result<(), String> {
+        let end_ms = self.at_ms.checked_add(self.duration_ms);
+        if end_ms.is_none_or(|end| end > MAX_SCHEDULE_MS) {
+            return Err(format!(
+                "it ends after {MAX_SCHEDULE_MS} ms (at_ms {} + duration_ms {}); a schedule spans at most one virtual hour",
+                self.at_ms, self.duration_ms
+            ));
+        }
+        match self.kind {
+            FaultKind::SlowDisk { latency_ms, .. } if latency_ms > MAX_SYNC_LATENCY_MS => Err(
+                format!("sync latency {latency_ms} ms is above {MAX_SYNC_LATENCY_MS} ms"),
+            ),
+            FaultKind::Duplicate { per_million } if per_million > 1_000_000 => Err(format!(
+                "duplicate rate {per_million} per million is above 1000000"
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
