@@ -25,6 +25,13 @@ pub struct NetConfig {
     pub long_reordering: bool,
     /// Duplicate a request with this probability, per million (beyond 6.824).
     pub duplicate_per_million: u32,
+    /// Hold a request with this probability, per million: its caller sees it
+    /// lost, and the server gets it 0.5 to 5 s later, when the world has moved
+    /// on (a stale AppendEntries, InstallSnapshot or client request).
+    pub late_request_per_million: u32,
+    /// Deliver a request and, with this probability per million, deliver it
+    /// again 1 to 10 s later (an old request replayed).
+    pub replay_request_per_million: u32,
     /// One-way latency of links without their own.
     pub latency: Latency,
 }
@@ -36,6 +43,8 @@ impl Default for NetConfig {
             long_delays: false,
             long_reordering: false,
             duplicate_per_million: 0,
+            late_request_per_million: 0,
+            replay_request_per_million: 0,
             latency: Latency::default(),
         }
     }
@@ -466,11 +475,22 @@ impl Net {
                 return;
             }
         }
-        let dup = self.config.duplicate_per_million;
-        if dup > 0 && k.rng(Stream::Network).random_range(0..1_000_000) < dup {
+        if strikes(k, self.config.late_request_per_million) {
+            let late = k.rng(Stream::Network).random_range(500..5000) * MS;
+            k.record(Some(from), "hold", &packet);
+            k.deliver_at(k.now_ns() + late, from, to, packet);
+            self.fail(k, call, delay, RpcError::Dropped);
+            return;
+        }
+        if strikes(k, self.config.duplicate_per_million) {
             let again = self.latency(k, from, to) + k.rng(Stream::Network).random_range(0..10) * MS;
             k.record(Some(from), "duplicate", &packet);
             k.deliver_at(k.now_ns() + again, from, to, packet.clone());
+        }
+        if strikes(k, self.config.replay_request_per_million) {
+            let later = k.rng(Stream::Network).random_range(1000..10_000) * MS;
+            k.record(Some(from), "replay-later", &packet);
+            k.deliver_at(k.now_ns() + later, from, to, packet.clone());
         }
         k.deliver_at(k.now_ns() + delay, from, to, packet);
     }
@@ -520,6 +540,12 @@ impl Net {
             };
         k.deliver_at(k.now_ns() + delay, server, caller, packet);
     }
+}
+
+/// True with probability `per_million` / 1e6; draws nothing when it is 0, so
+/// a fault that is off never shifts the network's random stream.
+fn strikes(k: &mut Kernel<Net>, per_million: u32) -> bool {
+    per_million > 0 && k.rng(Stream::Network).random_range(0..1_000_000) < per_million
 }
 
 impl Network for Net {

@@ -408,6 +408,57 @@ fn duplicated_requests_reach_the_server_twice_but_complete_once() {
     assert_eq!(sim.net().calls_in_progress(), 0);
 }
 
+#[test]
+fn late_requests_fail_at_the_caller_and_reach_the_server_seconds_later() {
+    let config = NetConfig {
+        late_request_per_million: 500_000,
+        ..Default::default()
+    };
+    let mut sim = sim_with(9, config, 2);
+    for i in 0..200 {
+        start::<Echo>(&mut sim, 0, 1, i);
+    }
+    sim.run_for(400 * MS).unwrap();
+    let done = &sim.node::<Peer>(0).unwrap().done;
+    assert_eq!(done.len(), 200, "every call ended at its caller");
+    let lost = done.values().filter(|d| d.outcome.is_err()).count();
+    assert!((70..130).contains(&lost), "about half held: {lost}");
+    let handled_early = sim.node::<Peer>(1).unwrap().handled.len();
+    assert_eq!(
+        handled_early,
+        200 - lost,
+        "held requests have not arrived yet"
+    );
+    sim.run_for(5 * SEC).unwrap();
+    let handled = sim.node::<Peer>(1).unwrap().handled.len();
+    assert_eq!(handled, 200, "the held requests arrived after all");
+    assert_eq!(sim.net().calls_in_progress(), 0);
+}
+
+#[test]
+fn replayed_requests_arrive_again_seconds_later() {
+    let config = NetConfig {
+        replay_request_per_million: 500_000,
+        ..Default::default()
+    };
+    let mut sim = sim_with(9, config, 2);
+    for i in 0..200 {
+        start::<Echo>(&mut sim, 0, 1, i);
+    }
+    sim.run_for(900 * MS).unwrap();
+    assert_eq!(sim.node::<Peer>(1).unwrap().handled.len(), 200);
+    let done = &sim.node::<Peer>(0).unwrap().done;
+    assert!(done.len() == 200 && done.values().all(|d| d.outcome.is_ok()));
+    sim.run_for(10 * SEC).unwrap();
+    let handled = sim.node::<Peer>(1).unwrap().handled.len();
+    assert!((260..340).contains(&handled), "about half again: {handled}");
+    assert_eq!(
+        sim.node::<Peer>(0).unwrap().done.len(),
+        200,
+        "completed once"
+    );
+}
+
 /// Which ordered pairs of `nodes` can complete a call now.
 fn reach(sim: &mut Sim, nodes: &[NodeId]) -> Vec<(NodeId, NodeId)> {
     let mut calls = vec![];

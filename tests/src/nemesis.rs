@@ -75,6 +75,16 @@ pub enum FaultKind {
         /// Rate, per million requests.
         per_million: u32,
     },
+    /// Hold requests and deliver them seconds later; their callers see them lost.
+    LateRequests {
+        /// Rate, per million requests.
+        per_million: u32,
+    },
+    /// Deliver requests, then again seconds later.
+    ReplayRequests {
+        /// Rate, per million requests.
+        per_million: u32,
+    },
     /// A node's clock runs fast (> 0) or slow (< 0).
     ClockDrift {
         /// The node.
@@ -232,9 +242,13 @@ impl Fault {
             FaultKind::SlowDisk { latency_ms, .. } if latency_ms > MAX_SYNC_LATENCY_MS => Err(
                 format!("sync latency {latency_ms} ms is above {MAX_SYNC_LATENCY_MS} ms"),
             ),
-            FaultKind::Duplicate { per_million } if per_million > 1_000_000 => Err(format!(
-                "duplicate rate {per_million} per million is above 1000000"
-            )),
+            FaultKind::Duplicate { per_million }
+            | FaultKind::LateRequests { per_million }
+            | FaultKind::ReplayRequests { per_million }
+                if per_million > 1_000_000 =>
+            {
+                Err(format!("rate {per_million} per million is above 1000000"))
+            }
             _ => Ok(()),
         }
     }
@@ -248,7 +262,7 @@ pub struct Swarm {
     max_duration_ms: u64,
 }
 
-const KINDS: [&str; 11] = [
+const KINDS: [&str; 13] = [
     "partition",
     "one-way",
     "crash",
@@ -260,6 +274,8 @@ const KINDS: [&str; 11] = [
     "clock-drift",
     "slow-disk",
     "bridge-ring",
+    "late-requests",
+    "replayed-requests",
 ];
 
 impl Swarm {
@@ -325,6 +341,12 @@ pub fn generate(rng: &mut SimRng, servers: usize, span_ms: u64) -> Schedule {
                 let ppm = rng.random_range(-300_000..300_000);
                 FaultKind::ClockDrift { node, ppm }
             }
+            "late-requests" => FaultKind::LateRequests {
+                per_million: rng.random_range(10_000..200_000),
+            },
+            "replayed-requests" => FaultKind::ReplayRequests {
+                per_million: rng.random_range(10_000..200_000),
+            },
             "slow-disk" => FaultKind::SlowDisk {
                 node,
                 latency_ms: rng.random_range(1..30),
@@ -360,6 +382,8 @@ struct Undo {
     unreliable: u32,
     reordering: u32,
     duplicate: u32,
+    late: u32,
+    replayed: u32,
     crashed: BTreeMap<NodeId, u32>,
     paused: BTreeMap<NodeId, u32>,
 }
@@ -450,6 +474,16 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
             let rate = *per_million;
             sim.with_net(|net, _| net.config_mut().duplicate_per_million = rate);
         }
+        FaultKind::LateRequests { per_million } => {
+            u.late += 1;
+            let rate = *per_million;
+            sim.with_net(|net, _| net.config_mut().late_request_per_million = rate);
+        }
+        FaultKind::ReplayRequests { per_million } => {
+            u.replayed += 1;
+            let rate = *per_million;
+            sim.with_net(|net, _| net.config_mut().replay_request_per_million = rate);
+        }
         FaultKind::ClockDrift { node, ppm } => {
             sim.set_clock_drift(servers[*node], *ppm)
                 .expect("validated drift");
@@ -515,6 +549,16 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
                 sim.with_net(|net, _| net.config_mut().duplicate_per_million = 0);
             }
         }
+        FaultKind::LateRequests { .. } => {
+            if release(&mut u.late) {
+                sim.with_net(|net, _| net.config_mut().late_request_per_million = 0);
+            }
+        }
+        FaultKind::ReplayRequests { .. } => {
+            if release(&mut u.replayed) {
+                sim.with_net(|net, _| net.config_mut().replay_request_per_million = 0);
+            }
+        }
         FaultKind::ClockDrift { node, .. } => {
             sim.set_clock_drift(servers[*node], 0).expect("node exists");
         }
@@ -554,7 +598,10 @@ pub fn heal_all(sim: &mut Sim, servers: &[NodeId]) {
         net.heal(k);
         net.set_reliable(true);
         net.set_long_reordering(false);
-        net.config_mut().duplicate_per_million = 0;
+        let config = net.config_mut();
+        config.duplicate_per_million = 0;
+        config.late_request_per_million = 0;
+        config.replay_request_per_million = 0;
     });
     for &node in servers {
         sim.set_clock_drift(node, 0).expect("node exists");
