@@ -71,6 +71,14 @@ pub struct PeerConfig {
     pub election_timeout_max_ms: u64,
     /// A leader should send heartbeats at least this often (6.824: at most 10 a second).
     pub heartbeat_interval_ms: u64,
+    /// A hint: run PreVote before elections (`Some(true)`), or not. `None`: the
+    /// peer's own default. The lab varies it per seed so that no single
+    /// configuration hides a bug; a peer without PreVote ignores it.
+    pub pre_vote: Option<bool>,
+    /// A hint: carry at most this many entries in one AppendEntries. `None`:
+    /// the peer's own default. Small batches bring out bugs in followers that
+    /// see a log one piece at a time; a peer may ignore it.
+    pub max_entries_per_append: Option<usize>,
 }
 
 impl PeerConfig {
@@ -84,6 +92,8 @@ impl PeerConfig {
             election_timeout_min_ms: 300,
             election_timeout_max_ms: 600,
             heartbeat_interval_ms: 100,
+            pre_vote: None,
+            max_entries_per_append: None,
         }
     }
 }

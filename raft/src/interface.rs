@@ -90,11 +90,16 @@ impl ReferencePeer {
 
     /// The reference's configuration for what the lab says of every peer.
     pub fn config(lab: &PeerConfig) -> Config {
+        let defaults = Config::new(lab.id, lab.peers, lab.rng_seed);
         Config {
             election_timeout_min_ms: lab.election_timeout_min_ms,
             election_timeout_max_ms: lab.election_timeout_max_ms,
             heartbeat_interval_ms: lab.heartbeat_interval_ms,
-            ..Config::new(lab.id, lab.peers, lab.rng_seed)
+            pre_vote: lab.pre_vote.unwrap_or(defaults.pre_vote),
+            max_entries_per_append: lab
+                .max_entries_per_append
+                .unwrap_or(defaults.max_entries_per_append),
+            ..defaults
         }
     }
 

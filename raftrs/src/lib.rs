@@ -187,7 +187,7 @@ impl RaftRsPeer {
             max_size_per_msg: MAX_SIZE_PER_MSG,
             max_inflight_msgs: 256,
             check_quorum: true,
-            pre_vote: true,
+            pre_vote: config.pre_vote.unwrap_or(true),
             min_election_tick: election_timeout_ticks,
             max_election_tick: election_timeout_ticks + 1,
             ..Default::default()
