@@ -113,10 +113,86 @@ pub struct Schedule {
     /// lowers these too. Absent from a file: the scenario's defaults.
     #[serde(default, skip_serializing_if = "WorkloadSize::is_default")]
     pub workload: WorkloadSize,
+    /// The configuration the peers run with, drawn per seed (swarm), so that
+    /// no single configuration hides a bug. Absent: the scenario's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning: Option<Tuning>,
     /// The peer the schedule was found on (`lab --peer`), so a replay runs the
     /// same code. Absent: the peer the command line names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<String>,
+}
+
+/// A configuration of the peers and their service, drawn per seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tuning {
+    /// PreVote before elections.
+    pub pre_vote: bool,
+    /// Most entries one AppendEntries carries.
+    pub max_entries_per_append: usize,
+    /// A leader's heartbeat interval.
+    pub heartbeat_interval_ms: u64,
+    /// The shortest election timeout.
+    pub election_timeout_min_ms: u64,
+    /// The longest election timeout.
+    pub election_timeout_max_ms: u64,
+    /// raft-nemesis: the service snapshots every this many commands.
+    pub snapshot_interval: u64,
+    /// kv-nemesis: 6.824's maxraftstate (bytes of Raft state before a snapshot).
+    pub maxraftstate_bytes: u64,
+}
+
+impl Tuning {
+    /// Draws a configuration: every knob away from its default on some seeds.
+    pub fn draw(rng: &mut SimRng) -> Tuning {
+        const BATCHES: [usize; 6] = [1, 2, 3, 8, 64, 256];
+        let heartbeat_interval_ms = rng.random_range(30..=150);
+        let election_timeout_min_ms = 3 * heartbeat_interval_ms + rng.random_range(0..=300);
+        Tuning {
+            pre_vote: rng.random_bool(0.5),
+            max_entries_per_append: BATCHES[rng.random_range(0..BATCHES.len())],
+            heartbeat_interval_ms,
+            election_timeout_min_ms,
+            election_timeout_max_ms: election_timeout_min_ms + rng.random_range(50..=400),
+            snapshot_interval: [1, 3, 10, 50][rng.random_range(0..4)],
+            maxraftstate_bytes: [300, 1000, 2000, 8000][rng.random_range(0..4)],
+        }
+    }
+
+    /// Values a run can use: timeouts that let a leader keep its followers,
+    /// and nothing of simulated days.
+    fn validate(&self) -> Result<(), String> {
+        let (hb, min, max) = (
+            self.heartbeat_interval_ms,
+            self.election_timeout_min_ms,
+            self.election_timeout_max_ms,
+        );
+        if hb == 0 || hb >= min || min > max || max > 60_000 {
+            return Err(format!(
+                "tuning: want 0 < heartbeat ({hb} ms) < election timeout min ({min} ms) <= max ({max} ms) <= 60000 ms"
+            ));
+        }
+        if !(1..=100_000).contains(&self.max_entries_per_append)
+            || !(1..=1_000_000).contains(&self.snapshot_interval)
+            || !(1..=1 << 30).contains(&self.maxraftstate_bytes)
+        {
+            return Err(
+                "tuning: batch size, snapshot interval or maxraftstate out of range".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The Raft part, for the harness.
+    pub fn raft(&self) -> crate::raft_suite::node::RaftTuning {
+        crate::raft_suite::node::RaftTuning {
+            election_timeout_min_ms: self.election_timeout_min_ms,
+            election_timeout_max_ms: self.election_timeout_max_ms,
+            heartbeat_interval_ms: self.heartbeat_interval_ms,
+            pre_vote: Some(self.pre_vote),
+            max_entries_per_append: Some(self.max_entries_per_append),
+        }
+    }
 }
 
 /// The size of a scenario's client workload; `None` is the scenario's default.
@@ -198,6 +274,9 @@ impl Schedule {
             return Err(format!(
                 "workload: {ops} operations per client, but a schedule may ask for at most {MAX_OPS_PER_CLIENT}"
             ));
+        }
+        if let Some(t) = &self.tuning {
+            t.validate()?;
         }
         for (i, f) in self.faults.iter().enumerate() {
             f.validate_bounds()
@@ -367,10 +446,14 @@ pub fn generate(rng: &mut SimRng, servers: usize, span_ms: u64) -> Schedule {
             swarm.mean_gap_ms, swarm.max_duration_ms
         ),
     ];
+    // Drawn after the faults, so the faults of a seed are the same as before
+    // the configuration was drawn at all.
+    let tuning = Tuning::draw(rng);
     Schedule {
         swarm: swarm_desc,
         faults,
         workload: WorkloadSize::default(),
+        tuning: Some(tuning),
         peer: None,
     }
 }
@@ -611,5 +694,38 @@ pub fn heal_all(sim: &mut Sim, servers: &[NodeId]) {
             Ok(Status::Crashed) => sim.restart(node).expect("crashed"),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_draw_every_configuration_and_each_is_valid() {
+        let tunings: Vec<Tuning> = (0..200)
+            .map(|seed| {
+                let mut rng = labsim::derive_stream(seed, labsim::Stream::Nemesis);
+                generate(&mut rng, 5, 20_000).tuning.expect("drawn")
+            })
+            .collect();
+        assert!(tunings.iter().all(|t| t.validate().is_ok()));
+        assert!(tunings.iter().any(|t| t.pre_vote) && tunings.iter().any(|t| !t.pre_vote));
+        for batch in [1, 256] {
+            assert!(tunings.iter().any(|t| t.max_entries_per_append == batch));
+        }
+        for interval in [1, 50] {
+            assert!(tunings.iter().any(|t| t.snapshot_interval == interval));
+        }
+    }
+
+    #[test]
+    fn a_tuning_that_cannot_keep_a_leader_is_refused() {
+        let mut rng = labsim::derive_stream(1, labsim::Stream::Nemesis);
+        let mut schedule = generate(&mut rng, 5, 20_000);
+        let t = schedule.tuning.as_mut().expect("drawn");
+        t.heartbeat_interval_ms = t.election_timeout_min_ms;
+        let e = schedule.validate(5).unwrap_err();
+        assert!(e.contains("heartbeat"), "{e}");
     }
 }

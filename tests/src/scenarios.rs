@@ -153,6 +153,10 @@ fn run_raft_nemesis(
     if let Some(peer) = peer {
         options.peer = peer;
     }
+    if let Some(tuning) = &schedule.tuning {
+        options.tuning = tuning.raft();
+        options.snapshot_interval = tuning.snapshot_interval;
+    }
     let mut cfg = Cluster::new(t, options);
     let servers: Vec<usize> = (0..SERVERS).collect();
     if let Err(e) = nemesis::apply(&mut cfg.sim, schedule, &servers) {
@@ -343,6 +347,10 @@ fn run_kv_nemesis(
     };
     if let Some(peer) = peer {
         options.peer = peer;
+    }
+    if let Some(tuning) = &schedule.tuning {
+        options.tuning = tuning.raft();
+        options.maxraftstate = Some(tuning.maxraftstate_bytes);
     }
     let mut cfg = KvConfig::new(t, options);
     let servers = cfg.all();

@@ -61,6 +61,8 @@ pub struct KvOptions {
     pub maxraftstate: Option<u64>,
     /// The Raft (and KV server) under test.
     pub peer: PeerChoice,
+    /// The Raft's timing and hints.
+    pub tuning: RaftTuning,
 }
 
 impl KvOptions {
@@ -71,6 +73,7 @@ impl KvOptions {
             unreliable: false,
             maxraftstate: None,
             peer: crate::peers::current(),
+            tuning: RaftTuning::default(),
         }
     }
 }
@@ -105,6 +108,7 @@ impl KvConfig {
         let config = KvServerOptions {
             maxraftstate: options.maxraftstate,
         };
+        let tuning = options.tuning;
         let harness = HarnessOptions {
             test: t.name.to_owned(),
             seed: t.seed,
@@ -116,7 +120,7 @@ impl KvConfig {
         };
         let h = Harness::new(harness, move |peer, oracle| {
             let service = KvService::new((peer.kv_server)(&config));
-            PeerNode::with_service(n, RaftTuning::default(), peer.clone(), service, oracle)
+            PeerNode::with_service(n, tuning, peer.clone(), service, oracle)
         });
         KvConfig {
             h,

@@ -35,8 +35,10 @@ pub struct ClusterOptions {
     pub peers: usize,
     /// 6.824's `unreliable`.
     pub unreliable: bool,
-    /// 6.824's `snapshot`: the service snapshots every 10 commands.
+    /// 6.824's `snapshot`: the service snapshots every `snapshot_interval` commands.
     pub snapshot: bool,
+    /// Commands between two snapshots (6.824: 10).
+    pub snapshot_interval: u64,
     /// Raft timing.
     pub tuning: RaftTuning,
     /// The Raft under test.
@@ -53,6 +55,7 @@ impl ClusterOptions {
             peers,
             unreliable: false,
             snapshot: false,
+            snapshot_interval: super::tests_d::SNAPSHOT_INTERVAL,
             tuning: RaftTuning::default(),
             peer: crate::peers::current(),
             time_limit_ns: Some(TEST_LIMIT_NS),
@@ -100,7 +103,10 @@ impl Cluster {
     /// Builds the cluster for the run `t`.
     pub fn new(t: &Test, options: ClusterOptions) -> Cluster {
         let n = options.peers;
-        let (snapshot_every, tuning) = (options.snapshot.then_some(10), options.tuning);
+        let (snapshot_every, tuning) = (
+            options.snapshot.then_some(options.snapshot_interval),
+            options.tuning,
+        );
         let harness = HarnessOptions {
             test: t.name.to_owned(),
             seed: t.seed,

@@ -38,6 +38,10 @@ pub struct RaftTuning {
     pub election_timeout_max_ms: u64,
     /// Heartbeat interval.
     pub heartbeat_interval_ms: u64,
+    /// PreVote on or off (`None`: the peer's default).
+    pub pre_vote: Option<bool>,
+    /// Most entries per AppendEntries (`None`: the peer's default).
+    pub max_entries_per_append: Option<usize>,
 }
 
 impl Default for RaftTuning {
@@ -47,6 +51,8 @@ impl Default for RaftTuning {
             election_timeout_min_ms: c.election_timeout_min_ms,
             election_timeout_max_ms: c.election_timeout_max_ms,
             heartbeat_interval_ms: c.heartbeat_interval_ms,
+            pre_vote: c.pre_vote,
+            max_entries_per_append: c.max_entries_per_append,
         }
     }
 }
@@ -782,6 +788,8 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
             election_timeout_min_ms: tuning.election_timeout_min_ms,
             election_timeout_max_ms: tuning.election_timeout_max_ms,
             heartbeat_interval_ms: tuning.heartbeat_interval_ms,
+            pre_vote: tuning.pre_vote,
+            max_entries_per_append: tuning.max_entries_per_append,
             ..PeerConfig::new(id, self.peers, rand::RngExt::random(ctx.rng()))
         };
         self.oracle.borrow_mut().restarted(id);
