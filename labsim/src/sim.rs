@@ -5,11 +5,24 @@ use crate::hash::TraceHasher;
 use crate::kernel::{EventKind, Kernel, Scheduled, Status};
 use crate::network::Network;
 use crate::node::{Ctx, Factory, Node, NodeId};
+use crate::rng::Stream;
 use crate::storage::Storage;
 use crate::time::fmt_ns;
 use crate::trace::{Detail, Fields, Trace};
+use rand::RngExt;
 use std::any::Any;
 use std::fmt;
+
+/// What a crash keeps of the writes a node had not synced.
+#[derive(Clone, Copy)]
+enum CrashMode {
+    /// All of them (the process died; the OS's page cache survived).
+    Process,
+    /// None of them (the machine lost power).
+    Machine,
+    /// A prefix of them, maybe ending inside an append (power lost mid-write).
+    Torn,
+}
 
 thread_local! {
     static LAST_EVENT: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
@@ -279,16 +292,36 @@ impl<N: Network> Sim<N> {
     /// Crashes a node: its volatile state, unsynced writes, timers and the
     /// messages in flight to it are gone.
     pub fn crash(&mut self, node: NodeId) -> Result<(), SimError> {
-        self.crash_with(node, false)
+        self.crash_with(node, CrashMode::Machine)
     }
 
     /// Crashes a node's process only: writes it had not synced survive (the
     /// OS's page cache kept them), all else is as `crash`.
     pub fn crash_keep_unsynced(&mut self, node: NodeId) -> Result<(), SimError> {
-        self.crash_with(node, true)
+        self.crash_with(node, CrashMode::Process)
     }
 
-    fn crash_with(&mut self, node: NodeId, keep_unsynced: bool) -> Result<(), SimError> {
+    /// Crashes a node's machine in the middle of writing: of the writes it
+    /// had not synced, a prefix survives (drawn from the run's "disk"
+    /// stream), possibly ending inside an append.
+    pub fn crash_torn(&mut self, node: NodeId) -> Result<(), SimError> {
+        self.crash_with(node, CrashMode::Torn)
+    }
+
+    /// Flips one byte of a node's synced data, chosen from the run's "disk"
+    /// stream. Returns the file and offset (`None`: the disk holds no data).
+    pub fn corrupt_disk(&mut self, node: NodeId) -> Result<Option<(String, usize)>, SimError> {
+        self.check_node(node)?;
+        let at = self.kernel.rng(Stream::Named("disk")).random::<u64>();
+        let hit = self.slots[node].storage.corrupt(at);
+        if let Some((file, offset)) = &hit {
+            let what = format!("{file} byte {offset}");
+            self.kernel.record(Some(node), "corrupt", &what);
+        }
+        Ok(hit)
+    }
+
+    fn crash_with(&mut self, node: NodeId, mode: CrashMode) -> Result<(), SimError> {
         self.check_node(node)?;
         let status = self.kernel.status(node);
         if status == Status::Crashed {
@@ -304,11 +337,25 @@ impl<N: Network> Sim<N> {
         meta.armed.clear();
         meta.deferred.clear();
         self.slots[node].node = None;
-        self.slots[node].storage.crash(keep_unsynced);
-        let kind = if keep_unsynced {
-            "crash-process"
-        } else {
-            "crash"
+        let storage = &mut self.slots[node].storage;
+        let kind = match mode {
+            CrashMode::Process => {
+                storage.crash(true);
+                "crash-process"
+            }
+            CrashMode::Machine => {
+                storage.crash(false);
+                "crash"
+            }
+            CrashMode::Torn => {
+                let rng = self.kernel.rng(Stream::Named("disk"));
+                let keep = rng.random_range(0..=storage.in_flight());
+                let bytes = storage
+                    .in_flight_append_len(keep)
+                    .map_or(0, |len| rng.random_range(0..=len));
+                storage.crash_torn(keep, bytes);
+                "crash-torn"
+            }
         };
         self.kernel.record(Some(node), kind, &());
         self.net.on_crash(&mut self.kernel, node);

@@ -5,6 +5,13 @@
 //! throws the volatile view away and keeps the durable one, so a node loses
 //! exactly what it wrote but had not synced. A sync latency of zero makes
 //! every sync complete on the spot: that is 6.824's Persister.
+//!
+//! The fault model, beyond losing what was not synced: a crash can tear the
+//! writes in flight (those issued since the last completed sync reach the
+//! platter in order, up to a point, and an append can stop in the middle),
+//! and a byte of synced data can rot. `write` replaces a file atomically (as
+//! writing a temporary file and renaming it would), so it survives whole or
+//! not at all; `append` is where torn data comes from.
 
 use std::collections::BTreeMap;
 
@@ -172,6 +179,62 @@ impl Storage {
         }
     }
 
+    /// A machine crash that tears the writes in flight: the first `keep` of
+    /// them survive, and if the next is an append, its first `bytes` bytes
+    /// too (callers draw both; out-of-range values are clamped).
+    pub(crate) fn crash_torn(&mut self, keep: usize, bytes: usize) {
+        let keep = keep.min(self.pending.len());
+        let mut ops = std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|(_, op)| op);
+        for op in ops.by_ref().take(keep) {
+            op.apply(&mut self.durable);
+        }
+        if let Some(Op::Append(name, data)) = ops.next() {
+            let prefix = data[..bytes.min(data.len())].to_vec();
+            Op::Append(name, prefix).apply(&mut self.durable);
+        }
+        self.volatile = self.durable.clone();
+    }
+
+    /// Writes in flight (not yet made durable by a completed sync).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The byte length of the `i`-th write in flight, if it is an append.
+    pub(crate) fn in_flight_append_len(&self, i: usize) -> Option<usize> {
+        match self.pending.get(i) {
+            Some((_, Op::Append(_, data))) => Some(data.len()),
+            _ => None,
+        }
+    }
+
+    /// Flips the bits of one byte of synced data (bit rot): byte `at` of the
+    /// non-empty durable files laid end to end, in name order (wrapping).
+    /// Returns the file and offset, or `None` if no file holds data.
+    pub(crate) fn corrupt(&mut self, at: u64) -> Option<(String, usize)> {
+        let total: u64 = self.durable.values().map(|f| f.len() as u64).sum();
+        if total == 0 {
+            return None;
+        }
+        let mut at = at % total;
+        let (name, offset) = self.durable.iter().find_map(|(name, f)| {
+            let len = f.len() as u64;
+            if at < len {
+                return Some((name.clone(), at as usize));
+            }
+            at -= len;
+            None
+        })?;
+        for files in [&mut self.durable, &mut self.volatile] {
+            if let Some(byte) = files.get_mut(&name).and_then(|f| f.get_mut(offset)) {
+                *byte ^= 0xff;
+            }
+        }
+        Some((name, offset))
+    }
+
     /// The node crashed: writes not yet synced are lost, unless
     /// `keep_unsynced` (a process crash whose page cache survived).
     pub(crate) fn crash(&mut self, keep_unsynced: bool) {
@@ -211,6 +274,48 @@ mod tests {
         let _sync = s.begin_sync();
         s.crash(false);
         assert_eq!(s.read("a"), None);
+    }
+
+    #[test]
+    fn a_torn_crash_keeps_a_prefix_of_the_writes_in_flight() {
+        let mut s = Storage::default();
+        s.write("a", b"synced");
+        let sync = s.begin_sync();
+        s.complete_sync(sync);
+        s.append("log", b"first");
+        s.write("b", b"whole");
+        s.append("log", b"-second");
+        assert_eq!(s.in_flight(), 3);
+        assert_eq!(s.in_flight_append_len(2), Some(7));
+        s.crash_torn(2, 4);
+        assert_eq!(s.read("log"), Some(&b"first-sec"[..]));
+        assert_eq!(s.read("b"), Some(&b"whole"[..]));
+        assert_eq!(s.read("a"), Some(&b"synced"[..]));
+        assert!(!s.has_unsynced());
+    }
+
+    #[test]
+    fn a_write_survives_a_tear_whole_or_not_at_all() {
+        let mut s = Storage::default();
+        s.write("a", b"old");
+        let sync = s.begin_sync();
+        s.complete_sync(sync);
+        s.write("a", b"new");
+        s.crash_torn(0, 2);
+        assert_eq!(s.read("a"), Some(&b"old"[..]));
+    }
+
+    #[test]
+    fn rot_flips_one_synced_byte() {
+        let mut s = Storage::default();
+        s.write("a", b"xy");
+        s.write("b", b"z");
+        let sync = s.begin_sync();
+        s.complete_sync(sync);
+        assert_eq!(s.corrupt(2), Some(("b".to_string(), 0)));
+        assert_eq!(s.read("b"), Some(&[b'z' ^ 0xff][..]));
+        assert_eq!(s.read_durable("b"), s.read("b"));
+        assert_eq!(Storage::default().corrupt(5), None);
     }
 
     #[test]
