@@ -2,10 +2,21 @@
 //! real file-backed one.
 //!
 //! Three files:
-//! - `raft-hardstate`: bincode [`HardState`], replaced on every change;
-//! - `raft-log`: records of `u32` little-endian length + bincode [`Entry`], appended;
-//!   truncated by byte offset on a conflict; rewritten (the kept suffix) on a snapshot;
-//! - `raft-snapshot`: bincode [`Snapshot`] (metadata and data), replaced.
+//! - `raft-hardstate`: CRC-32 (`u32` little-endian) of the bincode [`HardState`], then
+//!   it; replaced on every change;
+//! - `raft-log`: records, appended; truncated by byte offset on a conflict; rewritten
+//!   (the kept suffix) on a snapshot. A record is a 12-byte header (body length, CRC-32
+//!   of the body, CRC-32 of those 8 bytes; `u32` little-endian each), then the bincode
+//!   [`Entry`];
+//! - `raft-snapshot`: CRC-32, then the bincode [`Snapshot`] (metadata and data); replaced.
+//!
+//! A disk can tear an append that was not synced (power lost mid-write) and can rot a
+//! byte that was. The two look different: a torn append leaves a true prefix of a
+//! record at the end of the log, which [`LogStore::restore`] drops (it was never
+//! synced, so never promised to anyone); a record whose checksums fail, or a damaged
+//! hard state or snapshot, is rot, and restoring refuses with `CorruptState` naming the
+//! file and offset rather than serve data it cannot trust. (A replaced file is never
+//! torn: `write` is atomic, as a write to a temporary file and a rename are.)
 //!
 //! [`LogStore::persist`] writes the snapshot before rewriting the log, so a crash between
 //! the two leaves entries at or below the snapshot in the log; [`LogStore::restore`]
@@ -20,8 +31,11 @@ pub const LOG_FILE: &str = "raft-log";
 /// Name of the file holding the bincode [`Snapshot`].
 pub const SNAPSHOT_FILE: &str = "raft-snapshot";
 
-/// Bytes of the length prefix of each log record.
-const RECORD_HEADER_BYTES: usize = 4;
+/// Bytes of a log record's header: body length, body CRC, header CRC.
+const RECORD_HEADER_BYTES: usize = 12;
+
+/// Bytes of the CRC in front of the hard state and the snapshot.
+const CRC_BYTES: usize = 4;
 
 pub use peer::Disk;
 
@@ -41,6 +55,81 @@ pub struct LogStore {
 fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     bincode::serde::encode_to_vec(value, bincode::config::standard())
         .expect("bincode encoding into a Vec cannot fail")
+}
+
+fn crc(bytes: &[u8]) -> u32 {
+    crc32fast::hash(bytes)
+}
+
+fn le_u32(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"))
+}
+
+/// `value` as bincode behind its CRC (the hard state and snapshot files).
+fn encode_checked<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    let body = encode(value);
+    let mut out = Vec::with_capacity(CRC_BYTES + body.len());
+    out.extend_from_slice(&crc(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// The inverse of [`encode_checked`]; a mismatch is rot.
+fn decode_checked<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, RaftError> {
+    if bytes.len() < CRC_BYTES || le_u32(bytes) != crc(&bytes[CRC_BYTES..]) {
+        return Err(RaftError::CorruptState(format!(
+            "{what}: checksum mismatch ({} bytes): the disk damaged synced data",
+            bytes.len()
+        )));
+    }
+    decode(&bytes[CRC_BYTES..], what)
+}
+
+/// One log record: header, then body.
+fn encode_record(entry: &Entry, out: &mut Vec<u8>) {
+    let body = encode(entry);
+    let mut header = [0u8; RECORD_HEADER_BYTES];
+    header[..4].copy_from_slice(&(body.len() as u32).to_le_bytes());
+    header[4..8].copy_from_slice(&crc(&body).to_le_bytes());
+    let header_crc = crc(&header[..8]);
+    header[8..].copy_from_slice(&header_crc.to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&body);
+}
+
+/// What the log holds at a byte offset.
+enum Record<'a> {
+    /// A whole record whose checksums hold: its body, and its length on disk.
+    Whole(&'a [u8], usize),
+    /// The true prefix of a record that a crash cut short: a torn tail.
+    Torn,
+}
+
+/// Reads the record at the start of `rest` (`offset` bytes into the log).
+fn read_record(rest: &[u8], offset: usize) -> Result<Record<'_>, RaftError> {
+    if rest.len() < RECORD_HEADER_BYTES {
+        return Ok(Record::Torn);
+    }
+    let rot = |what: &str| {
+        Err(RaftError::CorruptState(format!(
+            "{LOG_FILE}: record at byte {offset}: {what}: the disk damaged synced data"
+        )))
+    };
+    if le_u32(&rest[8..]) != crc(&rest[..8]) {
+        return rot("header checksum mismatch");
+    }
+    let len = le_u32(rest) as usize;
+    let body = &rest[RECORD_HEADER_BYTES..];
+    if body.len() < len {
+        return Ok(Record::Torn);
+    }
+    if le_u32(&rest[4..]) != crc(&body[..len]) {
+        return rot("body checksum mismatch");
+    }
+    Ok(Record::Whole(&body[..len], RECORD_HEADER_BYTES + len))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, RaftError> {
@@ -71,32 +160,20 @@ impl LogStore {
                 "{HARD_STATE_FILE} is missing but {LOG_FILE} or {SNAPSHOT_FILE} exists"
             )));
         };
-        let hard_state: HardState = decode(hard_state_bytes, HARD_STATE_FILE)?;
+        let hard_state: HardState = decode_checked(hard_state_bytes, HARD_STATE_FILE)?;
         let snapshot: Option<Snapshot> = snapshot_bytes
-            .map(|b| decode(b, SNAPSHOT_FILE))
+            .map(|b| decode_checked(b, SNAPSHOT_FILE))
             .transpose()?;
 
         let mut store = LogStore::default();
         let mut entries = Vec::new();
         let mut offset = 0usize;
         while offset < log_bytes.len() {
-            let rest = &log_bytes[offset..];
-            if rest.len() < RECORD_HEADER_BYTES {
-                return Err(RaftError::CorruptState(format!(
-                    "{LOG_FILE}: truncated record header at byte {offset} ({} of {RECORD_HEADER_BYTES} bytes)",
-                    rest.len()
-                )));
-            }
-            let len = u32::from_le_bytes(rest[..RECORD_HEADER_BYTES].try_into().unwrap()) as usize;
-            let body = &rest[RECORD_HEADER_BYTES..];
-            if body.len() < len {
-                return Err(RaftError::CorruptState(format!(
-                    "{LOG_FILE}: truncated record at byte {offset}: {len} bytes announced, {} present",
-                    body.len()
-                )));
-            }
-            let entry: Entry =
-                decode(&body[..len], &format!("{LOG_FILE} record at byte {offset}"))?;
+            // A torn tail ends the log; persist() cuts it off before appending.
+            let Record::Whole(body, len) = read_record(&log_bytes[offset..], offset)? else {
+                break;
+            };
+            let entry: Entry = decode(body, &format!("{LOG_FILE} record at byte {offset}"))?;
             if let Some(prev) = entries.last().map(|e: &Entry| e.index) {
                 if entry.index != prev + 1 {
                     return Err(RaftError::CorruptState(format!(
@@ -110,7 +187,7 @@ impl LogStore {
             store.offsets.push(offset as u64);
             store.terms.push(entry.term);
             entries.push(entry);
-            offset += RECORD_HEADER_BYTES + len;
+            offset += len;
         }
         store.log_bytes = offset as u64;
 
@@ -141,13 +218,18 @@ impl LogStore {
     /// caller syncs the disk afterwards.
     pub fn persist(&mut self, disk: &mut dyn Disk, ready: &Ready) {
         if let Some(hs) = &ready.hard_state {
-            disk.write(HARD_STATE_FILE, &encode(hs));
+            disk.write(HARD_STATE_FILE, &encode_checked(hs));
         }
         if let Some(s) = &ready.snapshot {
-            disk.write(SNAPSHOT_FILE, &encode(s));
+            disk.write(SNAPSHOT_FILE, &encode_checked(s));
             self.compact_to(disk, s.last_included_index, s.last_included_term);
         }
         if let Some(first) = ready.entries.first().map(|e| e.index) {
+            // A torn tail left by a crash goes before anything is appended.
+            let on_disk = disk.read(LOG_FILE).map_or(0, |b| b.len() as u64);
+            if on_disk > self.log_bytes {
+                disk.truncate(LOG_FILE, self.log_bytes);
+            }
             if self.offsets.is_empty() || first <= self.first_index {
                 if self.log_bytes > 0 {
                     disk.truncate(LOG_FILE, 0);
@@ -172,11 +254,9 @@ impl LogStore {
             }
             let mut buf = Vec::new();
             for e in &ready.entries {
-                let body = encode(e);
                 self.offsets.push(self.log_bytes + buf.len() as u64);
                 self.terms.push(e.term);
-                buf.extend_from_slice(&(body.len() as u32).to_le_bytes());
-                buf.extend_from_slice(&body);
+                encode_record(e, &mut buf);
             }
             self.log_bytes += buf.len() as u64;
             disk.append(LOG_FILE, &buf);
@@ -220,7 +300,9 @@ impl LogStore {
             return;
         };
         let base = self.offsets[from];
-        let suffix = disk.read(LOG_FILE).expect("log file exists")[base as usize..].to_vec();
+        // Up to log_bytes only: a torn tail past it is not part of the log.
+        let file = disk.read(LOG_FILE).expect("log file exists");
+        let suffix = file[base as usize..self.log_bytes as usize].to_vec();
         disk.write(LOG_FILE, &suffix);
         self.offsets = self.offsets[from..].iter().map(|o| o - base).collect();
         self.terms.drain(..from);
