@@ -60,6 +60,10 @@ pub enum FaultKind {
         node: usize,
         /// Lose writes it had not synced (a machine crash) or keep them (a process crash).
         lose_unsynced: bool,
+        /// With `lose_unsynced`: power lost mid-write, so a prefix of the
+        /// unsynced writes survives, maybe ending inside an append.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        torn: bool,
     },
     /// Pause a node (a long GC, a stopped VM).
     Pause {
@@ -140,6 +144,11 @@ pub struct Tuning {
     pub snapshot_interval: u64,
     /// kv-nemesis: 6.824's maxraftstate (bytes of Raft state before a snapshot).
     pub maxraftstate_bytes: u64,
+    /// How long every sync of every server's disk takes (0: at once, 6.824's
+    /// Persister). Non-zero on most seeds, so that a crash has unsynced
+    /// writes to lose.
+    #[serde(default)]
+    pub sync_latency_ms: u64,
 }
 
 impl Tuning {
@@ -156,6 +165,7 @@ impl Tuning {
             election_timeout_max_ms: election_timeout_min_ms + rng.random_range(50..=400),
             snapshot_interval: [1, 3, 10, 50][rng.random_range(0..4)],
             maxraftstate_bytes: [300, 1000, 2000, 8000][rng.random_range(0..4)],
+            sync_latency_ms: [0, 1, 2, 5, 10][rng.random_range(0..5)],
         }
     }
 
@@ -167,6 +177,12 @@ impl Tuning {
             self.election_timeout_min_ms,
             self.election_timeout_max_ms,
         );
+        if self.sync_latency_ms > MAX_SYNC_LATENCY_MS {
+            return Err(format!(
+                "tuning: sync latency {} ms is above {MAX_SYNC_LATENCY_MS} ms",
+                self.sync_latency_ms
+            ));
+        }
         if hb == 0 || hb >= min || min > max || max > 60_000 {
             return Err(format!(
                 "tuning: want 0 < heartbeat ({hb} ms) < election timeout min ({min} ms) <= max ({max} ms) <= 60000 ms"
@@ -385,7 +401,6 @@ pub fn generate(rng: &mut SimRng, servers: usize, span_ms: u64) -> Schedule {
     let swarm = Swarm::draw(rng);
     let mut faults = vec![];
     let mut at_ms = rng.random_range(0..swarm.mean_gap_ms);
-    let lose_unsynced = swarm.on("lose-unsynced");
     while at_ms < span_ms {
         let duration_ms = rng.random_range(50..swarm.max_duration_ms);
         let node = rng.random_range(0..servers);
@@ -406,10 +421,15 @@ pub fn generate(rng: &mut SimRng, servers: usize, span_ms: u64) -> Schedule {
                     to: vec![other],
                 }
             }
-            "crash" | "lose-unsynced" => FaultKind::Crash {
-                node,
-                lose_unsynced,
-            },
+            "crash" | "lose-unsynced" => {
+                // Each crash decides what it loses.
+                let lose_unsynced = swarm.on("lose-unsynced") && rng.random_bool(0.7);
+                FaultKind::Crash {
+                    node,
+                    lose_unsynced,
+                    torn: lose_unsynced && rng.random_bool(0.5),
+                }
+            }
             "pause" => FaultKind::Pause { node },
             "unreliable" => FaultKind::Unreliable,
             "long-reordering" => FaultKind::LongReordering,
@@ -461,6 +481,8 @@ pub fn generate(rng: &mut SimRng, servers: usize, span_ms: u64) -> Schedule {
 /// What the nemesis has done and must undo; shared by its scheduled events.
 #[derive(Default)]
 struct Undo {
+    /// Every disk's sync latency when no slow-disk fault is on.
+    base_sync_latency_ns: u64,
     partitions: u32,
     unreliable: u32,
     reordering: u32,
@@ -525,13 +547,14 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
         FaultKind::Crash {
             node,
             lose_unsynced,
+            torn,
         } => {
             let node = servers[*node];
             if sim.status(node) == Ok(Status::Up) {
-                let r = if *lose_unsynced {
-                    sim.crash(node)
-                } else {
-                    sim.crash_keep_unsynced(node)
+                let r = match (*lose_unsynced, *torn) {
+                    (true, true) => sim.crash_torn(node),
+                    (true, false) => sim.crash(node),
+                    (false, _) => sim.crash_keep_unsynced(node),
                 };
                 r.expect("an up node can crash");
                 *u.crashed.entry(node).or_default() += 1;
@@ -646,7 +669,7 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
             sim.set_clock_drift(servers[*node], 0).expect("node exists");
         }
         FaultKind::SlowDisk { node, .. } => {
-            sim.set_sync_latency(servers[*node], 0)
+            sim.set_sync_latency(servers[*node], u.base_sync_latency_ns)
                 .expect("node exists");
         }
     }
@@ -655,7 +678,15 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
 /// Schedules every fault of `schedule` (times relative to now) on `servers`.
 pub fn apply(sim: &mut Sim, schedule: &Schedule, servers: &[NodeId]) -> Result<(), String> {
     schedule.validate(servers.len())?;
-    let undo = Rc::new(RefCell::new(Undo::default()));
+    let base_sync_latency_ns = sync_latency_ns(schedule);
+    for &node in servers {
+        sim.set_sync_latency(node, base_sync_latency_ns)
+            .map_err(|e| e.to_string())?;
+    }
+    let undo = Rc::new(RefCell::new(Undo {
+        base_sync_latency_ns,
+        ..Undo::default()
+    }));
     let now = sim.now_ns();
     for fault in &schedule.faults {
         let (u1, u2) = (undo.clone(), undo.clone());
@@ -672,10 +703,15 @@ pub fn apply(sim: &mut Sim, schedule: &Schedule, servers: &[NodeId]) -> Result<(
     Ok(())
 }
 
+/// Every disk's sync latency under `schedule` (its tuning's, else 0).
+pub fn sync_latency_ns(schedule: &Schedule) -> u64 {
+    schedule.tuning.map_or(0, |t| t.sync_latency_ms * MS)
+}
+
 /// Ends every fault at once: heal, reliable, no reordering or duplicates,
-/// clocks and disks back to normal, paused nodes resumed, crashed nodes
-/// restarted. The liveness phase starts from here.
-pub fn heal_all(sim: &mut Sim, servers: &[NodeId]) {
+/// clocks and disks back to normal (`sync_latency_ns`), paused nodes resumed,
+/// crashed nodes restarted. The liveness phase starts from here.
+pub fn heal_all(sim: &mut Sim, servers: &[NodeId], sync_latency_ns: u64) {
     record(sim, "heal all".into());
     sim.with_net(|net, k| {
         net.heal(k);
@@ -688,7 +724,8 @@ pub fn heal_all(sim: &mut Sim, servers: &[NodeId]) {
     });
     for &node in servers {
         sim.set_clock_drift(node, 0).expect("node exists");
-        sim.set_sync_latency(node, 0).expect("node exists");
+        sim.set_sync_latency(node, sync_latency_ns)
+            .expect("node exists");
         match sim.status(node) {
             Ok(Status::Paused) => sim.resume(node).expect("paused"),
             Ok(Status::Crashed) => sim.restart(node).expect("crashed"),

@@ -173,7 +173,7 @@ fn run_raft_nemesis(
 
     // Liveness: every fault heals; the cluster must elect a leader, commit,
     // and bring every replica to the same log within the limit.
-    nemesis::heal_all(&mut cfg.sim, &servers);
+    nemesis::heal_all(&mut cfg.sim, &servers, nemesis::sync_latency_ns(schedule));
     for i in 0..SERVERS {
         cfg.connect(i);
     }
@@ -377,7 +377,7 @@ fn run_kv_nemesis(
 
     // Liveness: every fault heals; every pending operation must finish, and
     // then every client's new operations, all within the limit.
-    nemesis::heal_all(&mut cfg.sim, &servers);
+    nemesis::heal_all(&mut cfg.sim, &servers, nemesis::sync_latency_ns(schedule));
     cfg.connect_all();
     stop.set(true);
     kv_liveness(&mut cfg, &clerks, &servers)?;
