@@ -1,6 +1,13 @@
-//! This peer's on-disk format, in three files of records. A record is a `u32`
-//! little-endian length, the `u32` little-endian CRC-32 (IEEE) of the body, then the
-//! body: the protobuf encoding of one raft-rs value.
+//! This peer's on-disk format, in three files of records. A record is a 12-byte
+//! header (the body's length, the CRC-32 (IEEE) of the body, the CRC-32 of those 8
+//! bytes; `u32` little-endian each), then the body: the protobuf encoding of one
+//! raft-rs value.
+//!
+//! A crash can tear an unsynced append: the true prefix of a record at the end of
+//! the log is dropped at restore (it was never synced) and cut off before the next
+//! append. A checksum that fails is synced data the disk damaged: restore refuses.
+//! Files that are replaced (hard state, snapshot) are replaced atomically, so any
+//! defect in them is damage.
 //!
 //! - `raftrs-hardstate`: one record, an `eraftpb::HardState` (term, vote, commit),
 //!   replaced whenever it changes;
@@ -20,7 +27,7 @@ pub const HARD_STATE_FILE: &str = "raftrs-hardstate";
 pub const LOG_FILE: &str = "raftrs-log";
 pub const SNAPSHOT_FILE: &str = "raftrs-snapshot";
 
-const HEADER_BYTES: usize = 8;
+const HEADER_BYTES: usize = 12;
 
 const fn crc32_table() -> [u32; 256] {
     let mut table = [0u32; 256];
@@ -56,8 +63,12 @@ fn put_record<M: protobuf::Message>(buf: &mut Vec<u8>, value: &M) {
     let body = value
         .write_to_bytes()
         .expect("encoding a raft-rs message into memory cannot fail");
-    buf.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    buf.extend_from_slice(&crc32(&body).to_le_bytes());
+    let mut header = [0u8; HEADER_BYTES];
+    header[..4].copy_from_slice(&(body.len() as u32).to_le_bytes());
+    header[4..8].copy_from_slice(&crc32(&body).to_le_bytes());
+    let header_crc = crc32(&header[..8]);
+    header[8..].copy_from_slice(&header_crc.to_le_bytes());
+    buf.extend_from_slice(&header);
     buf.extend_from_slice(&body);
 }
 
@@ -71,27 +82,30 @@ fn corrupt(msg: String) -> PeerError {
     PeerError(format!("raft-rs peer: corrupt disk: {msg}"))
 }
 
-/// Reads the record at `offset` of `file`'s `bytes`: the value and the next offset.
+fn le_u32(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"))
+}
+
+/// Reads the record at `offset` of `file`'s `bytes`: the value and the next offset,
+/// or `None` for the true prefix of a record (a torn append).
 fn get_record<M: protobuf::Message>(
     file: &str,
     bytes: &[u8],
     offset: usize,
-) -> Result<(M, usize), PeerError> {
+) -> Result<Option<(M, usize)>, PeerError> {
     let rest = &bytes[offset..];
     if rest.len() < HEADER_BYTES {
+        return Ok(None);
+    }
+    if le_u32(&rest[8..]) != crc32(&rest[..8]) {
         return Err(corrupt(format!(
-            "{file}: truncated record header at byte {offset} ({} of {HEADER_BYTES} bytes)",
-            rest.len()
+            "{file}: header checksum mismatch in the record at byte {offset}"
         )));
     }
-    let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
-    let crc = u32::from_le_bytes(rest[4..8].try_into().unwrap());
+    let (len, crc) = (le_u32(rest) as usize, le_u32(&rest[4..]));
     let body = &rest[HEADER_BYTES..];
     if body.len() < len {
-        return Err(corrupt(format!(
-            "{file}: truncated record at byte {offset}: {len} bytes announced, {} present",
-            body.len()
-        )));
+        return Ok(None);
     }
     let body = &body[..len];
     if crc32(body) != crc {
@@ -101,7 +115,7 @@ fn get_record<M: protobuf::Message>(
     }
     let value = M::parse_from_bytes(body)
         .map_err(|e| corrupt(format!("{file}: undecodable record at byte {offset}: {e}")))?;
-    Ok((value, offset + HEADER_BYTES + len))
+    Ok(Some((value, offset + HEADER_BYTES + len)))
 }
 
 /// A file of exactly one record.
@@ -109,7 +123,12 @@ fn read_single<M: protobuf::Message>(disk: &dyn Disk, file: &str) -> Result<Opti
     let Some(bytes) = disk.read(file) else {
         return Ok(None);
     };
-    let (value, end) = get_record(file, bytes, 0)?;
+    let Some((value, end)) = get_record(file, bytes, 0)? else {
+        return Err(corrupt(format!(
+            "{file}: {} bytes, less than its record (it is replaced whole, never torn)",
+            bytes.len()
+        )));
+    };
     if end != bytes.len() {
         return Err(corrupt(format!(
             "{file}: {} trailing bytes after its record",
@@ -148,6 +167,10 @@ impl DiskLog {
         let Some(first) = entries.first().map(|e| e.index) else {
             return;
         };
+        // A torn tail left by a crash goes before anything is appended.
+        if disk.read(LOG_FILE).map_or(0, |b| b.len() as u64) > self.bytes {
+            disk.truncate(LOG_FILE, self.bytes);
+        }
         if self.offsets.is_empty() || first <= self.first_index {
             if self.bytes > 0 {
                 disk.truncate(LOG_FILE, 0);
@@ -189,7 +212,9 @@ impl DiskLog {
         }
         let from = (index + 1 - self.first_index) as usize;
         let base = self.offsets[from];
-        let suffix = disk.read(LOG_FILE).unwrap_or(&[])[base as usize..].to_vec();
+        // Up to `bytes` only: a torn tail past it is not part of the log.
+        let suffix =
+            disk.read(LOG_FILE).unwrap_or(&[])[base as usize..self.bytes as usize].to_vec();
         disk.write(LOG_FILE, &suffix);
         self.offsets = self.offsets[from..].iter().map(|o| o - base).collect();
         self.first_index = index + 1;
@@ -269,7 +294,10 @@ fn read_log(log_bytes: &[u8]) -> Result<(Vec<Entry>, DiskLog), PeerError> {
     let mut entries: Vec<Entry> = Vec::new();
     let mut offset = 0;
     while offset < log_bytes.len() {
-        let (entry, next): (Entry, usize) = get_record(LOG_FILE, log_bytes, offset)?;
+        // A torn tail ends the log.
+        let Some((entry, next)) = get_record::<Entry>(LOG_FILE, log_bytes, offset)? else {
+            break;
+        };
         match entries.last() {
             Some(prev) if entry.index != prev.index + 1 => {
                 return Err(corrupt(format!(
@@ -474,9 +502,28 @@ mod tests {
         write_hard_state(&mut disk, &hs(1, 1, 2));
         let good = disk.clone();
 
-        let mut d = good.clone();
-        d.truncate(LOG_FILE, 13);
-        assert!(restore(&d, 3).unwrap_err().0.contains("truncated record"));
+        // A torn tail is dropped: only entry 1 is left.
+        let first_record = record(&entry(1, 1, b"a")).len() as u64;
+        for cut in [first_record + 3, first_record + 13] {
+            let mut d = good.clone();
+            d.truncate(LOG_FILE, cut);
+            write_hard_state(&mut d, &hs(1, 1, 1));
+            let r = restore(&d, 3).unwrap();
+            assert_eq!(r.entries.len(), 1, "cut at {cut}");
+        }
+
+        // Rot in any byte of the log is refused.
+        let len = good.read(LOG_FILE).unwrap().len();
+        for at in 0..len {
+            let mut d = good.clone();
+            let mut bytes = d.read(LOG_FILE).unwrap().to_vec();
+            bytes[at] ^= 0x01;
+            d.write(LOG_FILE, &bytes);
+            assert!(
+                restore(&d, 3).unwrap_err().0.contains("checksum"),
+                "byte {at}"
+            );
+        }
 
         let mut d = good.clone();
         let mut bytes = d.read(LOG_FILE).unwrap().to_vec();
