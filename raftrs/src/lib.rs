@@ -12,18 +12,21 @@
 //!   tick in lockstep; a call to [`Peer::tick`] runs every tick that fell due (after a
 //!   long pause, at most twice the election timeout's worth: enough for every raft-rs
 //!   timer to fire; the rest are dropped, as a coalescing timer would).
-//! - **Randomness**: raft-rs draws each randomized election timeout from
-//!   `rand::thread_rng()` in `[min_election_tick, max_election_tick)`. The adapter sets
-//!   `max_election_tick = min_election_tick + 1`, so that draw has a single possible
-//!   value, and draws `min_election_tick` itself, once per incarnation, from a
-//!   SplitMix64 seeded by [`PeerConfig::rng_seed`], within the configured election
-//!   timeout range; the tick jitter comes from the same generator. A run is then a pure
-//!   function of the seed. (raft-rs still *calls* `thread_rng` at every reset: rand
-//!   0.8's `gen_range` draws until one value passes its rejection test, then returns
-//!   `low + 0` for a one-value range, so the result never depends on what it drew.
-//!   raft-rs has no other source of randomness and reads no clock: its maps and sets
-//!   use `FxHasher`, which has no random seed, so their iteration order, and the order
-//!   of the messages built from it, is the same in every process.)
+//! - **Randomness**: raft-rs draws a new randomized election timeout from
+//!   `rand::thread_rng()` in `[min_election_tick, max_election_tick)` every time it
+//!   resets its timers (each change of term or role). The adapter overwrites that draw,
+//!   before raft-rs can read it, with one from a SplitMix64 seeded by
+//!   [`PeerConfig::rng_seed`] in the same range: after every raft-rs tick and step whose
+//!   term or role differs from before, it sets the timeout with
+//!   `set_randomized_election_timeout`. The timeout is thus redrawn at every election,
+//!   as Raft needs: a fixed one lets the peer with the shortest timeout and a stale log
+//!   time out first forever, bumping everyone's term without PreVote and winning no
+//!   vote. The tick jitter comes from the same generator. A run is then a pure
+//!   function of the seed. (raft-rs reads its own draw only in `tick_election`, never
+//!   within the call that drew it. raft-rs has no other source of randomness and reads
+//!   no clock: its maps and sets use `FxHasher`, which has no random seed, so their
+//!   iteration order, and the order of the messages built from it, is the same in
+//!   every process.)
 //! - **Configuration**: PreVote and CheckQuorum on (CheckQuorum gives the leader
 //!   stickiness the reference gets from PreVote alone, and lets a cut-off leader step
 //!   down); membership never changes.
@@ -100,8 +103,11 @@ pub struct RaftRsPeer {
     id: PeerId,
     peers: usize,
     timing: Timing,
-    /// The drawn election timeout, in ticks.
+    /// The current election timeout, in ticks (drawn from the seed at every reset).
     election_timeout_ticks: usize,
+    /// raft-rs's term and role after the last call into it: a change means it reset
+    /// its timers and drew a timeout of its own, which `redraw_election_timeout` replaces.
+    last_term_role: (Term, StateRole),
     rng: SplitMix64,
     next_tick_ms: u64,
     /// Where the log's records are in the log file.
@@ -188,15 +194,18 @@ impl RaftRsPeer {
             max_inflight_msgs: 256,
             check_quorum: true,
             pre_vote: config.pre_vote.unwrap_or(true),
-            min_election_tick: election_timeout_ticks,
-            max_election_tick: election_timeout_ticks + 1,
+            min_election_tick: timing.election_lo,
+            max_election_tick: timing.election_hi + 1,
             ..Default::default()
         };
         cfg.validate()
             .map_err(|e| PeerError(format!("raft-rs configuration: {e}")))?;
         let logger = slog::Logger::root(slog::Discard, slog::o!());
-        let node = RawNode::new(&cfg, storage, &logger)
+        let mut node = RawNode::new(&cfg, storage, &logger)
             .map_err(|e| PeerError(format!("raft-rs could not start: {e}")))?;
+        node.raft
+            .set_randomized_election_timeout(election_timeout_ticks);
+        let last_term_role = (node.raft.term, node.raft.state);
         // A random phase, so that peers started together do not tick together.
         let next_tick_ms = now_ms + rng.range_inclusive(1, TICK_MS);
         Ok(RaftRsPeer {
@@ -205,6 +214,7 @@ impl RaftRsPeer {
             peers: config.peers,
             timing,
             election_timeout_ticks,
+            last_term_role,
             rng,
             next_tick_ms,
             log: restored.log,
@@ -214,7 +224,7 @@ impl RaftRsPeer {
         })
     }
 
-    /// This incarnation's election timeout, in ticks (drawn from the seed).
+    /// The current election timeout, in ticks (drawn from the seed at every reset).
     pub fn election_timeout_ticks(&self) -> usize {
         self.election_timeout_ticks
     }
@@ -232,6 +242,23 @@ impl RaftRsPeer {
     /// The index raft-rs considers applied.
     pub fn applied_index(&self) -> Index {
         self.node.raft.raft_log.applied
+    }
+
+    /// After a call into raft-rs: if it changed term or role, it reset its election
+    /// timer and drew a timeout from `thread_rng`; replace it with a seeded draw.
+    fn redraw_election_timeout(&mut self) {
+        let now = (self.node.raft.term, self.node.raft.state);
+        if now == self.last_term_role {
+            return;
+        }
+        self.last_term_role = now;
+        self.election_timeout_ticks = self.rng.range_inclusive(
+            self.timing.election_lo as u64,
+            self.timing.election_hi as u64,
+        ) as usize;
+        self.node
+            .raft
+            .set_randomized_election_timeout(self.election_timeout_ticks);
     }
 
     fn draw_tick_length(&mut self) -> u64 {
@@ -332,7 +359,7 @@ impl RaftRsPeer {
     /// rest, as a real process's coalescing timer would, instead of replaying dozens
     /// of identical heartbeats or elections while no message can arrive in between.
     fn max_catch_up_ticks(&self) -> usize {
-        2 * (self.election_timeout_ticks + 1)
+        2 * (self.timing.election_hi + 1)
     }
 
     /// After each tick: a follower whose progress still waits for a snapshot one
@@ -382,6 +409,7 @@ impl Peer for RaftRsPeer {
                 break;
             }
             self.node.tick();
+            self.redraw_election_timeout();
             self.watch_snapshots();
             ticks += 1;
             self.next_tick_ms += self.draw_tick_length();
@@ -401,9 +429,12 @@ impl Peer for RaftRsPeer {
         }
         let msg = wire::from_wire(&msg)?;
         wire::check(&msg, from as u64 + 1, self.id as u64 + 1, self.peers as u64)?;
-        self.node
+        let stepped = self
+            .node
             .step(msg)
-            .map_err(|e| PeerError(format!("raft-rs refused the message: {e}")))
+            .map_err(|e| PeerError(format!("raft-rs refused the message: {e}")));
+        self.redraw_election_timeout();
+        stepped
     }
 
     fn start(&mut self, _now_ms: u64, command: Vec<u8>) -> (Index, Term, bool) {

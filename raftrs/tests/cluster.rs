@@ -447,7 +447,7 @@ fn the_same_seed_gives_the_same_readies_and_other_seeds_other_timeouts() {
     for seed in 0..20 {
         let config = PeerConfig::new(0, 3, seed);
         let p = RaftRsPeer::new(config, &MemDisk::default(), 0).unwrap();
-        // raft-rs's own (thread_rng) draw has only the seeded value to pick.
+        // raft-rs's own (thread_rng) draw is replaced by the seeded one.
         assert_eq!(p.randomized_election_timeout(), p.election_timeout_ticks());
         let ms = p.election_timeout_ticks() as u64 * raftrs::TICK_MS;
         assert!((300..=600).contains(&ms), "{ms} ms");
@@ -481,7 +481,8 @@ fn ticks_follow_the_clock_with_jitter_and_catch_up() {
     let mut q = RaftRsPeer::new(PeerConfig::new(1, 3, 5), &MemDisk::default(), 0).unwrap();
     q.tick(700);
     assert_eq!(q.status().role, Role::Candidate);
-    // raft-rs redrew its timeout from thread_rng when it changed role: same value.
+    // raft-rs redrew its timeout from thread_rng when it changed role; the adapter
+    // replaced that draw with a seeded one.
     assert_eq!(q.randomized_election_timeout(), q.election_timeout_ticks());
     assert!(q.next_deadline_ms() > 700);
     let mut disk = MemDisk::default();
