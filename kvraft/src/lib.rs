@@ -30,4 +30,6 @@ mod protocol;
 mod server;
 
 pub use protocol::{ClientId, KvArgs, KvReply, Op, Seq};
+#[cfg(feature = "injected-bugs")]
+pub use server::InjectedBug;
 pub use server::{KvServer, ReadMode, RequestId, ServerConfig};

@@ -34,6 +34,23 @@ pub struct ServerConfig {
     pub request_timeout_ms: u64,
     /// How Gets are served.
     pub read_mode: ReadMode,
+    /// A deliberate bug, for testing the testers (the mutant catalogue).
+    #[cfg(feature = "injected-bugs")]
+    pub injected_bug: Option<InjectedBug>,
+}
+
+/// Deliberate bugs of a KV server (the mutant catalogue's KV half).
+#[cfg(feature = "injected-bugs")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InjectedBug {
+    /// Snapshots leave the duplicate table out: after a restart or an
+    /// InstallSnapshot, a retried write is applied twice.
+    DedupTableNotInSnapshot,
+    /// A write is a duplicate only if it is the client's last one: an old
+    /// request replayed late is applied again.
+    DedupOnlyLastRequest,
+    /// No duplicate detection at all.
+    NoDedup,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +59,8 @@ impl Default for ServerConfig {
             maxraftstate: None,
             request_timeout_ms: 1000,
             read_mode: ReadMode::Log,
+            #[cfg(feature = "injected-bugs")]
+            injected_bug: None,
         }
     }
 }
@@ -150,6 +169,14 @@ impl KvServer {
     }
 
     fn is_duplicate(&self, client_id: ClientId, seq: Seq) -> bool {
+        #[cfg(feature = "injected-bugs")]
+        match self.config.injected_bug {
+            Some(InjectedBug::NoDedup) => return false,
+            Some(InjectedBug::DedupOnlyLastRequest) => {
+                return self.sessions.get(&client_id) == Some(&seq);
+            }
+            _ => {}
+        }
         self.sessions.get(&client_id).is_some_and(|&s| seq <= s)
     }
 
@@ -273,6 +300,16 @@ impl KvServer {
     }
 
     fn snapshot_bytes(&self) -> Vec<u8> {
+        #[cfg(feature = "injected-bugs")]
+        if self.config.injected_bug == Some(InjectedBug::DedupTableNotInSnapshot) {
+            let state = SnapshotRef {
+                last_applied: self.last_applied,
+                data: &self.data,
+                sessions: &BTreeMap::new(),
+            };
+            return bincode::serde::encode_to_vec(&state, bincode::config::standard())
+                .expect("bincode cannot fail on in-memory values");
+        }
         let state = SnapshotRef {
             last_applied: self.last_applied,
             data: &self.data,

@@ -671,3 +671,55 @@ fn a_corpus_line_past_the_end_is_status_2() {
         &["counts from 1"],
     );
 }
+
+#[test]
+fn mutants_lists_the_catalogue_and_measures_one() {
+    let o = lab(&["mutants", "--list"]);
+    let all = says(
+        &o,
+        0,
+        &["vote-without-log-check", "dedup-table-not-in-snapshot"],
+    );
+    assert!(all.lines().count() > 15, "at least 15 mutants:\n{all}");
+    let o = lab(&[
+        "mutants",
+        "--only",
+        "vote-without-log-check",
+        "--seeds",
+        "0..10",
+        "--max-shrink-runs",
+        "60",
+    ]);
+    let all = says(&o, 0, &["1 caught, 0 missed"]);
+    let row = all
+        .lines()
+        .find(|l| l.starts_with("vote-without-log-check"))
+        .unwrap_or_default();
+    assert!(row.contains("safety"), "the oracle catches it: {row}");
+    says(
+        &lab(&["mutants", "--only", "nope"]),
+        2,
+        &["no mutant named `nope`"],
+    );
+}
+
+#[test]
+fn a_mutant_is_a_peer_its_failure_lines_name() {
+    let o = lab(&[
+        "explore",
+        "--peer",
+        "mutant:vote-without-log-check",
+        "--seeds",
+        "0..4",
+        "--corpus",
+        scratch("mutant-corpus.jsonl").to_str().unwrap(),
+    ]);
+    says(
+        &o,
+        1,
+        &[
+            "peer=mutant:vote-without-log-check",
+            "--peer mutant:vote-without-log-check",
+        ],
+    );
+}

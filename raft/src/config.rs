@@ -28,14 +28,50 @@ pub struct Config {
     /// A deliberate bug, for testing the testers (checkers, the shrinker).
     #[cfg(feature = "injected-bugs")]
     pub injected_bug: Option<InjectedBug>,
+    /// The peer's own assertions (commit index within the log, no conflict at a
+    /// committed index, ...). Off, a mutant is left to the lab's oracle and
+    /// checker alone, as a student's Raft without such assertions would be.
+    #[cfg(feature = "injected-bugs")]
+    pub internal_assertions: bool,
 }
 
-/// Deliberate bugs a test can switch on to show that raftlab catches them.
+/// Deliberate bugs a test can switch on to show that raftlab catches them: the
+/// classic mistakes of Raft implementations (the mutant catalogue).
 #[cfg(feature = "injected-bugs")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InjectedBug {
     /// Grant votes without the up-to-date check of section 5.4.1.
     VoteWithoutLogCheck,
+    /// votedFor is never written to disk: a restarted peer forgets its vote.
+    VotedForNotPersisted,
+    /// A term learned from another peer is not written to disk.
+    TermNotPersisted,
+    /// Readies never ask for a sync: replies leave before their state is durable.
+    ReplyBeforePersist,
+    /// A follower truncates its log after prevLogIndex even where the entries
+    /// match (a stale AppendEntries cuts committed entries).
+    TruncateMatchingSuffix,
+    /// A follower sets commitIndex to min(leaderCommit, its last index) instead of
+    /// the last new entry (Figure 2's rule 5 misread).
+    CommitPastLastNewEntry,
+    /// A leader takes matchIndex from its own last index, not from the reply.
+    MatchIndexFromLeaderLog,
+    /// Replies of an older term (votes, AppendEntries acks) still count.
+    StaleRepliesCounted,
+    /// A follower installs a snapshot older than what it has committed.
+    StaleSnapshotInstalled,
+    /// A leader commits an entry of an older term by counting replicas (Figure 8).
+    CommitOldTermByCounting,
+    /// A peer resets its election timer when it refuses a vote too.
+    TimerResetOnRefusedVote,
+    /// A follower appends without checking prevLogTerm.
+    AppendWithoutPrevLogCheck,
+    /// A duplicated vote reply counts as a second vote.
+    DuplicateVotesCounted,
+    /// A candidate campaigns in its current term instead of a new one.
+    CampaignWithoutNewTerm,
+    /// Half the votes (rounded down) win an election.
+    QuorumOffByOne,
 }
 
 impl Config {
@@ -53,6 +89,8 @@ impl Config {
             pre_vote: true,
             #[cfg(feature = "injected-bugs")]
             injected_bug: None,
+            #[cfg(feature = "injected-bugs")]
+            internal_assertions: true,
         }
     }
 

@@ -152,10 +152,15 @@ impl peer::Peer for ReferencePeer {
 
     fn ready(&mut self, disk: &mut dyn Disk) -> peer::Ready {
         let rd = self.raft.ready();
-        let must_sync = rd.must_persist();
-        if must_sync {
+        let must_persist = rd.must_persist();
+        if must_persist {
             self.store.persist(disk, &rd);
         }
+        #[cfg(feature = "injected-bugs")]
+        let must_sync = must_persist
+            && self.raft.config().injected_bug != Some(crate::InjectedBug::ReplyBeforePersist);
+        #[cfg(not(feature = "injected-bugs"))]
+        let must_sync = must_persist;
         peer::Ready {
             must_sync,
             snapshot: rd
@@ -232,12 +237,14 @@ pub fn factory() -> peer::PeerFactory {
     })
 }
 
-/// Reference peers with a deliberate bug (tests of the testers only).
+/// Reference peers with a deliberate bug (tests of the testers only), their
+/// own assertions on or off.
 #[cfg(feature = "injected-bugs")]
-pub fn buggy_factory(bug: crate::InjectedBug) -> peer::PeerFactory {
+pub fn buggy_factory(bug: crate::InjectedBug, internal_assertions: bool) -> peer::PeerFactory {
     std::rc::Rc::new(move |config, disk, now_ms| {
         let c = Config {
             injected_bug: Some(bug),
+            internal_assertions,
             ..ReferencePeer::config(&config)
         };
         Ok(Box::new(ReferencePeer::new(c, disk, now_ms)?) as Box<dyn peer::Peer>)

@@ -11,6 +11,32 @@ use crate::{
 };
 use peer::SplitMix64;
 
+/// True when the test-only mutant `$bug` is on (never without the
+/// `injected-bugs` feature, where it compiles to `false`).
+macro_rules! mutant {
+    ($raft:expr, $bug:ident) => {{
+        #[cfg(feature = "injected-bugs")]
+        let on = $raft.config.injected_bug == Some(crate::InjectedBug::$bug);
+        #[cfg(not(feature = "injected-bugs"))]
+        let on = false;
+        on
+    }};
+}
+
+/// The peer's own assertion, which a mutant run can switch off (see
+/// `Config::internal_assertions`).
+macro_rules! internal_assert {
+    ($raft:expr, $($arg:tt)+) => {{
+        #[cfg(feature = "injected-bugs")]
+        let on = $raft.config.internal_assertions;
+        #[cfg(not(feature = "injected-bugs"))]
+        let on = true;
+        if on {
+            assert!($($arg)+);
+        }
+    }};
+}
+
 /// A peer's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -247,9 +273,14 @@ impl Raft {
 
     /// Take all pending output. See [`Ready`] for what the driver must do with it.
     pub fn ready(&mut self) -> Ready {
+        let voted_for = if mutant!(self, VotedForNotPersisted) {
+            None
+        } else {
+            self.voted_for
+        };
         let hard_state = std::mem::take(&mut self.hard_state_dirty).then_some(HardState {
             current_term: self.current_term,
-            voted_for: self.voted_for,
+            voted_for,
         });
         let snapshot = std::mem::take(&mut self.snapshot_dirty).then(|| Snapshot {
             last_included_index: self.log.snapshot_index(),
@@ -376,8 +407,14 @@ impl Raft {
                 self.handle_install_snapshot(now_ms, from, args)
             }
             Message::RequestVoteReply(reply) => {
-                if reply.term == self.current_term && reply.vote_granted {
-                    self.votes_granted[from] = true; // duplicates count once
+                let current = reply.term == self.current_term || mutant!(self, StaleRepliesCounted);
+                if current && reply.vote_granted {
+                    let mut voter = from;
+                    if mutant!(self, DuplicateVotesCounted) && self.votes_granted[from] {
+                        let other = self.votes_granted.iter().position(|g| !g);
+                        voter = other.unwrap_or(from);
+                    }
+                    self.votes_granted[voter] = true; // duplicates count once
                     if self.has_quorum_of_votes() {
                         self.become_leader(now_ms);
                     }
@@ -434,8 +471,7 @@ impl Raft {
     /// Section 5.4.1: is the candidate's log at least as up to date as ours (its
     /// last term later, or the same last term and at least as long)?
     fn is_up_to_date(&self, args: &RequestVoteArgs) -> bool {
-        #[cfg(feature = "injected-bugs")]
-        if self.config.injected_bug == Some(crate::InjectedBug::VoteWithoutLogCheck) {
+        if mutant!(self, VoteWithoutLogCheck) {
             return true;
         }
         (args.last_log_term, args.last_log_index) >= (self.log.last_term(), self.log.last_index())
@@ -518,6 +554,8 @@ impl Raft {
                 self.hard_state_dirty = true;
             }
             self.reset_election_timer(now_ms);
+        } else if mutant!(self, TimerResetOnRefusedVote) {
+            self.reset_election_timer(now_ms);
         }
         self.send(
             from,
@@ -561,7 +599,9 @@ impl Raft {
                     self.reply_append_entries(from, false, args.prev_log_index, ci, None);
                     return;
                 }
-                Some(term) if term != args.prev_log_term => {
+                Some(term)
+                    if term != args.prev_log_term && !mutant!(self, AppendWithoutPrevLogCheck) =>
+                {
                     let ci = self.log.first_index_of_term_at(prev);
                     self.reply_append_entries(from, false, args.prev_log_index, ci, Some(term));
                     return;
@@ -571,6 +611,12 @@ impl Raft {
         }
         debug_assert_eq!(entries.first().map_or(prev + 1, |e| e.index), prev + 1);
 
+        if mutant!(self, TruncateMatchingSuffix)
+            && let Some(first) = entries.first()
+            && first.index <= self.log.last_index()
+        {
+            self.log.truncate_from(first.index);
+        }
         // Append what is new; truncate only at a real conflict. A stale or duplicated
         // AppendEntries whose entries all match changes nothing (truncating there could
         // drop entries that are already committed).
@@ -578,7 +624,8 @@ impl Raft {
             match self.log.term_at(e.index) {
                 Some(term) if term == e.term => continue,
                 Some(_) => {
-                    assert!(
+                    internal_assert!(
+                        self,
                         e.index > self.commit_index,
                         "peer {}: conflict at committed index {} (commit_index {})",
                         self.config.id,
@@ -597,7 +644,12 @@ impl Raft {
 
         // Commit no further than what this message proved matches the leader.
         if args.leader_commit > self.commit_index {
-            let new_commit = args.leader_commit.min(last_new);
+            let last_known = if mutant!(self, CommitPastLastNewEntry) {
+                self.log.last_index()
+            } else {
+                last_new
+            };
+            let new_commit = args.leader_commit.min(last_known);
             if new_commit > self.commit_index {
                 self.commit_index = new_commit;
                 self.apply_committed();
@@ -628,7 +680,9 @@ impl Raft {
         self.reset_election_timer(now_ms);
         // A snapshot at or below what we committed tells us nothing new (and installing
         // it could roll the service back).
-        if args.last_included_index > self.commit_index {
+        let stale_ok = mutant!(self, StaleSnapshotInstalled)
+            && args.last_included_index > self.log.snapshot_index();
+        if args.last_included_index > self.commit_index || stale_ok {
             self.log
                 .compact_to(args.last_included_index, args.last_included_term);
             self.snapshot_data = args.data.clone();
@@ -662,11 +716,16 @@ impl Raft {
     }
 
     fn handle_append_entries_reply(&mut self, from: PeerId, reply: AppendEntriesReply) {
-        if reply.term != self.current_term {
+        if reply.term != self.current_term && !mutant!(self, StaleRepliesCounted) {
             return; // from an older term: stale
         }
         if reply.success {
-            self.on_acknowledged(from, reply.match_index);
+            let index = if mutant!(self, MatchIndexFromLeaderLog) {
+                self.log.last_index()
+            } else {
+                reply.match_index
+            };
+            self.on_acknowledged(from, index);
             return;
         }
         // Fast backtracking: skip the follower's whole conflicting term at once.
@@ -696,7 +755,7 @@ impl Raft {
         if term > self.current_term {
             self.current_term = term;
             self.voted_for = None;
-            self.hard_state_dirty = true;
+            self.hard_state_dirty = !mutant!(self, TermNotPersisted);
         }
         // A follower learning of a higher term from a mere candidate keeps its timer:
         // resetting it there would let a candidate that cannot win (stale log) delay
@@ -711,7 +770,9 @@ impl Raft {
     fn campaign(&mut self, now_ms: u64) {
         self.pre_vote_term = None;
         self.role = Role::Candidate;
-        self.current_term += 1;
+        if !mutant!(self, CampaignWithoutNewTerm) {
+            self.current_term += 1;
+        }
         self.voted_for = Some(self.config.id);
         self.hard_state_dirty = true;
         self.leader_id = None;
@@ -792,7 +853,8 @@ impl Raft {
     /// Earlier-term entries become committed only indirectly, through such an N.
     fn maybe_commit(&mut self) {
         let n = self.progress.quorum_match_index();
-        if n > self.commit_index && self.log.term_at(n) == Some(self.current_term) {
+        let of_our_term = self.log.term_at(n) == Some(self.current_term);
+        if n > self.commit_index && (of_our_term || mutant!(self, CommitOldTermByCounting)) {
             self.commit_index = n;
             self.apply_committed();
         }
@@ -844,6 +906,10 @@ impl Raft {
     }
 
     fn has_quorum_of_votes(&self) -> bool {
+        if mutant!(self, QuorumOffByOne) {
+            let granted = self.votes_granted.iter().filter(|g| **g).count();
+            return 2 * granted >= self.votes_granted.len() - 1;
+        }
         quorum::has_majority(&self.votes_granted)
     }
 
@@ -901,14 +967,15 @@ impl Raft {
     }
 
     fn check_invariants(&self) {
-        assert!(
+        internal_assert!(
+            self,
             self.commit_index <= self.log.last_index(),
             "commit_index {} beyond last_index {}",
             self.commit_index,
             self.log.last_index()
         );
-        assert!(self.last_applied <= self.commit_index);
-        assert!(self.log.snapshot_index() <= self.last_applied);
+        internal_assert!(self, self.last_applied <= self.commit_index);
+        internal_assert!(self, self.log.snapshot_index() <= self.last_applied);
         debug_assert!(self.voted_for.is_none_or(|v| v < self.config.peers));
         if cfg!(debug_assertions) {
             self.log.check_invariants();

@@ -10,6 +10,7 @@ pub mod graded;
 pub mod harness;
 pub mod hooks;
 pub mod kv_suite;
+pub mod mutants;
 pub mod nemesis;
 pub mod peers;
 pub mod raft_suite;

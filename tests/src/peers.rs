@@ -43,7 +43,7 @@ pub struct PeerKind {
 }
 
 #[cfg(feature = "reference")]
-fn reference_kv(options: &KvServerOptions) -> Box<dyn KvStateMachine> {
+pub(crate) fn reference_kv(options: &KvServerOptions) -> Box<dyn KvStateMachine> {
     Box::new(kvraft::KvServer::new(kvraft::ServerConfig {
         maxraftstate: options.maxraftstate,
         ..kvraft::ServerConfig::default()
@@ -74,6 +74,9 @@ pub const PEERS: &[PeerKind] = &[
     },
 ];
 
+/// Makes a peer's KV servers.
+pub type KvServerFactory = std::rc::Rc<dyn Fn(&KvServerOptions) -> Box<dyn KvStateMachine>>;
+
 /// A chosen peer: its name and how to make its nodes.
 #[derive(Clone)]
 pub struct PeerChoice {
@@ -82,7 +85,7 @@ pub struct PeerChoice {
     /// Makes its Raft peers.
     pub factory: PeerFactory,
     /// Makes its KV servers.
-    pub kv_server: fn(&KvServerOptions) -> Box<dyn KvStateMachine>,
+    pub kv_server: KvServerFactory,
 }
 
 impl fmt::Debug for PeerChoice {
@@ -94,14 +97,20 @@ impl fmt::Debug for PeerChoice {
 impl PeerChoice {
     /// The peer called `name`, or an error listing the known ones.
     pub fn named(name: &str) -> Result<PeerChoice, String> {
+        if let Some((m, assertions)) = crate::mutants::find(name) {
+            return Ok(m.choice(assertions));
+        }
         let kind = PEERS.iter().find(|p| p.name == name).ok_or_else(|| {
             let known: Vec<&str> = PEERS.iter().map(|p| p.name).collect();
-            format!("no peer named `{name}`; known peers: {}", known.join(", "))
+            format!(
+                "no peer named `{name}`; known peers: {} (and the mutants `lab mutants --list` names)",
+                known.join(", ")
+            )
         })?;
         Ok(PeerChoice {
             name: kind.name,
             factory: (kind.make)(),
-            kv_server: kind.kv_server,
+            kv_server: std::rc::Rc::new(kind.kv_server),
         })
     }
 
@@ -111,8 +120,8 @@ impl PeerChoice {
     pub fn buggy_reference(bug: raft::InjectedBug) -> PeerChoice {
         PeerChoice {
             name: REFERENCE,
-            factory: raft::buggy_factory(bug),
-            kv_server: reference_kv,
+            factory: raft::buggy_factory(bug, true),
+            kv_server: std::rc::Rc::new(reference_kv),
         }
     }
 
@@ -130,7 +139,7 @@ impl PeerChoice {
                 config.rng_seed ^= DRAWS.fetch_add(1, Ordering::Relaxed);
                 seeded(config, disk, now_ms)
             }),
-            kv_server: reference_kv,
+            kv_server: std::rc::Rc::new(reference_kv),
         }
     }
 
@@ -141,13 +150,13 @@ impl PeerChoice {
         PeerChoice {
             name: REFERENCE,
             factory: raft::factory(),
-            kv_server: |options| {
+            kv_server: std::rc::Rc::new(|options| {
                 Box::new(kvraft::KvServer::new(kvraft::ServerConfig {
                     maxraftstate: options.maxraftstate,
                     read_mode: kvraft::ReadMode::StaleLocal,
                     ..kvraft::ServerConfig::default()
                 }))
-            },
+            }),
         }
     }
 }

@@ -128,7 +128,7 @@ fn failure_with(breaks: Breaks) -> String {
             };
             Ok(Box::new(bad) as Box<dyn peer::Peer>)
         }),
-        kv_server: |o| Box::new(student::KvServer::new(o.maxraftstate)),
+        kv_server: std::rc::Rc::new(|o| Box::new(student::KvServer::new(o.maxraftstate))),
     };
     let options = ClusterOptions {
         peer: choice,
