@@ -53,10 +53,43 @@ pub struct KvState(Option<Arc<Piece>>);
 
 struct Piece {
     prev: Option<Arc<Piece>>,
-    text: Box<str>,
+    text: Text,
     /// Length and polynomial hash of the whole value up to and including `text`.
     len: usize,
     hash: u64,
+}
+
+/// A piece's bytes. Short ones (the usual append: one client's token, such as
+/// `x 3 7 y`) are kept inside the piece, so a new state costs one allocation, not
+/// two; the piece stays 48 bytes either way.
+enum Text {
+    Short { len: u8, bytes: [u8; SHORT_TEXT] },
+    Long(Box<str>),
+}
+
+const SHORT_TEXT: usize = 22;
+
+impl Text {
+    fn new(text: &str) -> Text {
+        if text.len() <= SHORT_TEXT {
+            let mut bytes = [0; SHORT_TEXT];
+            bytes[..text.len()].copy_from_slice(text.as_bytes());
+            Text::Short {
+                len: text.len() as u8,
+                bytes,
+            }
+        } else {
+            Text::Long(text.into())
+        }
+    }
+
+    #[inline]
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Text::Short { len, bytes } => &bytes[..*len as usize],
+            Text::Long(s) => s.as_bytes(),
+        }
+    }
 }
 
 const POLY: u64 = 0x100_0000_01b3; // the FNV prime: odd, well spread
@@ -91,15 +124,15 @@ impl KvState {
             .fold(self.hash(), |h, b| h.wrapping_mul(POLY) ^ b as u64);
         KvState(Some(Arc::new(Piece {
             prev: self.0.clone(),
-            text: text.into(),
+            text: Text::new(text),
             len: self.len() + text.len(),
             hash,
         })))
     }
 
     /// The pieces, last first.
-    fn pieces(&self) -> impl Iterator<Item = &str> {
-        std::iter::successors(self.0.as_deref(), |p| p.prev.as_deref()).map(|p| &*p.text)
+    fn pieces(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::successors(self.0.as_deref(), |p| p.prev.as_deref()).map(|p| p.text.as_bytes())
     }
 
     /// Compares with a plain string without building one.
@@ -110,7 +143,7 @@ impl KvState {
         let mut end = s.len();
         for piece in self.pieces() {
             let start = end - piece.len();
-            if s.as_bytes()[start..end] != *piece.as_bytes() {
+            if s.as_bytes()[start..end] != *piece {
                 return false;
             }
             end = start;
@@ -121,8 +154,11 @@ impl KvState {
 
 impl std::fmt::Display for KvState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let pieces: Vec<&str> = self.pieces().collect();
-        pieces.iter().rev().try_for_each(|p| f.write_str(p))
+        let mut bytes: Vec<u8> = Vec::with_capacity(self.len());
+        let pieces: Vec<&[u8]> = self.pieces().collect();
+        pieces.iter().rev().for_each(|p| bytes.extend_from_slice(p));
+        // Whole pieces are whole appended strings, so their concatenation is UTF-8.
+        f.write_str(&String::from_utf8_lossy(&bytes))
     }
 }
 
