@@ -10,9 +10,8 @@
 //! before it returned, but nothing that fits can be placed: backtrack by undoing the
 //! most recent linearization. An empty list means every operation was placed.
 //!
-//! Speed comes from three choices: states are interned to `u32` ids and the model's
-//! `step` is memoised per (state, operation), so the inner loop never allocates or
-//! clones a state; the hash of the linearized set is kept incrementally (Zobrist:
+//! Speed comes from three choices: states are interned to `u32` ids, so the search
+//! never clones or compares a state it has already seen; the hash of the linearized set is kept incrementally (Zobrist:
 //! xor of one random word per operation); and the visited set is an open-addressed
 //! table over a flat arena of bitsets.
 //!
@@ -339,7 +338,7 @@ impl<'a, M: Model> Search<'a, M> {
             if tag & CALL != 0 {
                 let local = tag & !CALL;
                 let op = &self.history[self.part[local as usize]];
-                if let Some(after) = self.states.step(self.model, self.state, local, op) {
+                if let Some(after) = self.states.step(self.model, self.state, op) {
                     let (w, bit) = (local as usize / 64, 1u64 << (local % 64));
                     self.linearized[w] |= bit;
                     let h = self.lin_hash ^ self.zobrist[local as usize];
@@ -418,21 +417,13 @@ fn unlift(next: &mut [u32], prev: &mut [u32], call: u32, ret: u32) {
     }
 }
 
-/// Transitions kept in a state's own chunks before spilling to [`States::more`]
-/// (three chunks).
-const SHORT: u32 = 3 * CHUNK as u32;
-const CHUNK: usize = 7;
-
-/// A cache line of transitions of one state: (local op, next state id or NIL if
-/// the model said no), and the state's next (older) chunk.
-#[derive(Clone, Copy)]
-struct Chunk {
-    entries: [(u32, u32); CHUNK],
-    len: u32,
-    next: u32,
-}
-
-/// Interned model states and the memoised transition function.
+/// Interned model states: the search keeps `u32` ids, never states.
+///
+/// Transitions are not memoised: `step` is asked again whenever the search tries
+/// an operation from a state. On Porcupine's histories most tries are new (each
+/// linearized append makes a new KV value) or are rejected reads, which cost the
+/// model a comparison; a memo table cost more in memory traffic than it saved, on
+/// the KV and the register histories alike.
 struct States<S> {
     /// Each distinct state once; its id is its position.
     all: Vec<S>,
@@ -440,15 +431,6 @@ struct States<S> {
     /// `same_hash`. (Keeps one copy of each state, unlike a map keyed by state.)
     by_hash: IdTable,
     same_hash: Vec<u32>,
-    /// The transitions computed so far, per state: its newest chunk (NIL if none)
-    /// and how many it has. Kept per state, in chunks of one flat arena rather than
-    /// one big table, because the search tries op after op from the same state: its
-    /// few chunks stay in cache, and nothing is allocated per state. A state with
-    /// more than [`SHORT`] transitions (few states, many ops: a register) keeps the
-    /// rest in `more`, keyed by (state << 32 | local op).
-    head: Vec<(u32, u32)>,
-    chunks: Vec<Chunk>,
-    more: IdTable,
 }
 
 impl<S: Eq + std::hash::Hash> States<S> {
@@ -457,9 +439,6 @@ impl<S: Eq + std::hash::Hash> States<S> {
             all: Vec::new(),
             by_hash: IdTable::new(ops * 4),
             same_hash: Vec::new(),
-            head: Vec::new(),
-            chunks: Vec::new(),
-            more: IdTable::new(64),
         };
         states.intern(model.init());
         states
@@ -478,79 +457,30 @@ impl<S: Eq + std::hash::Hash> States<S> {
         let id = self.all.len() as u32;
         self.all.push(s);
         self.same_hash.push(first);
-        self.head.push((NIL, 0));
         self.by_hash.insert(h, id);
         id
     }
 
-    #[inline]
-    fn known(&self, state: u32, local: u32) -> Option<u32> {
-        let (mut c, count) = self.head[state as usize];
-        while c != NIL {
-            let chunk = &self.chunks[c as usize];
-            if let Some(&(_, id)) = chunk.entries[..chunk.len as usize]
-                .iter()
-                .find(|e| e.0 == local)
-            {
-                return Some(id);
-            }
-            c = chunk.next;
-        }
-        if count >= SHORT {
-            return self.more.get((state as u64) << 32 | local as u64);
-        }
-        None
-    }
-
-    fn remember(&mut self, state: u32, local: u32, id: u32) {
-        let (c, count) = self.head[state as usize];
-        if count >= SHORT {
-            self.more.insert((state as u64) << 32 | local as u64, id);
-        } else if c != NIL && (self.chunks[c as usize].len as usize) < CHUNK {
-            let chunk = &mut self.chunks[c as usize];
-            chunk.entries[chunk.len as usize] = (local, id);
-            chunk.len += 1;
-        } else {
-            let mut entries = [(0, 0); CHUNK];
-            entries[0] = (local, id);
-            self.chunks.push(Chunk {
-                entries,
-                len: 1,
-                next: c,
-            });
-            self.head[state as usize].0 = self.chunks.len() as u32 - 1;
-        }
-        self.head[state as usize].1 = count + 1;
-    }
-
+    /// The id of the state after `op` from `state`; `None` if the model rejects it.
     #[inline]
     fn step<M: Model<State = S>>(
         &mut self,
         model: &M,
         state: u32,
-        local: u32,
         op: &Operation<M::Input, M::Output>,
     ) -> Option<u32> {
-        let id = match self.known(state, local) {
-            Some(id) => id,
-            None => {
-                let id = match model.step(&self.all[state as usize], &op.input, &op.output) {
-                    None => NIL,
-                    // Reads leave the state as it was: one comparison (which
-                    // fails fast on a length change) saves hashing it.
-                    Some(s) if s == self.all[state as usize] => state,
-                    Some(s) => self.intern(s),
-                };
-                self.remember(state, local, id);
-                id
-            }
-        };
-        (id != NIL).then_some(id)
+        let before = &self.all[state as usize];
+        match model.step(before, &op.input, &op.output)? {
+            // Reads leave the state as it was: one comparison (which fails fast on
+            // a length change) saves hashing it.
+            s if s == *before => Some(state),
+            s => Some(self.intern(s)),
+        }
     }
 }
 
-/// A map from `u64` to `u32` (open addressing, linear probing), for the two hot
-/// lookups of [`States`]; leaner than a general hash map on these keys.
+/// A map from `u64` to `u32` (open addressing, linear probing), for the hot
+/// lookup of [`States`]; leaner than a general hash map on these keys.
 struct IdTable {
     slots: Vec<(u64, u32)>,
     len: usize,
