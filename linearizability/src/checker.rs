@@ -446,7 +446,8 @@ impl<S: Eq + std::hash::Hash> States<S> {
 
     fn intern(&mut self, s: S) -> u32 {
         let h = FxBuild::default().hash_one(&s);
-        let first = self.by_hash.get(h).unwrap_or(NIL);
+        let slot = self.by_hash.find(h);
+        let first = self.by_hash.get(slot).unwrap_or(NIL);
         let mut id = first;
         while id != NIL {
             if self.all[id as usize] == s {
@@ -457,7 +458,7 @@ impl<S: Eq + std::hash::Hash> States<S> {
         let id = self.all.len() as u32;
         self.all.push(s);
         self.same_hash.push(first);
-        self.by_hash.insert(h, id);
+        self.by_hash.set(slot, h, id);
         id
     }
 
@@ -479,8 +480,10 @@ impl<S: Eq + std::hash::Hash> States<S> {
     }
 }
 
-/// A map from `u64` to `u32` (open addressing, linear probing), for the hot
-/// lookup of [`States`]; leaner than a general hash map on these keys.
+/// Hash of a state -> the latest id with that hash (open addressing, linear
+/// probing); leaner than a general hash map on these keys. The keys are hashes
+/// already mixed by [`FxHasher`](super::hash::FxHasher)'s finish, so they pick
+/// their slot as they are.
 struct IdTable {
     slots: Vec<(u64, u32)>,
     len: usize,
@@ -497,42 +500,48 @@ impl IdTable {
         }
     }
 
+    /// The slot that holds `key`, or the free slot where it would go: a lookup and
+    /// the insert that may follow it probe once.
     #[inline]
-    fn get(&self, key: u64) -> Option<u32> {
+    fn find(&self, key: u64) -> usize {
         let mask = self.slots.len() - 1;
-        let mut i = splitmix64(key) as usize & mask;
-        loop {
-            let (k, v) = self.slots[i];
-            if v == FREE {
-                return None;
-            }
-            if k == key {
-                return Some(v);
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    /// Sets `key` to `value` (replacing any earlier value).
-    fn insert(&mut self, key: u64, value: u32) {
-        debug_assert!(value != FREE);
-        let mask = self.slots.len() - 1;
-        let mut i = splitmix64(key) as usize & mask;
+        let mut i = key as usize & mask;
         while self.slots[i].1 != FREE && self.slots[i].0 != key {
             i = (i + 1) & mask;
         }
+        i
+    }
+
+    /// The value in slot `i` (from [`IdTable::find`]), if any.
+    #[inline]
+    fn get(&self, i: usize) -> Option<u32> {
+        let v = self.slots[i].1;
+        (v != FREE).then_some(v)
+    }
+
+    /// Sets slot `i`, which [`IdTable::find`] gave for `key`, to `key -> value`.
+    fn set(&mut self, i: usize, key: u64, value: u32) {
+        debug_assert!(value != FREE);
         if self.slots[i].1 == FREE {
             self.len += 1;
         }
         self.slots[i] = (key, value);
         if self.len * 2 > self.slots.len() {
-            let bigger = vec![(0, FREE); self.slots.len() * 2];
-            let old = std::mem::replace(&mut self.slots, bigger);
-            self.len = 0;
-            for (k, v) in old.into_iter().filter(|&(_, v)| v != FREE) {
-                self.insert(k, v);
-            }
+            self.grow();
         }
+    }
+
+    fn grow(&mut self) {
+        let mut slots = vec![(0, FREE); self.slots.len() * 2];
+        let mask = slots.len() - 1;
+        for &(k, v) in self.slots.iter().filter(|s| s.1 != FREE) {
+            let mut i = k as usize & mask;
+            while slots[i].1 != FREE {
+                i = (i + 1) & mask;
+            }
+            slots[i] = (k, v);
+        }
+        self.slots = slots;
     }
 }
 
