@@ -1,7 +1,7 @@
 //! A key/value store with get, put, append and delete, partitioned by key.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::history::Operation;
 use super::model::Model;
@@ -48,11 +48,15 @@ pub enum KvOutput {
 /// append costs the size of the appended piece, not of the whole value, and so does
 /// hashing (the content hash is kept incrementally). Equality and hashing are by
 /// content: how a value was built does not matter.
+///
+/// The pieces are shared with `Rc`, not `Arc`: a search creates, clones and drops
+/// its states on one thread, and the atomic counts cost about 8% of the check of
+/// c50-ok. So a `KvState` is neither `Send` nor `Sync`.
 #[derive(Clone, Default)]
-pub struct KvState(Option<Arc<Piece>>);
+pub struct KvState(Option<Rc<Piece>>);
 
 struct Piece {
-    prev: Option<Arc<Piece>>,
+    prev: Option<Rc<Piece>>,
     text: Text,
     /// Length and polynomial hash of the whole value up to and including `text`.
     len: usize,
@@ -122,7 +126,7 @@ impl KvState {
         let hash = text
             .bytes()
             .fold(self.hash(), |h, b| h.wrapping_mul(POLY) ^ b as u64);
-        KvState(Some(Arc::new(Piece {
+        KvState(Some(Rc::new(Piece {
             prev: self.0.clone(),
             text: Text::new(text),
             len: self.len() + text.len(),
@@ -209,8 +213,8 @@ impl PartialEq for KvState {
 impl Drop for Piece {
     fn drop(&mut self) {
         let mut prev = self.prev.take();
-        while let Some(arc) = prev {
-            match Arc::try_unwrap(arc) {
+        while let Some(rc) = prev {
+            match Rc::try_unwrap(rc) {
                 Ok(mut piece) => prev = piece.prev.take(),
                 Err(_) => break,
             }
