@@ -599,7 +599,8 @@ impl Visited {
             }
             i = (i + 1) & mask;
         }
-        let at = (self.arena.len() / self.words.max(1)) as u32;
+        // One bitset per entry, in order: the new one's index is the count so far.
+        let at = self.len as u32;
         self.arena.extend_from_slice(bits);
         self.slots[i] = Slot { hash, state, at };
         self.len += 1;
