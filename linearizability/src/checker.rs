@@ -480,12 +480,49 @@ impl<S: Eq + std::hash::Hash> States<S> {
     }
 }
 
-/// Hash of a state -> the latest id with that hash (open addressing, linear
-/// probing); leaner than a general hash map on these keys. The keys are hashes
-/// already mixed by [`FxHasher`](super::hash::FxHasher)'s finish, so they pick
-/// their slot as they are.
+/// Both hash tables below keep 8-byte slots: a 32-bit tag (the high half of the
+/// 64-bit hash) and a `u32`. Half the size of a slot with the whole hash, they
+/// miss the cache less, and these two lookups are where the search waits on
+/// memory. A slot's home is the top bits of its tag, so a table can double from
+/// its tags alone.
+#[inline]
+fn tag(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
+/// The home slot of `tag` in a table of `len` (a power of two, at most 2^32) slots.
+#[inline]
+fn home(tag: u32, len: usize) -> usize {
+    ((tag as u64) << 32 >> (64 - len.trailing_zeros())) as usize
+}
+
+/// The free slot for `tag` in `slots`, whose free slots hold `free` as value.
+fn vacancy(slots: &[(u32, u32)], tag: u32, free: u32) -> usize {
+    let mask = slots.len() - 1;
+    let mut i = home(tag, slots.len());
+    while slots[i].1 != free {
+        i = (i + 1) & mask;
+    }
+    i
+}
+
+/// `slots` moved into a table twice the size.
+fn doubled(slots: &[(u32, u32)], free: u32) -> Vec<(u32, u32)> {
+    assert!(slots.len() < 1 << 32, "hash table of 2^32 slots");
+    let mut bigger = vec![(0, free); slots.len() * 2];
+    for &(t, v) in slots.iter().filter(|s| s.1 != free) {
+        let i = vacancy(&bigger, t, free);
+        bigger[i] = (t, v);
+    }
+    bigger
+}
+
+/// Hash of a state -> the latest id with that hash's [`tag`] (open addressing,
+/// linear probing); leaner than a general hash map on these keys. States whose
+/// hashes share a tag share a chain, which [`States::intern`] walks comparing
+/// states, so a tag collision costs a comparison, never a wrong id.
 struct IdTable {
-    slots: Vec<(u64, u32)>,
+    slots: Vec<(u32, u32)>,
     len: usize,
 }
 
@@ -500,13 +537,13 @@ impl IdTable {
         }
     }
 
-    /// The slot that holds `key`, or the free slot where it would go: a lookup and
-    /// the insert that may follow it probe once.
+    /// The slot that holds `hash`'s tag, or the free slot where it would go: a
+    /// lookup and the insert that may follow it probe once.
     #[inline]
-    fn find(&self, key: u64) -> usize {
-        let mask = self.slots.len() - 1;
-        let mut i = key as usize & mask;
-        while self.slots[i].1 != FREE && self.slots[i].0 != key {
+    fn find(&self, hash: u64) -> usize {
+        let (t, mask) = (tag(hash), self.slots.len() - 1);
+        let mut i = home(t, self.slots.len());
+        while self.slots[i].1 != FREE && self.slots[i].0 != t {
             i = (i + 1) & mask;
         }
         i
@@ -519,60 +556,36 @@ impl IdTable {
         (v != FREE).then_some(v)
     }
 
-    /// Sets slot `i`, which [`IdTable::find`] gave for `key`, to `key -> value`.
-    fn set(&mut self, i: usize, key: u64, value: u32) {
+    /// Sets slot `i`, which [`IdTable::find`] gave for `hash`, to `value`.
+    fn set(&mut self, i: usize, hash: u64, value: u32) {
         debug_assert!(value != FREE);
         if self.slots[i].1 == FREE {
             self.len += 1;
         }
-        self.slots[i] = (key, value);
+        self.slots[i] = (tag(hash), value);
         if self.len * 2 > self.slots.len() {
-            self.grow();
+            self.slots = doubled(&self.slots, FREE);
         }
-    }
-
-    fn grow(&mut self) {
-        let mut slots = vec![(0, FREE); self.slots.len() * 2];
-        let mask = slots.len() - 1;
-        for &(k, v) in self.slots.iter().filter(|s| s.1 != FREE) {
-            let mut i = k as usize & mask;
-            while slots[i].1 != FREE {
-                i = (i + 1) & mask;
-            }
-            slots[i] = (k, v);
-        }
-        self.slots = slots;
     }
 }
 
 /// The set of visited (linearized set, state) configurations: open addressing with
-/// linear probing over slots that point into a flat arena of bitsets.
+/// linear probing over slots of (tag, entry); the entries sit in entry order in a
+/// flat arena, a row apiece: the state, then the linearized set's words. (One row,
+/// so that checking a tag match costs one cache miss.)
 struct Visited {
-    words: usize,
-    slots: Vec<Slot>,
+    /// Words per row: one for the state, then the bitset.
+    row: usize,
+    slots: Vec<(u32, u32)>,
     len: usize,
     arena: Vec<u64>,
 }
 
-#[derive(Clone, Copy)]
-struct Slot {
-    hash: u64,
-    state: u32,
-    /// Index of the bitset in the arena (in units of `words`), NIL if empty.
-    at: u32,
-}
-
-const EMPTY: Slot = Slot {
-    hash: 0,
-    state: 0,
-    at: NIL,
-};
-
 impl Visited {
     fn new(words: usize) -> Self {
         Visited {
-            words,
-            slots: vec![EMPTY; 1024],
+            row: words + 1,
+            slots: vec![(0, NIL); 1024],
             len: 0,
             arena: Vec::new(),
         }
@@ -581,45 +594,31 @@ impl Visited {
     /// Adds the configuration; false if it was already there.
     #[inline]
     fn insert(&mut self, hash: u64, state: u32, bits: &[u64]) -> bool {
-        let mask = self.slots.len() - 1;
-        let mut i = hash as usize & mask;
+        let (t, mask) = (tag(hash), self.slots.len() - 1);
+        let mut i = home(t, self.slots.len());
         loop {
-            let slot = self.slots[i];
-            if slot.at == NIL {
+            let (slot_tag, entry) = self.slots[i];
+            if entry == NIL {
                 break;
             }
-            if slot.hash == hash && slot.state == state {
-                let at = slot.at as usize * self.words;
+            if slot_tag == t {
+                let at = entry as usize * self.row;
+                let stored = &self.arena[at..at + self.row];
                 // A plain loop: slice equality would call memcmp, costly for a
                 // few words.
-                let stored = &self.arena[at..at + self.words];
-                if stored.iter().zip(bits).all(|(a, b)| a == b) {
+                if stored[0] == state as u64 && stored[1..].iter().zip(bits).all(|(a, b)| a == b) {
                     return false;
                 }
             }
             i = (i + 1) & mask;
         }
-        // One bitset per entry, in order: the new one's index is the count so far.
-        let at = self.len as u32;
-        self.arena.extend_from_slice(bits);
-        self.slots[i] = Slot { hash, state, at };
+        self.slots[i] = (t, self.len as u32);
         self.len += 1;
+        self.arena.push(state as u64);
+        self.arena.extend_from_slice(bits);
         if self.len * 2 > self.slots.len() {
-            self.grow();
+            self.slots = doubled(&self.slots, NIL);
         }
         true
-    }
-
-    fn grow(&mut self) {
-        let mut slots = vec![EMPTY; self.slots.len() * 2];
-        let mask = slots.len() - 1;
-        for slot in self.slots.iter().filter(|s| s.at != NIL) {
-            let mut i = slot.hash as usize & mask;
-            while slots[i].at != NIL {
-                i = (i + 1) & mask;
-            }
-            slots[i] = *slot;
-        }
-        self.slots = slots;
     }
 }
