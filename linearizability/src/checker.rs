@@ -10,10 +10,10 @@
 //! before it returned, but nothing that fits can be placed: backtrack by undoing the
 //! most recent linearization. An empty list means every operation was placed.
 //!
-//! Speed comes from three choices: states are interned to `u32` ids, so the search
-//! never clones or compares a state it has already seen; the hash of the linearized set is kept incrementally (Zobrist:
-//! xor of one random word per operation); and the visited set is an open-addressed
-//! table over a flat arena of bitsets.
+//! Speed comes from three choices: states are interned to `u32` ids, so the visited
+//! set and the undo stack hold ids, never states; the hash of the linearized set is
+//! kept incrementally (Zobrist: xor of one random word per operation); and the
+//! visited set is an open-addressed table over a flat arena of bitsets.
 //!
 //! Partitions are searched in turns of a fixed number of steps (on one thread, or
 //! dealt to several), as Porcupine runs them all at once: a violation that is quick
