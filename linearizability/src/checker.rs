@@ -10,11 +10,10 @@
 //! before it returned, but nothing that fits can be placed: backtrack by undoing the
 //! most recent linearization. An empty list means every operation was placed.
 //!
-//! Speed comes from three choices: states are interned to `u32` ids and the model's
-//! `step` is memoised per (state, operation), so the inner loop never allocates or
-//! clones a state; the hash of the linearized set is kept incrementally (Zobrist:
-//! xor of one random word per operation); and the visited set is an open-addressed
-//! table over a flat arena of bitsets.
+//! Speed comes from three choices: states are interned to `u32` ids, so the visited
+//! set and the undo stack hold ids, never states; the hash of the linearized set is
+//! kept incrementally (Zobrist: xor of one random word per operation); and the
+//! visited set is an open-addressed table over a flat arena of bitsets.
 //!
 //! Partitions are searched in turns of a fixed number of steps (on one thread, or
 //! dealt to several), as Porcupine runs them all at once: a violation that is quick
@@ -343,7 +342,7 @@ impl<'a, M: Model> Search<'a, M> {
             if tag & CALL != 0 {
                 let local = tag & !CALL;
                 let op = &self.history[self.part[local as usize]];
-                if let Some(after) = self.states.step(self.model, self.state, local, op) {
+                if let Some(after) = self.states.step(self.model, self.state, op) {
                     let (w, bit) = (local as usize / 64, 1u64 << (local % 64));
                     self.linearized[w] |= bit;
                     let h = self.lin_hash ^ self.zobrist[local as usize];
@@ -422,21 +421,13 @@ fn unlift(next: &mut [u32], prev: &mut [u32], call: u32, ret: u32) {
     }
 }
 
-/// Transitions kept in a state's own chunks before spilling to [`States::more`]
-/// (three chunks).
-const SHORT: u32 = 3 * CHUNK as u32;
-const CHUNK: usize = 7;
-
-/// A cache line of transitions of one state: (local op, next state id or NIL if
-/// the model said no), and the state's next (older) chunk.
-#[derive(Clone, Copy)]
-struct Chunk {
-    entries: [(u32, u32); CHUNK],
-    len: u32,
-    next: u32,
-}
-
-/// Interned model states and the memoised transition function.
+/// Interned model states: the search keeps `u32` ids, never states.
+///
+/// Transitions are not memoised: `step` is asked again whenever the search tries
+/// an operation from a state. On Porcupine's histories most tries are new (each
+/// linearized append makes a new KV value) or are rejected reads, which cost the
+/// model a comparison; a memo table cost more in memory traffic than it saved, on
+/// the KV and the register histories alike.
 struct States<S> {
     /// Each distinct state once; its id is its position.
     all: Vec<S>,
@@ -444,15 +435,6 @@ struct States<S> {
     /// `same_hash`. (Keeps one copy of each state, unlike a map keyed by state.)
     by_hash: IdTable,
     same_hash: Vec<u32>,
-    /// The transitions computed so far, per state: its newest chunk (NIL if none)
-    /// and how many it has. Kept per state, in chunks of one flat arena rather than
-    /// one big table, because the search tries op after op from the same state: its
-    /// few chunks stay in cache, and nothing is allocated per state. A state with
-    /// more than [`SHORT`] transitions (few states, many ops: a register) keeps the
-    /// rest in `more`, keyed by (state << 32 | local op).
-    head: Vec<(u32, u32)>,
-    chunks: Vec<Chunk>,
-    more: IdTable,
 }
 
 impl<S: Eq + std::hash::Hash> States<S> {
@@ -461,9 +443,6 @@ impl<S: Eq + std::hash::Hash> States<S> {
             all: Vec::new(),
             by_hash: IdTable::new(ops * 4),
             same_hash: Vec::new(),
-            head: Vec::new(),
-            chunks: Vec::new(),
-            more: IdTable::new(64),
         };
         states.intern(model.init());
         states
@@ -471,7 +450,8 @@ impl<S: Eq + std::hash::Hash> States<S> {
 
     fn intern(&mut self, s: S) -> u32 {
         let h = FxBuild::default().hash_one(&s);
-        let first = self.by_hash.get(h).unwrap_or(NIL);
+        let slot = self.by_hash.find(h);
+        let first = self.by_hash.get(slot).unwrap_or(NIL);
         let mut id = first;
         while id != NIL {
             if self.all[id as usize] == s {
@@ -482,81 +462,71 @@ impl<S: Eq + std::hash::Hash> States<S> {
         let id = self.all.len() as u32;
         self.all.push(s);
         self.same_hash.push(first);
-        self.head.push((NIL, 0));
-        self.by_hash.insert(h, id);
+        self.by_hash.set(slot, h, id);
         id
     }
 
-    #[inline]
-    fn known(&self, state: u32, local: u32) -> Option<u32> {
-        let (mut c, count) = self.head[state as usize];
-        while c != NIL {
-            let chunk = &self.chunks[c as usize];
-            if let Some(&(_, id)) = chunk.entries[..chunk.len as usize]
-                .iter()
-                .find(|e| e.0 == local)
-            {
-                return Some(id);
-            }
-            c = chunk.next;
-        }
-        if count >= SHORT {
-            return self.more.get((state as u64) << 32 | local as u64);
-        }
-        None
-    }
-
-    fn remember(&mut self, state: u32, local: u32, id: u32) {
-        let (c, count) = self.head[state as usize];
-        if count >= SHORT {
-            self.more.insert((state as u64) << 32 | local as u64, id);
-        } else if c != NIL && (self.chunks[c as usize].len as usize) < CHUNK {
-            let chunk = &mut self.chunks[c as usize];
-            chunk.entries[chunk.len as usize] = (local, id);
-            chunk.len += 1;
-        } else {
-            let mut entries = [(0, 0); CHUNK];
-            entries[0] = (local, id);
-            self.chunks.push(Chunk {
-                entries,
-                len: 1,
-                next: c,
-            });
-            self.head[state as usize].0 = self.chunks.len() as u32 - 1;
-        }
-        self.head[state as usize].1 = count + 1;
-    }
-
+    /// The id of the state after `op` from `state`; `None` if the model rejects it.
     #[inline]
     fn step<M: Model<State = S>>(
         &mut self,
         model: &M,
         state: u32,
-        local: u32,
         op: &Operation<M::Input, M::Output>,
     ) -> Option<u32> {
-        let id = match self.known(state, local) {
-            Some(id) => id,
-            None => {
-                let id = match model.step(&self.all[state as usize], &op.input, &op.output) {
-                    None => NIL,
-                    // Reads leave the state as it was: one comparison (which
-                    // fails fast on a length change) saves hashing it.
-                    Some(s) if s == self.all[state as usize] => state,
-                    Some(s) => self.intern(s),
-                };
-                self.remember(state, local, id);
-                id
-            }
-        };
-        (id != NIL).then_some(id)
+        let before = &self.all[state as usize];
+        match model.step(before, &op.input, &op.output)? {
+            // Reads leave the state as it was: one comparison (which fails fast on
+            // a length change) saves hashing it.
+            s if s == *before => Some(state),
+            s => Some(self.intern(s)),
+        }
     }
 }
 
-/// A map from `u64` to `u32` (open addressing, linear probing), for the two hot
-/// lookups of [`States`]; leaner than a general hash map on these keys.
+/// Both hash tables below keep 8-byte slots: a 32-bit tag (the high half of the
+/// 64-bit hash) and a `u32`. Half the size of a slot with the whole hash, they
+/// miss the cache less, and these two lookups are where the search waits on
+/// memory. A slot's home is the top bits of its tag, so a table can double from
+/// its tags alone.
+#[inline]
+fn tag(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
+/// The home slot of `tag` in a table of `len` (a power of two, at most 2^32) slots.
+#[inline]
+fn home(tag: u32, len: usize) -> usize {
+    ((tag as u64) << 32 >> (64 - len.trailing_zeros())) as usize
+}
+
+/// The free slot for `tag` in `slots`, whose free slots hold `free` as value.
+fn vacancy(slots: &[(u32, u32)], tag: u32, free: u32) -> usize {
+    let mask = slots.len() - 1;
+    let mut i = home(tag, slots.len());
+    while slots[i].1 != free {
+        i = (i + 1) & mask;
+    }
+    i
+}
+
+/// `slots` moved into a table twice the size.
+fn doubled(slots: &[(u32, u32)], free: u32) -> Vec<(u32, u32)> {
+    assert!(slots.len() < 1 << 32, "hash table of 2^32 slots");
+    let mut bigger = vec![(0, free); slots.len() * 2];
+    for &(t, v) in slots.iter().filter(|s| s.1 != free) {
+        let i = vacancy(&bigger, t, free);
+        bigger[i] = (t, v);
+    }
+    bigger
+}
+
+/// Hash of a state -> the latest id with that hash's [`tag`] (open addressing,
+/// linear probing); leaner than a general hash map on these keys. States whose
+/// hashes share a tag share a chain, which [`States::intern`] walks comparing
+/// states, so a tag collision costs a comparison, never a wrong id.
 struct IdTable {
-    slots: Vec<(u64, u32)>,
+    slots: Vec<(u32, u32)>,
     len: usize,
 }
 
@@ -571,73 +541,55 @@ impl IdTable {
         }
     }
 
+    /// The slot that holds `hash`'s tag, or the free slot where it would go: a
+    /// lookup and the insert that may follow it probe once.
     #[inline]
-    fn get(&self, key: u64) -> Option<u32> {
-        let mask = self.slots.len() - 1;
-        let mut i = splitmix64(key) as usize & mask;
-        loop {
-            let (k, v) = self.slots[i];
-            if v == FREE {
-                return None;
-            }
-            if k == key {
-                return Some(v);
-            }
+    fn find(&self, hash: u64) -> usize {
+        let (t, mask) = (tag(hash), self.slots.len() - 1);
+        let mut i = home(t, self.slots.len());
+        while self.slots[i].1 != FREE && self.slots[i].0 != t {
             i = (i + 1) & mask;
         }
+        i
     }
 
-    /// Sets `key` to `value` (replacing any earlier value).
-    fn insert(&mut self, key: u64, value: u32) {
+    /// The value in slot `i` (from [`IdTable::find`]), if any.
+    #[inline]
+    fn get(&self, i: usize) -> Option<u32> {
+        let v = self.slots[i].1;
+        (v != FREE).then_some(v)
+    }
+
+    /// Sets slot `i`, which [`IdTable::find`] gave for `hash`, to `value`.
+    fn set(&mut self, i: usize, hash: u64, value: u32) {
         debug_assert!(value != FREE);
-        let mask = self.slots.len() - 1;
-        let mut i = splitmix64(key) as usize & mask;
-        while self.slots[i].1 != FREE && self.slots[i].0 != key {
-            i = (i + 1) & mask;
-        }
         if self.slots[i].1 == FREE {
             self.len += 1;
         }
-        self.slots[i] = (key, value);
+        self.slots[i] = (tag(hash), value);
         if self.len * 2 > self.slots.len() {
-            let bigger = vec![(0, FREE); self.slots.len() * 2];
-            let old = std::mem::replace(&mut self.slots, bigger);
-            self.len = 0;
-            for (k, v) in old.into_iter().filter(|&(_, v)| v != FREE) {
-                self.insert(k, v);
-            }
+            self.slots = doubled(&self.slots, FREE);
         }
     }
 }
 
 /// The set of visited (linearized set, state) configurations: open addressing with
-/// linear probing over slots that point into a flat arena of bitsets.
+/// linear probing over slots of (tag, entry); the entries sit in entry order in a
+/// flat arena, a row apiece: the state, then the linearized set's words. (One row,
+/// so that checking a tag match costs one cache miss.)
 struct Visited {
-    words: usize,
-    slots: Vec<Slot>,
+    /// Words per row: one for the state, then the bitset.
+    row: usize,
+    slots: Vec<(u32, u32)>,
     len: usize,
     arena: Vec<u64>,
 }
 
-#[derive(Clone, Copy)]
-struct Slot {
-    hash: u64,
-    state: u32,
-    /// Index of the bitset in the arena (in units of `words`), NIL if empty.
-    at: u32,
-}
-
-const EMPTY: Slot = Slot {
-    hash: 0,
-    state: 0,
-    at: NIL,
-};
-
 impl Visited {
     fn new(words: usize) -> Self {
         Visited {
-            words,
-            slots: vec![EMPTY; 1024],
+            row: words + 1,
+            slots: vec![(0, NIL); 1024],
             len: 0,
             arena: Vec::new(),
         }
@@ -646,44 +598,31 @@ impl Visited {
     /// Adds the configuration; false if it was already there.
     #[inline]
     fn insert(&mut self, hash: u64, state: u32, bits: &[u64]) -> bool {
-        let mask = self.slots.len() - 1;
-        let mut i = hash as usize & mask;
+        let (t, mask) = (tag(hash), self.slots.len() - 1);
+        let mut i = home(t, self.slots.len());
         loop {
-            let slot = self.slots[i];
-            if slot.at == NIL {
+            let (slot_tag, entry) = self.slots[i];
+            if entry == NIL {
                 break;
             }
-            if slot.hash == hash && slot.state == state {
-                let at = slot.at as usize * self.words;
+            if slot_tag == t {
+                let at = entry as usize * self.row;
+                let stored = &self.arena[at..at + self.row];
                 // A plain loop: slice equality would call memcmp, costly for a
                 // few words.
-                let stored = &self.arena[at..at + self.words];
-                if stored.iter().zip(bits).all(|(a, b)| a == b) {
+                if stored[0] == state as u64 && stored[1..].iter().zip(bits).all(|(a, b)| a == b) {
                     return false;
                 }
             }
             i = (i + 1) & mask;
         }
-        let at = (self.arena.len() / self.words.max(1)) as u32;
-        self.arena.extend_from_slice(bits);
-        self.slots[i] = Slot { hash, state, at };
+        self.slots[i] = (t, self.len as u32);
         self.len += 1;
+        self.arena.push(state as u64);
+        self.arena.extend_from_slice(bits);
         if self.len * 2 > self.slots.len() {
-            self.grow();
+            self.slots = doubled(&self.slots, NIL);
         }
         true
-    }
-
-    fn grow(&mut self) {
-        let mut slots = vec![EMPTY; self.slots.len() * 2];
-        let mask = slots.len() - 1;
-        for slot in self.slots.iter().filter(|s| s.at != NIL) {
-            let mut i = slot.hash as usize & mask;
-            while slots[i].at != NIL {
-                i = (i + 1) & mask;
-            }
-            slots[i] = *slot;
-        }
-        self.slots = slots;
     }
 }

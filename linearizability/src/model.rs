@@ -8,9 +8,10 @@ use super::history::Operation;
 /// operation (input and the output the client saw), whether that output is possible
 /// and what state follows.
 ///
-/// The checker calls [`Model::step`] at most once per distinct (state, operation)
-/// pair and keeps states interned, so `step` may allocate freely; `State` only needs
-/// to be cheap to hash and compare.
+/// The checker keeps states interned (each distinct state once) and may call
+/// [`Model::step`] again for a (state, operation) pair it has tried before, so
+/// `step` should be cheap when it rejects an output; `State` should be cheap to
+/// hash and compare.
 pub trait Model {
     /// The abstract state. `Hash` must be deterministic (no per-process seeds) for
     /// results to be reproducible; the derived impls are.

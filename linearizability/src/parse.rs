@@ -1,6 +1,7 @@
 //! Parsers for the two text formats described in the module documentation.
 //! Malformed input gives a [`ParseError`] naming the line; nothing here panics.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -66,7 +67,7 @@ pub fn parse_kv(text: &str) -> Result<Vec<Operation<KvInput, KvOutput>>, ParseEr
             }
         };
         let kind = match field(&map, "type", line)? {
-            Edn::Keyword(k) => k.as_str(),
+            Edn::Keyword(k) => *k,
             other => {
                 return Err(ParseError::at(
                     line,
@@ -75,10 +76,10 @@ pub fn parse_kv(text: &str) -> Result<Vec<Operation<KvInput, KvOutput>>, ParseEr
             }
         };
         let f = match field(&map, "f", line)? {
-            Edn::Keyword(k) if k == "get" => "get",
-            Edn::Keyword(k) if k == "put" => "put",
-            Edn::Keyword(k) if k == "append" => "append",
-            Edn::Keyword(k) if k == "delete" => "delete",
+            Edn::Keyword(k) if *k == "get" => "get",
+            Edn::Keyword(k) if *k == "put" => "put",
+            Edn::Keyword(k) if *k == "append" => "append",
+            Edn::Keyword(k) if *k == "delete" => "delete",
             other => {
                 return Err(ParseError::at(
                     line,
@@ -87,7 +88,7 @@ pub fn parse_kv(text: &str) -> Result<Vec<Operation<KvInput, KvOutput>>, ParseEr
             }
         };
         let key = match field(&map, "key", line)? {
-            Edn::Str(s) => s.clone(),
+            Edn::Str(s) => s.to_string(),
             Edn::Int(i) => i.to_string(),
             other => {
                 return Err(ParseError::at(
@@ -98,7 +99,7 @@ pub fn parse_kv(text: &str) -> Result<Vec<Operation<KvInput, KvOutput>>, ParseEr
         };
         let value = map.get("value").unwrap_or(&Edn::Nil);
         let string_value = || match value {
-            Edn::Str(s) => Ok(s.clone()),
+            Edn::Str(s) => Ok(s.to_string()),
             Edn::Int(i) => Ok(i.to_string()),
             other => Err(ParseError::at(
                 line,
@@ -238,11 +239,7 @@ pub fn parse_jepsen_register(
     Ok(b.finish())
 }
 
-fn field<'a>(
-    map: &'a BTreeMap<String, Edn>,
-    name: &str,
-    line: usize,
-) -> Result<&'a Edn, ParseError> {
+fn field<'a, 'l>(map: &'a EdnMap<'l>, name: &str, line: usize) -> Result<&'a Edn<'l>, ParseError> {
     map.get(name)
         .ok_or_else(|| ParseError::at(line, format!("missing :{name}")))
 }
@@ -342,16 +339,73 @@ impl<I, O: Clone> Builder<I, O> {
     }
 }
 
-/// The EDN values the KV format uses.
+/// The EDN values the KV format uses, borrowed from the line where they can be
+/// (a string with no escapes, a keyword): parsing allocates little.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Edn {
+enum Edn<'l> {
     Nil,
     Int(i64),
-    Keyword(String),
-    Str(String),
+    Keyword(&'l str),
+    Str(Cow<'l, str>),
 }
 
-impl fmt::Display for Edn {
+/// One line's map, in the order written: a handful of entries, so a list beats a
+/// tree. A key written twice means its last value, as with a map insert.
+struct EdnMap<'l>(Vec<(&'l str, Edn<'l>)>);
+
+impl<'l> EdnMap<'l> {
+    fn get(&self, key: &str) -> Option<&Edn<'l>> {
+        self.0.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+}
+
+type Chars<'l> = std::iter::Peekable<std::str::CharIndices<'l>>;
+
+/// Where the next character starts (the end of the line if there is none).
+fn offset(chars: &mut Chars<'_>, line: &str) -> usize {
+    chars.peek().map_or(line.len(), |&(at, _)| at)
+}
+
+/// A bare word (keyword name, number, `nil`): up to whitespace, `,`, `}` or `"`.
+fn symbol<'l>(chars: &mut Chars<'l>, line: &'l str) -> &'l str {
+    let start = offset(chars, line);
+    while chars
+        .next_if(|&(_, c)| !(c.is_whitespace() || c == ',' || c == '}' || c == '"'))
+        .is_some()
+    {}
+    &line[start..offset(chars, line)]
+}
+
+/// The rest of a string whose opening quote was just read; borrowed from the line
+/// unless it has escapes.
+fn string<'l>(chars: &mut Chars<'l>, line: &'l str, key: &str) -> Result<Cow<'l, str>, String> {
+    let start = offset(chars, line);
+    let mut owned: Option<String> = None;
+    loop {
+        match chars.next() {
+            None => return Err(format!("unterminated string in :{key}")),
+            Some((end, '"')) => {
+                return Ok(owned.map_or(Cow::Borrowed(&line[start..end]), Cow::Owned));
+            }
+            Some((at, '\\')) => {
+                let s = owned.get_or_insert_with(|| line[start..at].to_string());
+                match chars.next() {
+                    Some((_, 'n')) => s.push('\n'),
+                    Some((_, 't')) => s.push('\t'),
+                    Some((_, c @ ('"' | '\\'))) => s.push(c),
+                    _ => return Err(format!("bad escape in string of :{key}")),
+                }
+            }
+            Some((_, c)) => {
+                if let Some(s) = &mut owned {
+                    s.push(c);
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Edn<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Edn::Nil => write!(f, "nil"),
@@ -363,9 +417,9 @@ impl fmt::Display for Edn {
 }
 
 /// Parses `{:k v, :k v ...}` with keyword keys and scalar values.
-fn parse_edn_map(line: &str) -> Result<BTreeMap<String, Edn>, String> {
+fn parse_edn_map(line: &str) -> Result<EdnMap<'_>, String> {
     let mut chars = line.char_indices().peekable();
-    let skip = |chars: &mut std::iter::Peekable<std::str::CharIndices>| {
+    let skip = |chars: &mut Chars<'_>| {
         while chars
             .next_if(|&(_, c)| c.is_whitespace() || c == ',')
             .is_some()
@@ -374,16 +428,7 @@ fn parse_edn_map(line: &str) -> Result<BTreeMap<String, Edn>, String> {
     if chars.next().map(|(_, c)| c) != Some('{') {
         return Err("expected an event map {:process .., :type .., :f .., ...}".into());
     }
-    let symbol = |chars: &mut std::iter::Peekable<std::str::CharIndices>| {
-        let mut s = String::new();
-        while let Some((_, c)) =
-            chars.next_if(|&(_, c)| !(c.is_whitespace() || c == ',' || c == '}' || c == '"'))
-        {
-            s.push(c);
-        }
-        s
-    };
-    let mut map = BTreeMap::new();
+    let mut map = EdnMap(Vec::with_capacity(5));
     loop {
         skip(&mut chars);
         match chars.next() {
@@ -397,7 +442,7 @@ fn parse_edn_map(line: &str) -> Result<BTreeMap<String, Edn>, String> {
                 ));
             }
         }
-        let key = symbol(&mut chars);
+        let key = symbol(&mut chars, line);
         if key.is_empty() {
             return Err("empty keyword".into());
         }
@@ -406,28 +451,14 @@ fn parse_edn_map(line: &str) -> Result<BTreeMap<String, Edn>, String> {
             None => return Err(format!("missing value for :{key}")),
             Some((_, '"')) => {
                 chars.next();
-                let mut s = String::new();
-                loop {
-                    match chars.next() {
-                        None => return Err(format!("unterminated string in :{key}")),
-                        Some((_, '"')) => break,
-                        Some((_, '\\')) => match chars.next() {
-                            Some((_, 'n')) => s.push('\n'),
-                            Some((_, 't')) => s.push('\t'),
-                            Some((_, c @ ('"' | '\\'))) => s.push(c),
-                            _ => return Err(format!("bad escape in string of :{key}")),
-                        },
-                        Some((_, c)) => s.push(c),
-                    }
-                }
-                Edn::Str(s)
+                Edn::Str(string(&mut chars, line, key)?)
             }
             Some((_, ':')) => {
                 chars.next();
-                Edn::Keyword(symbol(&mut chars))
+                Edn::Keyword(symbol(&mut chars, line))
             }
             Some((at, _)) => {
-                let word = symbol(&mut chars);
+                let word = symbol(&mut chars, line);
                 if word == "nil" {
                     Edn::Nil
                 } else if let Ok(i) = word.parse::<i64>() {
@@ -440,7 +471,7 @@ fn parse_edn_map(line: &str) -> Result<BTreeMap<String, Edn>, String> {
                 }
             }
         };
-        map.insert(key, value);
+        map.0.push((key, value));
     }
     if let Some((at, _)) = chars.find(|&(_, c)| !c.is_whitespace()) {
         return Err(format!(
