@@ -88,6 +88,9 @@ pub enum SimError {
     },
     /// An argument out of range.
     Invalid(String),
+    /// The run processed as many events as its budget allows (a message
+    /// storm, or a peer that never lets virtual time move on).
+    EventBudget(u64),
 }
 
 impl fmt::Display for SimError {
@@ -112,6 +115,10 @@ impl fmt::Display for SimError {
                 write!(f, "cannot {action} node {node}: it is {status:?}")
             }
             SimError::Invalid(why) => write!(f, "{why}"),
+            SimError::EventBudget(n) => write!(
+                f,
+                "the run reached its budget of {n} events (a message storm, or a peer that keeps virtual time from moving on)"
+            ),
         }
     }
 }
@@ -133,6 +140,8 @@ pub struct Sim<N: Network> {
     slots: Vec<Slot<N>>,
     invariants: Vec<(String, Invariant<N>)>,
     violation: Option<Violation>,
+    /// Most events a run may process (`None`: no limit).
+    event_budget: Option<u64>,
 }
 
 struct DeliverDetail<'a, M> {
@@ -165,6 +174,7 @@ impl<N: Network> Sim<N> {
             slots: Vec::new(),
             invariants: Vec::new(),
             violation: None,
+            event_budget: None,
         }
     }
 
@@ -525,6 +535,11 @@ impl<N: Network> Sim<N> {
         if let Some(v) = &self.violation {
             return Err(SimError::Violation(v.clone()));
         }
+        if let Some(budget) = self.event_budget
+            && self.kernel.trace.events() >= budget
+        {
+            return Err(SimError::EventBudget(budget));
+        }
         let Some(ev) = self.kernel.queue.pop() else {
             return Ok(false);
         };
@@ -657,6 +672,13 @@ impl<N: Network> Sim<N> {
                 }
             }
         }
+    }
+
+    /// Stops the run with [`SimError::EventBudget`] once it has processed
+    /// `events` events: a bound on a run's cost that is the same on every
+    /// machine (unlike a wall-clock limit).
+    pub fn set_event_budget(&mut self, events: u64) {
+        self.event_budget = Some(events);
     }
 
     /// Runs every event due in the next `duration_ns`, and sets the clock to

@@ -544,3 +544,22 @@ fn the_self_check_names_the_first_divergent_event() {
     );
     assert!(d.last_common.unwrap().index + 1 == d.index);
 }
+
+#[test]
+fn a_run_stops_at_its_event_budget() {
+    let mut sim = Sim::new(1, DirectNetwork::new(3 * MS));
+    for _ in 0..3 {
+        sim.add_node("chatter", |_, _| {
+            Box::new(Chatter {
+                peers: 3,
+                heard: vec![],
+            })
+        });
+    }
+    sim.set_event_budget(500);
+    match sim.run_for(3600 * SEC) {
+        Err(SimError::EventBudget(500)) => {}
+        other => panic!("expected the event budget, got {other:?}"),
+    }
+    assert_eq!(sim.events(), 500);
+}
