@@ -88,6 +88,20 @@ impl<N: Network> Ctx<'_, N> {
         self.kernel.set_timer(self.id, delay_ns, tag)
     }
 
+    /// Runs `f` on the whole simulation after `delay_ns` of virtual time (0: right
+    /// after this handler), as the test's own scheduled events do. For the
+    /// tester's hooks (a fault aimed at the moment a node reaches some point),
+    /// never for a node's own logic.
+    pub fn schedule_call(
+        &mut self,
+        delay_ns: u64,
+        label: &'static str,
+        f: impl FnOnce(&mut crate::Sim<N>) + 'static,
+    ) {
+        let at_ns = self.kernel.now_ns().saturating_add(delay_ns);
+        self.kernel.schedule_call(at_ns, label, Box::new(f));
+    }
+
     /// Cancels a pending timer; false if it already fired or was cancelled.
     pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
         self.kernel.cancel_timer(self.id, timer)

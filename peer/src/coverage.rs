@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 /// (section 5.4.1's election restriction at work).
 pub const VOTE_REFUSED_STALE_LOG: &str = "vote refused: candidate's log behind";
 
+/// A vote granted (not a PreVote): the moment a fault aimed at voters strikes.
+pub const VOTE_GRANTED: &str = "vote granted";
+
 #[cfg(feature = "coverage")]
 thread_local! {
     static MARKS: RefCell<BTreeMap<&'static str, u64>> = const { RefCell::new(BTreeMap::new()) };

@@ -549,6 +549,7 @@ impl Raft {
             peer::coverage::mark(peer::coverage::VOTE_REFUSED_STALE_LOG);
         }
         if grant {
+            peer::coverage::mark(peer::coverage::VOTE_GRANTED);
             if self.voted_for != Some(args.candidate_id) {
                 self.voted_for = Some(args.candidate_id);
                 self.hard_state_dirty = true;

@@ -5,6 +5,7 @@
 //! is the `linearizability` crate's), the nemesis and the scenarios. The `lab`
 //! command line is a crate of its own, built on this one.
 
+pub mod aims;
 pub mod failure;
 pub mod graded;
 pub mod harness;

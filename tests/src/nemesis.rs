@@ -4,6 +4,7 @@
 //! fault kinds are on and how often they strike), and applied to a
 //! simulation as scheduled events.
 
+use crate::aims::Aim;
 use labrpc::Sim;
 use labsim::{MS, NodeId, SimRng, Status};
 use rand::RngExt;
@@ -121,6 +122,9 @@ pub struct Schedule {
     /// no single configuration hides a bug. Absent: the scenario's defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tuning: Option<Tuning>,
+    /// Faults aimed at protocol moments, armed through the fault span.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aims: Vec<crate::aims::Aim>,
     /// The peer the schedule was found on (`lab --peer`), so a replay runs the
     /// same code. Absent: the peer the command line names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -293,6 +297,9 @@ impl Schedule {
         }
         if let Some(t) = &self.tuning {
             t.validate()?;
+        }
+        for aim in &self.aims {
+            aim.validate()?;
         }
         for (i, f) in self.faults.iter().enumerate() {
             f.validate_bounds()
@@ -469,11 +476,19 @@ pub fn generate(rng: &mut SimRng, servers: usize, span_ms: u64) -> Schedule {
     // Drawn after the faults, so the faults of a seed are the same as before
     // the configuration was drawn at all.
     let tuning = Tuning::draw(rng);
+    // Half the seeds aim faults at protocol moments too.
+    let aims = match rng.random_bool(0.5) {
+        true => (0..rng.random_range(1..=3))
+            .map(|_| Aim::draw(rng))
+            .collect(),
+        false => vec![],
+    };
     Schedule {
         swarm: swarm_desc,
         faults,
         workload: WorkloadSize::default(),
         tuning: Some(tuning),
+        aims,
         peer: None,
     }
 }

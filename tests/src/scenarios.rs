@@ -162,6 +162,7 @@ fn run_raft_nemesis(
     if let Err(e) = nemesis::apply(&mut cfg.sim, schedule, &servers) {
         return cfg.check(format!("bad schedule: {e}"));
     }
+    let aimed = crate::aims::arm(&schedule.aims, &servers);
     let stop = Rc::new(Cell::new(false));
     let max_ops = schedule.workload.max_ops_per_client;
     let clients: Vec<_> = (0..schedule.workload.clients() as u64)
@@ -173,6 +174,7 @@ fn run_raft_nemesis(
 
     // Liveness: every fault heals; the cluster must elect a leader, commit,
     // and bring every replica to the same log within the limit.
+    drop(aimed);
     nemesis::heal_all(&mut cfg.sim, &servers, nemesis::sync_latency_ns(schedule));
     for i in 0..SERVERS {
         cfg.connect(i);
@@ -357,6 +359,7 @@ fn run_kv_nemesis(
     if let Err(e) = nemesis::apply(&mut cfg.sim, schedule, &servers) {
         return cfg.check_fail(format!("bad schedule: {e}"));
     }
+    let aimed = crate::aims::arm(&schedule.aims, &servers);
     let stop = Rc::new(Cell::new(false));
     let clients = schedule.workload.clients();
     let clerks: Vec<_> = (0..clients).map(|_| cfg.make_client(&servers)).collect();
@@ -377,6 +380,7 @@ fn run_kv_nemesis(
 
     // Liveness: every fault heals; every pending operation must finish, and
     // then every client's new operations, all within the limit.
+    drop(aimed);
     nemesis::heal_all(&mut cfg.sim, &servers, nemesis::sync_latency_ns(schedule));
     cfg.connect_all();
     stop.set(true);

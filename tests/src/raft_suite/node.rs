@@ -10,6 +10,7 @@
 //! wait in order.
 
 use super::oracle::Oracle;
+use crate::aims::Moment;
 use crate::peers::PeerChoice;
 use labrpc::{CallId, DuplicateMethod, Incoming, Packet, ReplyToken, Router, RpcError, respond};
 use labsim::{MS, Node, NodeId, SyncId, Synced, TimerId};
@@ -280,6 +281,9 @@ pub struct PeerNode<S: Service> {
     installing: bool,
     /// Role, term and commit index last written to the trace.
     last_seen: Option<(peer::Role, u64, Index)>,
+    /// Role and commit index at the last observation, for the moments aimed
+    /// faults strike at.
+    last_observed: (peer::Role, Index),
     /// Why the peer could not go on (a corrupt disk, a broken promise), if so.
     pub error: Option<String>,
     /// Ticks run at one virtual instant: (that instant in ms, how many, up to
@@ -329,6 +333,7 @@ impl<S: Service> PeerNode<S> {
             persisted_last: 0,
             installing: false,
             last_seen: None,
+            last_observed: (peer::Role::Follower, 0),
             error: None,
             ticks_now: (0, 0),
         }
@@ -389,7 +394,7 @@ impl<S: Service> PeerNode<S> {
                     self.installing = false;
                     return;
                 }
-                self.count_marks();
+                self.count_marks(ctx);
                 // The reply to this request is in this Ready: it goes out
                 // with the token once the Ready is durable.
                 let peer = self.peer.as_mut().expect("started");
@@ -400,8 +405,8 @@ impl<S: Service> PeerNode<S> {
             Input::Message { from, msg } => {
                 self.installing = true;
                 let stepped = peer.step(now, from, msg);
-                self.observe_role();
-                self.count_marks();
+                self.observe_role(ctx);
+                self.count_marks(ctx);
                 if let Err(e) = stepped {
                     ctx.annotate("refused", || format!("from {from}: {e}"));
                 }
@@ -415,28 +420,42 @@ impl<S: Service> PeerNode<S> {
                     (at, n) if at == now => (now, (n + 1).min(MAX_TICKS_AT_ONE_INSTANT)),
                     _ => (now, 1),
                 };
-                self.observe_role();
+                self.observe_role(ctx);
             }
         }
     }
 
     /// Shows the oracle the peer's role now. Called after every input and
     /// every Ready, not once per batch: a peer that is leader for one input
-    /// and steps down at the next is still seen.
-    fn observe_role(&mut self) {
-        if let Some(peer) = &self.peer {
-            let (term, is_leader) = peer.status().get_state();
-            self.oracle
-                .borrow_mut()
-                .observe_role(self.id, term, is_leader);
-        }
+    /// and steps down at the next is still seen. Changes of role and a
+    /// leader's commits are moments aimed faults can strike at.
+    fn observe_role(&mut self, ctx: &mut labrpc::Ctx<'_>) {
+        let Some(peer) = &self.peer else { return };
+        let status = peer.status();
+        let (term, is_leader) = status.get_state();
+        self.oracle
+            .borrow_mut()
+            .observe_role(self.id, term, is_leader);
+        let (role, commit) = (status.role, status.commit_index);
+        let (was, committed) = std::mem::replace(&mut self.last_observed, (role, commit));
+        let moment = match role {
+            _ if role != was && role == peer::Role::Candidate => Moment::BecameCandidate,
+            peer::Role::Leader if was != peer::Role::Leader => Moment::BecameLeader,
+            peer::Role::Leader if commit > committed => Moment::Committed,
+            _ => return,
+        };
+        crate::aims::reached(ctx, self.id, moment);
     }
 
-    /// Adds the coverage marks the peer hit to the run's statistics.
-    fn count_marks(&mut self) {
+    /// Adds the coverage marks the peer hit to the run's statistics; a vote
+    /// granted is a moment aimed faults can strike at.
+    fn count_marks(&mut self, ctx: &mut labrpc::Ctx<'_>) {
         let refused = peer::coverage::take(peer::coverage::VOTE_REFUSED_STALE_LOG);
         if refused > 0 {
             self.oracle.borrow_mut().stats.stale_log_refusals += refused;
+        }
+        if peer::coverage::take(peer::coverage::VOTE_GRANTED) > 0 {
+            crate::aims::reached(ctx, self.id, Moment::VoteGranted);
         }
     }
 
@@ -486,7 +505,10 @@ impl<S: Service> PeerNode<S> {
     }
 
     fn process(&mut self, ctx: &mut labrpc::Ctx<'_>, ready: Ready, token: Option<ReplyToken>) {
-        self.observe_role();
+        self.observe_role(ctx);
+        if ready.snapshot.is_some() {
+            crate::aims::reached(ctx, self.id, Moment::SnapshotTaken);
+        }
         self.observe_entries(&ready);
         if ready.must_sync
             && let Synced::Later(id) = ctx.sync()

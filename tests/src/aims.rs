@@ -1,0 +1,232 @@
+//! Faults aimed at protocol moments (FoundationDB's BUGGIFY, in spirit): the
+//! driver reports when a peer reaches a named point (a vote granted, a new
+//! candidate, a new leader, a commit, a snapshot), and an armed aim strikes
+//! right there: crash the voter just after its vote, partition a leader just
+//! after it commits, restart another node in the middle of an election.
+//! Random faults almost never land on such instants; these bugs live there.
+//!
+//! Aims are part of a fault schedule (drawn per seed by the swarm, printed,
+//! replayed), armed for the fault span of one run on one thread, and draw
+//! from their own random stream, so they shift no other draw.
+
+use labsim::{MS, NodeId, SimRng, Status, Stream};
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+
+/// A point of the protocol the driver can see a peer reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Moment {
+    /// The peer granted a vote (a peer that reports the `vote granted` mark).
+    VoteGranted,
+    /// The peer became a candidate.
+    BecameCandidate,
+    /// The peer became leader.
+    BecameLeader,
+    /// The peer, as leader, advanced its commit index.
+    Committed,
+    /// The peer wrote a snapshot.
+    SnapshotTaken,
+}
+
+/// What an aim does when its moment comes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "kebab-case")]
+pub enum Action {
+    /// Crash the node at once and restart it `down_ms` later.
+    Crash {
+        /// Lose the writes it had not synced.
+        lose_unsynced: bool,
+        /// Time down.
+        down_ms: u64,
+    },
+    /// Cut the node off from everyone for `ms`.
+    Isolate {
+        /// Time cut off.
+        ms: u64,
+    },
+}
+
+/// One aimed fault: at `moment`, with probability `per_million`, `action`
+/// strikes the node that reached it, or another node (`other`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Aim {
+    /// When.
+    pub moment: Moment,
+    /// What.
+    pub action: Action,
+    /// Strike another node (the next one, in server order) rather than this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub other: bool,
+    /// How often, per million times the moment comes.
+    pub per_million: u32,
+}
+
+impl Aim {
+    /// Draws an aim of the swarm.
+    pub fn draw(rng: &mut SimRng) -> Aim {
+        let crash = |rng: &mut SimRng| Action::Crash {
+            lose_unsynced: rng.random_bool(0.5),
+            down_ms: rng.random_range(20..800),
+        };
+        let (moment, action, other) = match rng.random_range(0..6) {
+            0 => (Moment::VoteGranted, crash(rng), false),
+            1 => (Moment::BecameLeader, crash(rng), false),
+            2 => (
+                Moment::Committed,
+                Action::Isolate {
+                    ms: rng.random_range(50..1500),
+                },
+                false,
+            ),
+            3 => (Moment::BecameCandidate, crash(rng), true),
+            4 => (Moment::SnapshotTaken, crash(rng), false),
+            _ => (
+                Moment::BecameLeader,
+                Action::Isolate {
+                    ms: rng.random_range(50..1500),
+                },
+                false,
+            ),
+        };
+        Aim {
+            moment,
+            action,
+            other,
+            per_million: rng.random_range(50_000..500_000),
+        }
+    }
+
+    /// Bounds a schedule file must respect.
+    pub fn validate(&self) -> Result<(), String> {
+        let ms = match self.action {
+            Action::Crash { down_ms, .. } => down_ms,
+            Action::Isolate { ms } => ms,
+        };
+        if ms > crate::nemesis::MAX_SCHEDULE_MS || self.per_million > 1_000_000 {
+            return Err(format!(
+                "aim {:?}: at most {} ms and 1000000 per million",
+                self.moment,
+                crate::nemesis::MAX_SCHEDULE_MS
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The aims armed on this thread's run, and the servers they may strike.
+struct Armed {
+    aims: Vec<Aim>,
+    servers: Vec<NodeId>,
+}
+
+thread_local! {
+    static ARMED: RefCell<Option<Armed>> = const { RefCell::new(None) };
+}
+
+/// Disarms the aims when dropped (the heal, the end of the run, a panic).
+pub struct Disarm(());
+
+impl Drop for Disarm {
+    fn drop(&mut self) {
+        disarm();
+    }
+}
+
+/// Arms `aims` on `servers` for this thread's run, until [`disarm`] or the
+/// guard's drop.
+#[must_use = "the aims stay armed only while the guard lives"]
+pub fn arm(aims: &[Aim], servers: &[NodeId]) -> Disarm {
+    let armed = (!aims.is_empty()).then(|| Armed {
+        aims: aims.to_vec(),
+        servers: servers.to_vec(),
+    });
+    ARMED.with(|a| *a.borrow_mut() = armed);
+    Disarm(())
+}
+
+/// No aim strikes from now on (the heal).
+pub fn disarm() {
+    ARMED.with(|a| *a.borrow_mut() = None);
+}
+
+/// Server `node` reached `moment`: each armed aim of that moment strikes
+/// with its probability (drawn from the run's "aims" stream).
+pub fn reached(ctx: &mut labrpc::Ctx<'_>, node: NodeId, moment: Moment) {
+    let strikes: Vec<(Aim, NodeId)> = ARMED.with(|a| {
+        let a = a.borrow();
+        let Some(armed) = a.as_ref() else {
+            return vec![];
+        };
+        let Some(me) = armed.servers.iter().position(|&s| s == node) else {
+            return vec![];
+        };
+        let n = armed.servers.len();
+        armed
+            .aims
+            .iter()
+            .filter(|aim| aim.moment == moment)
+            .map(|aim| {
+                (
+                    *aim,
+                    armed.servers[if aim.other { (me + 1) % n } else { me }],
+                )
+            })
+            .collect()
+    });
+    for (aim, target) in strikes {
+        strike(ctx, aim, moment, target);
+    }
+}
+
+/// Right after the current event: with the aim's probability (drawn from the
+/// run's "aims" stream), its action on `target`.
+fn strike(ctx: &mut labrpc::Ctx<'_>, aim: Aim, moment: Moment, target: NodeId) {
+    ctx.schedule_call(0, "aim", move |sim| {
+        let roll = sim
+            .kernel()
+            .rng(Stream::Named("aims"))
+            .random_range(0..1_000_000);
+        if roll >= aim.per_million {
+            return;
+        }
+        sim.kernel().record(
+            Some(target),
+            "aim",
+            &format!("{moment:?}: {:?}", aim.action),
+        );
+        match aim.action {
+            Action::Crash {
+                lose_unsynced,
+                down_ms,
+            } => {
+                if sim.status(target) != Ok(Status::Up) {
+                    return;
+                }
+                let crashed = if lose_unsynced {
+                    sim.crash(target)
+                } else {
+                    sim.crash_keep_unsynced(target)
+                };
+                crashed.expect("an up node can crash");
+                let at = sim.now_ns() + down_ms * MS;
+                let restart = move |sim: &mut labrpc::Sim| {
+                    if sim.status(target) == Ok(Status::Crashed) {
+                        sim.restart(target).expect("a crashed node restarts");
+                    }
+                };
+                sim.schedule(at, "aim", restart).expect("in the future");
+            }
+            Action::Isolate { ms } => {
+                sim.with_net(|net, k| net.set_connected(k, target, false))
+                    .expect("servers exist");
+                let at = sim.now_ns() + ms * MS;
+                let rejoin = move |sim: &mut labrpc::Sim| {
+                    let _ = sim.with_net(|net, k| net.set_connected(k, target, true));
+                };
+                sim.schedule(at, "aim", rejoin).expect("in the future");
+            }
+        }
+    });
+}
