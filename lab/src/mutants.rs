@@ -155,7 +155,8 @@ fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sy
     })
 }
 
-/// The seed's schedule shrunk: (faults before, faults after).
+/// The seed's schedule shrunk: (faults before, faults after), aimed faults
+/// included.
 fn shrunk_size(
     s: &Scenario,
     seed: u64,
@@ -163,9 +164,10 @@ fn shrunk_size(
     max_runs: usize,
 ) -> Option<(usize, usize)> {
     let schedule = (s.schedule)(seed);
-    let before = schedule.faults.len();
+    let size = |s: &tests::nemesis::Schedule| s.faults.len() + s.aims.len();
+    let before = size(&schedule);
     let out = peers::with_peer(peer, || shrink(s, seed, schedule, max_runs, Method::Ddmin));
-    out.ok().map(|sh| (before, sh.shrunk.faults.len()))
+    out.ok().map(|sh| (before, size(&sh.shrunk)))
 }
 
 /// What caught a failure: the oracle (safety), the checker, the liveness

@@ -65,10 +65,12 @@ fn report(scenario: &Scenario, seed: u64, shrunk: &Shrunk, out: &Path) {
     println!("{}", shrunk.shrunk.to_json());
     let (before, after) = (&shrunk.original, &shrunk.shrunk);
     println!(
-        "shrunk {} faults to {} in {} runs ({} ms of faults to {}; clients {} to {}; \
-         operations per client {} to {}); it still fails:",
+        "shrunk {} faults to {} and {} aimed faults to {} in {} runs ({} ms of faults to {}; \
+         clients {} to {}; operations per client {} to {}); it still fails:",
         before.faults.len(),
         after.faults.len(),
+        before.aims.len(),
+        after.aims.len(),
         shrunk.runs,
         before.fault_ms(),
         after.fault_ms(),

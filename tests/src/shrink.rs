@@ -221,6 +221,15 @@ fn ddmin(runner: &mut Runner<'_>, best: &mut Best) {
         candidate.faults.clear();
         best.try_keep(runner, candidate);
     }
+    // Aimed faults, one at a time (a schedule has at most a few).
+    let mut i = 0;
+    while i < best.schedule.aims.len() {
+        let mut candidate = best.schedule.clone();
+        candidate.aims.remove(i);
+        if !best.try_keep(runner, candidate) {
+            i += 1;
+        }
+    }
 
     // Simplify what is left: shorter faults, milder rates.
     for i in 0..best.schedule.faults.len() {
