@@ -114,30 +114,7 @@ enum Command {
     /// each a test-only variant of the reference. Per mutant: graded tests
     /// failed, seeds of each default scenario to the first failure and what
     /// caught it, and the shrunk schedule's size. Exit 1 if a mutant escapes.
-    Mutants {
-        /// Scenario seeds to try, in order, until the first failure.
-        #[arg(long, value_parser = parse_seed_list, default_value = "0..100")]
-        seeds: Seeds,
-        /// Threads.
-        #[arg(long, default_value_t = default_jobs())]
-        jobs: usize,
-        /// Only this mutant (see --list).
-        #[arg(long)]
-        only: Option<String>,
-        /// List the mutants and stop.
-        #[arg(long)]
-        list: bool,
-        /// Keep the reference's own assertions on (by default they are off, as a
-        /// student's Raft has none: the lab's checks must catch every mutant).
-        #[arg(long)]
-        assertions: bool,
-        /// The seed of the graded tests.
-        #[arg(long, default_value_t = 1)]
-        graded_seed: u64,
-        /// Most runs spent shrinking each mutant's first failing schedule.
-        #[arg(long, default_value_t = 200)]
-        max_shrink_runs: usize,
-    },
+    Mutants(mutants::Options),
     /// Shrink a failing seed's fault schedule to the few faults that matter.
     Shrink(ShrinkArgs),
     /// Check a history file for linearizability. Exit 0: linearizable; 1: not
@@ -270,23 +247,8 @@ fn main() -> ExitCode {
         }
         Command::Grade { seeds, part, jobs } => grade::grade(&seeds, part, jobs),
         Command::Shrink(args) => shrink::shrink(args, peer),
-        Command::Mutants { list: true, .. } => mutants::list(),
-        Command::Mutants {
-            seeds,
-            jobs,
-            only,
-            assertions,
-            graded_seed,
-            max_shrink_runs,
-            ..
-        } => mutants::mutants(mutants::Options {
-            seeds,
-            jobs,
-            only,
-            assertions,
-            graded_seed,
-            max_shrink_runs,
-        }),
+        Command::Mutants(o) if o.list => mutants::list(),
+        Command::Mutants(o) => mutants::mutants(o),
         Command::Corpus { file, line } => corpus::corpus(&file, line, peer),
         Command::CheckHistory {
             file,

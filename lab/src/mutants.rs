@@ -4,7 +4,7 @@
 //! table says whether and how fast each is caught, by what, and how small its
 //! fault schedule shrinks.
 
-use crate::common::fail;
+use crate::common::{default_jobs, fail, parse_seed_list};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tests::failure::{Failure, run_caught};
@@ -15,14 +15,31 @@ use tests::seeds::Seeds;
 use tests::shrink::{Method, shrink};
 use tests::targets::{self, Target};
 
-/// What `lab mutants` was asked.
+/// What `lab mutants` is asked.
+#[derive(clap::Args)]
 pub struct Options {
-    pub seeds: Seeds,
-    pub jobs: usize,
-    pub only: Option<String>,
-    pub assertions: bool,
-    pub graded_seed: u64,
-    pub max_shrink_runs: usize,
+    /// Scenario seeds to try, in order, until the first failure.
+    #[arg(long, value_parser = parse_seed_list, default_value = "0..100")]
+    seeds: Seeds,
+    /// Threads.
+    #[arg(long, default_value_t = default_jobs())]
+    jobs: usize,
+    /// Only this mutant (see --list).
+    #[arg(long)]
+    only: Option<String>,
+    /// List the mutants and stop.
+    #[arg(long)]
+    pub list: bool,
+    /// Keep the reference's own assertions on (by default they are off, as a
+    /// student's Raft has none: the lab's checks must catch every mutant).
+    #[arg(long)]
+    assertions: bool,
+    /// The seed of the graded tests.
+    #[arg(long, default_value_t = 1)]
+    graded_seed: u64,
+    /// Most runs spent shrinking each mutant's first failing schedule.
+    #[arg(long, default_value_t = 200)]
+    max_shrink_runs: usize,
 }
 
 /// The first failure a scenario met over the seeds, if any.

@@ -673,12 +673,10 @@ impl<S: Service> PeerNode<S> {
     }
 
     fn report(&mut self, ctx: &mut labrpc::Ctx<'_>) {
+        self.observe_role(ctx);
         let Some(peer) = &self.peer else { return };
         let status = peer.status();
-        let (term, is_leader) = status.get_state();
-        self.oracle
-            .borrow_mut()
-            .observe_role(self.id, term, is_leader);
+        let term = status.term;
         // For readers of the trace (the picture): role, term and commit
         // index as they change. Annotations never enter the hash.
         let seen = (status.role, term, status.commit_index);
