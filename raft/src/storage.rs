@@ -202,6 +202,12 @@ impl LogStore {
                 .is_some_and(|e| e.index <= s.last_included_index)
             {
                 entries.clear();
+                // The file's records are all stale: the next persist starts the
+                // log afresh after the snapshot (and cuts the file to nothing).
+                store = LogStore {
+                    first_index: s.last_included_index + 1,
+                    ..LogStore::default()
+                };
             }
         }
         Ok((

@@ -6,7 +6,7 @@ use driver::{Cluster, MemDisk, cmd};
 use raft::storage::{Disk, LogStore};
 use raft::{
     AppendEntriesArgs, AppendEntriesReply, ApplyMsg, Config, Entry, HardState, Message, Raft,
-    RaftError, RequestVoteArgs, Restored, Role, Snapshot,
+    RaftError, Ready, RequestVoteArgs, Restored, Role, Snapshot,
 };
 
 fn entries(terms: &[u64]) -> Vec<Entry> {
@@ -496,6 +496,42 @@ fn restart_from_disk_restores_the_same_state() {
     c.connect_all();
     c.one(cmd(100), 3);
     c.check_log_matching();
+}
+
+#[test]
+fn a_snapshot_past_the_whole_log_then_entries_after_a_crash() {
+    // A torn crash kept the new snapshot (at 5) but not the emptied log (1..=3).
+    let mut disk = MemDisk::default();
+    let mut store = LogStore::default();
+    let ready = |hs: Option<HardState>, entries: Vec<Entry>, snapshot: Option<Snapshot>| Ready {
+        hard_state: hs,
+        entries,
+        snapshot,
+        messages: vec![],
+        applies: vec![],
+    };
+    let hs = HardState {
+        current_term: 1,
+        voted_for: None,
+    };
+    store.persist(&mut disk, &ready(Some(hs), entries(&[1, 1, 1]), None));
+    let snapshot = Snapshot {
+        last_included_index: 5,
+        last_included_term: 1,
+        data: vec![],
+    };
+    disk.write("raft-snapshot", &{
+        let mut other = MemDisk::default();
+        LogStore::default().persist(&mut other, &ready(None, vec![], Some(snapshot)));
+        other.read("raft-snapshot").unwrap().to_vec()
+    });
+    let (mut store, restored) = LogStore::restore(&disk).unwrap();
+    assert!(restored.unwrap().entries.is_empty());
+    let mut six = entries(&[1, 1, 1, 1, 1, 1]);
+    store.persist(&mut disk, &ready(None, six.split_off(5), None));
+    let (_, restored) = LogStore::restore(&disk).unwrap();
+    let indices: Vec<_> = restored.unwrap().entries.iter().map(|e| e.index).collect();
+    assert_eq!(indices, vec![6]);
 }
 
 #[test]

@@ -271,11 +271,19 @@ pub(crate) fn restore(disk: &dyn Disk, peers: usize) -> Result<Restored, PeerErr
             log: DiskLog::default(),
         });
     };
-    let (mut entries, log) = read_log(log_bytes)?;
+    let (mut entries, mut log) = read_log(log_bytes)?;
     let (snap_index, snap_term) = snapshot_meta(snapshot.as_ref(), &voters, peers)?;
     // Records at or below the snapshot are covered by it (the snapshot is written
     // before the log is compacted): drop them as the compaction would have.
     entries.retain(|e| e.index > snap_index);
+    if entries.is_empty() && snapshot.is_some() {
+        // Every record is stale (a crash came between writing the snapshot and
+        // emptying the log): the next append starts the file afresh.
+        log = DiskLog {
+            first_index: snap_index + 1,
+            ..DiskLog::default()
+        };
+    }
     check_log_after_snapshot(&entries, snap_index, snap_term)?;
     check_hard_state(&hard_state, &entries, (snap_index, snap_term), peers)?;
     Ok(Restored {
@@ -492,6 +500,33 @@ mod tests {
             restore(&disk, 5).is_err(),
             "a snapshot of 3 voters in a cluster of 5"
         );
+    }
+
+    #[test]
+    fn a_snapshot_past_the_whole_log_then_an_append_after_a_crash() {
+        // A torn crash kept the snapshot at 5 but not the emptied log (1..=3).
+        let mut disk = MemDisk::default();
+        let mut log = DiskLog::default();
+        log.append(
+            &mut disk,
+            &[entry(1, 1, b"a"), entry(2, 1, b"b"), entry(3, 1, b"c")],
+        );
+        let mut s = Snapshot::default();
+        s.mut_metadata().index = 5;
+        s.mut_metadata().term = 1;
+        s.mut_metadata().set_conf_state(all_voters(3));
+        write_snapshot(&mut disk, &s);
+        write_hard_state(&mut disk, &hs(1, 1, 5));
+        let mut r = restore(&disk, 3).unwrap();
+        assert!(r.entries.is_empty());
+        r.log.append(&mut disk, &[entry(6, 1, b"f")]);
+        let got: Vec<_> = restore(&disk, 3)
+            .unwrap()
+            .entries
+            .iter()
+            .map(|e| e.index)
+            .collect();
+        assert_eq!(got, vec![6]);
     }
 
     #[test]
