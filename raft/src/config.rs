@@ -66,8 +66,8 @@ pub enum InjectedBug {
     TimerResetOnRefusedVote,
     /// A follower appends without checking prevLogTerm.
     AppendWithoutPrevLogCheck,
-    /// A duplicated vote reply counts as a second vote.
-    DuplicateVotesCounted,
+    /// A follower accepts AppendEntries from a leader of an older term.
+    AppendFromStaleLeader,
     /// A candidate campaigns in its current term instead of a new one.
     CampaignWithoutNewTerm,
     /// Half the votes (rounded down) win an election.

@@ -409,12 +409,7 @@ impl Raft {
             Message::RequestVoteReply(reply) => {
                 let current = reply.term == self.current_term || mutant!(self, StaleRepliesCounted);
                 if current && reply.vote_granted {
-                    let mut voter = from;
-                    if mutant!(self, DuplicateVotesCounted) && self.votes_granted[from] {
-                        let other = self.votes_granted.iter().position(|g| !g);
-                        voter = other.unwrap_or(from);
-                    }
-                    self.votes_granted[voter] = true; // duplicates count once
+                    self.votes_granted[from] = true; // duplicates count once
                     if self.has_quorum_of_votes() {
                         self.become_leader(now_ms);
                     }
@@ -569,7 +564,7 @@ impl Raft {
     }
 
     fn handle_append_entries(&mut self, now_ms: u64, from: PeerId, args: AppendEntriesArgs) {
-        if args.term < self.current_term {
+        if args.term < self.current_term && !mutant!(self, AppendFromStaleLeader) {
             // The reply's higher term tells the stale leader to step down.
             self.reply_append_entries(from, false, args.prev_log_index, 0, None);
             return;

@@ -135,9 +135,9 @@ pub const MUTANTS: &[Mutant] = &[
     ),
     #[cfg(feature = "reference")]
     raft(
-        "duplicate-votes-counted",
-        "a duplicated vote reply counts twice",
-        Raft::DuplicateVotesCounted,
+        "append-from-stale-leader",
+        "a follower accepts AppendEntries of an older term",
+        Raft::AppendFromStaleLeader,
     ),
     #[cfg(feature = "reference")]
     raft(
