@@ -59,6 +59,10 @@ struct Row {
 }
 
 pub fn list() -> ExitCode {
+    if MUTANTS.is_empty() {
+        println!("This build has no mutants (they are variants of the reference solution).");
+        return ExitCode::SUCCESS;
+    }
     println!(
         "Mutants (lab --peer mutant:NAME, or mutant:NAME+assertions to keep the reference's assertions)"
     );
@@ -69,6 +73,11 @@ pub fn list() -> ExitCode {
 }
 
 pub fn mutants(o: Options) -> ExitCode {
+    if MUTANTS.is_empty() {
+        return fail(
+            "this build has no mutants: they are variants of the reference solution, which it does not carry",
+        );
+    }
     let chosen: Vec<&Mutant> = MUTANTS
         .iter()
         .filter(|m| o.only.as_deref().is_none_or(|n| n == m.name))
