@@ -38,6 +38,7 @@ pub mod coverage;
 mod disk;
 mod kv;
 mod ready;
+pub mod record;
 mod rng;
 
 pub use clerk::{Call, Clerk, ClerkConfig, Progress};

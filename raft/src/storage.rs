@@ -4,10 +4,9 @@
 //! Three files:
 //! - `raft-hardstate`: CRC-32 (`u32` little-endian) of the bincode [`HardState`], then
 //!   it; replaced on every change;
-//! - `raft-log`: records, appended; truncated by byte offset on a conflict; rewritten
-//!   (the kept suffix) on a snapshot. A record is a 12-byte header (body length, CRC-32
-//!   of the body, CRC-32 of those 8 bytes; `u32` little-endian each), then the bincode
-//!   [`Entry`];
+//! - `raft-log`: records ([`peer::record`]: a checksummed header, then the bincode
+//!   [`Entry`]), appended; truncated by byte offset on a conflict; rewritten (the kept
+//!   suffix) on a snapshot;
 //! - `raft-snapshot`: CRC-32, then the bincode [`Snapshot`] (metadata and data); replaced.
 //!
 //! A disk can tear an append that was not synced (power lost mid-write) and can rot a
@@ -23,6 +22,7 @@
 //! drops them by the same rule as a fresh snapshot.
 
 use crate::{Entry, HardState, Index, RaftError, Ready, Restored, Snapshot, Term};
+use peer::record::{self, Record, Rot};
 
 /// Name of the file holding the bincode [`HardState`].
 pub const HARD_STATE_FILE: &str = "raft-hardstate";
@@ -30,9 +30,6 @@ pub const HARD_STATE_FILE: &str = "raft-hardstate";
 pub const LOG_FILE: &str = "raft-log";
 /// Name of the file holding the bincode [`Snapshot`].
 pub const SNAPSHOT_FILE: &str = "raft-snapshot";
-
-/// Bytes of a log record's header: body length, body CRC, header CRC.
-const RECORD_HEADER_BYTES: usize = 12;
 
 /// Bytes of the CRC in front of the hard state and the snapshot.
 const CRC_BYTES: usize = 4;
@@ -58,7 +55,7 @@ fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
 }
 
 fn crc(bytes: &[u8]) -> u32 {
-    crc32fast::hash(bytes)
+    peer::record::crc32(bytes)
 }
 
 fn le_u32(bytes: &[u8]) -> u32 {
@@ -86,50 +83,6 @@ fn decode_checked<T: serde::de::DeserializeOwned>(
         )));
     }
     decode(&bytes[CRC_BYTES..], what)
-}
-
-/// One log record: header, then body.
-fn encode_record(entry: &Entry, out: &mut Vec<u8>) {
-    let body = encode(entry);
-    let mut header = [0u8; RECORD_HEADER_BYTES];
-    header[..4].copy_from_slice(&(body.len() as u32).to_le_bytes());
-    header[4..8].copy_from_slice(&crc(&body).to_le_bytes());
-    let header_crc = crc(&header[..8]);
-    header[8..].copy_from_slice(&header_crc.to_le_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&body);
-}
-
-/// What the log holds at a byte offset.
-enum Record<'a> {
-    /// A whole record whose checksums hold: its body, and its length on disk.
-    Whole(&'a [u8], usize),
-    /// The true prefix of a record that a crash cut short: a torn tail.
-    Torn,
-}
-
-/// Reads the record at the start of `rest` (`offset` bytes into the log).
-fn read_record(rest: &[u8], offset: usize) -> Result<Record<'_>, RaftError> {
-    if rest.len() < RECORD_HEADER_BYTES {
-        return Ok(Record::Torn);
-    }
-    let rot = |what: &str| {
-        Err(RaftError::CorruptState(format!(
-            "{LOG_FILE}: record at byte {offset}: {what}: the disk damaged synced data"
-        )))
-    };
-    if le_u32(&rest[8..]) != crc(&rest[..8]) {
-        return rot("header checksum mismatch");
-    }
-    let len = le_u32(rest) as usize;
-    let body = &rest[RECORD_HEADER_BYTES..];
-    if body.len() < len {
-        return Ok(Record::Torn);
-    }
-    if le_u32(&rest[4..]) != crc(&body[..len]) {
-        return rot("body checksum mismatch");
-    }
-    Ok(Record::Whole(&body[..len], RECORD_HEADER_BYTES + len))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, RaftError> {
@@ -170,7 +123,12 @@ impl LogStore {
         let mut offset = 0usize;
         while offset < log_bytes.len() {
             // A torn tail ends the log; persist() cuts it off before appending.
-            let Record::Whole(body, len) = read_record(&log_bytes[offset..], offset)? else {
+            let read = record::read(&log_bytes[offset..]).map_err(|Rot(what)| {
+                RaftError::CorruptState(format!(
+                    "{LOG_FILE}: record at byte {offset}: {what}: the disk damaged synced data"
+                ))
+            })?;
+            let Record::Whole(body, len) = read else {
                 break;
             };
             let entry: Entry = decode(body, &format!("{LOG_FILE} record at byte {offset}"))?;
@@ -262,7 +220,7 @@ impl LogStore {
             for e in &ready.entries {
                 self.offsets.push(self.log_bytes + buf.len() as u64);
                 self.terms.push(e.term);
-                encode_record(e, &mut buf);
+                record::append(&mut buf, &encode(e));
             }
             self.log_bytes += buf.len() as u64;
             disk.append(LOG_FILE, &buf);

@@ -1,7 +1,5 @@
-//! This peer's on-disk format, in three files of records. A record is a 12-byte
-//! header (the body's length, the CRC-32 (IEEE) of the body, the CRC-32 of those 8
-//! bytes; `u32` little-endian each), then the body: the protobuf encoding of one
-//! raft-rs value.
+//! This peer's on-disk format, in three files of records ([`peer::record`]: a
+//! checksummed header, then the body: the protobuf encoding of one raft-rs value).
 //!
 //! A crash can tear an unsynced append: the true prefix of a record at the end of
 //! the log is dropped at restore (it was never synced) and cut off before the next
@@ -20,6 +18,7 @@
 //! membership never changes (the adapter proposes no configuration change), so the
 //! conf state on disk is the one inside the snapshot.
 
+use peer::record::{self, Record, Rot};
 use peer::{Disk, PeerError};
 use raft_rs::eraftpb::{ConfState, Entry, HardState, Snapshot};
 
@@ -27,49 +26,12 @@ pub const HARD_STATE_FILE: &str = "raftrs-hardstate";
 pub const LOG_FILE: &str = "raftrs-log";
 pub const SNAPSHOT_FILE: &str = "raftrs-snapshot";
 
-const HEADER_BYTES: usize = 12;
-
-const fn crc32_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-}
-
-static CRC32: [u32; 256] = crc32_table();
-
-/// CRC-32 (IEEE 802.3, as zlib computes it).
-pub(crate) fn crc32(bytes: &[u8]) -> u32 {
-    !bytes.iter().fold(!0u32, |c, &b| {
-        CRC32[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8)
-    })
-}
-
 /// Appends one record holding `value` to `buf`.
 fn put_record<M: protobuf::Message>(buf: &mut Vec<u8>, value: &M) {
     let body = value
         .write_to_bytes()
         .expect("encoding a raft-rs message into memory cannot fail");
-    let mut header = [0u8; HEADER_BYTES];
-    header[..4].copy_from_slice(&(body.len() as u32).to_le_bytes());
-    header[4..8].copy_from_slice(&crc32(&body).to_le_bytes());
-    let header_crc = crc32(&header[..8]);
-    header[8..].copy_from_slice(&header_crc.to_le_bytes());
-    buf.extend_from_slice(&header);
-    buf.extend_from_slice(&body);
+    record::append(buf, &body);
 }
 
 fn record<M: protobuf::Message>(value: &M) -> Vec<u8> {
@@ -82,10 +44,6 @@ fn corrupt(msg: String) -> PeerError {
     PeerError(format!("raft-rs peer: corrupt disk: {msg}"))
 }
 
-fn le_u32(bytes: &[u8]) -> u32 {
-    u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"))
-}
-
 /// Reads the record at `offset` of `file`'s `bytes`: the value and the next offset,
 /// or `None` for the true prefix of a record (a torn append).
 fn get_record<M: protobuf::Message>(
@@ -93,29 +51,14 @@ fn get_record<M: protobuf::Message>(
     bytes: &[u8],
     offset: usize,
 ) -> Result<Option<(M, usize)>, PeerError> {
-    let rest = &bytes[offset..];
-    if rest.len() < HEADER_BYTES {
+    let read = record::read(&bytes[offset..])
+        .map_err(|Rot(what)| corrupt(format!("{file}: {what} in the record at byte {offset}")))?;
+    let Record::Whole(body, len) = read else {
         return Ok(None);
-    }
-    if le_u32(&rest[8..]) != crc32(&rest[..8]) {
-        return Err(corrupt(format!(
-            "{file}: header checksum mismatch in the record at byte {offset}"
-        )));
-    }
-    let (len, crc) = (le_u32(rest) as usize, le_u32(&rest[4..]));
-    let body = &rest[HEADER_BYTES..];
-    if body.len() < len {
-        return Ok(None);
-    }
-    let body = &body[..len];
-    if crc32(body) != crc {
-        return Err(corrupt(format!(
-            "{file}: checksum mismatch in the record at byte {offset}"
-        )));
-    }
+    };
     let value = M::parse_from_bytes(body)
         .map_err(|e| corrupt(format!("{file}: undecodable record at byte {offset}: {e}")))?;
-    Ok(Some((value, offset + HEADER_BYTES + len)))
+    Ok(Some((value, offset + len)))
 }
 
 /// A file of exactly one record.
@@ -449,12 +392,6 @@ mod tests {
             commit,
             ..Default::default()
         }
-    }
-
-    #[test]
-    fn crc32_is_zlibs() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc32(b""), 0);
     }
 
     #[test]
