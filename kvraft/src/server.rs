@@ -266,6 +266,7 @@ impl KvServer {
             return self.data.get(key).cloned().unwrap_or_default();
         }
         if self.is_duplicate(args.client_id, args.seq) {
+            peer::coverage::mark(peer::coverage::DUPLICATE_WRITE);
             return String::new();
         }
         self.sessions.insert(args.client_id, args.seq);

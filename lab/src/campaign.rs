@@ -3,6 +3,7 @@
 //! and a summary. `lab explore`, `lab run` and `lab grade` are built on it.
 
 use indicatif::{ProgressBar, ProgressStyle};
+use peer::coverage::MARKS;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -10,7 +11,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tests::failure::{Failure, FailureKind, run_caught};
 use tests::raft_suite::RunReport;
-use tests::raft_suite::oracle::Stats;
 use tests::seeds::Seeds;
 
 /// A run of one seed.
@@ -29,7 +29,7 @@ pub struct Summary {
     pub events: u128,
     /// Commands agreed, or client operations completed (KV), in all.
     pub commands: u128,
-    /// Coverage: how many runs reached each rare event.
+    /// Coverage: how many runs reached each mark (`peer::coverage`).
     pub reached: BTreeMap<&'static str, u64>,
     /// Wall time taken.
     pub wall: Duration,
@@ -38,26 +38,22 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Counts a seed's outcome.
+    pub(crate) fn record(&mut self, outcome: &Result<RunReport, Failure>) {
+        self.runs += 1;
+        match outcome {
+            Ok(report) => self.add(report),
+            Err(f) => self.failures.push(f.clone()),
+        }
+    }
+
     fn add(&mut self, report: &RunReport) {
         self.virtual_ns += u128::from(report.virtual_ns);
         self.events += u128::from(report.events);
         self.commands += u128::from(report.commands);
-        let Stats {
-            leader_terms,
-            snapshots_installed,
-            truncations,
-            applies,
-            stale_log_refusals,
-        } = report.stats;
-        let mut reach = |name, hit: bool| *self.reached.entry(name).or_default() += u64::from(hit);
-        reach("leader changes (2+ leaders)", leader_terms >= 2);
-        reach("log suffix overwritten", truncations > 0);
-        reach("snapshot installed from a leader", snapshots_installed > 0);
-        reach("commands applied", applies > 0);
-        reach(
-            "vote refused: candidate's log behind",
-            stale_log_refusals > 0,
-        );
+        for (name, count) in &report.marks {
+            *self.reached.entry(name).or_default() += u64::from(*count > 0);
+        }
     }
 
     /// Failures by kind.
@@ -67,6 +63,30 @@ impl Summary {
             *m.entry(f.kind).or_default() += 1;
         }
         m
+    }
+
+    /// The marks the runs that passed reached, with how many runs reached
+    /// each, then the marks no run reached (a hint of what the campaign never
+    /// tried: a peer sets only the marks it knows).
+    fn print_marks(&self, out: &mut impl Write) -> std::io::Result<()> {
+        if self.runs == 0 {
+            return Ok(());
+        }
+        writeln!(out, "marks reached (runs that passed):")?;
+        for (name, origin) in MARKS {
+            if let Some(n) = self.reached.get(name).filter(|n| **n > 0) {
+                writeln!(out, "  {name:<46} {n:>8}  ({origin:?})")?;
+            }
+        }
+        let never: Vec<&str> = MARKS
+            .iter()
+            .filter(|(name, _)| !self.reached.contains_key(name))
+            .map(|(name, _)| *name)
+            .collect();
+        if !never.is_empty() {
+            writeln!(out, "marks never reached: {}", never.join("; "))?;
+        }
+        Ok(())
     }
 
     /// Prints the summary; its last line is `N passed, M failed`.
@@ -115,12 +135,7 @@ impl Summary {
                 .collect();
             writeln!(out, "failures by kind: {}", kinds.join(", "))?;
         }
-        if !self.reached.is_empty() {
-            writeln!(out, "reached (runs):")?;
-            for (name, n) in &self.reached {
-                writeln!(out, "  {name:<36} {n}")?;
-            }
-        }
+        self.print_marks(out)?;
         let failed = self.failures.len() as u64;
         writeln!(out, "{} passed, {} failed", self.runs - failed, failed)
     }
@@ -167,7 +182,7 @@ pub fn run_campaign(run: &RunFn, options: CampaignOptions) -> Summary {
         next: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         summary: Mutex::new(Summary::default()),
-        bar: progress_bar(&options),
+        bar: progress_bar(&options.label, options.seeds.len(), options.progress),
         plain_every: (options.seeds.len() / 20).max(1),
         options,
     };
@@ -187,11 +202,11 @@ pub fn run_campaign(run: &RunFn, options: CampaignOptions) -> Summary {
 }
 
 /// A bar on a terminal; a hidden one otherwise (plain lines instead).
-fn progress_bar(options: &CampaignOptions) -> ProgressBar {
-    if !options.progress {
+pub(crate) fn progress_bar(label: &str, seeds: u64, progress: bool) -> ProgressBar {
+    if !progress {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(options.seeds.len());
+    let bar = ProgressBar::new(seeds);
     bar.set_style(
         ProgressStyle::with_template(
             "{prefix} [{bar:30}] {pos}/{len} seeds {msg} ({elapsed}, eta {eta})",
@@ -199,7 +214,7 @@ fn progress_bar(options: &CampaignOptions) -> ProgressBar {
         .expect("valid template")
         .progress_chars("=> "),
     );
-    bar.set_prefix(options.label.clone());
+    bar.set_prefix(label.to_string());
     bar
 }
 
@@ -255,14 +270,10 @@ impl Campaign<'_> {
     /// Adds a seed's outcome to the summary: (seeds done, failed, virtual s).
     fn record(&self, outcome: &Result<RunReport, Failure>) -> (u64, usize, f64) {
         let mut s = self.summary.lock().expect("no panics while locked");
-        s.runs += 1;
-        match outcome {
-            Ok(report) => s.add(report),
-            Err(f) => {
-                (self.options.on_failure)(f);
-                s.failures.push(f.clone());
-            }
+        if let Err(f) = outcome {
+            (self.options.on_failure)(f);
         }
+        s.record(outcome);
         (s.runs, s.failures.len(), s.virtual_ns as f64 / 1e9)
     }
 
@@ -297,7 +308,7 @@ mod campaign_tests {
             virtual_ns: 1,
             rpcs: 0,
             commands: 0,
-            stats: Stats::default(),
+            marks: Default::default(),
         }
     }
 

@@ -1,38 +1,128 @@
-//! Coverage marks (TigerBeetle's idea): a peer says "this rare branch just ran", and
-//! the lab counts how often a campaign reached it, without counters threaded by hand
-//! through the peer's API. Marks are kept per thread (one simulation runs on one
-//! thread) and cost nothing unless the crate's `coverage` feature is on.
+//! Coverage marks (TigerBeetle's idea; Antithesis calls them "sometimes"
+//! assertions): a peer or the harness says "this rare branch just ran", and
+//! the lab counts how often a campaign reached it, without counters threaded
+//! by hand through the peer's API. `lab explore` lists the marks a campaign
+//! never reached, and `lab explore --guided` breeds the schedules that reach
+//! rare ones.
+//!
+//! Every mark is a constant here, listed once in [`MARKS`]. Marks are kept per
+//! thread (one simulation runs on one thread) and cost nothing unless the
+//! crate's `coverage` feature is on.
 
 #[cfg(feature = "coverage")]
 use std::cell::RefCell;
-#[cfg(feature = "coverage")]
 use std::collections::BTreeMap;
+
+/// Where a mark is set: by the peer under test (the reference sets these; any
+/// other peer may), by the KV server, or by the harness around them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The Raft peer.
+    Peer,
+    /// The KV server (the reference's kvraft sets these).
+    Service,
+    /// The nemesis and the rest of the harness.
+    Harness,
+}
 
 /// A vote or pre-vote refused only because the candidate's log was behind the voter's
 /// (section 5.4.1's election restriction at work).
 pub const VOTE_REFUSED_STALE_LOG: &str = "vote refused: candidate's log behind";
-
 /// A vote granted (not a PreVote): the moment a fault aimed at voters strikes.
 pub const VOTE_GRANTED: &str = "vote granted";
+/// A vote refused because the voter already voted for another candidate this term.
+pub const VOTE_REFUSED_ALREADY_VOTED: &str = "vote refused: voted for another this term";
+/// A PreVote refused because the voter heard from a live leader recently.
+pub const PRE_VOTE_REFUSED_LEADER_ALIVE: &str = "pre-vote refused: leader alive";
+/// A reply from an older term ignored (vote or AppendEntries).
+pub const STALE_REPLY_IGNORED: &str = "stale reply ignored";
+/// An AppendEntries from a leader of an older term refused.
+pub const APPEND_FROM_STALE_LEADER: &str = "append refused: stale leader";
+/// The consistency check failed: the follower has no entry, or another term, at prevLogIndex.
+pub const APPEND_PREV_MISMATCH: &str = "append refused: log mismatch at prev";
+/// An AppendEntries whose entries all matched the log (a stale or duplicated
+/// one) left a longer log alone.
+pub const MATCHING_ENTRIES_KEPT: &str = "append: matching entries, longer log kept";
+/// leaderCommit was past the last entry the AppendEntries proved, while the
+/// follower's log went further: the commit stopped at the last new entry.
+pub const COMMIT_CAPPED_AT_LAST_NEW: &str = "commit capped at the last new entry";
+/// A leader's quorum holds an entry of an older term that it may not commit by
+/// counting replicas (Figure 8).
+pub const OLD_TERM_NOT_COUNTED: &str = "older-term entry not committed by counting";
+/// An InstallSnapshot at or below the commit index ignored.
+pub const STALE_SNAPSHOT_IGNORED: &str = "stale snapshot ignored";
+/// A restart found a torn record at the end of the log and dropped it.
+pub const TORN_TAIL_DROPPED: &str = "restart dropped a torn log tail";
+/// A KV server found a write it had already applied (a clerk's retry).
+pub const DUPLICATE_WRITE: &str = "kv: duplicate write not applied again";
+/// A crash that lost the writes not yet synced.
+pub const CRASH_LOST_UNSYNCED: &str = "nemesis: crash lost unsynced writes";
+/// A peer became leader after another one had (the oracle sees every role).
+pub const LEADER_CHANGED: &str = "a second leader elected";
+/// A peer's log lost a suffix to a leader's entries (the oracle sees every write).
+pub const SUFFIX_OVERWRITTEN: &str = "log suffix overwritten";
+/// A peer installed a snapshot sent by a leader.
+pub const SNAPSHOT_INSTALLED: &str = "snapshot installed from a leader";
+/// A fault aimed at a protocol moment struck.
+pub const AIM_STRUCK: &str = "nemesis: aimed fault struck";
+
+/// Every mark, once: its name and who sets it.
+pub const MARKS: &[(&str, Origin)] = &[
+    (VOTE_GRANTED, Origin::Peer),
+    (VOTE_REFUSED_STALE_LOG, Origin::Peer),
+    (VOTE_REFUSED_ALREADY_VOTED, Origin::Peer),
+    (PRE_VOTE_REFUSED_LEADER_ALIVE, Origin::Peer),
+    (STALE_REPLY_IGNORED, Origin::Peer),
+    (APPEND_FROM_STALE_LEADER, Origin::Peer),
+    (APPEND_PREV_MISMATCH, Origin::Peer),
+    (MATCHING_ENTRIES_KEPT, Origin::Peer),
+    (COMMIT_CAPPED_AT_LAST_NEW, Origin::Peer),
+    (OLD_TERM_NOT_COUNTED, Origin::Peer),
+    (STALE_SNAPSHOT_IGNORED, Origin::Peer),
+    (TORN_TAIL_DROPPED, Origin::Peer),
+    (DUPLICATE_WRITE, Origin::Service),
+    (LEADER_CHANGED, Origin::Harness),
+    (SUFFIX_OVERWRITTEN, Origin::Harness),
+    (SNAPSHOT_INSTALLED, Origin::Harness),
+    (CRASH_LOST_UNSYNCED, Origin::Harness),
+    (AIM_STRUCK, Origin::Harness),
+];
+
+/// This thread's counts: since the run began, and since the last [`take`].
+#[cfg(feature = "coverage")]
+#[derive(Default)]
+struct Counts {
+    run: BTreeMap<&'static str, u64>,
+    pending: BTreeMap<&'static str, u64>,
+}
 
 #[cfg(feature = "coverage")]
 thread_local! {
-    static MARKS: RefCell<BTreeMap<&'static str, u64>> = const { RefCell::new(BTreeMap::new()) };
+    static COUNTS: RefCell<Counts> = RefCell::new(Counts::default());
 }
 
 /// The branch `name` ran once more on this thread.
 #[inline]
 pub fn mark(name: &'static str) {
     #[cfg(feature = "coverage")]
-    MARKS.with(|m| *m.borrow_mut().entry(name).or_default() += 1);
+    COUNTS.with(|c| {
+        let mut c = c.borrow_mut();
+        debug_assert!(
+            MARKS.iter().any(|(m, _)| *m == name),
+            "mark `{name}` is not in MARKS"
+        );
+        *c.run.entry(name).or_default() += 1;
+        *c.pending.entry(name).or_default() += 1;
+    });
     #[cfg(not(feature = "coverage"))]
     let _ = name;
 }
 
-/// How often `name` ran on this thread since the last call, and forget it.
+/// How often `name` ran on this thread since the last call (the harness
+/// watches for a moment with it); the run's counts keep it.
 pub fn take(name: &'static str) -> u64 {
     #[cfg(feature = "coverage")]
-    return MARKS.with(|m| m.borrow_mut().remove(name).unwrap_or(0));
+    return COUNTS.with(|c| c.borrow_mut().pending.remove(name).unwrap_or(0));
     #[cfg(not(feature = "coverage"))]
     {
         let _ = name;
@@ -40,15 +130,41 @@ pub fn take(name: &'static str) -> u64 {
     }
 }
 
+/// Every mark this thread reached since the last call, with its count, and
+/// forget them: a run calls it when it starts and when it ends.
+pub fn take_run() -> BTreeMap<&'static str, u64> {
+    #[cfg(feature = "coverage")]
+    return COUNTS.with(|c| std::mem::take(&mut *c.borrow_mut()).run);
+    #[cfg(not(feature = "coverage"))]
+    BTreeMap::new()
+}
+
 #[cfg(all(test, feature = "coverage"))]
 mod tests {
     use super::*;
 
     #[test]
-    fn marks_count_and_reset() {
+    fn marks_count_per_run_and_take_sees_each_once() {
+        take_run();
         mark(VOTE_REFUSED_STALE_LOG);
         mark(VOTE_REFUSED_STALE_LOG);
         assert_eq!(take(VOTE_REFUSED_STALE_LOG), 2);
         assert_eq!(take(VOTE_REFUSED_STALE_LOG), 0);
+        mark(VOTE_GRANTED);
+        let run = take_run();
+        assert_eq!(
+            run.get(VOTE_REFUSED_STALE_LOG),
+            Some(&2),
+            "take keeps the run's count"
+        );
+        assert_eq!(run.get(VOTE_GRANTED), Some(&1));
+        assert!(take_run().is_empty(), "a new run starts from nothing");
+    }
+
+    #[test]
+    fn every_mark_is_listed_once() {
+        for (i, (a, _)) in MARKS.iter().enumerate() {
+            assert!(!MARKS[i + 1..].iter().any(|(b, _)| a == b), "{a} twice");
+        }
     }
 }

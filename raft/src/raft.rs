@@ -10,6 +10,7 @@ use crate::{
     RequestVoteReply, Restored, Snapshot, Term,
 };
 use peer::SplitMix64;
+use peer::coverage::{self, mark};
 
 /// True when the test-only mutant `$bug` is on (never without the
 /// `injected-bugs` feature, where it compiles to `false`).
@@ -408,6 +409,9 @@ impl Raft {
             }
             Message::RequestVoteReply(reply) => {
                 let current = reply.term == self.current_term || mutant!(self, StaleRepliesCounted);
+                if reply.term != self.current_term {
+                    mark(coverage::STALE_REPLY_IGNORED);
+                }
                 if current && reply.vote_granted {
                     self.votes_granted[from] = true; // duplicates count once
                     if self.has_quorum_of_votes() {
@@ -494,7 +498,9 @@ impl Raft {
                 .is_some_and(|t| now_ms < t + self.config.election_timeout_min_ms);
         let grant = args.term > self.current_term && up_to_date && !leader_alive;
         if args.term > self.current_term && !up_to_date {
-            peer::coverage::mark(peer::coverage::VOTE_REFUSED_STALE_LOG);
+            mark(coverage::VOTE_REFUSED_STALE_LOG);
+        } else if args.term > self.current_term && leader_alive {
+            mark(coverage::PRE_VOTE_REFUSED_LEADER_ALIVE);
         }
         self.send(
             from,
@@ -541,10 +547,12 @@ impl Raft {
             args.term == self.current_term && self.voted_for.is_none_or(|v| v == args.candidate_id);
         let grant = may_vote && up_to_date;
         if may_vote && !up_to_date {
-            peer::coverage::mark(peer::coverage::VOTE_REFUSED_STALE_LOG);
+            mark(coverage::VOTE_REFUSED_STALE_LOG);
+        } else if args.term == self.current_term && !may_vote {
+            mark(coverage::VOTE_REFUSED_ALREADY_VOTED);
         }
         if grant {
-            peer::coverage::mark(peer::coverage::VOTE_GRANTED);
+            mark(coverage::VOTE_GRANTED);
             if self.voted_for != Some(args.candidate_id) {
                 self.voted_for = Some(args.candidate_id);
                 self.hard_state_dirty = true;
@@ -564,6 +572,9 @@ impl Raft {
     }
 
     fn handle_append_entries(&mut self, now_ms: u64, from: PeerId, args: AppendEntriesArgs) {
+        if args.term < self.current_term {
+            mark(coverage::APPEND_FROM_STALE_LEADER);
+        }
         if args.term < self.current_term && !mutant!(self, AppendFromStaleLeader) {
             // The reply's higher term tells the stale leader to step down.
             self.reply_append_entries(from, false, args.prev_log_index, 0, None);
@@ -591,6 +602,7 @@ impl Raft {
         } else {
             match self.log.term_at(prev) {
                 None => {
+                    mark(coverage::APPEND_PREV_MISMATCH);
                     let ci = self.log.last_index() + 1;
                     self.reply_append_entries(from, false, args.prev_log_index, ci, None);
                     return;
@@ -598,6 +610,7 @@ impl Raft {
                 Some(term)
                     if term != args.prev_log_term && !mutant!(self, AppendWithoutPrevLogCheck) =>
                 {
+                    mark(coverage::APPEND_PREV_MISMATCH);
                     let ci = self.log.first_index_of_term_at(prev);
                     self.reply_append_entries(from, false, args.prev_log_index, ci, Some(term));
                     return;
@@ -607,6 +620,10 @@ impl Raft {
         }
         debug_assert_eq!(entries.first().map_or(prev + 1, |e| e.index), prev + 1);
 
+        let matching = |e: &Entry| self.log.term_at(e.index) == Some(e.term);
+        if self.log.last_index() > last_new && entries.iter().all(matching) {
+            mark(coverage::MATCHING_ENTRIES_KEPT);
+        }
         if mutant!(self, TruncateMatchingSuffix)
             && let Some(first) = entries.first()
             && first.index <= self.log.last_index()
@@ -640,6 +657,9 @@ impl Raft {
 
         // Commit no further than what this message proved matches the leader.
         if args.leader_commit > self.commit_index {
+            if args.leader_commit > last_new && self.log.last_index() > last_new {
+                mark(coverage::COMMIT_CAPPED_AT_LAST_NEW);
+            }
             let last_known = if mutant!(self, CommitPastLastNewEntry) {
                 self.log.last_index()
             } else {
@@ -678,6 +698,9 @@ impl Raft {
         // it could roll the service back).
         let stale_ok = mutant!(self, StaleSnapshotInstalled)
             && args.last_included_index > self.log.snapshot_index();
+        if args.last_included_index <= self.commit_index {
+            mark(coverage::STALE_SNAPSHOT_IGNORED);
+        }
         if args.last_included_index > self.commit_index || stale_ok {
             self.log
                 .compact_to(args.last_included_index, args.last_included_term);
@@ -712,8 +735,11 @@ impl Raft {
     }
 
     fn handle_append_entries_reply(&mut self, from: PeerId, reply: AppendEntriesReply) {
-        if reply.term != self.current_term && !mutant!(self, StaleRepliesCounted) {
-            return; // from an older term: stale
+        if reply.term != self.current_term {
+            mark(coverage::STALE_REPLY_IGNORED);
+            if !mutant!(self, StaleRepliesCounted) {
+                return; // from an older term: stale
+            }
         }
         if reply.success {
             let index = if mutant!(self, MatchIndexFromLeaderLog) {
@@ -850,6 +876,9 @@ impl Raft {
     fn maybe_commit(&mut self) {
         let n = self.progress.quorum_match_index();
         let of_our_term = self.log.term_at(n) == Some(self.current_term);
+        if n > self.commit_index && !of_our_term {
+            mark(coverage::OLD_TERM_NOT_COUNTED);
+        }
         if n > self.commit_index && (of_our_term || mutant!(self, CommitOldTermByCounting)) {
             self.commit_index = n;
             self.apply_committed();

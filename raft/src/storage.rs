@@ -129,6 +129,7 @@ impl LogStore {
                 ))
             })?;
             let Record::Whole(body, len) = read else {
+                peer::coverage::mark(peer::coverage::TORN_TAIL_DROPPED);
                 break;
             };
             let entry: Entry = decode(body, &format!("{LOG_FILE} record at byte {offset}"))?;

@@ -191,6 +191,7 @@ fn strike(ctx: &mut labrpc::Ctx<'_>, aim: Aim, moment: Moment, target: NodeId) {
         if roll >= aim.per_million {
             return;
         }
+        peer::coverage::mark(peer::coverage::AIM_STRUCK);
         sim.kernel().record(
             Some(target),
             "aim",

@@ -69,6 +69,8 @@ impl Harness {
         let mut sim = Sim::new(options.seed, net);
         sim.set_event_budget(EVENT_BUDGET);
         crate::hooks::prepare(sim.trace_mut());
+        // Marks left by an earlier run on this thread are not this run's.
+        peer::coverage::take_run();
         let oracle = Rc::new(RefCell::new(Oracle::new(n)));
         for i in 0..n {
             let (make, oracle, peer) = (node.clone(), oracle.clone(), options.peer.clone());
@@ -186,7 +188,7 @@ impl Harness {
             virtual_ns: self.sim.now_ns(),
             rpcs: self.sim.net().total_rpcs(),
             commands,
-            stats: self.oracle.borrow().stats.clone(),
+            marks: peer::coverage::take_run(),
         })
     }
 }

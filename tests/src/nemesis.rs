@@ -403,76 +403,31 @@ impl Swarm {
     }
 }
 
+/// What a schedule is drawn from beyond its fault times: the swarm options,
+/// the peers' configuration and the aimed faults. `lab explore --guided`
+/// keeps the genomes of runs that reached rare coverage marks and breeds
+/// new schedules from them.
+#[derive(Clone, Debug)]
+pub struct Genome {
+    swarm: Swarm,
+    tuning: Tuning,
+    aims: Vec<Aim>,
+}
+
 /// Generates a schedule of faults over `[0, span_ms)` for `servers` nodes.
 pub fn generate(rng: &mut SimRng, servers: usize, span_ms: u64) -> Schedule {
+    let (genome, faults) = draw(rng, servers, span_ms);
+    genome.schedule(faults)
+}
+
+/// The genome `generate` draws from `rng`.
+pub fn genome(rng: &mut SimRng, servers: usize, span_ms: u64) -> Genome {
+    draw(rng, servers, span_ms).0
+}
+
+fn draw(rng: &mut SimRng, servers: usize, span_ms: u64) -> (Genome, Vec<Fault>) {
     let swarm = Swarm::draw(rng);
-    let mut faults = vec![];
-    let mut at_ms = rng.random_range(0..swarm.mean_gap_ms);
-    while at_ms < span_ms {
-        let duration_ms = rng.random_range(50..swarm.max_duration_ms);
-        let node = rng.random_range(0..servers);
-        let rotate = rng.random_range(0..servers);
-        let kind = match swarm.kinds[rng.random_range(0..swarm.kinds.len())] {
-            "partition" => match rng.random_range(0..2) {
-                0 => FaultKind::Isolate { node },
-                _ => FaultKind::MajorityMinority { rotate },
-            },
-            "bridge-ring" => match rng.random_range(0..2) {
-                0 => FaultKind::Bridge { rotate },
-                _ => FaultKind::MajoritiesRing { rotate },
-            },
-            "one-way" => {
-                let other = (node + 1 + rng.random_range(0..servers - 1)) % servers;
-                FaultKind::OneWay {
-                    from: vec![node],
-                    to: vec![other],
-                }
-            }
-            "crash" | "lose-unsynced" => {
-                // Each crash decides what it loses.
-                let lose_unsynced = swarm.on("lose-unsynced") && rng.random_bool(0.7);
-                FaultKind::Crash {
-                    node,
-                    lose_unsynced,
-                    torn: lose_unsynced && rng.random_bool(0.5),
-                }
-            }
-            "pause" => FaultKind::Pause { node },
-            "unreliable" => FaultKind::Unreliable,
-            "long-reordering" => FaultKind::LongReordering,
-            "duplicate" => FaultKind::Duplicate {
-                per_million: rng.random_range(10_000..300_000),
-            },
-            "clock-drift" => {
-                let ppm = rng.random_range(-300_000..300_000);
-                FaultKind::ClockDrift { node, ppm }
-            }
-            "late-requests" => FaultKind::LateRequests {
-                per_million: rng.random_range(10_000..200_000),
-            },
-            "replayed-requests" => FaultKind::ReplayRequests {
-                per_million: rng.random_range(10_000..200_000),
-            },
-            "slow-disk" => FaultKind::SlowDisk {
-                node,
-                latency_ms: rng.random_range(1..30),
-            },
-            other => unreachable!("unknown fault kind {other}"),
-        };
-        faults.push(Fault {
-            at_ms,
-            duration_ms,
-            kind,
-        });
-        at_ms += rng.random_range(1..2 * swarm.mean_gap_ms);
-    }
-    let swarm_desc = vec![
-        format!("kinds: {}", swarm.kinds.join(" ")),
-        format!(
-            "mean gap {} ms, max duration {} ms",
-            swarm.mean_gap_ms, swarm.max_duration_ms
-        ),
-    ];
+    let faults = draw_faults(rng, &swarm, servers, span_ms);
     // Drawn after the faults, so the faults of a seed are the same as before
     // the configuration was drawn at all.
     let tuning = Tuning::draw(rng);
@@ -483,13 +438,137 @@ pub fn generate(rng: &mut SimRng, servers: usize, span_ms: u64) -> Schedule {
             .collect(),
         false => vec![],
     };
-    Schedule {
-        swarm: swarm_desc,
-        faults,
-        workload: WorkloadSize::default(),
-        tuning: Some(tuning),
+    let genome = Genome {
+        swarm,
+        tuning,
         aims,
-        peer: None,
+    };
+    (genome, faults)
+}
+
+impl Genome {
+    /// A schedule of this genome, its fault times drawn from `rng`.
+    pub fn breed(&self, rng: &mut SimRng, servers: usize, span_ms: u64) -> Schedule {
+        self.schedule(draw_faults(rng, &self.swarm, servers, span_ms))
+    }
+
+    /// A small change to the genome: one fault kind switched, the pace of
+    /// faults, the configuration or an aimed fault drawn again, or nothing
+    /// (the child differs in its fault times only).
+    pub fn mutate(&self, rng: &mut SimRng) -> Genome {
+        let mut g = self.clone();
+        match rng.random_range(0..6) {
+            0 => {}
+            1 => {
+                let kind = KINDS[rng.random_range(0..KINDS.len())];
+                match g.swarm.kinds.iter().position(|k| *k == kind) {
+                    Some(i) if g.swarm.kinds.len() > 1 => _ = g.swarm.kinds.remove(i),
+                    Some(_) => {}
+                    None => g.swarm.kinds.push(kind),
+                }
+            }
+            2 => {
+                let fresh = Swarm::draw(rng);
+                g.swarm.mean_gap_ms = fresh.mean_gap_ms;
+                g.swarm.max_duration_ms = fresh.max_duration_ms;
+            }
+            3 => g.tuning = Tuning::draw(rng),
+            4 if g.aims.len() < 3 => g.aims.push(Aim::draw(rng)),
+            _ if !g.aims.is_empty() => {
+                let i = rng.random_range(0..g.aims.len());
+                g.aims[i] = Aim::draw(rng);
+            }
+            _ => g.aims.push(Aim::draw(rng)),
+        }
+        g
+    }
+
+    fn schedule(&self, faults: Vec<Fault>) -> Schedule {
+        let swarm = &self.swarm;
+        Schedule {
+            swarm: vec![
+                format!("kinds: {}", swarm.kinds.join(" ")),
+                format!(
+                    "mean gap {} ms, max duration {} ms",
+                    swarm.mean_gap_ms, swarm.max_duration_ms
+                ),
+            ],
+            faults,
+            workload: WorkloadSize::default(),
+            tuning: Some(self.tuning),
+            aims: self.aims.clone(),
+            peer: None,
+        }
+    }
+}
+
+/// Faults over `[0, span_ms)` of the swarm's kinds, at its pace.
+fn draw_faults(rng: &mut SimRng, swarm: &Swarm, servers: usize, span_ms: u64) -> Vec<Fault> {
+    let mut faults = vec![];
+    let mut at_ms = rng.random_range(0..swarm.mean_gap_ms);
+    while at_ms < span_ms {
+        let duration_ms = rng.random_range(50..swarm.max_duration_ms);
+        let kind = draw_fault(rng, swarm, servers);
+        faults.push(Fault {
+            at_ms,
+            duration_ms,
+            kind,
+        });
+        at_ms += rng.random_range(1..2 * swarm.mean_gap_ms);
+    }
+    faults
+}
+
+/// One fault of a kind the swarm turned on.
+fn draw_fault(rng: &mut SimRng, swarm: &Swarm, servers: usize) -> FaultKind {
+    let node = rng.random_range(0..servers);
+    let rotate = rng.random_range(0..servers);
+    match swarm.kinds[rng.random_range(0..swarm.kinds.len())] {
+        "partition" => match rng.random_range(0..2) {
+            0 => FaultKind::Isolate { node },
+            _ => FaultKind::MajorityMinority { rotate },
+        },
+        "bridge-ring" => match rng.random_range(0..2) {
+            0 => FaultKind::Bridge { rotate },
+            _ => FaultKind::MajoritiesRing { rotate },
+        },
+        "one-way" => {
+            let other = (node + 1 + rng.random_range(0..servers - 1)) % servers;
+            FaultKind::OneWay {
+                from: vec![node],
+                to: vec![other],
+            }
+        }
+        "crash" | "lose-unsynced" => {
+            // Each crash decides what it loses.
+            let lose_unsynced = swarm.on("lose-unsynced") && rng.random_bool(0.7);
+            FaultKind::Crash {
+                node,
+                lose_unsynced,
+                torn: lose_unsynced && rng.random_bool(0.5),
+            }
+        }
+        "pause" => FaultKind::Pause { node },
+        "unreliable" => FaultKind::Unreliable,
+        "long-reordering" => FaultKind::LongReordering,
+        "duplicate" => FaultKind::Duplicate {
+            per_million: rng.random_range(10_000..300_000),
+        },
+        "clock-drift" => {
+            let ppm = rng.random_range(-300_000..300_000);
+            FaultKind::ClockDrift { node, ppm }
+        }
+        "late-requests" => FaultKind::LateRequests {
+            per_million: rng.random_range(10_000..200_000),
+        },
+        "replayed-requests" => FaultKind::ReplayRequests {
+            per_million: rng.random_range(10_000..200_000),
+        },
+        "slow-disk" => FaultKind::SlowDisk {
+            node,
+            latency_ms: rng.random_range(1..30),
+        },
+        other => unreachable!("unknown fault kind {other}"),
     }
 }
 
@@ -572,6 +651,9 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
                     (false, _) => sim.crash_keep_unsynced(node),
                 };
                 r.expect("an up node can crash");
+                if *lose_unsynced {
+                    peer::coverage::mark(peer::coverage::CRASH_LOST_UNSYNCED);
+                }
                 *u.crashed.entry(node).or_default() += 1;
             }
         }

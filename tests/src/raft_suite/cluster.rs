@@ -4,7 +4,6 @@
 
 use super::node::{RaftNode, RaftTuning, ServiceConfig};
 use super::oracle::Oracle;
-use super::oracle::Stats;
 use crate::Test;
 use crate::failure::{Failure, FailureKind};
 use crate::harness::{Harness, HarnessOptions};
@@ -76,8 +75,8 @@ pub struct RunReport {
     pub rpcs: u64,
     /// Commands agreed by `one`.
     pub commands: u64,
-    /// Coverage counters.
-    pub stats: Stats,
+    /// The coverage marks the run reached, with how often (`peer::coverage`).
+    pub marks: std::collections::BTreeMap<&'static str, u64>,
 }
 
 /// A Raft cluster under test (6.824's `config`).

@@ -447,13 +447,9 @@ impl<S: Service> PeerNode<S> {
         crate::aims::reached(ctx, self.id, moment);
     }
 
-    /// Adds the coverage marks the peer hit to the run's statistics; a vote
-    /// granted is a moment aimed faults can strike at.
+    /// A vote granted (the peer's coverage mark) is a moment aimed faults can
+    /// strike at.
     fn count_marks(&mut self, ctx: &mut labrpc::Ctx<'_>) {
-        let refused = peer::coverage::take(peer::coverage::VOTE_REFUSED_STALE_LOG);
-        if refused > 0 {
-            self.oracle.borrow_mut().stats.stale_log_refusals += refused;
-        }
         if peer::coverage::take(peer::coverage::VOTE_GRANTED) > 0 {
             crate::aims::reached(ctx, self.id, Moment::VoteGranted);
         }

@@ -6,6 +6,7 @@
 //! own bookkeeping, which no peer reads. A violation is kept, and the
 //! simulation's invariant hook stops the run at that very event.
 
+use peer::coverage::{self, mark};
 use peer::{Index, PeerId, Term};
 use std::collections::BTreeMap;
 
@@ -30,23 +31,6 @@ pub struct Oracle {
     entries: BTreeMap<(Index, Term), (u64, Term)>,
     max_index: Index,
     violation: Option<String>,
-    /// Rare events reached, for coverage summaries.
-    pub stats: Stats,
-}
-
-/// Counts of interesting things that happened in a run.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Terms in which some peer became leader.
-    pub leader_terms: u64,
-    /// Snapshots installed from a leader.
-    pub snapshots_installed: u64,
-    /// Log suffixes overwritten by a leader's entries.
-    pub truncations: u64,
-    /// Commands applied, over all peers.
-    pub applies: u64,
-    /// Votes and pre-votes refused because the candidate's log was behind.
-    pub stale_log_refusals: u64,
 }
 
 const PREFIX_SEED: u64 = 0x5eed;
@@ -85,7 +69,6 @@ impl Oracle {
             entries: BTreeMap::new(),
             max_index: 0,
             violation: None,
-            stats: Stats::default(),
         }
     }
 
@@ -112,8 +95,10 @@ impl Oracle {
             }
             Some(_) => {}
             None => {
+                if !self.leaders.is_empty() {
+                    mark(coverage::LEADER_CHANGED);
+                }
                 self.leaders.insert(term, peer);
-                self.stats.leader_terms += 1;
             }
         }
     }
@@ -128,7 +113,7 @@ impl Oracle {
         truncated: bool,
     ) {
         if truncated {
-            self.stats.truncations += 1;
+            mark(coverage::SUFFIX_OVERWRITTEN);
         }
         for (index, term, command) in entries {
             let value = (digest(command), prev_term);
@@ -159,7 +144,6 @@ impl Oracle {
 
     /// A peer applied `command` at `index`.
     pub fn apply(&mut self, peer: PeerId, index: Index, command: &[u8]) {
-        self.stats.applies += 1;
         let expected = self.last_applied[peer] + 1;
         if index != expected {
             self.fail(format!(
@@ -197,7 +181,7 @@ impl Oracle {
     /// digest chain `digest`.
     pub fn apply_snapshot(&mut self, peer: PeerId, index: Index, digest: u64, from_leader: bool) {
         if from_leader {
-            self.stats.snapshots_installed += 1;
+            mark(coverage::SNAPSHOT_INSTALLED);
         }
         if index < self.last_applied[peer] {
             self.fail(format!(
