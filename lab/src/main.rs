@@ -13,6 +13,7 @@ mod common;
 mod corpus;
 mod explore;
 mod grade;
+mod guided;
 mod list;
 mod mutants;
 mod picture;
@@ -47,6 +48,7 @@ The Raft under test is any implementation of the peer interface (--peer; `lab li
 Every failure prints the one command that replays it.",
     after_help = "Examples:\n  \
 lab explore --seeds 0..2000 --jobs 2        explore the default scenario over 2000 seeds\n  \
+lab explore --guided --seeds 0..2000        the same, guided toward rarely reached coverage marks\n  \
 lab run raft::figure8_unreliable --seeds 1..1000\n  \
 lab replay raft::figure8 --seed 7 --trace run.jsonl --node 2 --from 1s --to 3s\n  \
 lab check-determinism raft-nemesis --seeds 0..100\n  \
@@ -81,6 +83,13 @@ enum Command {
         /// Append failing seeds to this corpus (JSON lines: scenario, seed, schedule, failure kind).
         #[arg(long, default_value = "lab-out/corpus.jsonl")]
         corpus: PathBuf,
+        /// Guide the exploration by coverage marks: most seeds run a schedule
+        /// bred from the swarm options, configuration and aimed faults of
+        /// earlier seeds that reached rarely reached marks. Still a pure
+        /// function of the seeds and options (not of --jobs); a failure's
+        /// schedule is saved beside the corpus for replay.
+        #[arg(long)]
+        guided: bool,
     },
     /// Run a graded test (or a scenario) over many seeds.
     Run {
@@ -238,7 +247,14 @@ fn main() -> ExitCode {
             scenario,
             many,
             corpus,
+            guided: false,
         } => explore::explore(&scenario, many, &corpus),
+        Command::Explore {
+            scenario,
+            many,
+            corpus,
+            guided: true,
+        } => explore::explore_guided(&scenario, many, &corpus),
         Command::Run { test, many } => run::run(&test, many),
         Command::Replay(args) => replay::replay(args, peer),
         Command::Schedule { scenario, seed } => schedule::schedule(&scenario, seed),

@@ -63,7 +63,60 @@ fn explore_runs_the_default_scenario_and_shards() {
         Some("2 passed, 0 failed"),
         "seeds 1 and 3: {out}"
     );
-    assert!(out.contains("reached (runs):"));
+    assert!(out.contains("marks reached (runs that passed):"));
+    assert!(out.contains("  vote granted "), "{out}");
+}
+
+#[test]
+fn guided_exploration_lists_marks_never_reached_and_saves_bred_schedules() {
+    // raft-rs sets none of the peer marks: the summary says so.
+    let corpus = scratch("guided-raftrs.jsonl");
+    let o = lab(&[
+        "--peer",
+        "raft-rs",
+        "explore",
+        "--guided",
+        "--seeds",
+        "0..20",
+        "--corpus",
+        corpus.to_str().unwrap(),
+    ]);
+    let out = says(&o, 0, &["guided: ", "marks never reached: vote granted;"]);
+    assert_eq!(last_line(&o), "20 passed, 0 failed", "{out}");
+
+    // A broken reference fails on many seeds; a failure on a bred schedule
+    // names the saved schedule, and replaying it fails the same way.
+    let corpus = scratch("guided-stale.jsonl");
+    let o = lab(&[
+        "explore",
+        "kv-nemesis-stale-reads",
+        "--guided",
+        "--seeds",
+        "0..48",
+        "--corpus",
+        corpus.to_str().unwrap(),
+    ]);
+    let all = says(&o, 1, &["bred by the guide"]);
+    let line = all
+        .lines()
+        .find(|l| l.contains("bred by the guide"))
+        .expect("a bred failure");
+    let replay = &line[line.find("replay ").expect("a replay command")..];
+    let args: Vec<&str> = replay.split_whitespace().collect();
+    let seed = args[args.iter().position(|a| *a == "--seed").unwrap() + 1];
+    let failed = all
+        .lines()
+        .find(|l| l.contains(&format!(" seed={seed} at t=")))
+        .expect("the failure line");
+    let again = lab(&args);
+    let again_text = says(&again, 1, &[]);
+    let head = |l: &str| l.split(" replay ").next().unwrap_or_default().to_owned();
+    assert!(
+        again_text.lines().any(|l| head(l) == head(failed)),
+        "replay gives the same failure line {failed:?}:\n{again_text}"
+    );
+    let lines = std::fs::read_to_string(&corpus).unwrap();
+    assert!(lines.lines().count() >= 2, "every failure in the corpus");
 }
 
 #[test]

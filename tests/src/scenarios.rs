@@ -103,6 +103,19 @@ thread_local! {
     static OVERRIDE: RefCell<Option<Schedule>> = const { RefCell::new(None) };
 }
 
+/// The genome a seed's schedule is drawn from (`lab explore --guided`).
+pub fn genome(seed: u64) -> nemesis::Genome {
+    let mut rng = labsim::derive_stream(seed, Stream::Nemesis);
+    nemesis::genome(&mut rng, SERVERS, FAULT_SPAN_MS)
+}
+
+/// A schedule of `genome` with the fault times `seed` draws: what a seed runs
+/// when guided exploration picked its genome.
+pub fn breed(seed: u64, genome: &nemesis::Genome) -> Schedule {
+    let mut rng = labsim::derive_stream(seed, Stream::Nemesis);
+    genome.breed(&mut rng, SERVERS, FAULT_SPAN_MS)
+}
+
 fn raft_nemesis_schedule(seed: u64) -> Schedule {
     // The same derivation the run uses: the nemesis stream of this seed.
     let mut rng = labsim::derive_stream(seed, Stream::Nemesis);

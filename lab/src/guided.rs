@@ -1,0 +1,381 @@
+//! `lab explore --guided`: exploration guided by coverage marks (in the
+//! spirit of AFL's corpus and of Mallory's feedback-guided nemesis). A run's
+//! features are the marks it reached, each with its count in a power-of-two
+//! bucket. A run that reached a feature few earlier runs reached keeps its
+//! genome (swarm options, configuration, aimed faults) in a pool; most new
+//! runs breed from a pool genome, picked by how rare its features are now,
+//! mutated a little, with fresh fault times from their own seed.
+//!
+//! The guide learns between generations of a fixed size, from the runs in
+//! seed order, so a guided campaign is a pure function of its seeds and
+//! options, whatever `--jobs` says.
+
+use crate::campaign::{Summary, progress_bar};
+use labsim::{SimRng, Stream};
+use rand::RngExt;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tests::failure::{Failure, run_caught};
+use tests::nemesis::{Genome, Schedule};
+use tests::raft_suite::RunReport;
+use tests::scenarios;
+use tests::seeds::Seeds;
+
+/// Runs proposed at once; the guide learns after each generation.
+const GENERATION: u64 = 16;
+/// Out of a million runs, how many run their seed's own schedule (keeps
+/// finding what the pool does not yet hold).
+const FRESH_PER_MILLION: u32 = 250_000;
+/// Most genomes kept.
+const POOL: usize = 64;
+/// A feature reached by at most this share of earlier runs is rare (in
+/// thousandths).
+const RARE_PER_MILLE: u64 = 20;
+
+/// A feature: a mark, and the power-of-two bucket of its count (1, 2-3, 4-7 ...).
+type Feature = (&'static str, u32);
+
+/// One run the guide proposes.
+pub struct Proposal {
+    /// Its seed (the simulation's randomness and its fault times).
+    pub seed: u64,
+    /// What it runs under.
+    pub schedule: Schedule,
+    /// The genome its schedule came from.
+    genome: Genome,
+    /// False when the schedule is the seed's own (`lab replay --seed` alone
+    /// replays it).
+    pub bred: bool,
+}
+
+/// A genome kept for reaching rare features.
+struct Parent {
+    genome: Genome,
+    features: Vec<Feature>,
+}
+
+/// What the guide knows: the features runs reached, and the pool.
+pub struct Guide {
+    /// A seed's own schedule.
+    own: fn(u64) -> Schedule,
+    rng: SimRng,
+    runs: u64,
+    hits: BTreeMap<Feature, u64>,
+    pool: Vec<Parent>,
+    /// Runs bred from the pool so far.
+    pub bred: u64,
+}
+
+impl Guide {
+    /// A guide whose choices come from `seed`, for a scenario whose seeds
+    /// draw their `own` schedules from the nemesis.
+    pub fn new(seed: u64, own: fn(u64) -> Schedule) -> Guide {
+        Guide {
+            own,
+            rng: labsim::derive_stream(seed, Stream::Named("guide")),
+            runs: 0,
+            hits: BTreeMap::new(),
+            pool: Vec::new(),
+            bred: 0,
+        }
+    }
+
+    /// The schedule `seed` runs: its own, or one bred from the pool.
+    pub fn propose(&mut self, seed: u64) -> Proposal {
+        let fresh = self.rng.random_range(0..1_000_000) < FRESH_PER_MILLION;
+        if self.pool.is_empty() || fresh {
+            return Proposal {
+                seed,
+                schedule: (self.own)(seed),
+                genome: scenarios::genome(seed),
+                bred: false,
+            };
+        }
+        let parent = self.pick();
+        let genome = self.pool[parent].genome.mutate(&mut self.rng);
+        self.bred += 1;
+        Proposal {
+            seed,
+            schedule: scenarios::breed(seed, &genome),
+            genome,
+            bred: true,
+        }
+    }
+
+    /// Learns from a run that passed: counts its features, and keeps its
+    /// genome if one of them is rare.
+    pub fn learn(&mut self, proposal: &Proposal, report: &RunReport) {
+        let features: Vec<Feature> = report
+            .marks
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(name, n)| (*name, n.ilog2()))
+            .collect();
+        let rare_below = (self.runs * RARE_PER_MILLE / 1000).max(1);
+        let rare = features
+            .iter()
+            .any(|f| self.hits.get(f).copied().unwrap_or(0) < rare_below);
+        self.runs += 1;
+        for f in &features {
+            *self.hits.entry(*f).or_default() += 1;
+        }
+        if rare {
+            self.pool.push(Parent {
+                genome: proposal.genome.clone(),
+                features,
+            });
+            if self.pool.len() > POOL {
+                let weakest = self.weakest();
+                self.pool.remove(weakest);
+            }
+        }
+    }
+
+    /// How rare a parent's features are now: the sum of 1/runs reaching each.
+    fn score(&self, p: &Parent) -> f64 {
+        p.features
+            .iter()
+            .map(|f| 1.0 / self.hits.get(f).copied().unwrap_or(1).max(1) as f64)
+            .sum()
+    }
+
+    /// A parent, with odds in proportion to its score.
+    fn pick(&mut self) -> usize {
+        let scores: Vec<f64> = self.pool.iter().map(|p| self.score(p)).collect();
+        let total: f64 = scores.iter().sum();
+        let mut at = self.rng.random_range(0.0..total.max(f64::MIN_POSITIVE));
+        for (i, s) in scores.iter().enumerate() {
+            if at < *s {
+                return i;
+            }
+            at -= s;
+        }
+        scores.len() - 1
+    }
+
+    /// The parent with the lowest score (the oldest of equals).
+    fn weakest(&self) -> usize {
+        let mut weakest = 0;
+        for (i, p) in self.pool.iter().enumerate() {
+            if self.score(p) < self.score(&self.pool[weakest]) {
+                weakest = i;
+            }
+        }
+        weakest
+    }
+
+    /// Genomes in the pool.
+    pub fn pool_len(&self) -> usize {
+        self.pool.len()
+    }
+}
+
+/// One run under a proposed schedule.
+pub type GuidedRunFn<'a> = dyn Fn(u64, &Schedule) -> Result<RunReport, Failure> + Sync + 'a;
+
+/// How to run a guided campaign.
+pub struct GuidedOptions {
+    /// The name on the progress bar.
+    pub label: String,
+    /// A seed's own schedule (the scenario's).
+    pub own: fn(u64) -> Schedule,
+    /// Seeds, in order; the first one also seeds the guide.
+    pub seeds: Seeds,
+    /// Threads.
+    pub jobs: usize,
+    /// Stop proposing generations after this much wall time.
+    pub time_budget: Option<Duration>,
+    /// A progress bar (a terminal), or none.
+    pub progress: bool,
+    /// Stop at the first failure (`lab mutants`).
+    pub stop_at_failure: bool,
+}
+
+/// What a guided campaign did.
+pub struct Guided {
+    /// The campaign's figures.
+    pub summary: Summary,
+    /// Runs bred from the pool, and genomes in the pool at the end.
+    pub bred: u64,
+    pub pool: usize,
+    /// Each failure, with the schedule it ran under and whether that was bred.
+    pub failures: Vec<(Failure, Proposal)>,
+}
+
+/// Runs a guided campaign: generation after generation, the runs of each on
+/// `jobs` threads, the guide learning from them in seed order.
+pub fn run_guided(run: &GuidedRunFn<'_>, o: GuidedOptions) -> Guided {
+    let start = Instant::now();
+    let mut guide = Guide::new(o.seeds.first().unwrap_or(0), o.own);
+    let bar = progress_bar(&o.label, o.seeds.len(), o.progress);
+    let mut summary = Summary::default();
+    let mut failures = Vec::new();
+    let mut next = 0;
+    while next < o.seeds.len() {
+        if o.time_budget.is_some_and(|b| start.elapsed() >= b) {
+            summary.cut_short = true;
+            break;
+        }
+        let end = (next + GENERATION).min(o.seeds.len());
+        let proposals: Vec<Proposal> = (next..end)
+            .filter_map(|i| o.seeds.get(i))
+            .map(|seed| guide.propose(seed))
+            .collect();
+        let outcomes = run_generation(run, &o, &proposals);
+        for (p, outcome) in proposals.into_iter().zip(outcomes) {
+            summary.record(&outcome);
+            match outcome {
+                Ok(report) => guide.learn(&p, &report),
+                Err(f) => failures.push((f, p)),
+            }
+        }
+        next = end;
+        bar.set_position(next);
+        bar.set_message(format!(
+            "{} failed, {} bred, pool {}",
+            failures.len(),
+            guide.bred,
+            guide.pool_len()
+        ));
+        if o.stop_at_failure && !failures.is_empty() {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    summary.wall = start.elapsed();
+    Guided {
+        summary,
+        bred: guide.bred,
+        pool: guide.pool_len(),
+        failures,
+    }
+}
+
+/// The generation's runs on up to `jobs` threads; outcomes in its order.
+fn run_generation(
+    run: &GuidedRunFn<'_>,
+    o: &GuidedOptions,
+    proposals: &[Proposal],
+) -> Vec<Result<RunReport, Failure>> {
+    let next = AtomicUsize::new(0);
+    let outcomes: Mutex<Vec<Option<Result<RunReport, Failure>>>> =
+        Mutex::new((0..proposals.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..o.jobs.clamp(1, proposals.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = proposals.get(i) else { break };
+                    let outcome = run_caught(&o.label, p.seed, || run(p.seed, &p.schedule));
+                    outcomes.lock().expect("no panics while locked")[i] = Some(outcome);
+                }
+            });
+        }
+    });
+    outcomes
+        .into_inner()
+        .expect("no panics while locked")
+        .into_iter()
+        .map(|o| o.expect("every proposal ran"))
+        .collect()
+}
+
+#[cfg(test)]
+mod guided_tests {
+    use super::*;
+
+    /// Every run of a guided campaign: (seed, bred, schedule, trace hash).
+    fn campaign(jobs: usize) -> (Vec<(u64, String, u64)>, u64) {
+        tests::peers::select("reference").expect("a registered peer");
+        let scenario = scenarios::find("raft-nemesis").expect("a scenario");
+        let seen = Mutex::new(Vec::new());
+        let run = |seed: u64, schedule: &Schedule| {
+            let report = scenario.run_with(seed, schedule)?;
+            seen.lock()
+                .unwrap()
+                .push((seed, schedule.to_json(), report.trace_hash));
+            Ok(report)
+        };
+        let guided = run_guided(
+            &run,
+            GuidedOptions {
+                label: "raft-nemesis".into(),
+                own: scenario.schedule,
+                seeds: Seeds::parse("100..164").unwrap(),
+                jobs,
+                time_budget: None,
+                progress: false,
+                stop_at_failure: false,
+            },
+        );
+        assert!(guided.failures.is_empty(), "the reference passes");
+        let mut runs = seen.into_inner().unwrap();
+        runs.sort();
+        (runs, guided.bred)
+    }
+
+    #[test]
+    fn a_guided_campaign_depends_on_its_seeds_not_on_its_threads() {
+        let (one, bred_one) = campaign(1);
+        let (two, bred_two) = campaign(2);
+        assert_eq!(one.len(), 64);
+        assert_eq!(
+            one, two,
+            "the same runs, schedules and traces with 1 and 2 threads"
+        );
+        assert_eq!(bred_one, bred_two);
+        let scenario = scenarios::find("raft-nemesis").unwrap();
+        let bred: Vec<&(u64, String, u64)> = one
+            .iter()
+            .filter(|(seed, s, _)| *s != (scenario.schedule)(*seed).to_json())
+            .collect();
+        assert_eq!(
+            bred.len() as u64,
+            bred_one,
+            "bred runs leave their seed's own schedule"
+        );
+        assert!(
+            bred_one >= 16,
+            "after the first generation most runs breed: {bred_one}"
+        );
+    }
+
+    fn report(marks: &[(&'static str, u64)]) -> RunReport {
+        RunReport {
+            trace_hash: 0,
+            events: 1,
+            virtual_ns: 1,
+            rpcs: 0,
+            commands: 0,
+            marks: marks.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn only_runs_that_reach_rare_features_join_the_pool() {
+        use peer::coverage::{TORN_TAIL_DROPPED as RARE, VOTE_GRANTED as COMMON};
+        let mut guide = Guide::new(1, scenarios::find("raft-nemesis").unwrap().schedule);
+        for seed in 0..200 {
+            let p = guide.propose(seed);
+            guide.learn(&p, &report(&[(COMMON, 3)]));
+        }
+        assert_eq!(
+            guide.pool_len(),
+            1,
+            "only the first run of a common feature is kept"
+        );
+        let p = guide.propose(200);
+        guide.learn(&p, &report(&[(COMMON, 3), (RARE, 1)]));
+        assert_eq!(guide.pool_len(), 2, "a rare feature is kept");
+        let p = guide.propose(201);
+        guide.learn(&p, &report(&[(COMMON, 40)]));
+        assert_eq!(guide.pool_len(), 3, "a new count bucket is a new feature");
+        let rare = guide.score(&guide.pool[1]);
+        assert!(
+            rare > guide.score(&guide.pool[0]) * 50.0,
+            "rarity weighs the pick"
+        );
+    }
+}
