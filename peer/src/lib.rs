@@ -47,6 +47,12 @@ pub use kv::{ClientId, KV_COMMAND, KvArgs, KvReply, KvStateMachine, Op, RequestI
 pub use ready::{ApplyMsg, Entry, Kind, Ready, Wire};
 pub use rng::SplitMix64;
 
+/// The smallest number of peers that is a majority of `peers`: the one
+/// definition the reference's quorum arithmetic and the harness's checks share.
+pub fn majority(peers: usize) -> usize {
+    peers / 2 + 1
+}
+
 use std::fmt;
 
 /// A peer's identity: peers of a cluster are numbered `0..peers`.
@@ -113,6 +119,11 @@ pub enum Role {
 pub struct Status {
     pub role: Role,
     pub term: Term,
+    /// The candidate this peer voted for in `term`, if any (Figure 2's
+    /// votedFor; PreVotes are not votes). The oracle checks that a vote
+    /// survives a restart once a message left after it: a peer that reports
+    /// `None` always is never caught forgetting one.
+    pub voted_for: Option<PeerId>,
     /// The leader this peer believes in, if any.
     pub leader: Option<PeerId>,
     pub commit_index: Index,

@@ -186,6 +186,7 @@ impl peer::Peer for ReferencePeer {
                 Role::Leader => peer::Role::Leader,
             },
             term: r.current_term(),
+            voted_for: r.voted_for(),
             leader: r.leader_id(),
             commit_index: r.commit_index(),
             last_index: r.last_index(),

@@ -5,7 +5,7 @@ use crate::Index;
 
 /// The smallest number of peers that is a majority of `peers`.
 pub(crate) fn majority(peers: usize) -> usize {
-    peers / 2 + 1
+    peer::majority(peers)
 }
 
 /// True when the `true`s among `granted` (one slot per peer) are a majority.

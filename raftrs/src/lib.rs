@@ -491,6 +491,7 @@ impl Peer for RaftRsPeer {
                 StateRole::Leader => Role::Leader,
             },
             term: raft.term,
+            voted_for: (raft.vote != raft_rs::INVALID_ID).then(|| (raft.vote - 1) as PeerId),
             leader: (raft.leader_id != raft_rs::INVALID_ID).then(|| (raft.leader_id - 1) as PeerId),
             commit_index: log.committed,
             last_index: log.last_index(),

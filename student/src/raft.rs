@@ -107,6 +107,7 @@ impl peer::Peer for Raft {
         Status {
             role: Role::Follower,
             term: 0,
+            voted_for: None,
             leader: None,
             commit_index: 0,
             last_index: 0,

@@ -96,6 +96,7 @@ impl peer::Peer for Bad {
                 Role::Follower
             },
             term: u64::from(self.leader),
+            voted_for: None,
             leader: None,
             commit_index: 0,
             last_index: 0,

@@ -267,7 +267,7 @@ impl KvConfig {
             return Err(self.failure(FailureKind::Liveness, "no leader"));
         };
         let others: Vec<usize> = (0..self.n).filter(|&i| i != l).collect();
-        let m = self.n / 2 + 1;
+        let m = peer::majority(self.n);
         let mut p1 = others[..m - 1].to_vec();
         p1.push(l);
         let p2 = others[m - 1..].to_vec();

@@ -272,7 +272,7 @@ pub struct PeerNode<S: Service> {
     timer: Option<(TimerId, u64)>,
     /// A Ready waiting for its sync, its reply token, and whether it came of a
     /// message from another peer (see `installing`).
-    syncing: Option<(SyncId, Ready, Option<ReplyToken>, bool)>,
+    syncing: Option<(SyncId, Ready, Option<ReplyToken>, bool, Promise)>,
     inbox: VecDeque<Input>,
     /// Last log index on disk, to tell an overwrite from an append.
     persisted_last: Index,
@@ -299,6 +299,9 @@ const MAX_READIES_AT_ONCE: u32 = 10_000;
 /// A timer never waits longer than this (a deadline of `u64::MAX` means none); it
 /// simply fires and is armed again.
 const MAX_TIMER_MS: u64 = 3_600_000;
+
+/// The term and vote a Ready persisted, which its messages promise.
+type Promise = (peer::Term, Option<PeerId>);
 
 fn now_ms(ctx: &labrpc::Ctx<'_>) -> u64 {
     ctx.now_ns() / MS
@@ -435,7 +438,7 @@ impl<S: Service> PeerNode<S> {
         let (term, is_leader) = status.get_state();
         self.oracle
             .borrow_mut()
-            .observe_role(self.id, term, is_leader);
+            .observe_role(self.id, term, is_leader, status.voted_for);
         let (role, commit) = (status.role, status.commit_index);
         let (was, committed) = std::mem::replace(&mut self.last_observed, (role, commit));
         let moment = match role {
@@ -502,6 +505,9 @@ impl<S: Service> PeerNode<S> {
 
     fn process(&mut self, ctx: &mut labrpc::Ctx<'_>, ready: Ready, token: Option<ReplyToken>) {
         self.observe_role(ctx);
+        // What this Ready persisted: its messages leave on it.
+        let status = self.peer.as_ref().expect("started").status();
+        let promise = (status.term, status.voted_for);
         if ready.snapshot.is_some() {
             crate::aims::reached(ctx, self.id, Moment::SnapshotTaken);
         }
@@ -509,10 +515,10 @@ impl<S: Service> PeerNode<S> {
         if ready.must_sync
             && let Synced::Later(id) = ctx.sync()
         {
-            self.syncing = Some((id, ready, token, self.installing));
+            self.syncing = Some((id, ready, token, self.installing, promise));
             return;
         }
-        self.release(ctx, ready, token);
+        self.release(ctx, ready, token, promise);
     }
 
     fn observe_entries(&mut self, ready: &Ready) {
@@ -560,7 +566,16 @@ impl<S: Service> PeerNode<S> {
     }
 
     /// The Ready is durable: send, answer, apply.
-    fn release(&mut self, ctx: &mut labrpc::Ctx<'_>, ready: Ready, mut token: Option<ReplyToken>) {
+    fn release(
+        &mut self,
+        ctx: &mut labrpc::Ctx<'_>,
+        ready: Ready,
+        mut token: Option<ReplyToken>,
+        (term, voted_for): Promise,
+    ) {
+        if !ready.messages.is_empty() {
+            self.oracle.borrow_mut().promise(self.id, term, voted_for);
+        }
         for (to, msg) in ready.messages {
             self.send(ctx, &mut token, to, msg);
         }
@@ -813,7 +828,11 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
         let made = (self.choice.factory)(config, &ReadOnly(ctx.storage()), now);
         match made {
             Ok(peer) => {
-                self.persisted_last = peer.status().last_index;
+                let status = peer.status();
+                self.oracle
+                    .borrow_mut()
+                    .restored(id, status.term, status.voted_for);
+                self.persisted_last = status.last_index;
                 self.peer = Some(peer);
                 self.pump(ctx);
             }
@@ -863,15 +882,15 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
     }
 
     fn on_sync(&mut self, ctx: &mut labrpc::Ctx<'_>, sync: SyncId) {
-        let Some((id, ready, token, installing)) = self.syncing.take() else {
+        let Some((id, ready, token, installing, promise)) = self.syncing.take() else {
             return;
         };
         if id != sync {
-            self.syncing = Some((id, ready, token, installing));
+            self.syncing = Some((id, ready, token, installing, promise));
             return;
         }
         self.installing = installing;
-        self.release(ctx, ready, token);
+        self.release(ctx, ready, token, promise);
         self.installing = false;
         self.pump(ctx);
     }

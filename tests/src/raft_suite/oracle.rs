@@ -30,6 +30,12 @@ pub struct Oracle {
     /// by induction that is the Log Matching property.
     entries: BTreeMap<(Index, Term), (u64, Term)>,
     max_index: Index,
+    /// Per peer, the term and vote its last messages left with, kept across
+    /// crashes. Figure 2: both are on stable storage before a message leaves,
+    /// so a restart must come back with them (or a later term).
+    promised: Vec<(Term, Option<PeerId>)>,
+    /// Per term, the vote each peer sent (once a message left after it).
+    votes: BTreeMap<Term, Vec<Option<PeerId>>>,
     violation: Option<String>,
 }
 
@@ -64,6 +70,8 @@ impl Oracle {
             floor: vec![0; peers],
             prefix: vec![PREFIX_SEED],
             last_applied: vec![0; peers],
+            promised: vec![(0, None); peers],
+            votes: BTreeMap::new(),
             applied: BTreeMap::new(),
             leaders: BTreeMap::new(),
             entries: BTreeMap::new(),
@@ -83,8 +91,14 @@ impl Oracle {
         }
     }
 
-    /// A peer is (or is not) leader in `term`.
-    pub fn observe_role(&mut self, peer: PeerId, term: Term, is_leader: bool) {
+    /// A peer is (or is not) leader in `term`, having voted for `voted_for`.
+    pub fn observe_role(
+        &mut self,
+        peer: PeerId,
+        term: Term,
+        is_leader: bool,
+        voted_for: Option<PeerId>,
+    ) {
         if !is_leader {
             return;
         }
@@ -99,6 +113,10 @@ impl Oracle {
                     mark(coverage::LEADER_CHANGED);
                 }
                 self.leaders.insert(term, peer);
+                // A peer that reports its votes voted for itself as candidate.
+                if voted_for == Some(peer) {
+                    self.check_elected(peer, term);
+                }
             }
         }
     }
@@ -140,6 +158,59 @@ impl Oracle {
     /// A peer restarted: it applies again from its snapshot (or the start).
     pub fn restarted(&mut self, peer: PeerId) {
         self.last_applied[peer] = 0;
+    }
+
+    /// A peer sent messages from a state with this term and vote: the vote
+    /// is cast, and no other may follow in that term.
+    pub fn promise(&mut self, peer: PeerId, term: Term, voted_for: Option<PeerId>) {
+        if term >= self.promised[peer].0 {
+            self.promised[peer] = (term, voted_for);
+        }
+        let Some(candidate) = voted_for else { return };
+        let n = self.logs.len();
+        let cast = &mut self.votes.entry(term).or_insert_with(|| vec![None; n])[peer];
+        match *cast {
+            Some(earlier) if earlier != candidate => self.fail(format!(
+                "peer {peer} voted for both {earlier} and {candidate} in term {term}"
+            )),
+            _ => *cast = Some(candidate),
+        }
+    }
+
+    /// Election Safety rests on a majority of votes: `leader` won `term` with
+    /// a majority of the votes cast in that term (its own included).
+    fn check_elected(&mut self, leader: PeerId, term: Term) {
+        let n = self.logs.len();
+        let mut voters: Vec<PeerId> = self.votes.get(&term).map_or(vec![], |v| {
+            (0..n).filter(|p| v[*p] == Some(leader)).collect()
+        });
+        if !voters.contains(&leader) {
+            voters.push(leader);
+            voters.sort_unstable();
+        }
+        if voters.len() < peer::majority(n) {
+            self.fail(format!(
+                "peer {leader} became leader of term {term} with the votes of {voters:?} only, not a majority of {n}"
+            ));
+        }
+    }
+
+    /// A peer came back from its disk with this term and vote: no earlier than
+    /// what its messages promised.
+    pub fn restored(&mut self, peer: PeerId, term: Term, voted_for: Option<PeerId>) {
+        let (promised_term, promised_vote) = self.promised[peer];
+        if term < promised_term {
+            self.fail(format!(
+                "peer {peer} restarted in term {term} after sending messages in term {promised_term} (Figure 2: currentTerm reaches the disk before a message leaves)"
+            ));
+        } else if term == promised_term
+            && let Some(vote) = promised_vote
+            && voted_for != Some(vote)
+        {
+            self.fail(format!(
+                "peer {peer} restarted in term {term} without its vote for {vote}, which it had sent (Figure 2: votedFor reaches the disk before the vote leaves)"
+            ));
+        }
     }
 
     /// A peer applied `command` at `index`.
@@ -239,5 +310,76 @@ fn short(command: &[u8]) -> String {
     match crate::raft_suite::decode_cmd(command) {
         Some(v) => v.to_string(),
         None => format!("{} bytes", command.len()),
+    }
+}
+
+#[cfg(test)]
+mod figure2_tests {
+    use super::*;
+
+    #[test]
+    fn a_restart_must_keep_the_term_and_vote_its_messages_promised() {
+        let mut o = Oracle::new(3);
+        o.promise(1, 4, Some(2));
+        o.restored(1, 5, None);
+        assert_eq!(o.violation(), None, "a later term may hold any vote");
+        o.restored(1, 4, Some(2));
+        assert_eq!(o.violation(), None, "the same term and vote");
+
+        let mut forgot = Oracle::new(3);
+        forgot.promise(1, 4, Some(2));
+        forgot.restored(1, 4, None);
+        assert!(
+            forgot
+                .violation()
+                .unwrap()
+                .contains("without its vote for 2")
+        );
+
+        let mut behind = Oracle::new(3);
+        behind.promise(0, 3, None);
+        behind.restored(0, 2, None);
+        assert!(behind.violation().unwrap().contains("restarted in term 2"));
+    }
+
+    #[test]
+    fn one_vote_per_term_and_a_leader_needs_a_majority_of_them() {
+        let mut twice = Oracle::new(5);
+        twice.promise(0, 7, Some(1));
+        twice.promise(0, 7, Some(1));
+        assert_eq!(twice.violation(), None, "the same vote sent again");
+        twice.promise(0, 7, Some(2));
+        assert!(
+            twice
+                .violation()
+                .unwrap()
+                .contains("voted for both 1 and 2 in term 7")
+        );
+
+        let mut elected = Oracle::new(5);
+        elected.promise(1, 3, Some(1));
+        elected.promise(2, 3, Some(1));
+        elected.promise(4, 3, Some(1));
+        elected.promise(3, 2, Some(1)); // a vote of another term does not count
+        elected.observe_role(1, 3, true, Some(1));
+        assert_eq!(elected.violation(), None, "peers 1 (itself), 2 and 4");
+
+        let mut short = Oracle::new(5);
+        short.promise(2, 3, Some(1));
+        short.promise(3, 2, Some(1));
+        short.observe_role(1, 3, true, Some(1));
+        let v = short.violation().unwrap();
+        assert!(
+            v.contains("leader of term 3 with the votes of [1, 2] only"),
+            "{v}"
+        );
+
+        let mut silent = Oracle::new(5);
+        silent.observe_role(1, 3, true, None);
+        assert_eq!(
+            silent.violation(),
+            None,
+            "a peer that reports no votes is not judged on them"
+        );
     }
 }
