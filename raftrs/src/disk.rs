@@ -199,7 +199,7 @@ pub(crate) fn restore(disk: &dyn Disk, peers: usize) -> Result<Restored, PeerErr
     let snapshot: Option<Snapshot> = read_single(disk, SNAPSHOT_FILE)?;
     let log_bytes = disk.read(LOG_FILE).unwrap_or(&[]);
     let voters = all_voters(peers);
-    let Some(hard_state) = hard_state else {
+    let Some(mut hard_state) = hard_state else {
         if snapshot.is_some() || !log_bytes.is_empty() {
             // Every entry and snapshot has a term >= 1, written with or after it.
             return Err(corrupt(format!(
@@ -228,6 +228,10 @@ pub(crate) fn restore(disk: &dyn Disk, peers: usize) -> Result<Restored, PeerErr
         };
     }
     check_log_after_snapshot(&entries, snap_index, snap_term)?;
+    // A snapshot holds committed entries only: it proves its index committed
+    // even when the hard state's commit, written without a sync of its own
+    // (raft-rs asks none for a commit alone), was lost in the crash.
+    hard_state.commit = hard_state.commit.max(snap_index);
     check_hard_state(&hard_state, &entries, (snap_index, snap_term), peers)?;
     Ok(Restored {
         hard_state,
@@ -338,7 +342,7 @@ fn check_hard_state(
 ) -> Result<(), PeerError> {
     let last_index = entries.last().map_or(snap_index, |e| e.index);
     let last_term = entries.last().map_or(snap_term, |e| e.term);
-    if hard_state.commit < snap_index || hard_state.commit > last_index {
+    if hard_state.commit > last_index {
         return Err(corrupt(format!(
             "{HARD_STATE_FILE}: commit index {} outside the persisted log {snap_index}..={last_index}",
             hard_state.commit
@@ -464,6 +468,18 @@ mod tests {
             .map(|e| e.index)
             .collect();
         assert_eq!(got, vec![6]);
+    }
+
+    #[test]
+    fn a_commit_lost_below_a_synced_snapshot_is_the_snapshot_s() {
+        let mut disk = MemDisk::default();
+        let mut s = Snapshot::default();
+        s.mut_metadata().index = 5;
+        s.mut_metadata().term = 1;
+        s.mut_metadata().set_conf_state(all_voters(3));
+        write_snapshot(&mut disk, &s);
+        write_hard_state(&mut disk, &hs(1, 1, 2));
+        assert_eq!(restore(&disk, 3).unwrap().hard_state.commit, 5);
     }
 
     #[test]
