@@ -68,7 +68,12 @@ impl Aim {
     pub fn draw(rng: &mut SimRng) -> Aim {
         let crash = |rng: &mut SimRng| Action::Crash {
             lose_unsynced: rng.random_bool(0.5),
-            down_ms: rng.random_range(20..800),
+            // Half restart at once, within the election the moment belongs
+            // to (a voter that forgot its vote can then grant another).
+            down_ms: match rng.random_bool(0.5) {
+                true => rng.random_range(0..3),
+                false => rng.random_range(20..800),
+            },
         };
         let (moment, action, other) = match rng.random_range(0..6) {
             0 => (Moment::VoteGranted, crash(rng), false),

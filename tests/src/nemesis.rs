@@ -153,6 +153,20 @@ pub struct Tuning {
     /// writes to lose.
     #[serde(default)]
     pub sync_latency_ms: u64,
+    /// A node whose clock runs fast for the whole run, liveness phase
+    /// included: a clock's rate belongs to its machine, it is not a fault that
+    /// heals. A Raft's liveness must not rest on equal clocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fast_clock: Option<FastClock>,
+}
+
+/// A node's clock running fast (its timers fire early).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FastClock {
+    /// The node.
+    pub node: usize,
+    /// How fast, in parts per million (100000: a second passes in 0.91 s).
+    pub ppm: i64,
 }
 
 impl Tuning {
@@ -170,6 +184,10 @@ impl Tuning {
             snapshot_interval: [1, 3, 10, 50][rng.random_range(0..4)],
             maxraftstate_bytes: [300, 1000, 2000, 8000][rng.random_range(0..4)],
             sync_latency_ms: [0, 1, 2, 5, 10][rng.random_range(0..5)],
+            fast_clock: rng.random_bool(0.3).then(|| FastClock {
+                node: rng.random_range(0..crate::scenarios::SERVERS),
+                ppm: rng.random_range(100_000..400_000),
+            }),
         }
     }
 
@@ -297,6 +315,13 @@ impl Schedule {
         }
         if let Some(t) = &self.tuning {
             t.validate()?;
+            if let Some(FastClock { node, ppm }) = t.fast_clock
+                && (node >= servers || !(0..=500_000).contains(&ppm))
+            {
+                return Err(format!(
+                    "tuning: fast clock on node {node} by {ppm} ppm: want a node below {servers} and 0..=500000 ppm"
+                ));
+            }
         }
         for aim in &self.aims {
             aim.validate()?;
@@ -575,8 +600,8 @@ fn draw_fault(rng: &mut SimRng, swarm: &Swarm, servers: usize) -> FaultKind {
 /// What the nemesis has done and must undo; shared by its scheduled events.
 #[derive(Default)]
 struct Undo {
-    /// Every disk's sync latency when no slow-disk fault is on.
-    base_sync_latency_ns: u64,
+    /// Disks and clocks when no fault is on.
+    base: Base,
     partitions: u32,
     unreliable: u32,
     reordering: u32,
@@ -763,11 +788,47 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
             }
         }
         FaultKind::ClockDrift { node, .. } => {
-            sim.set_clock_drift(servers[*node], 0).expect("node exists");
+            let base = u.base.drift_ppm(*node);
+            sim.set_clock_drift(servers[*node], base)
+                .expect("node exists");
         }
         FaultKind::SlowDisk { node, .. } => {
-            sim.set_sync_latency(servers[*node], u.base_sync_latency_ns)
+            sim.set_sync_latency(servers[*node], u.base.sync_latency_ns)
                 .expect("node exists");
+        }
+    }
+}
+
+/// What the servers are like without faults: their disks' sync latency and
+/// their clocks' rates. Faults return to it, and so does the heal.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Base {
+    sync_latency_ns: u64,
+    fast_clock: Option<FastClock>,
+}
+
+impl Base {
+    /// The base of a schedule's tuning (6.824's defaults without one).
+    pub fn of(schedule: &Schedule) -> Base {
+        Base {
+            sync_latency_ns: schedule.tuning.map_or(0, |t| t.sync_latency_ms * MS),
+            fast_clock: schedule.tuning.and_then(|t| t.fast_clock),
+        }
+    }
+
+    fn drift_ppm(&self, node: usize) -> i64 {
+        self.fast_clock
+            .filter(|f| f.node == node)
+            .map_or(0, |f| f.ppm)
+    }
+
+    /// Sets every server to it.
+    fn set(&self, sim: &mut Sim, servers: &[NodeId]) {
+        for (i, &node) in servers.iter().enumerate() {
+            sim.set_sync_latency(node, self.sync_latency_ns)
+                .expect("servers exist");
+            sim.set_clock_drift(node, self.drift_ppm(i))
+                .expect("a validated drift");
         }
     }
 }
@@ -775,13 +836,10 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
 /// Schedules every fault of `schedule` (times relative to now) on `servers`.
 pub fn apply(sim: &mut Sim, schedule: &Schedule, servers: &[NodeId]) -> Result<(), String> {
     schedule.validate(servers.len())?;
-    let base_sync_latency_ns = sync_latency_ns(schedule);
-    for &node in servers {
-        sim.set_sync_latency(node, base_sync_latency_ns)
-            .map_err(|e| e.to_string())?;
-    }
+    let base = Base::of(schedule);
+    base.set(sim, servers);
     let undo = Rc::new(RefCell::new(Undo {
-        base_sync_latency_ns,
+        base,
         ..Undo::default()
     }));
     let now = sim.now_ns();
@@ -800,15 +858,10 @@ pub fn apply(sim: &mut Sim, schedule: &Schedule, servers: &[NodeId]) -> Result<(
     Ok(())
 }
 
-/// Every disk's sync latency under `schedule` (its tuning's, else 0).
-pub fn sync_latency_ns(schedule: &Schedule) -> u64 {
-    schedule.tuning.map_or(0, |t| t.sync_latency_ms * MS)
-}
-
 /// Ends every fault at once: heal, reliable, no reordering or duplicates,
-/// clocks and disks back to normal (`sync_latency_ns`), paused nodes resumed,
-/// crashed nodes restarted. The liveness phase starts from here.
-pub fn heal_all(sim: &mut Sim, servers: &[NodeId], sync_latency_ns: u64) {
+/// clocks and disks back to their `base`, paused nodes resumed, crashed
+/// nodes restarted. The liveness phase starts from here.
+pub fn heal_all(sim: &mut Sim, servers: &[NodeId], base: Base) {
     record(sim, "heal all".into());
     sim.with_net(|net, k| {
         net.heal(k);
@@ -819,10 +872,8 @@ pub fn heal_all(sim: &mut Sim, servers: &[NodeId], sync_latency_ns: u64) {
         config.late_request_per_million = 0;
         config.replay_request_per_million = 0;
     });
+    base.set(sim, servers);
     for &node in servers {
-        sim.set_clock_drift(node, 0).expect("node exists");
-        sim.set_sync_latency(node, sync_latency_ns)
-            .expect("node exists");
         match sim.status(node) {
             Ok(Status::Paused) => sim.resume(node).expect("paused"),
             Ok(Status::Crashed) => sim.restart(node).expect("crashed"),
@@ -850,6 +901,25 @@ mod tests {
         }
         for interval in [1, 50] {
             assert!(tunings.iter().any(|t| t.snapshot_interval == interval));
+        }
+        assert!(tunings.iter().any(|t| t.fast_clock.is_some()));
+        assert!(tunings.iter().any(|t| t.fast_clock.is_none()));
+    }
+
+    #[test]
+    fn a_fast_clock_must_name_a_server_and_a_sane_rate() {
+        let mut rng = labsim::derive_stream(1, labsim::Stream::Nemesis);
+        let mut s = generate(&mut rng, 5, 20_000);
+        let mut tuning = s.tuning.expect("drawn");
+        for (node, ppm, ok) in [
+            (4, 200_000, true),
+            (5, 200_000, false),
+            (0, -1, false),
+            (0, 600_000, false),
+        ] {
+            tuning.fast_clock = Some(FastClock { node, ppm });
+            s.tuning = Some(tuning);
+            assert_eq!(s.validate(5).is_ok(), ok, "node {node}, {ppm} ppm");
         }
     }
 

@@ -188,7 +188,7 @@ fn run_raft_nemesis(
     // Liveness: every fault heals; the cluster must elect a leader, commit,
     // and bring every replica to the same log within the limit.
     drop(aimed);
-    nemesis::heal_all(&mut cfg.sim, &servers, nemesis::sync_latency_ns(schedule));
+    nemesis::heal_all(&mut cfg.sim, &servers, nemesis::Base::of(schedule));
     for i in 0..SERVERS {
         cfg.connect(i);
     }
@@ -394,7 +394,7 @@ fn run_kv_nemesis(
     // Liveness: every fault heals; every pending operation must finish, and
     // then every client's new operations, all within the limit.
     drop(aimed);
-    nemesis::heal_all(&mut cfg.sim, &servers, nemesis::sync_latency_ns(schedule));
+    nemesis::heal_all(&mut cfg.sim, &servers, nemesis::Base::of(schedule));
     cfg.connect_all();
     stop.set(true);
     kv_liveness(&mut cfg, &clerks, &servers)?;
