@@ -32,6 +32,10 @@ pub const VOTE_REFUSED_STALE_LOG: &str = "vote refused: candidate's log behind";
 pub const VOTE_GRANTED: &str = "vote granted";
 /// A vote refused because the voter already voted for another candidate this term.
 pub const VOTE_REFUSED_ALREADY_VOTED: &str = "vote refused: voted for another this term";
+/// A candidate asked for a vote in the very term a restarted peer read from
+/// its disk (not the candidate it voted for then, if any): a peer that forgot
+/// its vote would vote twice in one term.
+pub const VOTE_ASKED_IN_RESTORED_TERM: &str = "vote asked in the term kept across a restart";
 /// A PreVote refused because the voter heard from a live leader recently.
 pub const PRE_VOTE_REFUSED_LEADER_ALIVE: &str = "pre-vote refused: leader alive";
 /// A reply from an older term ignored (vote or AppendEntries).
@@ -71,6 +75,7 @@ pub const MARKS: &[(&str, Origin)] = &[
     (VOTE_GRANTED, Origin::Peer),
     (VOTE_REFUSED_STALE_LOG, Origin::Peer),
     (VOTE_REFUSED_ALREADY_VOTED, Origin::Peer),
+    (VOTE_ASKED_IN_RESTORED_TERM, Origin::Peer),
     (PRE_VOTE_REFUSED_LEADER_ALIVE, Origin::Peer),
     (STALE_REPLY_IGNORED, Origin::Peer),
     (APPEND_FROM_STALE_LEADER, Origin::Peer),

@@ -72,6 +72,9 @@ pub struct Raft {
     /// When this peer last heard from a leader of its term (PreVote's stickiness:
     /// a follower that hears from a live leader does not help unseat it).
     heard_leader_ms: Option<u64>,
+    /// The term and vote read from the disk at restart (only to mark the moment
+    /// another candidate asks for a vote in that term).
+    restored_vote: (Term, Option<PeerId>),
 
     election_deadline_ms: u64,
     heartbeat_deadline_ms: u64,
@@ -119,6 +122,7 @@ impl Raft {
             pre_vote_term: None,
             pre_votes_granted: vec![false; config.peers],
             heard_leader_ms: None,
+            restored_vote: (hard_state.current_term, hard_state.voted_for),
             election_deadline_ms: 0,
             heartbeat_deadline_ms: 0,
             rng: SplitMix64::new(seed),
@@ -550,6 +554,10 @@ impl Raft {
             mark(coverage::VOTE_REFUSED_STALE_LOG);
         } else if args.term == self.current_term && !may_vote {
             mark(coverage::VOTE_REFUSED_ALREADY_VOTED);
+        }
+        let (restored_term, restored_vote) = self.restored_vote;
+        if args.term == restored_term && args.term > 0 && restored_vote != Some(args.candidate_id) {
+            mark(coverage::VOTE_ASKED_IN_RESTORED_TERM);
         }
         if grant {
             mark(coverage::VOTE_GRANTED);
