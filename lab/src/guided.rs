@@ -288,11 +288,12 @@ mod guided_tests {
 
     /// Every run of a guided campaign: (seed, bred, schedule, trace hash).
     fn campaign(jobs: usize) -> (Vec<(u64, String, u64)>, u64) {
-        tests::peers::select("reference").expect("a registered peer");
         let scenario = scenarios::find("raft-nemesis").expect("a scenario");
         let seen = Mutex::new(Vec::new());
         let run = |seed: u64, schedule: &Schedule| {
-            let report = scenario.run_with(seed, schedule)?;
+            // Per thread: other tests of this binary select other peers.
+            let report =
+                tests::peers::with_peer("reference", || scenario.run_with(seed, schedule))?;
             seen.lock()
                 .unwrap()
                 .push((seed, schedule.to_json(), report.trace_hash));

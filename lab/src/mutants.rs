@@ -5,6 +5,7 @@
 //! fault schedule shrinks.
 
 use crate::common::{default_jobs, fail, parse_seed_list};
+use crate::guided::{GuidedOptions, run_guided};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tests::failure::{Failure, run_caught};
@@ -40,13 +41,46 @@ pub struct Options {
     /// Most runs spent shrinking each mutant's first failing schedule.
     #[arg(long, default_value_t = 200)]
     max_shrink_runs: usize,
+    /// Also hunt with `lab explore --guided` on the default scenario, and
+    /// compare it with uniform seeds.
+    #[arg(long)]
+    guided: bool,
+    /// Split the seeds into this many blocks and hunt in each (a mean over
+    /// trials instead of one draw of luck); columns then give seeds run per
+    /// mutant caught, over all trials.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    trials: u64,
 }
 
-/// The first failure a scenario met over the seeds, if any.
+/// The first failure a scenario met over the seeds, in each trial.
+#[derive(Default)]
 struct Hunt {
+    /// Seeds run, over all trials.
     seeds_run: u64,
+    /// Trials that met a failure.
+    caught: u64,
+    trials: u64,
+    /// The first trial's first failure.
     first: Option<(u64, Failure)>,
     wall: Duration,
+}
+
+impl Hunt {
+    /// Seeds run per failure met (the whole hunt when nothing failed).
+    fn seeds_per_catch(&self) -> Option<f64> {
+        (self.caught > 0).then(|| self.seeds_run as f64 / self.caught as f64)
+    }
+
+    /// Adds a trial.
+    fn add(&mut self, seeds_run: u64, first: Option<(u64, Failure)>, wall: Duration) {
+        self.seeds_run += seeds_run;
+        self.trials += 1;
+        self.caught += u64::from(first.is_some());
+        self.wall += wall;
+        if self.first.is_none() {
+            self.first = first;
+        }
+    }
 }
 
 /// One mutant's measurements.
@@ -55,6 +89,7 @@ struct Row {
     graded_total: usize,
     kv: Hunt,
     raft: Hunt,
+    guided: Option<Hunt>,
     shrunk: Option<(usize, usize)>,
 }
 
@@ -88,6 +123,13 @@ pub fn mutants(o: Options) -> ExitCode {
             o.only.unwrap_or_default()
         ));
     }
+    if o.seeds.len() < o.trials {
+        return fail(format!(
+            "{} trials need at least as many seeds; --seeds gives {}",
+            o.trials,
+            o.seeds.len()
+        ));
+    }
     print_header(&o);
     let rows: Vec<(&Mutant, Row)> = chosen
         .into_iter()
@@ -105,6 +147,9 @@ fn measure(m: &Mutant, o: &Options) -> Row {
     let (graded_failed, graded_total) = graded(peer, o);
     let kv = hunt(scenario("kv-nemesis"), peer, o);
     let raft = hunt(scenario("raft-nemesis"), peer, o);
+    let guided = o
+        .guided
+        .then(|| hunt_guided(scenario("kv-nemesis"), peer, o));
     let shrunk = [(&kv, "kv-nemesis"), (&raft, "raft-nemesis")]
         .into_iter()
         .find_map(|(h, name)| h.first.as_ref().map(|(seed, _)| (scenario(name), *seed)))
@@ -114,6 +159,7 @@ fn measure(m: &Mutant, o: &Options) -> Row {
         graded_total,
         kv,
         raft,
+        guided,
         shrunk,
     }
 }
@@ -135,13 +181,73 @@ fn graded(peer: &'static str, o: &Options) -> (usize, usize) {
     (failed.iter().filter(|f| **f).count(), tests.len())
 }
 
-/// The scenario over the seeds in order, `jobs` at a time, until one fails.
+/// Trial `t` of `trials`: its block of the seeds.
+fn block(seeds: &Seeds, t: u64, trials: u64) -> Seeds {
+    let per = seeds.len() / trials;
+    match seeds {
+        Seeds::Range { first, step, .. } => Seeds::Range {
+            first: first + t * per * step,
+            count: per,
+            step: *step,
+        },
+        Seeds::List(list) => Seeds::List(list[(t * per) as usize..][..per as usize].to_vec()),
+    }
+}
+
+/// A hunt in each block of the seeds.
 fn hunt(s: &'static Scenario, peer: &'static str, o: &Options) -> Hunt {
-    let start = Instant::now();
+    let mut h = Hunt::default();
+    for t in 0..o.trials {
+        let start = Instant::now();
+        let (seeds_run, first) = hunt_in(s, peer, o, &block(&o.seeds, t, o.trials));
+        h.add(seeds_run, first, start.elapsed());
+    }
+    h
+}
+
+/// A guided campaign in each block of the seeds, each until its first failure.
+fn hunt_guided(s: &'static Scenario, peer: &'static str, o: &Options) -> Hunt {
+    let mut h = Hunt::default();
+    for t in 0..o.trials {
+        let start = Instant::now();
+        let seeds = block(&o.seeds, t, o.trials);
+        let guided = run_guided(
+            &|seed, schedule| peers::with_peer(peer, || s.run_with(seed, schedule)),
+            GuidedOptions {
+                label: s.name.to_string(),
+                own: s.schedule,
+                seeds: seeds.clone(),
+                jobs: o.jobs,
+                time_budget: None,
+                progress: false,
+                stop_at_failure: true,
+            },
+        );
+        let first = guided.failures.into_iter().next().map(|(f, _)| (f.seed, f));
+        let seeds_run = match &first {
+            Some((seed, _)) => seeds
+                .iter()
+                .position(|s| s == *seed)
+                .map_or(0, |i| i as u64 + 1),
+            None => seeds.len(),
+        };
+        h.add(seeds_run, first, start.elapsed());
+    }
+    h
+}
+
+/// The scenario over the seeds in order, `jobs` at a time, until one fails:
+/// (seeds run, the failure).
+fn hunt_in(
+    s: &'static Scenario,
+    peer: &'static str,
+    o: &Options,
+    seeds: &Seeds,
+) -> (u64, Option<(u64, Failure)>) {
     let mut next = 0;
-    while next < o.seeds.len() {
-        let end = (next + o.jobs.max(1) as u64).min(o.seeds.len());
-        let chunk: Vec<u64> = (next..end).filter_map(|i| o.seeds.get(i)).collect();
+    while next < seeds.len() {
+        let end = (next + o.jobs.max(1) as u64).min(seeds.len());
+        let chunk: Vec<u64> = (next..end).filter_map(|i| seeds.get(i)).collect();
         let outcomes = parallel(&chunk, o.jobs, |&seed| {
             peers::with_peer(peer, || run_caught(s.name, seed, || s.run(seed))).err()
         });
@@ -151,19 +257,11 @@ fn hunt(s: &'static Scenario, peer: &'static str, o: &Options) -> Hunt {
             .enumerate()
             .find_map(|(k, (seed, f))| f.map(|f| (next + k as u64 + 1, (*seed, f))));
         if let Some((seeds_run, first)) = failed {
-            return Hunt {
-                seeds_run,
-                first: Some(first),
-                wall: start.elapsed(),
-            };
+            return (seeds_run, Some(first));
         }
         next = end;
     }
-    Hunt {
-        seeds_run: o.seeds.len(),
-        first: None,
-        wall: start.elapsed(),
-    }
+    (seeds.len(), None)
 }
 
 /// `f` over `items` on up to `jobs` threads, results in order.
@@ -206,36 +304,43 @@ fn caught_by(f: &Failure) -> String {
     }
 }
 
+/// Seeds to the first failure (one trial) or seeds run per failure met
+/// (several), what caught the first, wall seconds in all.
 fn describe(h: &Hunt) -> String {
-    match &h.first {
-        Some((_, f)) => format!(
-            "{:>4} {:<15} {:>6.1}",
-            h.seeds_run,
-            caught_by(f),
-            h.wall.as_secs_f64()
-        ),
-        None => format!(
-            "{:>4} {:<15} {:>6.1}",
-            "-",
-            "not caught",
-            h.wall.as_secs_f64()
-        ),
-    }
+    let seeds = match (h.seeds_per_catch(), h.trials) {
+        (None, _) => "-".to_string(),
+        (Some(_), 1) => h.seeds_run.to_string(),
+        (Some(per), _) => format!("{per:.1} ({}/{})", h.caught, h.trials),
+    };
+    let by = h
+        .first
+        .as_ref()
+        .map_or("not caught".into(), |(_, f)| caught_by(f));
+    format!("{seeds:>4} {by:<15} {:>6.1}", h.wall.as_secs_f64())
 }
 
 fn print_header(o: &Options) {
     println!(
-        "Mutants against the lab: graded tests on seed {}, scenarios over seeds {}..{} until the first failure; the reference's assertions {}.",
+        "Mutants against the lab: graded tests on seed {}, scenarios over seeds {}..{} until the first failure{}; the reference's assertions {}.",
         o.graded_seed,
         o.seeds.first().unwrap_or(0),
         o.seeds.first().unwrap_or(0) + o.seeds.len(),
+        match o.trials {
+            1 => String::new(),
+            n => format!(" in each of {n} blocks (trials)"),
+        },
         if o.assertions { "on" } else { "off" }
     );
     println!(
-        "Columns per scenario: seeds to the first failure, what caught it, wall seconds to it.\n"
+        "Columns per scenario: {}, what caught it, wall seconds.\n",
+        match o.trials {
+            1 => "seeds to the first failure",
+            _ => "seeds run per failure met (trials that met one)",
+        }
     );
     let (mutant, graded, kv, raft) = ("mutant", "graded", "kv-nemesis (default)", "raft-nemesis");
-    println!("{mutant:<30} {graded:>8}  {kv:<28}  {raft:<28}  shrunk faults");
+    let guided = if o.guided { "kv-nemesis --guided" } else { "" };
+    println!("{mutant:<30} {graded:>8}  {kv:<28}  {raft:<28}  {guided:<28}  shrunk faults");
 }
 
 fn print_row(m: &Mutant, r: &Row) {
@@ -243,12 +348,44 @@ fn print_row(m: &Mutant, r: &Row) {
         .shrunk
         .map_or("-".to_string(), |(a, b)| format!("{a} -> {b}"));
     println!(
-        "{:<30} {:>3}/{:<4}  {:<28}  {:<28}  {shrunk}",
+        "{:<30} {:>3}/{:<4}  {:<28}  {:<28}  {:<28}  {shrunk}",
         m.name,
         r.graded_failed,
         r.graded_total,
         describe(&r.kv),
-        describe(&r.raft)
+        describe(&r.raft),
+        r.guided.as_ref().map_or(String::new(), describe),
+    );
+}
+
+/// Guided against uniform seeds on the default scenario: per mutant caught
+/// by both, the ratio of seeds per failure met; the median ratio.
+fn print_comparison(rows: &[(&Mutant, Row)]) {
+    let mut ratios: Vec<f64> = rows
+        .iter()
+        .filter_map(|(_, r)| {
+            let guided = r.guided.as_ref()?.seeds_per_catch()?;
+            Some(r.kv.seeds_per_catch()? / guided)
+        })
+        .collect();
+    if ratios.is_empty() {
+        return;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let only_guided = rows
+        .iter()
+        .filter(|(_, r)| r.kv.caught == 0 && r.guided.as_ref().is_some_and(|g| g.caught > 0))
+        .count();
+    let only_uniform = rows
+        .iter()
+        .filter(|(_, r)| r.kv.caught > 0 && r.guided.as_ref().is_some_and(|g| g.caught == 0))
+        .count();
+    println!(
+        "guided against uniform (kv-nemesis): uniform needs {:.2}x the seeds of guided in the median over {} mutants both caught (from {:.2}x to {:.2}x); caught only guided: {only_guided}, only uniform: {only_uniform}",
+        ratios[ratios.len() / 2],
+        ratios.len(),
+        ratios[0],
+        ratios[ratios.len() - 1],
     );
 }
 
@@ -258,21 +395,21 @@ fn print_summary(rows: &[(&Mutant, Row)]) -> ExitCode {
         .iter()
         .filter(|(_, r)| r.kv.first.is_some() || r.raft.first.is_some() || r.graded_failed > 0)
         .count();
-    let mut kv_seeds: Vec<u64> = rows
+    let mut kv_seeds: Vec<f64> = rows
         .iter()
-        .filter(|(_, r)| r.kv.first.is_some())
-        .map(|(_, r)| r.kv.seeds_run)
+        .filter_map(|(_, r)| r.kv.seeds_per_catch())
         .collect();
-    kv_seeds.sort_unstable();
+    kv_seeds.sort_by(f64::total_cmp);
     let median = kv_seeds
         .get(kv_seeds.len() / 2)
-        .map_or("-".into(), u64::to_string);
+        .map_or("-".into(), |m| format!("{m:.1}"));
     let max_shrunk = rows.iter().filter_map(|(_, r)| r.shrunk.map(|s| s.1)).max();
     println!(
         "\n{caught_kv}/{n} caught by the default scenario (kv-nemesis) alone, median {median} seeds to the first failure; {caught_any}/{n} caught by something; largest shrunk schedule: {} faults",
         max_shrunk.map_or("-".into(), |m| m.to_string()),
         n = rows.len()
     );
+    print_comparison(rows);
     println!("{} caught, {} missed", caught_any, rows.len() - caught_any);
     if caught_any == rows.len() {
         ExitCode::SUCCESS

@@ -742,16 +742,34 @@ fn mutants_lists_the_catalogue_and_measures_one() {
         "--only",
         "vote-without-log-check",
         "--seeds",
-        "0..10",
+        "0..20",
         "--max-shrink-runs",
         "60",
+        "--guided",
+        "--trials",
+        "2",
     ]);
-    let all = says(&o, 0, &["1 caught, 0 missed"]);
+    let all = says(
+        &o,
+        0,
+        &[
+            "1 caught, 0 missed",
+            "in each of 2 blocks (trials)",
+            "kv-nemesis --guided",
+            "guided against uniform (kv-nemesis): ",
+        ],
+    );
     let row = all
         .lines()
         .find(|l| l.starts_with("vote-without-log-check"))
         .unwrap_or_default();
     assert!(row.contains("safety"), "the oracle catches it: {row}");
+    assert!(row.contains("(2/2)"), "caught in both trials: {row}");
+    says(
+        &lab(&["mutants", "--seeds", "0..3", "--trials", "4"]),
+        2,
+        &["4 trials need at least as many seeds; --seeds gives 3"],
+    );
     says(
         &lab(&["mutants", "--only", "nope"]),
         2,
