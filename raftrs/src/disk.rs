@@ -452,11 +452,7 @@ mod tests {
             &mut disk,
             &[entry(1, 1, b"a"), entry(2, 1, b"b"), entry(3, 1, b"c")],
         );
-        let mut s = Snapshot::default();
-        s.mut_metadata().index = 5;
-        s.mut_metadata().term = 1;
-        s.mut_metadata().set_conf_state(all_voters(3));
-        write_snapshot(&mut disk, &s);
+        write_snapshot(&mut disk, &snapshot_at(5, 1));
         write_hard_state(&mut disk, &hs(1, 1, 5));
         let mut r = restore(&disk, 3).unwrap();
         assert!(r.entries.is_empty());
@@ -470,14 +466,18 @@ mod tests {
         assert_eq!(got, vec![6]);
     }
 
+    fn snapshot_at(index: u64, term: u64) -> Snapshot {
+        let mut s = Snapshot::default();
+        s.mut_metadata().index = index;
+        s.mut_metadata().term = term;
+        s.mut_metadata().set_conf_state(all_voters(3));
+        s
+    }
+
     #[test]
     fn a_commit_lost_below_a_synced_snapshot_is_the_snapshot_s() {
         let mut disk = MemDisk::default();
-        let mut s = Snapshot::default();
-        s.mut_metadata().index = 5;
-        s.mut_metadata().term = 1;
-        s.mut_metadata().set_conf_state(all_voters(3));
-        write_snapshot(&mut disk, &s);
+        write_snapshot(&mut disk, &snapshot_at(5, 1));
         write_hard_state(&mut disk, &hs(1, 1, 2));
         assert_eq!(restore(&disk, 3).unwrap().hard_state.commit, 5);
     }
