@@ -40,6 +40,12 @@ pub const VOTE_ASKED_IN_RESTORED_TERM: &str = "vote asked in the term kept acros
 pub const PRE_VOTE_REFUSED_LEADER_ALIVE: &str = "pre-vote refused: leader alive";
 /// A reply from an older term ignored (vote or AppendEntries).
 pub const STALE_REPLY_IGNORED: &str = "stale reply ignored";
+/// A candidate ignored a vote granted in an older term (counting it could
+/// elect it without a majority of its own term).
+pub const STALE_VOTE_IGNORED: &str = "stale vote grant ignored";
+/// A vote (not a PreVote) refused because the candidate's log was behind: with
+/// PreVote off, the moment a voter must leave its election timer alone.
+pub const REAL_VOTE_REFUSED_STALE_LOG: &str = "vote (not pre-vote) refused: log behind";
 /// An AppendEntries from a leader of an older term refused.
 pub const APPEND_FROM_STALE_LEADER: &str = "append refused: stale leader";
 /// The consistency check failed: the follower has no entry, or another term, at prevLogIndex.
@@ -55,6 +61,9 @@ pub const COMMIT_CAPPED_AT_LAST_NEW: &str = "commit capped at the last new entry
 pub const OLD_TERM_NOT_COUNTED: &str = "older-term entry not committed by counting";
 /// An InstallSnapshot at or below the commit index ignored.
 pub const STALE_SNAPSHOT_IGNORED: &str = "stale snapshot ignored";
+/// ... one that was past the follower's own snapshot (installing it would
+/// roll the service back to below what it applied).
+pub const STALE_SNAPSHOT_PAST_OWN: &str = "stale snapshot ignored, past own snapshot";
 /// A restart found a torn record at the end of the log and dropped it.
 pub const TORN_TAIL_DROPPED: &str = "restart dropped a torn log tail";
 /// A KV server found a write it had already applied (a clerk's retry).
@@ -74,16 +83,19 @@ pub const AIM_STRUCK: &str = "nemesis: aimed fault struck";
 pub const MARKS: &[(&str, Origin)] = &[
     (VOTE_GRANTED, Origin::Peer),
     (VOTE_REFUSED_STALE_LOG, Origin::Peer),
+    (REAL_VOTE_REFUSED_STALE_LOG, Origin::Peer),
     (VOTE_REFUSED_ALREADY_VOTED, Origin::Peer),
     (VOTE_ASKED_IN_RESTORED_TERM, Origin::Peer),
     (PRE_VOTE_REFUSED_LEADER_ALIVE, Origin::Peer),
     (STALE_REPLY_IGNORED, Origin::Peer),
+    (STALE_VOTE_IGNORED, Origin::Peer),
     (APPEND_FROM_STALE_LEADER, Origin::Peer),
     (APPEND_PREV_MISMATCH, Origin::Peer),
     (MATCHING_ENTRIES_KEPT, Origin::Peer),
     (COMMIT_CAPPED_AT_LAST_NEW, Origin::Peer),
     (OLD_TERM_NOT_COUNTED, Origin::Peer),
     (STALE_SNAPSHOT_IGNORED, Origin::Peer),
+    (STALE_SNAPSHOT_PAST_OWN, Origin::Peer),
     (TORN_TAIL_DROPPED, Origin::Peer),
     (DUPLICATE_WRITE, Origin::Service),
     (LEADER_CHANGED, Origin::Harness),

@@ -415,6 +415,9 @@ impl Raft {
                 let current = reply.term == self.current_term || mutant!(self, StaleRepliesCounted);
                 if reply.term != self.current_term {
                     mark(coverage::STALE_REPLY_IGNORED);
+                    if reply.vote_granted {
+                        mark(coverage::STALE_VOTE_IGNORED);
+                    }
                 }
                 if current && reply.vote_granted {
                     self.votes_granted[from] = true; // duplicates count once
@@ -552,6 +555,7 @@ impl Raft {
         let grant = may_vote && up_to_date;
         if may_vote && !up_to_date {
             mark(coverage::VOTE_REFUSED_STALE_LOG);
+            mark(coverage::REAL_VOTE_REFUSED_STALE_LOG);
         } else if args.term == self.current_term && !may_vote {
             mark(coverage::VOTE_REFUSED_ALREADY_VOTED);
         }
@@ -708,6 +712,9 @@ impl Raft {
             && args.last_included_index > self.log.snapshot_index();
         if args.last_included_index <= self.commit_index {
             mark(coverage::STALE_SNAPSHOT_IGNORED);
+            if args.last_included_index > self.log.snapshot_index() {
+                mark(coverage::STALE_SNAPSHOT_PAST_OWN);
+            }
         }
         if args.last_included_index > self.commit_index || stale_ok {
             self.log
