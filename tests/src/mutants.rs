@@ -42,6 +42,10 @@ pub struct Mutant {
     pub about: &'static str,
     /// The bug itself.
     pub bug: Bug,
+    /// Why no check can catch it, if it is an equivalent mutant: one that
+    /// changes what the reference does, but never into anything wrong.
+    /// `lab mutants` still hunts it, and leaves it out of the score.
+    pub equivalent: Option<&'static str>,
 }
 
 /// The prefix that makes a peer name a mutant's.
@@ -56,6 +60,7 @@ const fn raft(name: &'static str, about: &'static str, bug: raft::InjectedBug) -
         name,
         about,
         bug: Bug::Raft(bug),
+        equivalent: None,
     }
 }
 
@@ -92,11 +97,20 @@ pub const MUTANTS: &[Mutant] = &[
         Raft::TruncateMatchingSuffix,
     ),
     #[cfg(feature = "reference")]
-    raft(
-        "commit-past-last-new-entry",
-        "commitIndex = min(leaderCommit, last index), not the last new entry",
-        Raft::CommitPastLastNewEntry,
-    ),
+    Mutant {
+        equivalent: Some(
+            "the reference's leader sends every AppendEntries from nextIndex, which its \
+             fast backup sets exactly at the first conflicting entry: a follower's entries \
+             past the last new one are then always the same leader's, so committing them \
+             early is never wrong (the 'commit capped at the last new entry' mark counts \
+             how often it happens)",
+        ),
+        ..raft(
+            "commit-past-last-new-entry",
+            "commitIndex = min(leaderCommit, last index), not the last new entry",
+            Raft::CommitPastLastNewEntry,
+        )
+    },
     #[cfg(feature = "reference")]
     raft(
         "match-index-from-leader-log",
@@ -156,24 +170,28 @@ pub const MUTANTS: &[Mutant] = &[
         name: "stale-reads",
         about: "Gets answered from local state, leadership unconfirmed",
         bug: Bug::StaleReads,
+        equivalent: None,
     },
     #[cfg(feature = "reference")]
     Mutant {
         name: "dedup-table-not-in-snapshot",
         about: "snapshots leave out the duplicate table",
         bug: Bug::Kv(kvraft::InjectedBug::DedupTableNotInSnapshot),
+        equivalent: None,
     },
     #[cfg(feature = "reference")]
     Mutant {
         name: "dedup-only-last-request",
         about: "only a client's last request counts as a duplicate (old ones re-apply)",
         bug: Bug::Kv(kvraft::InjectedBug::DedupOnlyLastRequest),
+        equivalent: None,
     },
     #[cfg(feature = "reference")]
     Mutant {
         name: "no-dedup",
         about: "no duplicate detection at all",
         bug: Bug::Kv(kvraft::InjectedBug::NoDedup),
+        equivalent: None,
     },
 ];
 
