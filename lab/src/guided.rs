@@ -2,8 +2,8 @@
 //! spirit of AFL's corpus and of Mallory's feedback-guided nemesis). A run's
 //! features are the marks it reached, each with its count in a power-of-two
 //! bucket. A run that reached a feature few earlier runs reached keeps its
-//! genome (swarm options, configuration, aimed faults) in a pool; most new
-//! runs breed from a pool genome, picked by how rare its features are now,
+//! genome (swarm options, configuration, aimed faults) in a pool; half the
+//! new runs breed from a pool genome, picked by how rare its features are now,
 //! mutated a little, with fresh fault times from their own seed.
 //!
 //! The guide learns between generations of a fixed size, from the runs in
@@ -26,8 +26,10 @@ use tests::seeds::Seeds;
 /// Runs proposed at once; the guide learns after each generation.
 const GENERATION: u64 = 16;
 /// Out of a million runs, how many run their seed's own schedule (keeps
-/// finding what the pool does not yet hold).
-const FRESH_PER_MILLION: u32 = 250_000;
+/// finding what the pool does not yet hold). Half: on the hardest mutants of
+/// the catalogue, a guide that bred three runs in four was slower than one
+/// that breeds one in two.
+const FRESH_PER_MILLION: u32 = 500_000;
 /// Most genomes kept.
 const POOL: usize = 64;
 /// A feature reached by at most this share of earlier runs is rare (in
