@@ -381,7 +381,7 @@ fn print_row(m: &Mutant, r: &Row) {
         .shrunk
         .map_or("-".to_string(), |(a, b)| format!("{a} -> {b}"));
     let name = match m.equivalent {
-        Some(_) => format!("{} (equivalent)", m.name),
+        Some(_) => format!("{}*", m.name),
         None => m.name.to_string(),
     };
     println!(
@@ -452,7 +452,7 @@ fn print_summary(rows: &[(&Mutant, Row)]) -> ExitCode {
     print_comparison(rows);
     if equivalent > 0 {
         println!(
-            "{equivalent} equivalent (never wrong, so left out of the score: `lab mutants --list` says why)"
+            "{equivalent} equivalent, starred (never wrong, so left out of the score: `lab mutants --list` says why)"
         );
     }
     println!("{caught_any} caught, {missed} missed");
