@@ -4,7 +4,7 @@
 use crate::ManySeeds;
 use crate::campaign::{CampaignOptions, on_terminal, run_campaign};
 use crate::common::{fail, finish, print_failure, shard};
-use crate::guided::{GuidedOptions, run_guided};
+use crate::guided::{GuidedOptions, Proposal, run_guided};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -54,6 +54,25 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
+    let dir = corpus.parent().unwrap_or(Path::new(".")).join("guided");
+    // As each generation ends: the line, the schedule saved if bred, the corpus.
+    let mut on_failure = |f: &Failure, proposal: &Proposal| {
+        match proposal.bred {
+            false => print_failure(f),
+            true => {
+                let peer = tests::peers::label(&f.peer).replace([' ', '=', ':', '+'], "-");
+                let name = format!("{}{peer}-{}.json", scenario.name, f.seed);
+                match save_schedule(&dir.join(name), &proposal.schedule) {
+                    Ok(path) => eprintln!("{}", f.with_schedule(&path)),
+                    Err(e) => eprintln!("{f}\nlab: {e}"),
+                }
+            }
+        }
+        let line = corpus_line(scenario, f, &proposal.schedule);
+        if let Err(e) = writeln!(file, "{line}") {
+            eprintln!("lab: cannot append to the corpus: {e}");
+        }
+    };
     let guided = run_guided(
         &|seed, schedule| scenario.run_with(seed, schedule),
         GuidedOptions {
@@ -65,27 +84,8 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
             progress: on_terminal(),
             stop_at_failure: false,
         },
+        &mut on_failure,
     );
-    let dir = corpus.parent().unwrap_or(Path::new(".")).join("guided");
-    for (f, proposal) in &guided.failures {
-        print_failure(f);
-        if proposal.bred {
-            match save_schedule(&dir, scenario.name, f.seed, &proposal.schedule) {
-                Ok(path) => eprintln!(
-                    "  its schedule was bred by the guide (not the seed's own): cargo run --release -p lab -- replay {} --seed {} --schedule {}{}",
-                    scenario.name,
-                    f.seed,
-                    path.display(),
-                    tests::peers::flag(&f.peer)
-                ),
-                Err(e) => eprintln!("lab: {e}"),
-            }
-        }
-        let line = corpus_line(scenario, f, &proposal.schedule);
-        if let Err(e) = writeln!(file, "{line}") {
-            eprintln!("lab: cannot append to the corpus: {e}");
-        }
-    }
     println!(
         "guided: {} of {} seeds ran a bred schedule; {} genomes in the pool at the end",
         guided.bred, guided.summary.runs, guided.pool
@@ -94,9 +94,10 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
 }
 
 /// Writes a bred schedule where a replay can find it.
-fn save_schedule(dir: &Path, scenario: &str, seed: u64, s: &Schedule) -> Result<PathBuf, String> {
+fn save_schedule(path: &Path, s: &Schedule) -> Result<PathBuf, String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = dir.join(format!("{scenario}-{seed}.json"));
+    let path = path.to_path_buf();
     std::fs::write(&path, s.to_json())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)

@@ -83,9 +83,9 @@ enum Command {
         /// Append failing seeds to this corpus (JSON lines: scenario, seed, schedule, failure kind).
         #[arg(long, default_value = "lab-out/corpus.jsonl")]
         corpus: PathBuf,
-        /// Guide the exploration by coverage marks: most seeds run a schedule
-        /// bred from the swarm options, configuration and aimed faults of
-        /// earlier seeds that reached rarely reached marks. Still a pure
+        /// Guide the exploration by coverage marks: half the seeds run a
+        /// schedule bred from the swarm options, configuration and aimed
+        /// faults of earlier seeds that reached rarely reached marks. Still a pure
         /// function of the seeds and options (not of --jobs); a failure's
         /// schedule is saved beside the corpus for replay.
         #[arg(long)]

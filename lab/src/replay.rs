@@ -35,6 +35,7 @@ pub fn replay(args: ReplayArgs, peer: Option<&'static str>) -> ExitCode {
     };
     // The picture is drawn from the trace: keep it beside the page.
     let trace = trace.or_else(|| html.as_ref().map(|h| h.with_extension("jsonl")));
+    let schedule_path = schedule.clone();
     let schedule = match schedule.map(|p| replay_schedule(&target, &p)).transpose() {
         Ok(s) => s,
         Err(e) => return fail(e),
@@ -53,7 +54,7 @@ pub fn replay(args: ReplayArgs, peer: Option<&'static str>) -> ExitCode {
         to_ns: to,
     };
     let (outcome, finished) = run_traced(&target, seed, schedule, peer, sink, filter);
-    let code = print_outcome(&target, seed, peer, &outcome);
+    let code = print_outcome(&target, seed, peer, &outcome, schedule_path.as_deref());
     if let Err(e) = print_trace(finished, trace.as_deref()) {
         return fail(e);
     }
@@ -110,6 +111,7 @@ fn print_outcome(
     seed: u64,
     peer: &str,
     outcome: &Result<RunReport, Failure>,
+    schedule: Option<&Path>,
 ) -> ExitCode {
     match outcome {
         Ok(report) => {
@@ -125,7 +127,10 @@ fn print_outcome(
             ExitCode::SUCCESS
         }
         Err(f) => {
-            println!("{f}");
+            match schedule {
+                Some(path) => println!("{}", f.with_schedule(path)),
+                None => println!("{f}"),
+            }
             ExitCode::from(1)
         }
     }

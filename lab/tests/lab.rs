@@ -96,11 +96,11 @@ fn guided_exploration_lists_marks_never_reached_and_saves_bred_schedules() {
         "--corpus",
         corpus.to_str().unwrap(),
     ]);
-    let all = says(&o, 1, &["bred by the guide"]);
+    let all = says(&o, 1, &["--schedule "]);
     let line = all
         .lines()
-        .find(|l| l.contains("bred by the guide"))
-        .expect("a bred failure");
+        .find(|l| l.starts_with("replay: ") && l.contains("--schedule "))
+        .expect("a failure on a bred schedule, replayed with it");
     let replay = &line[line.find("replay ").expect("a replay command")..];
     let args: Vec<&str> = replay.split_whitespace().collect();
     let seed = args[args.iter().position(|a| *a == "--seed").unwrap() + 1];

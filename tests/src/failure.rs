@@ -61,6 +61,18 @@ impl Failure {
         )
     }
 
+    /// The failure line, and the command that replays it under the schedule
+    /// saved at `schedule` (when the run's schedule is not its seed's own).
+    pub fn with_schedule(&self, schedule: &std::path::Path) -> String {
+        let line = self.to_string();
+        let head = line.lines().next().unwrap_or_default();
+        format!(
+            "{head}\nreplay: {} --schedule {}",
+            self.replay_command(),
+            schedule.display()
+        )
+    }
+
     /// A failure of `test` on `seed` with the peer this thread runs.
     pub fn new(test: &str, seed: u64, at_ns: u64, kind: FailureKind, what: String) -> Failure {
         Failure {
