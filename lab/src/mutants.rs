@@ -193,15 +193,21 @@ fn graded(peer: &'static str, o: &Options) -> (usize, usize) {
 }
 
 /// Trial `t` of `trials`: its block of the seeds.
+/// The last block also takes the seeds a division leaves over.
 fn block(seeds: &Seeds, t: u64, trials: u64) -> Seeds {
     let per = seeds.len() / trials;
+    let count = if t + 1 == trials {
+        seeds.len() - t * per
+    } else {
+        per
+    };
     match seeds {
         Seeds::Range { first, step, .. } => Seeds::Range {
             first: first + t * per * step,
-            count: per,
+            count,
             step: *step,
         },
-        Seeds::List(list) => Seeds::List(list[(t * per) as usize..][..per as usize].to_vec()),
+        Seeds::List(list) => Seeds::List(list[(t * per) as usize..][..count as usize].to_vec()),
     }
 }
 
@@ -233,6 +239,7 @@ fn hunt_guided(s: &'static Scenario, peer: &'static str, o: &Options) -> Hunt {
                 progress: false,
                 stop_at_failure: true,
             },
+            &mut |_, _| {},
         );
         let first = guided.failures.into_iter().next().map(|(f, _)| (f.seed, f));
         let seeds_run = match &first {
@@ -435,6 +442,17 @@ fn print_summary(rows: &[(&Mutant, Row)]) -> ExitCode {
         .filter(|(m, r)| m.equivalent.is_some() && !caught(r))
         .count();
     let missed = rows.len() - caught_any - equivalent;
+    // A catch of an equivalent mutant is a false alarm or a wrong claim.
+    let wrongly_equivalent: Vec<&str> = rows
+        .iter()
+        .filter(|(m, r)| m.equivalent.is_some() && caught(r))
+        .map(|(m, _)| m.name)
+        .collect();
+    for name in &wrongly_equivalent {
+        println!(
+            "{name} is said to be equivalent, yet the lab caught it: a false alarm, or a wrong claim"
+        );
+    }
     let mut kv_seeds: Vec<f64> = rows
         .iter()
         .filter_map(|(_, r)| r.kv.seeds_per_catch())
@@ -456,7 +474,7 @@ fn print_summary(rows: &[(&Mutant, Row)]) -> ExitCode {
         );
     }
     println!("{caught_any} caught, {missed} missed");
-    if missed == 0 {
+    if missed == 0 && wrongly_equivalent.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
