@@ -43,8 +43,9 @@ pub const STALE_REPLY_IGNORED: &str = "stale reply ignored";
 /// A candidate ignored a vote granted in an older term (counting it could
 /// elect it without a majority of its own term).
 pub const STALE_VOTE_IGNORED: &str = "stale vote grant ignored";
-/// A vote (not a PreVote) refused because the candidate's log was behind: with
-/// PreVote off, the moment a voter must leave its election timer alone.
+/// A vote (not a PreVote) refused because the candidate's log was behind (with
+/// PreVote off, or after a PreVote round passed): the moment a voter must
+/// leave its election timer alone.
 pub const REAL_VOTE_REFUSED_STALE_LOG: &str = "vote (not pre-vote) refused: log behind";
 /// An AppendEntries from a leader of an older term refused.
 pub const APPEND_FROM_STALE_LEADER: &str = "append refused: stale leader";
@@ -70,7 +71,8 @@ pub const TORN_TAIL_DROPPED: &str = "restart dropped a torn log tail";
 pub const DUPLICATE_WRITE: &str = "kv: duplicate write not applied again";
 /// A crash that lost the writes not yet synced.
 pub const CRASH_LOST_UNSYNCED: &str = "nemesis: crash lost unsynced writes";
-/// A peer became leader after another one had (the oracle sees every role).
+/// A leader of a later term than the first leader's was elected (the same
+/// peer or another; the oracle sees every role).
 pub const LEADER_CHANGED: &str = "a second leader elected";
 /// A peer's log lost a suffix to a leader's entries (the oracle sees every write).
 pub const SUFFIX_OVERWRITTEN: &str = "log suffix overwritten";

@@ -633,7 +633,7 @@ impl Raft {
         debug_assert_eq!(entries.first().map_or(prev + 1, |e| e.index), prev + 1);
 
         let matching = |e: &Entry| self.log.term_at(e.index) == Some(e.term);
-        if self.log.last_index() > last_new && entries.iter().all(matching) {
+        if !entries.is_empty() && self.log.last_index() > last_new && entries.iter().all(matching) {
             mark(coverage::MATCHING_ENTRIES_KEPT);
         }
         if mutant!(self, TruncateMatchingSuffix)

@@ -196,7 +196,6 @@ fn strike(ctx: &mut labrpc::Ctx<'_>, aim: Aim, moment: Moment, target: NodeId) {
         if roll >= aim.per_million {
             return;
         }
-        peer::coverage::mark(peer::coverage::AIM_STRUCK);
         sim.kernel().record(
             Some(target),
             "aim",
@@ -210,7 +209,9 @@ fn strike(ctx: &mut labrpc::Ctx<'_>, aim: Aim, moment: Moment, target: NodeId) {
                 if sim.status(target) != Ok(Status::Up) {
                     return;
                 }
+                peer::coverage::mark(peer::coverage::AIM_STRUCK);
                 let crashed = if lose_unsynced {
+                    peer::coverage::mark(peer::coverage::CRASH_LOST_UNSYNCED);
                     sim.crash(target)
                 } else {
                     sim.crash_keep_unsynced(target)
@@ -225,6 +226,7 @@ fn strike(ctx: &mut labrpc::Ctx<'_>, aim: Aim, moment: Moment, target: NodeId) {
                 sim.schedule(at, "aim", restart).expect("in the future");
             }
             Action::Isolate { ms } => {
+                peer::coverage::mark(peer::coverage::AIM_STRUCK);
                 sim.with_net(|net, k| net.set_connected(k, target, false))
                     .expect("servers exist");
                 let at = sim.now_ns() + ms * MS;
