@@ -228,10 +228,7 @@ pub(crate) fn restore(disk: &dyn Disk, peers: usize) -> Result<Restored, PeerErr
         };
     }
     check_log_after_snapshot(&entries, snap_index, snap_term)?;
-    // A snapshot holds committed entries only: it proves its index committed
-    // even when the hard state's commit, written without a sync of its own
-    // (raft-rs asks none for a commit alone), was lost in the crash.
-    hard_state.commit = hard_state.commit.max(snap_index);
+    complete_torn_ready(&mut hard_state, &entries, (snap_index, snap_term));
     check_hard_state(&hard_state, &entries, (snap_index, snap_term), peers)?;
     Ok(Restored {
         hard_state,
@@ -330,6 +327,25 @@ fn check_log_after_snapshot(
         )));
     }
     Ok(())
+}
+
+/// A crash that tears one Ready keeps a prefix of its writes, in `persist`'s
+/// order: snapshot, log, then hard state (raft-nemesis seed 249 kept a new
+/// snapshot at 460 with the hard state's commit at 452). That Ready never
+/// synced, so nothing of it left the node, and what survived completes the
+/// hard state: a snapshot proves its index committed, and an entry or a
+/// snapshot of a later term proves that term (in which no vote was cast yet).
+fn complete_torn_ready(
+    hard_state: &mut HardState,
+    entries: &[Entry],
+    (snap_index, snap_term): (u64, u64),
+) {
+    hard_state.commit = hard_state.commit.max(snap_index);
+    let last_term = entries.last().map_or(snap_term, |e| e.term);
+    if hard_state.term < last_term {
+        hard_state.term = last_term;
+        hard_state.vote = raft_rs::INVALID_ID;
+    }
 }
 
 /// The hard state must agree with the log: commit within it, a term no lower than its
@@ -480,6 +496,19 @@ mod tests {
         write_snapshot(&mut disk, &snapshot_at(5, 1));
         write_hard_state(&mut disk, &hs(1, 1, 2));
         assert_eq!(restore(&disk, 3).unwrap().hard_state.commit, 5);
+    }
+
+    #[test]
+    fn entries_of_a_later_term_kept_without_their_hard_state_raise_the_term() {
+        let mut disk = MemDisk::default();
+        let mut log = DiskLog::default();
+        log.append(&mut disk, &[entry(1, 1, b"a"), entry(2, 3, b"b")]);
+        write_hard_state(&mut disk, &hs(1, 2, 1));
+        let hard_state = restore(&disk, 3).unwrap().hard_state;
+        assert_eq!(
+            (hard_state.term, hard_state.vote, hard_state.commit),
+            (3, 0, 1)
+        );
     }
 
     #[test]
