@@ -7,7 +7,7 @@ use peer::coverage::MARKS;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tests::failure::{Failure, FailureKind, run_caught};
 use tests::raft_suite::RunReport;
@@ -139,6 +139,34 @@ impl Summary {
         let failed = self.failures.len() as u64;
         writeln!(out, "{} passed, {} failed", self.runs - failed, failed)
     }
+}
+
+/// `f` over `items` on up to `jobs` threads, each taking the next item as it
+/// frees up (runs differ a lot in length); the results in the items' order.
+pub(crate) fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    done.lock().expect("no panics while locked")[i] = Some(r);
+                }
+            });
+        }
+    });
+    done.into_inner()
+        .expect("no panics while locked")
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
 }
 
 /// Silences the panic message of a run (campaigns report those as failure

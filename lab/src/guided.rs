@@ -10,12 +10,10 @@
 //! seed order, so a guided campaign is a pure function of its seeds and
 //! options, whatever `--jobs` says.
 
-use crate::campaign::{Summary, progress_bar};
+use crate::campaign::{Summary, parallel, progress_bar};
 use labsim::{SimRng, Stream};
 use rand::RngExt;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tests::failure::{Failure, run_caught};
 use tests::nemesis::{Genome, Schedule};
@@ -230,7 +228,9 @@ pub fn run_guided(
             .filter_map(|i| o.seeds.get(i))
             .map(|seed| guide.propose(seed))
             .collect();
-        let outcomes = run_generation(run, &o, &proposals);
+        let outcomes = parallel(&proposals, o.jobs, |p| {
+            run_caught(&o.label, p.seed, || run(p.seed, &p.schedule))
+        });
         for (p, outcome) in proposals.into_iter().zip(outcomes) {
             summary.record(&outcome);
             match outcome {
@@ -263,38 +263,10 @@ pub fn run_guided(
     }
 }
 
-/// The generation's runs on up to `jobs` threads; outcomes in its order.
-fn run_generation(
-    run: &GuidedRunFn<'_>,
-    o: &GuidedOptions,
-    proposals: &[Proposal],
-) -> Vec<Result<RunReport, Failure>> {
-    let next = AtomicUsize::new(0);
-    let outcomes: Mutex<Vec<Option<Result<RunReport, Failure>>>> =
-        Mutex::new((0..proposals.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..o.jobs.clamp(1, proposals.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(p) = proposals.get(i) else { break };
-                    let outcome = run_caught(&o.label, p.seed, || run(p.seed, &p.schedule));
-                    outcomes.lock().expect("no panics while locked")[i] = Some(outcome);
-                }
-            });
-        }
-    });
-    outcomes
-        .into_inner()
-        .expect("no panics while locked")
-        .into_iter()
-        .map(|o| o.expect("every proposal ran"))
-        .collect()
-}
-
 #[cfg(test)]
 mod guided_tests {
     use super::*;
+    use std::sync::Mutex;
 
     /// Every run of a guided campaign: (seed, bred, schedule, trace hash).
     fn campaign(jobs: usize) -> (Vec<(u64, String, u64)>, u64) {

@@ -4,6 +4,7 @@
 //! table says whether and how fast each is caught, by what, and how small its
 //! fault schedule shrinks.
 
+use crate::campaign::parallel;
 use crate::common::{default_jobs, fail, parse_seed_list};
 use crate::guided::{GuidedOptions, run_guided};
 use std::process::ExitCode;
@@ -211,23 +212,25 @@ fn block(seeds: &Seeds, t: u64, trials: u64) -> Seeds {
     }
 }
 
-/// A hunt in each block of the seeds.
-fn hunt(s: &'static Scenario, peer: &'static str, o: &Options) -> Hunt {
+/// `hunt_block` in each block of the seeds: (seeds run, the first failure).
+fn in_trials(o: &Options, hunt_block: impl Fn(&Seeds) -> (u64, Option<(u64, Failure)>)) -> Hunt {
     let mut h = Hunt::default();
     for t in 0..o.trials {
         let start = Instant::now();
-        let (seeds_run, first) = hunt_in(s, peer, o, &block(&o.seeds, t, o.trials));
+        let (seeds_run, first) = hunt_block(&block(&o.seeds, t, o.trials));
         h.add(seeds_run, first, start.elapsed());
     }
     h
 }
 
+/// A hunt in each block of the seeds.
+fn hunt(s: &'static Scenario, peer: &'static str, o: &Options) -> Hunt {
+    in_trials(o, |seeds| hunt_in(s, peer, o, seeds))
+}
+
 /// A guided campaign in each block of the seeds, each until its first failure.
 fn hunt_guided(s: &'static Scenario, peer: &'static str, o: &Options) -> Hunt {
-    let mut h = Hunt::default();
-    for t in 0..o.trials {
-        let start = Instant::now();
-        let seeds = block(&o.seeds, t, o.trials);
+    in_trials(o, |seeds| {
         let guided = run_guided(
             &|seed, schedule| peers::with_peer(peer, || s.run_with(seed, schedule)),
             GuidedOptions {
@@ -249,9 +252,8 @@ fn hunt_guided(s: &'static Scenario, peer: &'static str, o: &Options) -> Hunt {
                 .map_or(0, |i| i as u64 + 1),
             None => seeds.len(),
         };
-        h.add(seeds_run, first, start.elapsed());
-    }
-    h
+        (seeds_run, first)
+    })
 }
 
 /// The scenario over the seeds in order, `jobs` at a time, until one fails:
@@ -280,21 +282,6 @@ fn hunt_in(
         next = end;
     }
     (seeds.len(), None)
-}
-
-/// `f` over `items` on up to `jobs` threads, results in order.
-fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let per = items.len().div_ceil(jobs.max(1)).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(per)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("runs catch their panics"))
-            .collect()
-    })
 }
 
 /// Shrinks the trials' first failures in turn, until one shrinks to at most
