@@ -432,8 +432,9 @@ impl<S: Service> PeerNode<S> {
     /// every Ready, not once per batch: a peer that is leader for one input
     /// and steps down at the next is still seen. Changes of role and a
     /// leader's commits are moments aimed faults can strike at.
-    fn observe_role(&mut self, ctx: &mut labrpc::Ctx<'_>) {
-        let Some(peer) = &self.peer else { return };
+    /// Returns the status it observed.
+    fn observe_role(&mut self, ctx: &mut labrpc::Ctx<'_>) -> Option<peer::Status> {
+        let peer = self.peer.as_ref()?;
         let status = peer.status();
         let (term, is_leader) = status.get_state();
         self.oracle
@@ -445,9 +446,10 @@ impl<S: Service> PeerNode<S> {
             _ if role != was && role == peer::Role::Candidate => Moment::BecameCandidate,
             peer::Role::Leader if was != peer::Role::Leader => Moment::BecameLeader,
             peer::Role::Leader if commit > committed => Moment::Committed,
-            _ => return,
+            _ => return Some(status),
         };
         crate::aims::reached(ctx, self.id, moment);
+        Some(status)
     }
 
     /// A vote granted (the peer's coverage mark) is a moment aimed faults can
@@ -504,9 +506,8 @@ impl<S: Service> PeerNode<S> {
     }
 
     fn process(&mut self, ctx: &mut labrpc::Ctx<'_>, ready: Ready, token: Option<ReplyToken>) {
-        self.observe_role(ctx);
         // What this Ready persisted: its messages leave on it.
-        let status = self.peer.as_ref().expect("started").status();
+        let status = self.observe_role(ctx).expect("started");
         let promise = (status.term, status.voted_for);
         if ready.snapshot.is_some() {
             crate::aims::reached(ctx, self.id, Moment::SnapshotTaken);
