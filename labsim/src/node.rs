@@ -102,6 +102,14 @@ impl<N: Network> Ctx<'_, N> {
         self.kernel.schedule_call(at_ns, label, Box::new(f));
     }
 
+    /// Runs `f` on the network and the kernel at once, inside this handler,
+    /// where [`Ctx::schedule_call`] would run it after: for the tester's hooks
+    /// that must act before the node goes on (drop the messages it is about
+    /// to send), never for a node's own logic.
+    pub fn tester_now<R>(&mut self, f: impl FnOnce(&mut N, &mut Kernel<N>) -> R) -> R {
+        f(self.net, self.kernel)
+    }
+
     /// Cancels a pending timer; false if it already fired or was cancelled.
     pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
         self.kernel.cancel_timer(self.id, timer)
