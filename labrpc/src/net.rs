@@ -100,6 +100,9 @@ pub struct Net {
     link_up: Vec<Vec<bool>>,
     link_latency: BTreeMap<(NodeId, NodeId), Latency>,
     calls: BTreeMap<CallId, Call>,
+    /// Requests still to drop, per sender (an aimed fault: a new leader's
+    /// first round lost).
+    drop_next: BTreeMap<NodeId, u32>,
     server_rpcs: Vec<u64>,
     total_rpcs: u64,
     total_bytes: u64,
@@ -365,9 +368,20 @@ impl Net {
         })
     }
 
-    /// Restores every link (node connect flags are left as they are).
+    /// Drops the next `count` requests `from` sends, wherever they go, as an
+    /// unreliable network drops one: the caller sees the call fail.
+    pub fn drop_next_requests(&mut self, from: NodeId, count: u32) {
+        if count == 0 {
+            return;
+        }
+        *self.drop_next.entry(from).or_default() += count;
+    }
+
+    /// Restores every link (node connect flags are left as they are) and
+    /// forgets requests still to drop.
     pub fn heal(&mut self, k: &mut Kernel<Net>) {
         self.grow(k.node_count());
+        self.drop_next.clear();
         for row in &mut self.link_up {
             row.iter_mut().for_each(|l| *l = true);
         }
@@ -467,6 +481,15 @@ impl Net {
             return;
         }
         let mut delay = self.latency(k, from, to);
+        if let Some(left) = self.drop_next.get_mut(&from) {
+            *left -= 1;
+            if *left == 0 {
+                self.drop_next.remove(&from);
+            }
+            k.record(Some(from), "drop", &packet);
+            self.fail(k, call, delay, RpcError::Dropped);
+            return;
+        }
         if !self.config.reliable {
             delay += k.rng(Stream::Network).random_range(0..27) * MS;
             if k.rng(Stream::Network).random_range(0..1000) < 100 {

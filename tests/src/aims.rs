@@ -2,7 +2,8 @@
 //! driver reports when a peer reaches a named point (a vote granted, a new
 //! candidate, a new leader, a commit, a snapshot), and an armed aim strikes
 //! right there: crash the voter just after its vote, partition a leader just
-//! after it commits, restart another node in the middle of an election.
+//! after it commits, restart another node in the middle of an election, drop
+//! a new leader's first AppendEntries.
 //! Random faults almost never land on such instants; these bugs live there.
 //!
 //! Aims are part of a fault schedule (drawn per seed by the swarm, printed,
@@ -46,6 +47,14 @@ pub enum Action {
         /// Time cut off.
         ms: u64,
     },
+    /// Drop the next `count` requests the node sends, before it sends them:
+    /// at a new leader, its first AppendEntries of the term (its first round
+    /// goes out in the very event that makes it leader, so this one acts at
+    /// once, where the others act right after).
+    DropRequests {
+        /// How many.
+        count: u32,
+    },
 }
 
 /// One aimed fault: at `moment`, with probability `per_million`, `action`
@@ -75,7 +84,7 @@ impl Aim {
                 false => rng.random_range(20..800),
             },
         };
-        let (moment, action, other) = match rng.random_range(0..6) {
+        let (moment, action, other) = match rng.random_range(0..7) {
             0 => (Moment::VoteGranted, crash(rng), false),
             1 => (Moment::BecameLeader, crash(rng), false),
             2 => (
@@ -87,6 +96,13 @@ impl Aim {
             ),
             3 => (Moment::BecameCandidate, crash(rng), true),
             4 => (Moment::SnapshotTaken, crash(rng), false),
+            5 => (
+                Moment::BecameLeader,
+                Action::DropRequests {
+                    count: rng.random_range(1..=MAX_DROPPED_REQUESTS),
+                },
+                false,
+            ),
             _ => (
                 Moment::BecameLeader,
                 Action::Isolate {
@@ -105,13 +121,18 @@ impl Aim {
 
     /// Bounds a schedule file must respect.
     pub fn validate(&self) -> Result<(), String> {
-        let ms = match self.action {
-            Action::Crash { down_ms, .. } => down_ms,
-            Action::Isolate { ms } => ms,
+        let (ms, count) = match self.action {
+            Action::Crash { down_ms, .. } => (down_ms, 0),
+            Action::Isolate { ms } => (ms, 0),
+            Action::DropRequests { count } => (0, count),
         };
-        if ms > crate::nemesis::MAX_SCHEDULE_MS || self.per_million > 1_000_000 {
+        if ms > crate::nemesis::MAX_SCHEDULE_MS
+            || self.per_million > 1_000_000
+            || count > MAX_DROPPED_REQUESTS
+        {
             return Err(format!(
-                "aim {:?}: at most {} ms and 1000000 per million",
+                "aim {:?}: at most {} ms, {MAX_DROPPED_REQUESTS} requests dropped \
+                 and 1000000 per million",
                 self.moment,
                 crate::nemesis::MAX_SCHEDULE_MS
             ));
@@ -119,6 +140,10 @@ impl Aim {
         Ok(())
     }
 }
+
+/// The most requests one aim drops (a round of a 5-node cluster's leader,
+/// twice over).
+pub const MAX_DROPPED_REQUESTS: u32 = 8;
 
 /// The aims armed on this thread's run, and the servers they may strike.
 struct Armed {
@@ -181,19 +206,40 @@ pub fn reached(ctx: &mut labrpc::Ctx<'_>, node: NodeId, moment: Moment) {
             .collect()
     });
     for (aim, target) in strikes {
-        strike(ctx, aim, moment, target);
+        match aim.action {
+            Action::DropRequests { count } => drop_requests(ctx, aim, moment, target, count),
+            _ => strike(ctx, aim, moment, target),
+        }
     }
+}
+
+/// Rolls `aim` from the "aims" stream: true if it strikes this time.
+fn rolls(k: &mut labsim::Kernel<labrpc::Net>, aim: Aim) -> bool {
+    k.rng(Stream::Named("aims")).random_range(0..1_000_000) < aim.per_million
+}
+
+/// At once, with the aim's probability: `target`'s next `count` requests are
+/// lost (the messages of the event being handled included).
+fn drop_requests(ctx: &mut labrpc::Ctx<'_>, aim: Aim, moment: Moment, target: NodeId, count: u32) {
+    ctx.tester_now(|net, k| {
+        if !rolls(k, aim) {
+            return;
+        }
+        k.record(
+            Some(target),
+            "aim",
+            &format!("{moment:?}: {:?}", aim.action),
+        );
+        peer::coverage::mark(peer::coverage::AIM_STRUCK);
+        net.drop_next_requests(target, count);
+    });
 }
 
 /// Right after the current event: with the aim's probability (drawn from the
 /// run's "aims" stream), its action on `target`.
 fn strike(ctx: &mut labrpc::Ctx<'_>, aim: Aim, moment: Moment, target: NodeId) {
     ctx.schedule_call(0, "aim", move |sim| {
-        let roll = sim
-            .kernel()
-            .rng(Stream::Named("aims"))
-            .random_range(0..1_000_000);
-        if roll >= aim.per_million {
+        if !rolls(sim.kernel(), aim) {
             return;
         }
         sim.kernel().record(
@@ -235,6 +281,7 @@ fn strike(ctx: &mut labrpc::Ctx<'_>, aim: Aim, moment: Moment, target: NodeId) {
                 };
                 sim.schedule(at, "aim", rejoin).expect("in the future");
             }
+            Action::DropRequests { .. } => unreachable!("dropped at once, not after"),
         }
     });
 }

@@ -68,3 +68,42 @@ fn the_default_scenario_catches_commit_by_counting_within_300_seeds() {
     });
     assert!(caught.is_some(), "not caught in 300 seeds");
 }
+
+#[test]
+fn a_new_leaders_first_round_is_dropped_at_once_and_the_reference_recovers() {
+    // Every new leader loses its first four requests: the AppendEntries of
+    // its first round, sent in the very event that made it leader.
+    let aims = vec![Aim {
+        moment: Moment::BecameLeader,
+        action: Action::DropRequests { count: 4 },
+        other: false,
+        per_million: 1_000_000,
+    }];
+    for name in ["raft-nemesis", "kv-nemesis"] {
+        let s = scenarios::find(name).expect("a scenario");
+        for seed in 1..=3 {
+            let (report, trace) = tests::hooks::with_trace(
+                |t| t.record_summaries(),
+                || s.run_with(seed, &only(aims.clone())),
+            );
+            report.unwrap_or_else(|f| panic!("{name} seed {seed}: {f}"));
+            let summaries = trace.expect("a trace").take_summaries();
+            let struck: Vec<_> = summaries.iter().filter(|e| e.kind == "aim").collect();
+            assert!(!struck.is_empty(), "{name} seed {seed}: no leader elected");
+            for aim in struck {
+                // The leader's next four events of its own are its four
+                // requests, each dropped, all at the instant it won.
+                let next: Vec<_> = summaries
+                    .iter()
+                    .filter(|e| e.index > aim.index && e.node == aim.node)
+                    .filter(|e| e.kind == "drop")
+                    .take(4)
+                    .collect();
+                assert!(
+                    next.len() == 4 && next.iter().all(|e| e.at_ns == aim.at_ns),
+                    "{name} seed {seed}: after {aim}: {next:?}"
+                );
+            }
+        }
+    }
+}
