@@ -11,6 +11,7 @@ mod check_determinism;
 mod check_history;
 mod common;
 mod corpus;
+mod experiment;
 mod explore;
 mod grade;
 mod guided;
@@ -31,6 +32,18 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tests::seeds::Seeds;
 use tests::{peers, scenarios};
+
+/// The experiments `lab experiment` runs.
+#[derive(Subcommand)]
+enum Experiment {
+    /// Figure 16 of the Raft paper: 5 servers, a broadcast time of 15 ms,
+    /// the leader crashed at a random point of its heartbeat interval just
+    /// after a heartbeat round, two survivors with logs too short to win;
+    /// downtime from the crash until every survivor has heard the new
+    /// leader. Per range: min, p10, p25, p50, p75, p90, p99, max and mean
+    /// in ms, and the trials over the limit. A pure function of its options.
+    ElectionDowntime(experiment::DowntimeArgs),
+}
 
 /// A simulation allocates and frees small messages all the time; mimalloc's
 /// per-thread free lists do that in about half the time glibc's malloc takes.
@@ -124,6 +137,11 @@ enum Command {
     /// failed, seeds of each default scenario to the first failure and what
     /// caught it, and the shrunk schedule's size. Exit 1 if a mutant escapes.
     Mutants(mutants::Options),
+    /// Reproduce a published experiment: `election-downtime` is Figure 16 of
+    /// the Raft paper (time without a leader after the leader crashes, per
+    /// election timeout range), as a table and a page of CDFs.
+    #[command(subcommand)]
+    Experiment(Experiment),
     /// Shrink a failing seed's fault schedule to the few faults that matter.
     Shrink(ShrinkArgs),
     /// Check a history file for linearizability. Exit 0: linearizable; 1: not
@@ -263,6 +281,9 @@ fn main() -> ExitCode {
         }
         Command::Grade { seeds, part, jobs } => grade::grade(&seeds, part, jobs),
         Command::Shrink(args) => shrink::shrink(args, peer),
+        Command::Experiment(Experiment::ElectionDowntime(args)) => {
+            experiment::election_downtime(args)
+        }
         Command::Mutants(o) if o.list => mutants::list(),
         Command::Mutants(o) => mutants::mutants(o),
         Command::Corpus { file, line } => corpus::corpus(&file, line, peer),

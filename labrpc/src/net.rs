@@ -369,12 +369,26 @@ impl Net {
     }
 
     /// Drops the next `count` requests `from` sends, wherever they go, as an
-    /// unreliable network drops one: the caller sees the call fail.
+    /// unreliable network drops one: the caller sees the call fail. Requests
+    /// already on their way still arrive, unlike with a cut link.
     pub fn drop_next_requests(&mut self, from: NodeId, count: u32) {
         if count == 0 {
             return;
         }
-        *self.drop_next.entry(from).or_default() += count;
+        let left = self.drop_next.entry(from).or_default();
+        *left = left.saturating_add(count);
+    }
+
+    /// True if a request `from` sends now must be dropped; counts it.
+    fn takes_drop(&mut self, from: NodeId) -> bool {
+        let Some(left) = self.drop_next.get_mut(&from) else {
+            return false;
+        };
+        *left -= 1;
+        if *left == 0 {
+            self.drop_next.remove(&from);
+        }
+        true
     }
 
     /// Restores every link (node connect flags are left as they are) and
@@ -481,11 +495,7 @@ impl Net {
             return;
         }
         let mut delay = self.latency(k, from, to);
-        if let Some(left) = self.drop_next.get_mut(&from) {
-            *left -= 1;
-            if *left == 0 {
-                self.drop_next.remove(&from);
-            }
+        if self.takes_drop(from) {
             k.record(Some(from), "drop", &packet);
             self.fail(k, call, delay, RpcError::Dropped);
             return;

@@ -1,6 +1,5 @@
 //! What a failed graded run looks like to a user: one line they can paste.
 
-use crate::raft_suite::RunReport;
 use crate::seeds::Seeds;
 use labsim::{SimError, fmt_ns};
 use std::fmt;
@@ -140,11 +139,11 @@ pub fn in_run() -> bool {
 
 /// Runs one seed, turning a panic (an assertion inside a peer, say) into a
 /// failure that says when and where the run died.
-pub fn run_caught(
+pub fn run_caught<R>(
     name: &str,
     seed: u64,
-    run: impl FnOnce() -> Result<RunReport, Failure>,
-) -> Result<RunReport, Failure> {
+    run: impl FnOnce() -> Result<R, Failure>,
+) -> Result<R, Failure> {
     let outer = IN_RUN.with(|r| r.replace(true));
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run));
     IN_RUN.with(|r| r.set(outer));
@@ -176,7 +175,7 @@ mod tests {
     #[test]
     fn in_run_is_true_only_inside_a_caught_run_even_after_a_panic() {
         assert!(!in_run());
-        let inside = run_caught("t", 1, || {
+        let inside: Result<(), Failure> = run_caught("t", 1, || {
             assert!(in_run());
             panic!("a peer's assertion");
         });
