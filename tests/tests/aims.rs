@@ -43,18 +43,24 @@ fn a_leader_crashed_whenever_elected_and_voters_whenever_they_vote_still_converg
             per_million: 20_000,
         },
     ];
+    each_passing_run(&aims, |name, seed, summaries| {
+        let aimed = summaries.iter().filter(|e| e.kind == "aim").count();
+        assert!(aimed > 3, "{name} seed {seed}: {aimed} aimed-fault events");
+    });
+}
+
+/// Runs seeds 1 to 3 of both nemesis scenarios with only `aims`, asserts
+/// each passes, and hands `check` its trace's events.
+fn each_passing_run(aims: &[Aim], check: impl Fn(&str, u64, &[labsim::EventSummary])) {
     for name in ["raft-nemesis", "kv-nemesis"] {
         let s = scenarios::find(name).expect("a scenario");
         for seed in 1..=3 {
             let (report, trace) = tests::hooks::with_trace(
                 |t| t.record_summaries(),
-                || s.run_with(seed, &only(aims.clone())),
+                || s.run_with(seed, &only(aims.to_vec())),
             );
-            report.unwrap_or_else(|f| panic!("{f}"));
-            let mut trace = trace.expect("a trace");
-            let summaries = trace.take_summaries();
-            let aimed = summaries.iter().filter(|e| e.kind == "aim").count();
-            assert!(aimed > 3, "{name} seed {seed}: {aimed} aimed-fault events");
+            report.unwrap_or_else(|f| panic!("{name} seed {seed}: {f}"));
+            check(name, seed, &trace.expect("a trace").take_summaries());
         }
     }
 }
@@ -79,31 +85,22 @@ fn a_new_leaders_first_round_is_dropped_at_once_and_the_reference_recovers() {
         other: false,
         per_million: 1_000_000,
     }];
-    for name in ["raft-nemesis", "kv-nemesis"] {
-        let s = scenarios::find(name).expect("a scenario");
-        for seed in 1..=3 {
-            let (report, trace) = tests::hooks::with_trace(
-                |t| t.record_summaries(),
-                || s.run_with(seed, &only(aims.clone())),
+    each_passing_run(&aims, |name, seed, summaries| {
+        let struck: Vec<_> = summaries.iter().filter(|e| e.kind == "aim").collect();
+        assert!(!struck.is_empty(), "{name} seed {seed}: no leader elected");
+        for aim in struck {
+            // Its next four drops are its first round, lost at the very
+            // instant it won.
+            let next: Vec<_> = summaries
+                .iter()
+                .filter(|e| e.index > aim.index && e.node == aim.node)
+                .filter(|e| e.kind == "drop")
+                .take(4)
+                .collect();
+            assert!(
+                next.len() == 4 && next.iter().all(|e| e.at_ns == aim.at_ns),
+                "{name} seed {seed}: after {aim}: {next:?}"
             );
-            report.unwrap_or_else(|f| panic!("{name} seed {seed}: {f}"));
-            let summaries = trace.expect("a trace").take_summaries();
-            let struck: Vec<_> = summaries.iter().filter(|e| e.kind == "aim").collect();
-            assert!(!struck.is_empty(), "{name} seed {seed}: no leader elected");
-            for aim in struck {
-                // The leader's next four events of its own are its four
-                // requests, each dropped, all at the instant it won.
-                let next: Vec<_> = summaries
-                    .iter()
-                    .filter(|e| e.index > aim.index && e.node == aim.node)
-                    .filter(|e| e.kind == "drop")
-                    .take(4)
-                    .collect();
-                assert!(
-                    next.len() == 4 && next.iter().all(|e| e.at_ns == aim.at_ns),
-                    "{name} seed {seed}: after {aim}: {next:?}"
-                );
-            }
         }
-    }
+    });
 }
