@@ -86,6 +86,10 @@ pub struct PeerConfig {
     /// the peer's own default. Small batches bring out bugs in followers that
     /// see a log one piece at a time; a peer may ignore it.
     pub max_entries_per_append: Option<usize>,
+    /// A hint: CheckQuorum on (`Some(true)`: a leader that has not heard from
+    /// a majority within an election timeout steps down) or off. `None`: the
+    /// peer's own default; a peer without CheckQuorum ignores it.
+    pub check_quorum: Option<bool>,
 }
 
 impl PeerConfig {
@@ -101,6 +105,7 @@ impl PeerConfig {
             heartbeat_interval_ms: 100,
             pre_vote: None,
             max_entries_per_append: None,
+            check_quorum: None,
         }
     }
 }

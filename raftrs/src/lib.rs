@@ -192,7 +192,7 @@ impl RaftRsPeer {
             applied: snapshot_index,
             max_size_per_msg: MAX_SIZE_PER_MSG,
             max_inflight_msgs: 256,
-            check_quorum: true,
+            check_quorum: config.check_quorum.unwrap_or(true),
             pre_vote: config.pre_vote.unwrap_or(true),
             min_election_tick: timing.election_lo,
             max_election_tick: timing.election_hi + 1,

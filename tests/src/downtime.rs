@@ -158,6 +158,7 @@ fn cluster(setup: &Setup, seed: u64) -> Cluster {
         heartbeat_interval_ms: (setup.election_min_ms / 2).max(1),
         pre_vote: Some(setup.pre_vote),
         max_entries_per_append: Some(1),
+        check_quorum: None,
     };
     let options = ClusterOptions {
         tuning,

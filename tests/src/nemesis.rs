@@ -158,6 +158,10 @@ pub struct Tuning {
     /// heals. A Raft's liveness must not rest on equal clocks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fast_clock: Option<FastClock>,
+    /// CheckQuorum (`None` in schedules written before it was a switch: the
+    /// peer's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_quorum: Option<bool>,
 }
 
 /// A node's clock running fast (its timers fire early).
@@ -188,6 +192,7 @@ impl Tuning {
                 node: rng.random_range(0..crate::scenarios::SERVERS),
                 ppm: rng.random_range(100_000..400_000),
             }),
+            check_quorum: Some(rng.random_bool(0.5)),
         }
     }
 
@@ -229,6 +234,7 @@ impl Tuning {
             heartbeat_interval_ms: self.heartbeat_interval_ms,
             pre_vote: Some(self.pre_vote),
             max_entries_per_append: Some(self.max_entries_per_append),
+            check_quorum: self.check_quorum,
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct RaftTuning {
     pub pre_vote: Option<bool>,
     /// Most entries per AppendEntries (`None`: the peer's default).
     pub max_entries_per_append: Option<usize>,
+    /// CheckQuorum on or off (`None`: the peer's default).
+    pub check_quorum: Option<bool>,
 }
 
 impl Default for RaftTuning {
@@ -54,6 +56,7 @@ impl Default for RaftTuning {
             heartbeat_interval_ms: c.heartbeat_interval_ms,
             pre_vote: c.pre_vote,
             max_entries_per_append: c.max_entries_per_append,
+            check_quorum: c.check_quorum,
         }
     }
 }
@@ -822,6 +825,7 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
             heartbeat_interval_ms: tuning.heartbeat_interval_ms,
             pre_vote: tuning.pre_vote,
             max_entries_per_append: tuning.max_entries_per_append,
+            check_quorum: tuning.check_quorum,
             ..PeerConfig::new(id, self.peers, rand::RngExt::random(ctx.rng()))
         };
         self.oracle.borrow_mut().restarted(id);
