@@ -38,6 +38,12 @@ pub const VOTE_REFUSED_ALREADY_VOTED: &str = "vote refused: voted for another th
 pub const VOTE_ASKED_IN_RESTORED_TERM: &str = "vote asked in the term kept across a restart";
 /// A PreVote refused because the voter heard from a live leader recently.
 pub const PRE_VOTE_REFUSED_LEADER_ALIVE: &str = "pre-vote refused: leader alive";
+/// CheckQuorum: a vote of a higher term refused (its term not taken) because
+/// the voter leads or heard its leader within the minimum election timeout.
+pub const VOTE_REFUSED_LEADER_ALIVE: &str = "vote refused: leader alive (CheckQuorum)";
+/// CheckQuorum: a leader that did not hear from a majority for an election
+/// timeout stepped down.
+pub const CHECK_QUORUM_STEPPED_DOWN: &str = "leader stepped down: no quorum heard (CheckQuorum)";
 /// A reply from an older term ignored (vote or AppendEntries).
 pub const STALE_REPLY_IGNORED: &str = "stale reply ignored";
 /// A candidate ignored a vote granted in an older term (counting it could
@@ -89,6 +95,8 @@ pub const MARKS: &[(&str, Origin)] = &[
     (VOTE_REFUSED_ALREADY_VOTED, Origin::Peer),
     (VOTE_ASKED_IN_RESTORED_TERM, Origin::Peer),
     (PRE_VOTE_REFUSED_LEADER_ALIVE, Origin::Peer),
+    (VOTE_REFUSED_LEADER_ALIVE, Origin::Peer),
+    (CHECK_QUORUM_STEPPED_DOWN, Origin::Peer),
     (STALE_REPLY_IGNORED, Origin::Peer),
     (STALE_VOTE_IGNORED, Origin::Peer),
     (APPEND_FROM_STALE_LEADER, Origin::Peer),

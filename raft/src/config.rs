@@ -25,6 +25,14 @@ pub struct Config {
     /// peer that cannot win (its log is behind a majority's) never bumps the
     /// term, so it cannot keep disrupting the peer that can.
     pub pre_vote: bool,
+    /// CheckQuorum (Raft thesis, section 6.2): a leader that has not heard
+    /// from a majority within the minimum election timeout steps down, so a
+    /// leader cut off from the majority stops serving; and a follower that
+    /// heard from its leader within that time refuses a vote of a higher
+    /// term without taking the term (the leader is alive, the candidate
+    /// disruptive: the one thing PreVote cannot stop, a candidate whose term
+    /// is already higher).
+    pub check_quorum: bool,
     /// A deliberate bug, for testing the testers (checkers, the shrinker).
     #[cfg(feature = "injected-bugs")]
     pub injected_bug: Option<InjectedBug>,
@@ -87,6 +95,7 @@ impl Config {
             max_entries_per_append: 256,
             rng_seed,
             pre_vote: true,
+            check_quorum: false,
             #[cfg(feature = "injected-bugs")]
             injected_bug: None,
             #[cfg(feature = "injected-bugs")]

@@ -96,6 +96,7 @@ impl ReferencePeer {
             election_timeout_max_ms: lab.election_timeout_max_ms,
             heartbeat_interval_ms: lab.heartbeat_interval_ms,
             pre_vote: lab.pre_vote.unwrap_or(defaults.pre_vote),
+            check_quorum: lab.check_quorum.unwrap_or(defaults.check_quorum),
             max_entries_per_append: lab
                 .max_entries_per_append
                 .unwrap_or(defaults.max_entries_per_append),

@@ -18,6 +18,8 @@ pub(crate) struct Progress {
     /// older messages (a heartbeat overtaken by a newer one) must not, or every
     /// heartbeat would start one more self-sustaining chain of AppendEntries.
     pub(crate) sent_up_to: Index,
+    /// CheckQuorum: the follower answered in this term since the last check.
+    pub(crate) recent_active: bool,
 }
 
 impl Progress {
@@ -27,6 +29,7 @@ impl Progress {
             match_index: 0,
             inflight: false,
             sent_up_to: 0,
+            recent_active: false,
         }
     }
 
@@ -86,6 +89,17 @@ impl ProgressTracker {
         &mut self.progress[peer]
     }
 
+    /// CheckQuorum: true if a majority (the leader, `me`, included) answered
+    /// since the last check; then starts the next period with only `me`.
+    pub(crate) fn check_quorum_active(&mut self, me: PeerId) -> bool {
+        self.progress[me].recent_active = true;
+        let active: Vec<bool> = self.progress.iter().map(|p| p.recent_active).collect();
+        for (peer, p) in self.progress.iter_mut().enumerate() {
+            p.recent_active = peer == me;
+        }
+        crate::quorum::has_majority(&active)
+    }
+
     /// The highest index replicated on a majority (the leader counts through its own
     /// slot, which the caller keeps at its last index).
     pub(crate) fn quorum_match_index(&self) -> Index {
@@ -119,6 +133,20 @@ mod tests {
         p.on_match(2);
         assert!(!p.on_reject(1, 1)); // below match: stale
         assert_eq!(p.next_index, 3);
+    }
+
+    #[test]
+    fn check_quorum_counts_the_answers_of_one_period() {
+        let mut t = ProgressTracker::new(5, 0);
+        t.get_mut(1).recent_active = true;
+        assert!(!t.check_quorum_active(0), "2 of 5 are no majority");
+        t.get_mut(1).recent_active = true;
+        t.get_mut(4).recent_active = true;
+        assert!(t.check_quorum_active(0), "3 of 5 are");
+        assert!(
+            !t.check_quorum_active(0),
+            "a new period starts from the leader alone"
+        );
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub struct Raft {
 
     election_deadline_ms: u64,
     heartbeat_deadline_ms: u64,
+    /// Leader with CheckQuorum: when it next counts who answered.
+    quorum_check_deadline_ms: u64,
     rng: SplitMix64,
 
     // Output not yet taken by `ready()`.
@@ -125,6 +127,7 @@ impl Raft {
             restored_vote: (hard_state.current_term, hard_state.voted_for),
             election_deadline_ms: 0,
             heartbeat_deadline_ms: 0,
+            quorum_check_deadline_ms: 0,
             rng: SplitMix64::new(seed),
             hard_state_dirty: false,
             unstable_from: None,
@@ -150,11 +153,7 @@ impl Raft {
     /// election; a leader whose heartbeat is due sends AppendEntries to every follower.
     pub fn tick(&mut self, now_ms: u64) {
         match self.role {
-            Role::Leader => {
-                if now_ms >= self.heartbeat_deadline_ms {
-                    self.broadcast_heartbeat(now_ms);
-                }
-            }
+            Role::Leader => self.tick_leader(now_ms),
             Role::Follower | Role::Candidate => {
                 if now_ms >= self.election_deadline_ms {
                     if self.config.pre_vote {
@@ -167,9 +166,27 @@ impl Raft {
         }
     }
 
+    /// A leader's time: CheckQuorum's count, then the heartbeat if due.
+    fn tick_leader(&mut self, now_ms: u64) {
+        if self.config.check_quorum && now_ms >= self.quorum_check_deadline_ms {
+            if !self.progress.check_quorum_active(self.config.id) {
+                mark(coverage::CHECK_QUORUM_STEPPED_DOWN);
+                self.become_follower(now_ms, self.current_term, None);
+                return;
+            }
+            self.quorum_check_deadline_ms = now_ms + self.config.election_timeout_min_ms;
+        }
+        if now_ms >= self.heartbeat_deadline_ms {
+            self.broadcast_heartbeat(now_ms);
+        }
+    }
+
     /// The latest time at which [`Raft::tick`] must next be called.
     pub fn next_deadline_ms(&self) -> u64 {
         match self.role {
+            Role::Leader if self.config.check_quorum => self
+                .heartbeat_deadline_ms
+                .min(self.quorum_check_deadline_ms),
             Role::Leader => self.heartbeat_deadline_ms,
             Role::Follower | Role::Candidate => self.election_deadline_ms,
         }
@@ -192,6 +209,26 @@ impl Raft {
                 return Ok(());
             }
             _ => {}
+        }
+        if let Message::RequestVote(args) = &msg
+            && args.term > self.current_term
+            && self.config.check_quorum
+            && self.leader_alive(now_ms)
+        {
+            // CheckQuorum's other half: the leader we hear is alive, so this
+            // candidate (cut off from it, or restarted with a higher term)
+            // must not depose it. Its term is not taken either.
+            mark(coverage::VOTE_REFUSED_LEADER_ALIVE);
+            self.send(
+                from,
+                Message::RequestVoteReply(RequestVoteReply {
+                    term: self.current_term,
+                    vote_granted: false,
+                    pre_vote: false,
+                }),
+            );
+            self.check_invariants();
+            return Ok(());
         }
         // Figure 2, all servers: a higher term makes us a follower of that term.
         if msg.term() > self.current_term {
@@ -431,6 +468,9 @@ impl Raft {
     }
 
     fn step_leader(&mut self, now_ms: u64, from: PeerId, msg: Message) {
+        if msg.term() == self.current_term {
+            self.progress.get_mut(from).recent_active = true;
+        }
         match msg {
             Message::RequestVote(args) => self.handle_request_vote(now_ms, from, args),
             Message::AppendEntries(args) => {
@@ -497,12 +537,18 @@ impl Raft {
         }
     }
 
-    fn handle_pre_vote(&mut self, now_ms: u64, from: PeerId, args: &RequestVoteArgs) {
-        let up_to_date = self.is_up_to_date(args);
-        let leader_alive = self.role == Role::Leader
+    /// This peer leads, or heard from its leader within the minimum election
+    /// timeout: an election now would depose a live leader.
+    fn leader_alive(&self, now_ms: u64) -> bool {
+        self.role == Role::Leader
             || self
                 .heard_leader_ms
-                .is_some_and(|t| now_ms < t + self.config.election_timeout_min_ms);
+                .is_some_and(|t| now_ms < t + self.config.election_timeout_min_ms)
+    }
+
+    fn handle_pre_vote(&mut self, now_ms: u64, from: PeerId, args: &RequestVoteArgs) {
+        let up_to_date = self.is_up_to_date(args);
+        let leader_alive = self.leader_alive(now_ms);
         let grant = args.term > self.current_term && up_to_date && !leader_alive;
         if args.term > self.current_term && !up_to_date {
             mark(coverage::VOTE_REFUSED_STALE_LOG);
@@ -830,6 +876,7 @@ impl Raft {
         self.progress = ProgressTracker::new(self.config.peers, self.log.last_index());
         let (me, last) = (self.config.id, self.log.last_index());
         self.progress.get_mut(me).on_match(last);
+        self.quorum_check_deadline_ms = now_ms + self.config.election_timeout_min_ms;
         // Announce ourselves at once so that other candidates stand down.
         self.broadcast_heartbeat(now_ms);
     }

@@ -105,6 +105,8 @@ pub struct Cluster {
     seq: u64,
     /// Peers in the same group can talk.
     pub group: Vec<u32>,
+    /// Links cut between two peers of one group (both ways): partial partitions.
+    pub cut: std::collections::BTreeSet<(PeerId, PeerId)>,
     pub drop_per_mille: u32,
     pub dup_per_mille: u32,
     pub max_delay_ms: u64,
@@ -139,6 +141,7 @@ impl Cluster {
             queue: BTreeMap::new(),
             seq: 0,
             group: vec![0; peers],
+            cut: Default::default(),
             drop_per_mille: 0,
             dup_per_mille: 0,
             max_delay_ms: 5,
@@ -206,7 +209,12 @@ impl Cluster {
     }
 
     fn connected(&self, a: PeerId, b: PeerId) -> bool {
-        self.group[a] == self.group[b]
+        self.group[a] == self.group[b] && !self.cut.contains(&(a.min(b), a.max(b)))
+    }
+
+    /// Cuts the link between `a` and `b` only: each still talks to the others.
+    pub fn cut_link(&mut self, a: PeerId, b: PeerId) {
+        self.cut.insert((a.min(b), a.max(b)));
     }
 
     pub fn disconnect(&mut self, id: PeerId) {
@@ -215,6 +223,7 @@ impl Cluster {
 
     pub fn connect_all(&mut self) {
         self.group = vec![0; self.peers()];
+        self.cut.clear();
     }
 
     /// Handle everything the peer has to output, as a real driver would.
