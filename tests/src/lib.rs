@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod kv_suite;
 pub mod mutants;
 pub mod nemesis;
+pub mod partial_partition;
 pub mod peers;
 pub mod raft_suite;
 pub mod scenarios;

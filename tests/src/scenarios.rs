@@ -58,6 +58,18 @@ pub const SCENARIOS: &[Scenario] = &[
         body: kv_nemesis,
         schedule: raft_nemesis_schedule,
     },
+    Scenario {
+        name: "partial-partition",
+        about: "5 Raft peers, PreVote, CheckQuorum or both on: one follower cut from the leader alone, one reaching only the leader; the leader must stay",
+        body: crate::partial_partition::remedied,
+        schedule: no_faults,
+    },
+    Scenario {
+        name: "partial-partition-unremedied",
+        about: "partial-partition with PreVote and CheckQuorum off: the cut-off follower deposes the leader (fails on purpose)",
+        body: crate::partial_partition::unremedied,
+        schedule: no_faults,
+    },
     #[cfg(feature = "reference")]
     Scenario {
         name: "raft-nemesis-buggy-votes",
@@ -80,6 +92,11 @@ pub const SCENARIOS: &[Scenario] = &[
         schedule: raft_nemesis_schedule,
     },
 ];
+
+/// The schedule of a scenario whose faults are its own: none generated.
+fn no_faults(_seed: u64) -> Schedule {
+    Schedule::default()
+}
 
 /// The scenario `lab explore` runs when none is named.
 pub const DEFAULT_SCENARIO: &str = "kv-nemesis";
