@@ -181,6 +181,14 @@ pub trait Peer {
     /// otherwise (the index it would get, term, false). Never blocks.
     fn start(&mut self, now_ms: u64, command: Vec<u8>) -> (Index, Term, bool);
 
+    /// Leadership transfer (Raft thesis, section 3.10): as leader, bring `to`
+    /// up to date and have it start an election at once; stop accepting
+    /// commands meanwhile, and give up after an election timeout. An error
+    /// (not the leader, an unknown peer, no such feature) changes nothing.
+    fn transfer_leadership(&mut self, _now_ms: u64, _to: PeerId) -> Result<(), PeerError> {
+        Err(PeerError("this peer has no leadership transfer".into()))
+    }
+
     /// 6.824's `Snapshot`: the service has a snapshot covering every entry through
     /// `index` (an index it has applied); the peer may drop that prefix of its log.
     fn snapshot(&mut self, index: Index, data: Vec<u8>) -> Result<(), PeerError>;
