@@ -44,6 +44,10 @@ pub const VOTE_REFUSED_LEADER_ALIVE: &str = "vote refused: leader alive (CheckQu
 /// CheckQuorum: a leader that did not hear from a majority for an election
 /// timeout stepped down.
 pub const CHECK_QUORUM_STEPPED_DOWN: &str = "leader stepped down: no quorum heard (CheckQuorum)";
+/// A follower campaigned because its leader handed over (TimeoutNow).
+pub const TIMEOUT_NOW_CAMPAIGN: &str = "campaign on TimeoutNow (leadership transfer)";
+/// A leadership transfer given up after an election timeout.
+pub const TRANSFER_ABORTED: &str = "leadership transfer given up";
 /// A reply from an older term ignored (vote or AppendEntries).
 pub const STALE_REPLY_IGNORED: &str = "stale reply ignored";
 /// A candidate ignored a vote granted in an older term (counting it could
@@ -97,6 +101,8 @@ pub const MARKS: &[(&str, Origin)] = &[
     (PRE_VOTE_REFUSED_LEADER_ALIVE, Origin::Peer),
     (VOTE_REFUSED_LEADER_ALIVE, Origin::Peer),
     (CHECK_QUORUM_STEPPED_DOWN, Origin::Peer),
+    (TIMEOUT_NOW_CAMPAIGN, Origin::Peer),
+    (TRANSFER_ABORTED, Origin::Peer),
     (STALE_REPLY_IGNORED, Origin::Peer),
     (STALE_VOTE_IGNORED, Origin::Peer),
     (APPEND_FROM_STALE_LEADER, Origin::Peer),

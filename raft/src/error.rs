@@ -19,6 +19,8 @@ pub enum RaftError {
     InvalidMessage(String),
     /// The configuration is unusable.
     InvalidConfig(String),
+    /// Only a leader can do that (a leadership transfer).
+    NotLeader,
 }
 
 impl fmt::Display for RaftError {
@@ -42,6 +44,7 @@ impl fmt::Display for RaftError {
             RaftError::UnknownPeer(id) => write!(f, "unknown peer {id}"),
             RaftError::InvalidMessage(why) => write!(f, "invalid message: {why}"),
             RaftError::InvalidConfig(why) => write!(f, "invalid config: {why}"),
+            RaftError::NotLeader => write!(f, "not the leader"),
         }
     }
 }

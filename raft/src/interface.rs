@@ -6,7 +6,7 @@ use peer::{Disk, Index, Kind, PeerConfig, PeerError, PeerId, Status, Term, Wire}
 use crate::storage::LogStore;
 use crate::{
     AppendEntriesArgs, AppendEntriesReply, Config, InstallSnapshotArgs, InstallSnapshotReply,
-    Message, Raft, RequestVoteArgs, RequestVoteReply, Role,
+    Message, Raft, RequestVoteArgs, RequestVoteReply, Role, TimeoutNowArgs,
 };
 
 /// The name on the wire of RequestVote (and PreVote, a RequestVote with a flag).
@@ -15,6 +15,8 @@ pub const REQUEST_VOTE: &str = "Raft.RequestVote";
 pub const APPEND_ENTRIES: &str = "Raft.AppendEntries";
 /// The name on the wire of InstallSnapshot.
 pub const INSTALL_SNAPSHOT: &str = "Raft.InstallSnapshot";
+/// The name on the wire of TimeoutNow (one-way).
+pub const TIMEOUT_NOW: &str = "Raft.TimeoutNow";
 
 /// The reference peer, driven through the peer interface.
 #[derive(Debug)]
@@ -47,6 +49,7 @@ pub fn to_wire(msg: &Message) -> Wire {
         Message::AppendEntriesReply(r) => (Kind::Reply, APPEND_ENTRIES, encode(r)),
         Message::InstallSnapshot(a) => (Kind::Request, INSTALL_SNAPSHOT, encode(a)),
         Message::InstallSnapshotReply(r) => (Kind::Reply, INSTALL_SNAPSHOT, encode(r)),
+        Message::TimeoutNow(a) => (Kind::OneWay, TIMEOUT_NOW, encode(a)),
     };
     Wire {
         kind,
@@ -72,6 +75,7 @@ pub fn from_wire(wire: &Wire) -> Result<Message, PeerError> {
         (Kind::Reply, INSTALL_SNAPSHOT) => {
             Message::InstallSnapshotReply(decode::<InstallSnapshotReply>(b)?)
         }
+        (Kind::OneWay, TIMEOUT_NOW) => Message::TimeoutNow(decode::<TimeoutNowArgs>(b)?),
         (kind, method) => {
             return Err(PeerError(format!(
                 "the reference peer has no {kind:?} `{method}`"
@@ -115,6 +119,7 @@ const METHODS: &[(&str, Kind)] = &[
     (REQUEST_VOTE, Kind::Request),
     (APPEND_ENTRIES, Kind::Request),
     (INSTALL_SNAPSHOT, Kind::Request),
+    (TIMEOUT_NOW, Kind::OneWay),
 ];
 
 impl peer::Peer for ReferencePeer {
@@ -139,6 +144,12 @@ impl peer::Peer for ReferencePeer {
 
     fn start(&mut self, now_ms: u64, command: Vec<u8>) -> (Index, Term, bool) {
         self.raft.start(now_ms, command)
+    }
+
+    fn transfer_leadership(&mut self, now_ms: u64, to: PeerId) -> Result<(), PeerError> {
+        self.raft
+            .transfer_leadership(now_ms, to)
+            .map_err(|e| PeerError(e.to_string()))
     }
 
     fn snapshot(&mut self, index: Index, data: Vec<u8>) -> Result<(), PeerError> {
@@ -266,6 +277,7 @@ mod tests {
             last_log_index: 7,
             last_log_term: 2,
             pre_vote: false,
+            leader_transfer: false,
         });
         let w = to_wire(&m);
         assert_eq!((w.kind, w.method), (Kind::Request, REQUEST_VOTE));

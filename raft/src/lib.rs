@@ -42,11 +42,12 @@ pub use error::RaftError;
 #[cfg(feature = "injected-bugs")]
 pub use interface::buggy_factory;
 pub use interface::{
-    APPEND_ENTRIES, INSTALL_SNAPSHOT, REQUEST_VOTE, ReferencePeer, factory, from_wire, to_wire,
+    APPEND_ENTRIES, INSTALL_SNAPSHOT, REQUEST_VOTE, ReferencePeer, TIMEOUT_NOW, factory, from_wire,
+    to_wire,
 };
 pub use message::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotArgs, InstallSnapshotReply, Message,
-    RequestVoteArgs, RequestVoteReply,
+    RequestVoteArgs, RequestVoteReply, TimeoutNowArgs,
 };
 pub use peer::{ApplyMsg, Entry, Index, PeerId, Term};
 pub use raft::{Raft, Role};

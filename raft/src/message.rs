@@ -13,6 +13,10 @@ pub struct RequestVoteArgs {
     /// A PreVote (Raft thesis, section 9.6): "would you vote for me in `term`?"
     /// Granting it changes nothing on the voter: no term, no vote, no timer.
     pub pre_vote: bool,
+    /// The candidate campaigns because the leader told it to (TimeoutNow, a
+    /// leadership transfer): a voter that hears that leader must not refuse
+    /// it for being alive (CheckQuorum).
+    pub leader_transfer: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +73,15 @@ pub struct InstallSnapshotReply {
     pub last_included_index: Index,
 }
 
+/// A leadership transfer's last step (Raft thesis, section 3.10): the leader,
+/// having brought the target up to date, tells it to start an election now.
+/// One-way: no reply; the target's campaign is the answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeoutNowArgs {
+    pub term: Term,
+    pub leader_id: PeerId,
+}
+
 /// Any message between peers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Message {
@@ -78,6 +91,7 @@ pub enum Message {
     AppendEntriesReply(AppendEntriesReply),
     InstallSnapshot(InstallSnapshotArgs),
     InstallSnapshotReply(InstallSnapshotReply),
+    TimeoutNow(TimeoutNowArgs),
 }
 
 impl Message {
@@ -98,6 +112,7 @@ impl Message {
             Message::AppendEntriesReply(m) => m.term,
             Message::InstallSnapshot(m) => m.term,
             Message::InstallSnapshotReply(m) => m.term,
+            Message::TimeoutNow(m) => m.term,
         }
     }
 }

@@ -7,9 +7,18 @@ use crate::quorum;
 use crate::{
     AppendEntriesArgs, AppendEntriesReply, ApplyMsg, Config, Entry, HardState, Index,
     InstallSnapshotArgs, InstallSnapshotReply, Message, PeerId, RaftError, Ready, RequestVoteArgs,
-    RequestVoteReply, Restored, Snapshot, Term,
+    RequestVoteReply, Restored, Snapshot, Term, TimeoutNowArgs,
 };
 use peer::SplitMix64;
+
+/// A leadership transfer under way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Transfer {
+    /// The peer that is to lead.
+    to: PeerId,
+    /// Given up at this time if `to` has not won.
+    deadline_ms: u64,
+}
 use peer::coverage::{self, mark};
 
 /// True when the test-only mutant `$bug` is on (never without the
@@ -80,6 +89,9 @@ pub struct Raft {
     heartbeat_deadline_ms: u64,
     /// Leader with CheckQuorum: when it next counts who answered.
     quorum_check_deadline_ms: u64,
+    /// Leader only: a leadership transfer under way (to whom, and when it is
+    /// given up). While it lasts the leader accepts no command.
+    transfer: Option<Transfer>,
     rng: SplitMix64,
 
     // Output not yet taken by `ready()`.
@@ -128,6 +140,7 @@ impl Raft {
             election_deadline_ms: 0,
             heartbeat_deadline_ms: 0,
             quorum_check_deadline_ms: 0,
+            transfer: None,
             rng: SplitMix64::new(seed),
             hard_state_dirty: false,
             unstable_from: None,
@@ -168,6 +181,10 @@ impl Raft {
 
     /// A leader's time: CheckQuorum's count, then the heartbeat if due.
     fn tick_leader(&mut self, now_ms: u64) {
+        if self.transfer.is_some_and(|t| now_ms >= t.deadline_ms) {
+            mark(coverage::TRANSFER_ABORTED);
+            self.transfer = None;
+        }
         if self.config.check_quorum && now_ms >= self.quorum_check_deadline_ms {
             if !self.progress.check_quorum_active(self.config.id) {
                 mark(coverage::CHECK_QUORUM_STEPPED_DOWN);
@@ -184,10 +201,13 @@ impl Raft {
     /// The latest time at which [`Raft::tick`] must next be called.
     pub fn next_deadline_ms(&self) -> u64 {
         match self.role {
-            Role::Leader if self.config.check_quorum => self
-                .heartbeat_deadline_ms
-                .min(self.quorum_check_deadline_ms),
-            Role::Leader => self.heartbeat_deadline_ms,
+            Role::Leader => {
+                let mut at = self.heartbeat_deadline_ms;
+                if self.config.check_quorum {
+                    at = at.min(self.quorum_check_deadline_ms);
+                }
+                self.transfer.map_or(at, |t| at.min(t.deadline_ms))
+            }
             Role::Follower | Role::Candidate => self.election_deadline_ms,
         }
     }
@@ -213,6 +233,7 @@ impl Raft {
         if let Message::RequestVote(args) = &msg
             && args.term > self.current_term
             && self.config.check_quorum
+            && !args.leader_transfer
             && self.leader_alive(now_ms)
         {
             // CheckQuorum's other half: the leader we hear is alive, so this
@@ -253,7 +274,7 @@ impl Raft {
     pub fn start(&mut self, now_ms: u64, command: Vec<u8>) -> (Index, Term, bool) {
         let _ = now_ms; // sending does not depend on time; kept for a uniform input API
         let index = self.log.last_index() + 1;
-        if self.role != Role::Leader {
+        if self.role != Role::Leader || self.transfer.is_some() {
             return (index, self.current_term, false);
         }
         self.append_entry(Entry {
@@ -271,6 +292,32 @@ impl Raft {
         }
         self.check_invariants();
         (index, self.current_term, true)
+    }
+
+    /// Leadership transfer (thesis 3.10): bring `to` up to date, then tell it to
+    /// campaign at once (TimeoutNow). No command is accepted until the
+    /// transfer ends: `to` wins (this peer steps down on its higher term), or
+    /// a minimum election timeout passes and the transfer is given up. A
+    /// transfer to this peer itself does nothing.
+    pub fn transfer_leadership(&mut self, now_ms: u64, to: PeerId) -> Result<(), RaftError> {
+        if to >= self.config.peers {
+            return Err(RaftError::UnknownPeer(to));
+        }
+        if self.role != Role::Leader {
+            return Err(RaftError::NotLeader);
+        }
+        if to == self.config.id {
+            return Ok(());
+        }
+        let deadline_ms = now_ms + self.config.election_timeout_min_ms;
+        self.transfer = Some(Transfer { to, deadline_ms });
+        if self.progress.get(to).match_index == self.log.last_index() {
+            self.send_timeout_now(to);
+        } else if !self.progress.get(to).inflight {
+            self.send_append(to);
+        }
+        self.check_invariants();
+        Ok(())
     }
 
     /// The service's state through `index` is `data`: discard the log through `index`.
@@ -424,6 +471,13 @@ impl Raft {
             Message::RequestVote(args) => self.handle_request_vote(now_ms, from, args),
             Message::AppendEntries(args) => self.handle_append_entries(now_ms, from, args),
             Message::InstallSnapshot(args) => self.handle_install_snapshot(now_ms, from, args),
+            Message::TimeoutNow(args) => {
+                // The leader of our term hands over (an older one's is stale).
+                if args.term == self.current_term {
+                    mark(coverage::TIMEOUT_NOW_CAMPAIGN);
+                    self.campaign_for(now_ms, true);
+                }
+            }
             // Replies to something we sent as candidate or leader of an older term.
             Message::RequestVoteReply(_)
             | Message::AppendEntriesReply(_)
@@ -463,7 +517,10 @@ impl Raft {
                     }
                 }
             }
-            Message::AppendEntriesReply(_) | Message::InstallSnapshotReply(_) => {}
+            // Already campaigning; a TimeoutNow of our term came from no leader.
+            Message::AppendEntriesReply(_)
+            | Message::InstallSnapshotReply(_)
+            | Message::TimeoutNow(_) => {}
         }
     }
 
@@ -505,7 +562,8 @@ impl Raft {
                 }
                 self.on_acknowledged(from, reply.last_included_index);
             }
-            Message::RequestVoteReply(_) => {}
+            // A TimeoutNow of our own term cannot come from another leader.
+            Message::RequestVoteReply(_) | Message::TimeoutNow(_) => {}
         }
     }
 
@@ -524,13 +582,14 @@ impl Raft {
     }
 
     /// Asks every other peer for its vote (or PreVote) in `term`.
-    fn request_votes(&mut self, term: Term, pre_vote: bool) {
+    fn request_votes(&mut self, term: Term, pre_vote: bool, leader_transfer: bool) {
         let args = RequestVoteArgs {
             term,
             candidate_id: self.config.id,
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
             pre_vote,
+            leader_transfer,
         };
         for peer in self.other_peers() {
             self.send(peer, Message::RequestVote(args.clone()));
@@ -591,7 +650,7 @@ impl Raft {
             self.campaign(now_ms); // a one-peer cluster needs nobody's agreement
             return;
         }
-        self.request_votes(term, true);
+        self.request_votes(term, true, false);
     }
 
     fn handle_request_vote(&mut self, now_ms: u64, from: PeerId, args: RequestVoteArgs) {
@@ -790,6 +849,11 @@ impl Raft {
         if pr.on_match(index.min(self.log.last_index())) {
             self.maybe_commit();
         }
+        if self.transfer.is_some_and(|t| t.to == from)
+            && self.progress.get(from).match_index == self.log.last_index()
+        {
+            self.send_timeout_now(from);
+        }
         if newest && self.progress.get(from).next_index <= self.log.last_index() {
             self.send_append(from);
         }
@@ -829,6 +893,7 @@ impl Raft {
     // ----- roles -----
 
     fn become_follower(&mut self, now_ms: u64, term: Term, leader: Option<PeerId>) {
+        self.transfer = None;
         if leader.is_some() {
             self.heard_leader_ms = Some(now_ms);
         }
@@ -851,6 +916,11 @@ impl Raft {
     }
 
     fn campaign(&mut self, now_ms: u64) {
+        self.campaign_for(now_ms, false);
+    }
+
+    /// An election; `leader_transfer` when the leader asked for it (TimeoutNow).
+    fn campaign_for(&mut self, now_ms: u64, leader_transfer: bool) {
         self.pre_vote_term = None;
         self.role = Role::Candidate;
         if !mutant!(self, CampaignWithoutNewTerm) {
@@ -866,11 +936,12 @@ impl Raft {
             self.become_leader(now_ms);
             return;
         }
-        self.request_votes(self.current_term, false);
+        self.request_votes(self.current_term, false, leader_transfer);
     }
 
     fn become_leader(&mut self, now_ms: u64) {
         self.pre_vote_term = None;
+        self.transfer = None;
         self.role = Role::Leader;
         self.leader_id = Some(self.config.id);
         self.progress = ProgressTracker::new(self.config.peers, self.log.last_index());
@@ -890,6 +961,12 @@ impl Raft {
         for peer in self.other_peers() {
             self.send_append(peer);
         }
+    }
+
+    /// The transfer's target holds the whole log: it may campaign now.
+    fn send_timeout_now(&mut self, to: PeerId) {
+        let (term, leader_id) = (self.current_term, self.config.id);
+        self.send(to, Message::TimeoutNow(TimeoutNowArgs { term, leader_id }));
     }
 
     /// Send `peer` what it needs next: InstallSnapshot if its next entry was compacted,
@@ -1030,6 +1107,7 @@ impl Raft {
             Message::RequestVote(a) => Some(a.candidate_id),
             Message::AppendEntries(a) => Some(a.leader_id),
             Message::InstallSnapshot(a) => Some(a.leader_id),
+            Message::TimeoutNow(a) => Some(a.leader_id),
             _ => None,
         };
         if let Some(claimed) = claimed.filter(|&c| c != from) {

@@ -98,6 +98,7 @@ fn a_follower_that_hears_its_leader_refuses_a_higher_term_vote_without_taking_th
             last_log_index: 0,
             last_log_term: 0,
             pre_vote: false,
+            leader_transfer: false,
         });
         r.step(1001, 2, vote).unwrap();
         let granted = match r.ready().messages.as_slice() {

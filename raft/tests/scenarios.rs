@@ -366,6 +366,7 @@ fn votes_once_per_term_and_only_for_up_to_date_logs() {
             last_log_index,
             last_log_term,
             pre_vote: false,
+            leader_transfer: false,
         })
     };
     let granted = |r: &mut Raft| match r.ready().messages.as_slice() {
@@ -411,6 +412,7 @@ fn pre_votes_change_nothing_and_respect_a_live_leader() {
             last_log_index,
             last_log_term,
             pre_vote: true,
+            leader_transfer: false,
         })
     };
     let answer = |r: &mut Raft| match r.ready().messages.as_slice() {

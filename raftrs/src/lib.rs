@@ -449,6 +449,19 @@ impl Peer for RaftRsPeer {
         }
     }
 
+    fn transfer_leadership(&mut self, _now_ms: u64, to: PeerId) -> Result<(), PeerError> {
+        if to >= self.peers {
+            return Err(PeerError(format!("unknown peer {to}")));
+        }
+        if self.node.raft.state != StateRole::Leader {
+            return Err(PeerError("not the leader".into()));
+        }
+        // raft-rs's own: catch up, MsgTimeoutNow, proposals dropped meanwhile,
+        // given up after an election timeout.
+        self.node.transfer_leader(to as u64 + 1);
+        Ok(())
+    }
+
     fn snapshot(&mut self, index: Index, data: Vec<u8>) -> Result<(), PeerError> {
         if index <= self.node.store().snapshot_index() {
             return Ok(());

@@ -32,7 +32,7 @@ pub(crate) fn from_wire(wire: &Wire) -> Result<Message, PeerError> {
 }
 
 /// Message types one raft-rs peer of the lab sends another (the adapter forwards no
-/// proposal, transfers no leadership and reads no index).
+/// proposal and reads no index; a leadership transfer ends in MsgTimeoutNow).
 fn is_peer_message(t: MessageType) -> bool {
     use MessageType::*;
     matches!(
@@ -46,6 +46,7 @@ fn is_peer_message(t: MessageType) -> bool {
             | MsgSnapshot
             | MsgHeartbeat
             | MsgHeartbeatResponse
+            | MsgTimeoutNow
     )
 }
 

@@ -216,6 +216,28 @@ impl Cluster {
         Ok(r)
     }
 
+    /// Asks peer `i` to hand its leadership to `to` (thesis 3.10). The outer
+    /// error is the run's; the inner one the peer's refusal (not the leader,
+    /// no such peer, no such feature). A crashed peer refuses.
+    pub fn transfer_leadership(
+        &mut self,
+        i: usize,
+        to: usize,
+    ) -> Result<Result<(), String>, Failure> {
+        let r = self.sim.with_node::<RaftNode, _>(i, |node, ctx| {
+            let now_ms = ctx.now_ns() / MS;
+            node.with_service_and_peer(ctx, |_, peer, _| peer.transfer_leadership(now_ms, to))
+        });
+        if let Some(v) = self.sim.violation() {
+            return Err(self.sim_err(SimError::Violation(v.clone())));
+        }
+        Ok(match r.flatten() {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err(format!("peer {i} is not running")),
+        })
+    }
+
     /// `rf.GetState()` of peer `i`; None if crashed.
     pub fn get_state(&self, i: usize) -> Option<(Term, bool)> {
         self.sim
