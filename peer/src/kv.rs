@@ -120,4 +120,8 @@ pub trait KvStateMachine {
 
     /// The answers ready to send, each to the request it names.
     fn take_replies(&mut self) -> Vec<(RequestId, KvReply)>;
+
+    /// Reads the peer confirmed (`Peer::read_index`), after the applies of
+    /// the same Ready. A server that never asks gets none.
+    fn read_states(&mut self, _states: &[crate::ReadState]) {}
 }

@@ -44,7 +44,7 @@ mod rng;
 pub use clerk::{Call, Clerk, ClerkConfig, Progress};
 pub use disk::{Disk, MemDisk};
 pub use kv::{ClientId, KV_COMMAND, KvArgs, KvReply, KvStateMachine, Op, RequestId, Seq};
-pub use ready::{ApplyMsg, Entry, Kind, Ready, Wire};
+pub use ready::{ApplyMsg, Entry, Kind, ReadState, Ready, Wire};
 pub use rng::SplitMix64;
 
 /// The smallest number of peers that is a majority of `peers`: the one
@@ -180,6 +180,15 @@ pub trait Peer {
     /// 6.824's `Start`: as leader, append `command` and return (index, term, true);
     /// otherwise (the index it would get, term, false). Never blocks.
     fn start(&mut self, now_ms: u64, command: Vec<u8>) -> (Index, Term, bool);
+
+    /// ReadIndex (Raft thesis, section 6.4): as leader, confirm leadership with
+    /// a round of heartbeats and, once an entry of its term is committed,
+    /// hand back a [`ReadState`] with `ctx` in a later Ready. An error (not
+    /// the leader, no such feature) changes nothing; a read of a leader that
+    /// steps down first is never confirmed.
+    fn read_index(&mut self, _now_ms: u64, _ctx: u64) -> Result<(), PeerError> {
+        Err(PeerError("this peer has no ReadIndex".into()))
+    }
 
     /// Leadership transfer (Raft thesis, section 3.10): as leader, bring `to`
     /// up to date and have it start an election at once; stop accepting

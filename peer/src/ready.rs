@@ -71,4 +71,18 @@ pub struct Ready {
     pub messages: Vec<(PeerId, Wire)>,
     /// Committed entries and installed snapshots for the service, in order.
     pub applies: Vec<ApplyMsg>,
+    /// Reads asked with `Peer::read_index` that the leader confirmed: each may
+    /// be served once the service has applied through its index (handed over
+    /// after `applies`).
+    pub read_states: Vec<ReadState>,
+}
+
+/// A confirmed read (ReadIndex, Raft thesis 6.4): when the read with this
+/// `ctx` was asked, this peer was the leader and its commit index was at
+/// least `index`; a service that has applied through `index` may answer it
+/// from its own state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadState {
+    pub ctx: u64,
+    pub index: Index,
 }

@@ -180,6 +180,7 @@ impl peer::Peer for ReferencePeer {
                 .as_ref()
                 .map(|s| (s.last_included_index, s.last_included_term)),
             entries: rd.entries,
+            read_states: Vec::new(),
             messages: rd
                 .messages
                 .iter()
