@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use peer::{ApplyMsg, Index, KvStateMachine, Peer, Term};
+use peer::{ApplyMsg, Index, KvStateMachine, Peer, ReadState, Term};
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{ClientId, KvArgs, KvReply, Op, Seq};
@@ -16,6 +16,11 @@ pub enum ReadMode {
     /// Through the Raft log, like writes: linearizable (the default).
     #[default]
     Log,
+    /// ReadIndex (Raft thesis 6.4): the leader confirms it still leads with a
+    /// round of heartbeats, then the read is served from the state applied
+    /// through the commit index it had: linearizable, and nothing in the log.
+    /// A peer without ReadIndex serves reads through the log instead.
+    ReadIndex,
     /// From the local state, at once, by any server that believes it is leader,
     /// without confirming that it still is. NOT linearizable: a deposed leader
     /// serves stale data. For tests that show the checker catches it.
@@ -75,6 +80,17 @@ struct Waiter {
     deadline_ms: u64,
 }
 
+/// A Get waiting for its ReadIndex: confirmed (`index` set), then served once
+/// the state is applied through `index`.
+#[derive(Clone, Debug)]
+struct Read {
+    id: RequestId,
+    key: String,
+    term: Term,
+    deadline_ms: u64,
+    index: Option<Index>,
+}
+
 /// What a snapshot holds, as written (borrowed, so taking one copies nothing).
 #[derive(Serialize)]
 struct SnapshotRef<'a> {
@@ -104,6 +120,11 @@ pub struct KvServer {
     last_applied: Index,
     /// Requests waiting for their entries, by log index.
     waiting: BTreeMap<Index, Waiter>,
+    /// ReadIndex Gets, by the ctx their read was asked with.
+    reads: BTreeMap<u64, Read>,
+    next_read_ctx: u64,
+    /// Gets served through the log because the peer has no ReadIndex.
+    reads_through_log: u64,
     replies: Vec<(RequestId, KvReply)>,
     snapshots_taken: u64,
 }
@@ -146,6 +167,24 @@ impl KvServer {
             self.replies.push((id, KvReply::Ok { value }));
             return;
         }
+        if let (ReadMode::ReadIndex, Op::Get { key }) = (self.config.read_mode, &args.op) {
+            let ctx = self.next_read_ctx;
+            if peer.read_index(now_ms, ctx).is_ok() {
+                self.next_read_ctx += 1;
+                let deadline_ms = now_ms + self.config.request_timeout_ms;
+                let key = key.clone();
+                let read = Read {
+                    id,
+                    key,
+                    term,
+                    deadline_ms,
+                    index: None,
+                };
+                self.reads.insert(ctx, read);
+                return;
+            }
+            self.reads_through_log += 1;
+        }
         let (index, entry_term, started) = peer.start(now_ms, args.encode());
         if !started {
             let leader_hint = peer.status().leader;
@@ -166,6 +205,31 @@ impl KvServer {
             self.replies
                 .push((old.id, KvReply::WrongLeader { leader_hint: None }));
         }
+    }
+
+    /// The peer confirmed these reads: each is served once the state is
+    /// applied through its index (at once if it is already).
+    pub fn read_states(&mut self, states: &[ReadState]) {
+        for s in states {
+            if let Some(read) = self.reads.get_mut(&s.ctx) {
+                read.index = Some(s.index);
+            }
+        }
+        self.serve_reads();
+    }
+
+    /// Answers the confirmed reads the applied state covers.
+    fn serve_reads(&mut self) {
+        let (data, applied) = (&self.data, self.last_applied);
+        let replies = &mut self.replies;
+        self.reads.retain(|_, r| match r.index {
+            Some(index) if index <= applied => {
+                let value = data.get(&r.key).cloned().unwrap_or_default();
+                replies.push((r.id, KvReply::Ok { value }));
+                false
+            }
+            _ => true,
+        });
     }
 
     fn is_duplicate(&self, client_id: ClientId, seq: Seq) -> bool {
@@ -209,6 +273,7 @@ impl KvServer {
             // The peer's own entry (a new leader's no-op): nothing to execute, and
             // whatever waited for this index lost its entry.
             self.answer_waiting(index, |_| None);
+            self.serve_reads();
             return Ok(());
         }
         let args =
@@ -218,6 +283,7 @@ impl KvServer {
             let mine = w.term == term && w.client_id == args.client_id && w.seq == args.seq;
             mine.then(|| value.clone())
         });
+        self.serve_reads();
         Ok(())
     }
 
@@ -257,6 +323,7 @@ impl KvServer {
         self.sessions = state.sessions;
         self.last_applied = index;
         self.answer_waiting(index, |_| None);
+        self.serve_reads();
         Ok(())
     }
 
@@ -325,13 +392,26 @@ impl KvServer {
     /// past their timeout. Call after every input (a leader's heartbeat timer makes
     /// that at least every heartbeat interval).
     pub fn poll(&mut self, peer: &dyn Peer, now_ms: u64) {
-        if self.waiting.is_empty() {
+        if self.waiting.is_empty() && self.reads.is_empty() {
             return;
         }
         let status = peer.status();
         let (term, is_leader) = status.get_state();
         let leader_hint = status.leader;
         let replies = &mut self.replies;
+        // A confirmed read stands even if leadership moved on since: it was
+        // linearized when confirmed. An unconfirmed one never will be.
+        self.reads.retain(|_, r| {
+            let reply = if r.index.is_none() && (!is_leader || r.term != term) {
+                KvReply::WrongLeader { leader_hint }
+            } else if now_ms >= r.deadline_ms {
+                KvReply::Timeout
+            } else {
+                return true;
+            };
+            replies.push((r.id, reply));
+            false
+        });
         self.waiting.retain(|_, w| {
             let reply = if !is_leader || w.term != term {
                 KvReply::WrongLeader { leader_hint }
@@ -365,9 +445,14 @@ impl KvServer {
         self.snapshots_taken
     }
 
-    /// Requests waiting for their entries.
+    /// Requests waiting for their entries or their reads.
     pub fn waiting(&self) -> usize {
-        self.waiting.len()
+        self.waiting.len() + self.reads.len()
+    }
+
+    /// Gets served through the log in ReadIndex mode, the peer having none.
+    pub fn reads_through_log(&self) -> u64 {
+        self.reads_through_log
     }
 }
 
@@ -390,6 +475,9 @@ impl KvStateMachine for KvServer {
     }
     fn take_replies(&mut self) -> Vec<(RequestId, KvReply)> {
         KvServer::take_replies(self)
+    }
+    fn read_states(&mut self, states: &[ReadState]) {
+        KvServer::read_states(self, states)
     }
 }
 
@@ -425,10 +513,36 @@ mod tests {
 
     fn commit_all(raft: &mut ReferencePeer, kv: &mut KvServer) {
         while raft.has_ready() {
-            for a in raft.ready(&mut MemDisk::default()).applies {
+            let ready = raft.ready(&mut MemDisk::default());
+            for a in ready.applies {
                 kv.apply(a).unwrap();
             }
+            kv.read_states(&ready.read_states);
         }
+    }
+
+    #[test]
+    fn a_read_index_get_reads_the_applied_state_and_writes_nothing_to_the_log() {
+        let mut raft = leader();
+        let config = ServerConfig {
+            read_mode: ReadMode::ReadIndex,
+            ..ServerConfig::default()
+        };
+        let mut kv = KvServer::new(config);
+        let put = Op::Put {
+            key: "x".into(),
+            value: "1".into(),
+        };
+        kv.request(&mut raft, 0, 1, args(9, 1, put));
+        commit_all(&mut raft, &mut kv);
+        let last = raft.status().last_index;
+        kv.request(&mut raft, 0, 2, args(9, 2, Op::Get { key: "x".into() }));
+        assert_eq!(kv.waiting(), 1, "waits for its read to be confirmed");
+        commit_all(&mut raft, &mut kv);
+        let value = "1".to_string();
+        assert_eq!(kv.take_replies().pop(), Some((2, KvReply::Ok { value })));
+        assert_eq!(raft.status().last_index, last, "a read is not in the log");
+        assert_eq!(kv.reads_through_log(), 0);
     }
 
     #[test]

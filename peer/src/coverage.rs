@@ -44,6 +44,12 @@ pub const VOTE_REFUSED_LEADER_ALIVE: &str = "vote refused: leader alive (CheckQu
 /// CheckQuorum: a leader that did not hear from a majority for an election
 /// timeout stepped down.
 pub const CHECK_QUORUM_STEPPED_DOWN: &str = "leader stepped down: no quorum heard (CheckQuorum)";
+/// A read confirmed by ReadIndex (a majority answered a heartbeat round sent
+/// after it was asked).
+pub const READ_INDEX_CONFIRMED: &str = "read confirmed (ReadIndex)";
+/// A leader appended an empty entry of its term so that a read could be
+/// confirmed (its commit index may lag its predecessor's until then).
+pub const READ_INDEX_NO_OP: &str = "empty entry appended for a read (ReadIndex)";
 /// A follower campaigned because its leader handed over (TimeoutNow).
 pub const TIMEOUT_NOW_CAMPAIGN: &str = "campaign on TimeoutNow (leadership transfer)";
 /// A leadership transfer given up after an election timeout.
@@ -101,6 +107,8 @@ pub const MARKS: &[(&str, Origin)] = &[
     (PRE_VOTE_REFUSED_LEADER_ALIVE, Origin::Peer),
     (VOTE_REFUSED_LEADER_ALIVE, Origin::Peer),
     (CHECK_QUORUM_STEPPED_DOWN, Origin::Peer),
+    (READ_INDEX_CONFIRMED, Origin::Peer),
+    (READ_INDEX_NO_OP, Origin::Peer),
     (TIMEOUT_NOW_CAMPAIGN, Origin::Peer),
     (TRANSFER_ABORTED, Origin::Peer),
     (STALE_REPLY_IGNORED, Origin::Peer),

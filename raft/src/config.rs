@@ -80,6 +80,9 @@ pub enum InjectedBug {
     CampaignWithoutNewTerm,
     /// Half the votes (rounded down) win an election.
     QuorumOffByOne,
+    /// ReadIndex confirms a read without a heartbeat round: a deposed leader
+    /// that has not heard of its successor serves stale reads.
+    ReadIndexWithoutRound,
 }
 
 impl Config {

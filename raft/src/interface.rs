@@ -146,6 +146,12 @@ impl peer::Peer for ReferencePeer {
         self.raft.start(now_ms, command)
     }
 
+    fn read_index(&mut self, now_ms: u64, ctx: u64) -> Result<(), PeerError> {
+        self.raft
+            .read_index(now_ms, ctx)
+            .map_err(|e| PeerError(e.to_string()))
+    }
+
     fn transfer_leadership(&mut self, now_ms: u64, to: PeerId) -> Result<(), PeerError> {
         self.raft
             .transfer_leadership(now_ms, to)
@@ -180,7 +186,7 @@ impl peer::Peer for ReferencePeer {
                 .as_ref()
                 .map(|s| (s.last_included_index, s.last_included_term)),
             entries: rd.entries,
-            read_states: Vec::new(),
+            read_states: rd.read_states,
             messages: rd
                 .messages
                 .iter()

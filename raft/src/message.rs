@@ -36,6 +36,10 @@ pub struct AppendEntriesArgs {
     pub prev_log_term: Term,
     pub entries: Vec<Entry>,
     pub leader_commit: Index,
+    /// The leader's latest ReadIndex round when it sent this; the reply echoes
+    /// it, and a majority of echoes at or past a read's round confirms that
+    /// the sender was still leader after the read was asked.
+    pub read_round: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +56,8 @@ pub struct AppendEntriesReply {
     /// Fast backtracking hint on failure: the follower's term at `prev_log_index`, or
     /// `None` when its log is too short.
     pub conflict_term: Option<Term>,
+    /// Echoes the request's `read_round`.
+    pub read_round: u64,
 }
 
 /// The whole snapshot travels in one message.

@@ -20,6 +20,8 @@ pub(crate) struct Progress {
     pub(crate) sent_up_to: Index,
     /// CheckQuorum: the follower answered in this term since the last check.
     pub(crate) recent_active: bool,
+    /// ReadIndex: the highest read round the follower echoed in this term.
+    pub(crate) acked_read_round: u64,
 }
 
 impl Progress {
@@ -30,6 +32,7 @@ impl Progress {
             inflight: false,
             sent_up_to: 0,
             recent_active: false,
+            acked_read_round: 0,
         }
     }
 
@@ -98,6 +101,12 @@ impl ProgressTracker {
             p.recent_active = peer == me;
         }
         crate::quorum::has_majority(&active)
+    }
+
+    /// ReadIndex: the highest read round a majority echoed (the leader counts
+    /// through its own slot, which the caller keeps at its latest round).
+    pub(crate) fn quorum_read_round(&self) -> u64 {
+        crate::quorum::committed_index(self.progress.iter().map(|p| p.acked_read_round))
     }
 
     /// The highest index replicated on a majority (the leader counts through its own

@@ -9,7 +9,7 @@ use crate::{
     InstallSnapshotArgs, InstallSnapshotReply, Message, PeerId, RaftError, Ready, RequestVoteArgs,
     RequestVoteReply, Restored, Snapshot, Term, TimeoutNowArgs,
 };
-use peer::SplitMix64;
+use peer::{ReadState, SplitMix64};
 
 /// A leadership transfer under way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +92,16 @@ pub struct Raft {
     /// Leader only: a leadership transfer under way (to whom, and when it is
     /// given up). While it lasts the leader accepts no command.
     transfer: Option<Transfer>,
+    /// Leader only: the latest ReadIndex round; every AppendEntries carries
+    /// it and every reply echoes it.
+    read_round: u64,
+    /// Leader only: reads asked and not yet confirmed, as (ctx, round), in
+    /// round order.
+    pending_reads: Vec<(u64, u64)>,
+    /// Follower: the round of the AppendEntries being answered.
+    echo_read_round: u64,
+    /// Reads confirmed, for the next Ready.
+    read_states: Vec<ReadState>,
     rng: SplitMix64,
 
     // Output not yet taken by `ready()`.
@@ -141,6 +151,10 @@ impl Raft {
             heartbeat_deadline_ms: 0,
             quorum_check_deadline_ms: 0,
             transfer: None,
+            read_round: 0,
+            pending_reads: Vec::new(),
+            echo_read_round: 0,
+            read_states: Vec::new(),
             rng: SplitMix64::new(seed),
             hard_state_dirty: false,
             unstable_from: None,
@@ -251,6 +265,9 @@ impl Raft {
             self.check_invariants();
             return Ok(());
         }
+        if let Message::AppendEntries(a) = &msg {
+            self.echo_read_round = a.read_round;
+        }
         // Figure 2, all servers: a higher term makes us a follower of that term.
         if msg.term() > self.current_term {
             let leader = match &msg {
@@ -292,6 +309,59 @@ impl Raft {
         }
         self.check_invariants();
         (index, self.current_term, true)
+    }
+
+    /// ReadIndex (thesis 6.4): confirm with one round of heartbeats that this
+    /// peer still leads, wait until an entry of its term is committed (it
+    /// appends an empty one if it has none), then hand back
+    /// `ReadState { ctx, index: commit_index }`. A leader that steps down
+    /// first never confirms the read.
+    pub fn read_index(&mut self, now_ms: u64, ctx: u64) -> Result<(), RaftError> {
+        if self.role != Role::Leader || self.transfer.is_some() {
+            return Err(RaftError::NotLeader);
+        }
+        if self.log.last_term() != self.current_term {
+            mark(coverage::READ_INDEX_NO_OP);
+            let index = self.log.last_index() + 1;
+            let (term, command) = (self.current_term, Vec::new());
+            self.append_entry(Entry {
+                term,
+                index,
+                command,
+            });
+            self.progress.get_mut(self.config.id).on_match(index);
+        }
+        self.read_round += 1;
+        self.pending_reads.push((ctx, self.read_round));
+        self.progress.get_mut(self.config.id).acked_read_round = self.read_round;
+        self.broadcast_heartbeat(now_ms);
+        self.maybe_commit();
+        self.confirm_reads();
+        self.check_invariants();
+        Ok(())
+    }
+
+    /// Hands over the reads whose round a majority echoed, once the commit
+    /// index holds an entry of this term (before that it may lag what an
+    /// earlier leader committed).
+    fn confirm_reads(&mut self) {
+        if self.pending_reads.is_empty()
+            || self.log.term_at(self.commit_index) != Some(self.current_term)
+        {
+            return;
+        }
+        let confirmed = match mutant!(self, ReadIndexWithoutRound) {
+            true => u64::MAX,
+            false => self.progress.quorum_read_round(),
+        };
+        let done = self
+            .pending_reads
+            .partition_point(|&(_, round)| round <= confirmed);
+        let index = self.commit_index;
+        for (ctx, _) in self.pending_reads.drain(..done) {
+            mark(coverage::READ_INDEX_CONFIRMED);
+            self.read_states.push(ReadState { ctx, index });
+        }
     }
 
     /// Leadership transfer (thesis 3.10): bring `to` up to date, then tell it to
@@ -358,6 +428,7 @@ impl Raft {
                 .is_some_and(|i| i.max(self.log.first_index()) <= self.log.last_index())
             || !self.messages.is_empty()
             || !self.applies.is_empty()
+            || !self.read_states.is_empty()
     }
 
     /// Take all pending output. See [`Ready`] for what the driver must do with it.
@@ -394,6 +465,7 @@ impl Raft {
             snapshot,
             messages: std::mem::take(&mut self.messages),
             applies: std::mem::take(&mut self.applies),
+            read_states: std::mem::take(&mut self.read_states),
         }
     }
 
@@ -527,6 +599,14 @@ impl Raft {
     fn step_leader(&mut self, now_ms: u64, from: PeerId, msg: Message) {
         if msg.term() == self.current_term {
             self.progress.get_mut(from).recent_active = true;
+        }
+        if let Message::AppendEntriesReply(r) = &msg
+            && r.term == self.current_term
+        {
+            // Accepted or not, the follower took this peer as its term's leader.
+            let pr = self.progress.get_mut(from);
+            pr.acked_read_round = pr.acked_read_round.max(r.read_round);
+            self.confirm_reads();
         }
         match msg {
             Message::RequestVote(args) => self.handle_request_vote(now_ms, from, args),
@@ -894,6 +974,7 @@ impl Raft {
 
     fn become_follower(&mut self, now_ms: u64, term: Term, leader: Option<PeerId>) {
         self.transfer = None;
+        self.pending_reads.clear();
         if leader.is_some() {
             self.heard_leader_ms = Some(now_ms);
         }
@@ -942,6 +1023,7 @@ impl Raft {
     fn become_leader(&mut self, now_ms: u64) {
         self.pre_vote_term = None;
         self.transfer = None;
+        self.pending_reads.clear();
         self.role = Role::Leader;
         self.leader_id = Some(self.config.id);
         self.progress = ProgressTracker::new(self.config.peers, self.log.last_index());
@@ -997,6 +1079,7 @@ impl Raft {
                     .entries_from(next_index, self.config.max_entries_per_append)
                     .to_vec(),
                 leader_commit: self.commit_index,
+                read_round: self.read_round,
             })
         };
         let sent_up_to = match &msg {
@@ -1022,6 +1105,7 @@ impl Raft {
             self.commit_index = n;
             self.apply_committed();
         }
+        self.confirm_reads();
     }
 
     // ----- common helpers -----
@@ -1056,7 +1140,7 @@ impl Raft {
         conflict_index: Index,
         conflict_term: Option<Term>,
     ) {
-        let term = self.current_term;
+        let (term, read_round) = (self.current_term, self.echo_read_round);
         self.send(
             to,
             Message::AppendEntriesReply(AppendEntriesReply {
@@ -1065,6 +1149,7 @@ impl Raft {
                 match_index,
                 conflict_index,
                 conflict_term,
+                read_round,
             }),
         );
     }

@@ -1,6 +1,7 @@
 //! The output of a peer: what the driver must do after each input.
 
 use crate::{ApplyMsg, Entry, HardState, Message, PeerId, Snapshot};
+use peer::ReadState;
 
 /// Everything the driver must do after an input, in this order:
 /// 1. persist `hard_state`, then `snapshot`, then `entries`, and sync them;
@@ -24,12 +25,17 @@ pub struct Ready {
     pub messages: Vec<(PeerId, Message)>,
     /// Committed entries and installed snapshots for the service, in order.
     pub applies: Vec<ApplyMsg>,
+    /// Reads confirmed (ReadIndex), for the service after `applies`.
+    pub read_states: Vec<ReadState>,
 }
 
 impl Ready {
     /// True when there is nothing to do.
     pub fn is_empty(&self) -> bool {
-        !self.must_persist() && self.messages.is_empty() && self.applies.is_empty()
+        !self.must_persist()
+            && self.messages.is_empty()
+            && self.applies.is_empty()
+            && self.read_states.is_empty()
     }
 
     /// True when something must be written (and synced) before sending or applying.

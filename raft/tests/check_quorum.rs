@@ -119,6 +119,7 @@ fn heartbeat(term: u64) -> Message {
         prev_log_term: 0,
         entries: vec![],
         leader_commit: 0,
+        read_round: 0,
     })
 }
 

@@ -268,6 +268,7 @@ fn append(term: u64, prev: (u64, u64), log: Vec<Entry>, commit: u64) -> Message 
         prev_log_term: prev.1,
         entries: log,
         leader_commit: commit,
+        read_round: 0,
     })
 }
 
@@ -509,8 +510,7 @@ fn a_snapshot_past_the_whole_log_then_entries_after_a_crash() {
         hard_state: hs,
         entries,
         snapshot,
-        messages: vec![],
-        applies: vec![],
+        ..Default::default()
     };
     let hs = HardState {
         current_term: 1,

@@ -166,6 +166,12 @@ pub const MUTANTS: &[Mutant] = &[
         Raft::QuorumOffByOne,
     ),
     #[cfg(feature = "reference")]
+    raft(
+        "read-index-without-round",
+        "ReadIndex confirms a read with no heartbeat round: a deposed leader reads stale",
+        Raft::ReadIndexWithoutRound,
+    ),
+    #[cfg(feature = "reference")]
     Mutant {
         name: "stale-reads",
         about: "Gets answered from local state, leadership unconfirmed",

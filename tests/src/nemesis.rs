@@ -162,6 +162,10 @@ pub struct Tuning {
     /// peer's default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_quorum: Option<bool>,
+    /// kv-nemesis: Gets by ReadIndex rather than through the log (absent in
+    /// older schedules: through the log).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_index: bool,
 }
 
 /// A node's clock running fast (its timers fire early).
@@ -193,6 +197,7 @@ impl Tuning {
                 ppm: rng.random_range(100_000..400_000),
             }),
             check_quorum: Some(rng.random_bool(0.5)),
+            read_index: rng.random_bool(0.5),
         }
     }
 

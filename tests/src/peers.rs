@@ -28,6 +28,9 @@ pub const PEER_ENV: &str = "RAFTLAB_PEER";
 pub struct KvServerOptions {
     /// 6.824's `maxraftstate` (`None` for -1: never snapshot).
     pub maxraftstate: Option<u64>,
+    /// Serve Gets with ReadIndex (through the log when false, or when the
+    /// peer has no ReadIndex). A KV server of its own may ignore it.
+    pub read_index: bool,
 }
 
 /// A peer the lab knows by name.
@@ -44,8 +47,13 @@ pub struct PeerKind {
 
 #[cfg(feature = "reference")]
 pub(crate) fn reference_kv(options: &KvServerOptions) -> Box<dyn KvStateMachine> {
+    let read_mode = match options.read_index {
+        true => kvraft::ReadMode::ReadIndex,
+        false => kvraft::ReadMode::Log,
+    };
     Box::new(kvraft::KvServer::new(kvraft::ServerConfig {
         maxraftstate: options.maxraftstate,
+        read_mode,
         ..kvraft::ServerConfig::default()
     }))
 }

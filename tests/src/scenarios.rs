@@ -383,6 +383,7 @@ fn run_kv_nemesis(
     if let Some(tuning) = &schedule.tuning {
         options.tuning = tuning.raft();
         options.maxraftstate = Some(tuning.maxraftstate_bytes);
+        options.read_index = tuning.read_index;
     }
     let mut cfg = KvConfig::new(t, options);
     let servers = cfg.all();

@@ -80,6 +80,9 @@ pub struct Node {
     pub service: BTreeMap<Index, Vec<u8>>,
     pub applied_index: Index,
     pub snapshots_installed: u64,
+    /// Reads the peer confirmed (ReadIndex), as (ctx, index, applied index
+    /// when they came out).
+    pub reads: Vec<(u64, Index, Index)>,
 }
 
 struct Envelope {
@@ -168,6 +171,7 @@ impl Cluster {
                 service: BTreeMap::new(),
                 applied_index: 0,
                 snapshots_installed: 0,
+                reads: Vec::new(),
             });
         }
         for id in 0..peers {
@@ -245,6 +249,10 @@ impl Cluster {
             let mut snapshot_at = None;
             for apply in ready.applies {
                 self.apply(id, apply, &mut snapshot_at);
+            }
+            let node = &mut self.nodes[id];
+            for r in ready.read_states {
+                node.reads.push((r.ctx, r.index, node.applied_index));
             }
             if let Some((index, data)) = snapshot_at {
                 self.raft_mut(id)

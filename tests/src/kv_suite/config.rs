@@ -63,6 +63,8 @@ pub struct KvOptions {
     pub peer: PeerChoice,
     /// The Raft's timing and hints.
     pub tuning: RaftTuning,
+    /// Gets by ReadIndex rather than through the log.
+    pub read_index: bool,
 }
 
 impl KvOptions {
@@ -74,6 +76,7 @@ impl KvOptions {
             maxraftstate: None,
             peer: crate::peers::current(),
             tuning: RaftTuning::default(),
+            read_index: false,
         }
     }
 }
@@ -107,6 +110,7 @@ impl KvConfig {
         let n = options.servers;
         let config = KvServerOptions {
             maxraftstate: options.maxraftstate,
+            read_index: options.read_index,
         };
         let tuning = options.tuning;
         let harness = HarnessOptions {

@@ -131,6 +131,11 @@ impl Service for KvService {
         Ok(())
     }
 
+    fn read_states(&mut self, ctx: &mut labrpc::Ctx<'_>, states: &[peer::ReadState]) {
+        self.server.read_states(states);
+        self.flush(ctx);
+    }
+
     fn after_inputs(&mut self, ctx: &mut labrpc::Ctx<'_>, peer: &dyn Peer) {
         self.server.poll(peer, ctx.now_ns() / MS);
         self.flush(ctx);

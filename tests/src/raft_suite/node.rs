@@ -203,6 +203,9 @@ pub trait Service: Sized + 'static {
 
     /// After the inputs so far have been processed (role or term may have changed).
     fn after_inputs(&mut self, _ctx: &mut labrpc::Ctx<'_>, _peer: &dyn Peer) {}
+
+    /// Reads the peer confirmed (ReadIndex), after the applies of their Ready.
+    fn read_states(&mut self, _ctx: &mut labrpc::Ctx<'_>, _states: &[peer::ReadState]) {}
 }
 
 /// The 6.824 Raft tester's service (applier / applierSnap): applies every
@@ -592,10 +595,17 @@ impl<S: Service> PeerNode<S> {
             ));
             respond(ctx, token, Err(RpcError::ServerCrashed));
         }
-        if ready.applies.is_empty() {
-            return;
+        if !ready.applies.is_empty() {
+            self.apply_all(ctx, ready.applies);
         }
-        for apply in ready.applies {
+        if !ready.read_states.is_empty() {
+            self.service.read_states(ctx, &ready.read_states);
+        }
+    }
+
+    /// Hands one Ready's applies to the service, then lets it snapshot.
+    fn apply_all(&mut self, ctx: &mut labrpc::Ctx<'_>, applies: Vec<ApplyMsg>) {
+        for apply in applies {
             self.apply(ctx, apply);
         }
         let Some(peer) = self.peer.as_deref_mut() else {
