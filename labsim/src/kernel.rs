@@ -9,7 +9,7 @@ use crate::sim::Sim;
 use crate::storage::SyncId;
 use crate::trace::{Detail, Trace};
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap};
 
 /// A node slot's life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +31,9 @@ pub(crate) enum EventKind<N: Network> {
         incarnation: u64,
         timer: TimerId,
         tag: u64,
+        /// Which arming this event is: a drift change re-times a timer by
+        /// queueing a new event, and the old one no longer matches.
+        armed_seq: u64,
     },
     Deliver {
         from: NodeId,
@@ -96,12 +99,23 @@ impl Clock {
     }
 }
 
+/// A timer waiting to fire.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Armed {
+    /// When, on the node's clock.
+    local_at_ns: u64,
+    tag: u64,
+    /// The queued event that fires it.
+    armed_seq: u64,
+}
+
 pub(crate) struct Meta<N: Network> {
     pub(crate) status: Status,
     pub(crate) incarnation: u64,
     clock: Clock,
     pub(crate) sync_latency_ns: u64,
-    pub(crate) armed: BTreeSet<TimerId>,
+    /// Timers set and not yet fired or cancelled.
+    pub(crate) armed: BTreeMap<TimerId, Armed>,
     pub(crate) deferred: Vec<Scheduled<N>>,
 }
 
@@ -222,9 +236,19 @@ impl<N: Network> Kernel<N> {
     }
 
     pub(crate) fn set_timer(&mut self, node: NodeId, local_delay_ns: u64, tag: u64) -> TimerId {
+        let local_at_ns = self.local_now_ns(node).saturating_add(local_delay_ns);
+        let timer = self.seq;
+        self.arm(node, timer, tag, local_at_ns);
+        timer
+    }
+
+    /// Queues `timer` to fire when `node`'s clock reads `local_at_ns`, at the
+    /// clock's current rate.
+    fn arm(&mut self, node: NodeId, timer: TimerId, tag: u64, local_at_ns: u64) {
+        let local_delay_ns = local_at_ns.saturating_sub(self.local_now_ns(node));
         let delay_ns = self.meta[node].clock.global_delay_ns(local_delay_ns);
         let incarnation = self.meta[node].incarnation;
-        let timer = self.seq;
+        let armed_seq = self.seq;
         self.push(
             self.now_ns + delay_ns,
             EventKind::Timer {
@@ -232,14 +256,27 @@ impl<N: Network> Kernel<N> {
                 incarnation,
                 timer,
                 tag,
+                armed_seq,
             },
         );
-        self.meta[node].armed.insert(timer);
-        timer
+        let armed = Armed {
+            local_at_ns,
+            tag,
+            armed_seq,
+        };
+        self.meta[node].armed.insert(timer, armed);
+    }
+
+    /// True if a timer event is the live arming of its timer.
+    pub(crate) fn is_armed(&self, node: NodeId, timer: TimerId, armed_seq: u64) -> bool {
+        self.meta[node]
+            .armed
+            .get(&timer)
+            .is_some_and(|a| a.armed_seq == armed_seq)
     }
 
     pub(crate) fn cancel_timer(&mut self, node: NodeId, timer: TimerId) -> bool {
-        self.meta[node].armed.remove(&timer)
+        self.meta[node].armed.remove(&timer).is_some()
     }
 
     pub(crate) fn sync_latency_ns(&self, node: NodeId) -> u64 {
@@ -268,12 +305,15 @@ impl<N: Network> Kernel<N> {
                 rate_ppm: 0,
             },
             sync_latency_ns: 0,
-            armed: BTreeSet::new(),
+            armed: BTreeMap::new(),
             deferred: Vec::new(),
         });
         self.meta.len() - 1
     }
 
+    /// Changes the rate of `node`'s clock from now on, and re-times its armed
+    /// timers: each still fires when the node's clock reads what it was set
+    /// for, which now comes sooner or later in virtual time.
     pub(crate) fn set_drift(&mut self, node: NodeId, rate_ppm: i64) {
         let now = self.now_ns;
         let clock = &mut self.meta[node].clock;
@@ -283,6 +323,10 @@ impl<N: Network> Kernel<N> {
             anchor_local_ns: local,
             rate_ppm,
         };
+        let armed = std::mem::take(&mut self.meta[node].armed);
+        for (timer, a) in armed {
+            self.arm(node, timer, a.tag, a.local_at_ns);
+        }
     }
 
     /// Puts deferred events back in the queue, due now, in their order.

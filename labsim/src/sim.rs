@@ -569,11 +569,12 @@ impl<N: Network> Sim<N> {
                 node,
                 incarnation,
                 timer,
+                armed_seq,
                 ..
             } => {
                 let node = *node;
                 if *incarnation != self.kernel.meta[node].incarnation
-                    || !self.kernel.meta[node].armed.contains(timer)
+                    || !self.kernel.is_armed(node, *timer, *armed_seq)
                 {
                     return; // cancelled, or set before a crash
                 }

@@ -335,6 +335,28 @@ fn clock_drift_makes_timers_run_fast_or_slow() {
 }
 
 #[test]
+fn a_drift_change_re_times_timers_already_set() {
+    let log = Rc::new(RefCell::new(vec![]));
+    let mut sim = Sim::new(1, DirectNetwork::new(0));
+    let l = log.clone();
+    let a = sim.add_node("a", move |_, _| Box::new(Recorder { log: l.clone() }));
+    sim.with_node::<Recorder, _>(a, |_, ctx| ctx.set_timer(100 * MS, 0))
+        .unwrap();
+    sim.run_for(50 * MS).unwrap();
+    // Twice as fast from 50 ms: the 50 ms its clock still had to run take 25.
+    sim.set_clock_drift(a, 1_000_000).unwrap();
+    sim.run_until(|_| !log.borrow().is_empty(), SEC).unwrap();
+    assert_eq!(sim.now_ns(), 75 * MS);
+    assert_eq!(log.borrow()[0].0, 100 * MS, "its own clock read 100 ms");
+    // And back: a timer set at the fast rate waits longer once it slows.
+    sim.with_node::<Recorder, _>(a, |_, ctx| ctx.set_timer(100 * MS, 1))
+        .unwrap();
+    sim.set_clock_drift(a, 0).unwrap();
+    sim.run_until(|_| log.borrow().len() == 2, SEC).unwrap();
+    assert_eq!(sim.now_ns(), 175 * MS);
+}
+
+#[test]
 fn an_invariant_stops_the_run_at_the_event() {
     let (mut sim, a, b) = counter_sim();
     sim.add_invariant("count below 1000", move |s: &Sim<Net>| {
