@@ -621,6 +621,18 @@ struct Undo {
     replayed: u32,
     crashed: BTreeMap<NodeId, u32>,
     paused: BTreeMap<NodeId, u32>,
+    /// Clock drifts on, per server: overlapping ones add up.
+    drifts: BTreeMap<usize, Vec<i64>>,
+}
+
+impl Undo {
+    /// Sets `node`'s clock to its base rate plus every drift fault on it.
+    fn set_drift(&self, sim: &mut Sim, servers: &[NodeId], node: usize) {
+        let on: i64 = self.drifts.get(&node).map_or(0, |d| d.iter().sum());
+        let ppm = (self.base.drift_ppm(node) + on).clamp(-900_000, 10_000_000);
+        sim.set_clock_drift(servers[node], ppm)
+            .expect("a clamped drift");
+    }
 }
 
 fn rotated(servers: &[NodeId], by: usize) -> Vec<NodeId> {
@@ -724,8 +736,8 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
             sim.with_net(|net, _| net.config_mut().replay_request_per_million = rate);
         }
         FaultKind::ClockDrift { node, ppm } => {
-            sim.set_clock_drift(servers[*node], *ppm)
-                .expect("validated drift");
+            u.drifts.entry(*node).or_default().push(*ppm);
+            u.set_drift(sim, servers, *node);
         }
         FaultKind::SlowDisk { node, latency_ms } => {
             sim.set_sync_latency(servers[*node], latency_ms * MS)
@@ -798,10 +810,12 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
                 sim.with_net(|net, _| net.config_mut().replay_request_per_million = 0);
             }
         }
-        FaultKind::ClockDrift { node, .. } => {
-            let base = u.base.drift_ppm(*node);
-            sim.set_clock_drift(servers[*node], base)
-                .expect("node exists");
+        FaultKind::ClockDrift { node, ppm } => {
+            let on = u.drifts.entry(*node).or_default();
+            if let Some(i) = on.iter().position(|p| p == ppm) {
+                on.remove(i);
+            }
+            u.set_drift(sim, servers, *node);
         }
         FaultKind::SlowDisk { node, .. } => {
             sim.set_sync_latency(servers[*node], u.base.sync_latency_ns)
