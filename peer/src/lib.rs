@@ -90,6 +90,10 @@ pub struct PeerConfig {
     /// a majority within an election timeout steps down) or off. `None`: the
     /// peer's own default; a peer without CheckQuorum ignores it.
     pub check_quorum: Option<bool>,
+    /// A hint: serve `read_index` from the leader's lease when it holds one
+    /// (thesis 6.4.1: no round of heartbeats, but safe only while clocks
+    /// drift within the bound the peer assumes). `None`: the peer's default.
+    pub lease_reads: Option<bool>,
 }
 
 impl PeerConfig {
@@ -106,6 +110,7 @@ impl PeerConfig {
             pre_vote: None,
             max_entries_per_append: None,
             check_quorum: None,
+            lease_reads: None,
         }
     }
 }
