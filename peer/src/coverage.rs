@@ -50,6 +50,8 @@ pub const READ_INDEX_CONFIRMED: &str = "read confirmed (ReadIndex)";
 /// A leader appended an empty entry of its term so that a read could be
 /// confirmed (its commit index may lag its predecessor's until then).
 pub const READ_INDEX_NO_OP: &str = "empty entry appended for a read (ReadIndex)";
+/// A read served from the leader's lease, with no round of heartbeats.
+pub const LEASE_READ: &str = "read served from the lease";
 /// A follower campaigned because its leader handed over (TimeoutNow).
 pub const TIMEOUT_NOW_CAMPAIGN: &str = "campaign on TimeoutNow (leadership transfer)";
 /// A leadership transfer given up after an election timeout.
@@ -109,6 +111,7 @@ pub const MARKS: &[(&str, Origin)] = &[
     (CHECK_QUORUM_STEPPED_DOWN, Origin::Peer),
     (READ_INDEX_CONFIRMED, Origin::Peer),
     (READ_INDEX_NO_OP, Origin::Peer),
+    (LEASE_READ, Origin::Peer),
     (TIMEOUT_NOW_CAMPAIGN, Origin::Peer),
     (TRANSFER_ABORTED, Origin::Peer),
     (STALE_REPLY_IGNORED, Origin::Peer),

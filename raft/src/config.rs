@@ -33,6 +33,16 @@ pub struct Config {
     /// disruptive: the one thing PreVote cannot stop, a candidate whose term
     /// is already higher).
     pub check_quorum: bool,
+    /// Lease reads (thesis 6.4.1), with `check_quorum` only: a leader whose
+    /// heartbeat round sent at t was answered by a majority serves reads
+    /// without another round until t plus its lease (the minimum election
+    /// timeout, shrunk for `max_clock_drift_ppm`), since until then no
+    /// follower that answered will help elect anyone else.
+    pub lease_reads: bool,
+    /// The clock drift lease reads assume at most (parts per million, of any
+    /// clock against real time). Faster followers or a slower leader than
+    /// this break the lease, and lease reads may then be stale.
+    pub max_clock_drift_ppm: u64,
     /// A deliberate bug, for testing the testers (checkers, the shrinker).
     #[cfg(feature = "injected-bugs")]
     pub injected_bug: Option<InjectedBug>,
@@ -99,6 +109,8 @@ impl Config {
             rng_seed,
             pre_vote: true,
             check_quorum: false,
+            lease_reads: false,
+            max_clock_drift_ppm: 100_000,
             #[cfg(feature = "injected-bugs")]
             injected_bug: None,
             #[cfg(feature = "injected-bugs")]
@@ -130,6 +142,12 @@ impl Config {
             return bad(format!(
                 "heartbeat interval {} ms must be in 1..{} ms (the minimum election timeout)",
                 self.heartbeat_interval_ms, self.election_timeout_min_ms
+            ));
+        }
+        if self.max_clock_drift_ppm >= 1_000_000 {
+            return bad(format!(
+                "max_clock_drift_ppm {} leaves no lease (it must be below 1000000)",
+                self.max_clock_drift_ppm
             ));
         }
         if self.max_entries_per_append == 0 {

@@ -101,6 +101,7 @@ impl ReferencePeer {
             heartbeat_interval_ms: lab.heartbeat_interval_ms,
             pre_vote: lab.pre_vote.unwrap_or(defaults.pre_vote),
             check_quorum: lab.check_quorum.unwrap_or(defaults.check_quorum),
+            lease_reads: lab.lease_reads.unwrap_or(defaults.lease_reads),
             max_entries_per_append: lab
                 .max_entries_per_append
                 .unwrap_or(defaults.max_entries_per_append),

@@ -11,6 +11,10 @@ use crate::{
 };
 use peer::{ReadState, SplitMix64};
 
+/// Lease reads: the unanswered heartbeat rounds remembered (a leader cut off
+/// for longer forgets the oldest; they could only extend a lease long gone).
+const MAX_ROUNDS_SENT: usize = 64;
+
 /// A leadership transfer under way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Transfer {
@@ -102,6 +106,15 @@ pub struct Raft {
     echo_read_round: u64,
     /// Reads confirmed, for the next Ready.
     read_states: Vec<ReadState>,
+    /// Leader with lease reads: the heartbeat rounds not yet answered by a
+    /// majority, as (round, sent at), oldest first.
+    rounds_sent: std::collections::VecDeque<(u64, u64)>,
+    /// Leader with lease reads: reads need no round before this time.
+    lease_until_ms: u64,
+    /// Leader: a leadership transfer was started this term. Its TimeoutNow
+    /// lets the target win votes a lease counts on, so no lease read is
+    /// served again in this term (etcd-io/raft#99).
+    lease_revoked: bool,
     rng: SplitMix64,
 
     // Output not yet taken by `ready()`.
@@ -155,6 +168,9 @@ impl Raft {
             pending_reads: Vec::new(),
             echo_read_round: 0,
             read_states: Vec::new(),
+            rounds_sent: Default::default(),
+            lease_until_ms: 0,
+            lease_revoked: false,
             rng: SplitMix64::new(seed),
             hard_state_dirty: false,
             unstable_from: None,
@@ -331,6 +347,14 @@ impl Raft {
             });
             self.progress.get_mut(self.config.id).on_match(index);
         }
+        if self.holds_lease(now_ms)
+            && self.log.term_at(self.commit_index) == Some(self.current_term)
+        {
+            mark(coverage::LEASE_READ);
+            let index = self.commit_index;
+            self.read_states.push(ReadState { ctx, index });
+            return Ok(());
+        }
         self.read_round += 1;
         self.pending_reads.push((ctx, self.read_round));
         self.progress.get_mut(self.config.id).acked_read_round = self.read_round;
@@ -339,6 +363,37 @@ impl Raft {
         self.confirm_reads();
         self.check_invariants();
         Ok(())
+    }
+
+    /// Lease reads: the lease is on and has not run out.
+    fn holds_lease(&self, now_ms: u64) -> bool {
+        self.config.lease_reads
+            && self.config.check_quorum
+            && !self.lease_revoked
+            && now_ms < self.lease_until_ms
+    }
+
+    /// How long a round a majority answered keeps the lease: the followers
+    /// refuse other candidates for a minimum election timeout on their
+    /// clocks, which may run fast, while this leader's may run slow.
+    fn lease_ms(&self) -> u64 {
+        let (min, drift) = (
+            self.config.election_timeout_min_ms,
+            self.config.max_clock_drift_ppm,
+        );
+        min * (1_000_000 - drift) / (1_000_000 + drift)
+    }
+
+    /// Extends the lease through the latest round a majority answered.
+    fn extend_lease(&mut self) {
+        let answered = self.progress.quorum_read_round();
+        while let Some(&(round, sent_ms)) = self.rounds_sent.front() {
+            if round > answered {
+                break;
+            }
+            self.rounds_sent.pop_front();
+            self.lease_until_ms = self.lease_until_ms.max(sent_ms + self.lease_ms());
+        }
     }
 
     /// Hands over the reads whose round a majority echoed, once the commit
@@ -381,6 +436,7 @@ impl Raft {
         }
         let deadline_ms = now_ms + self.config.election_timeout_min_ms;
         self.transfer = Some(Transfer { to, deadline_ms });
+        self.lease_revoked = true;
         if self.progress.get(to).match_index == self.log.last_index() {
             self.send_timeout_now(to);
         } else if !self.progress.get(to).inflight {
@@ -606,6 +662,7 @@ impl Raft {
             // Accepted or not, the follower took this peer as its term's leader.
             let pr = self.progress.get_mut(from);
             pr.acked_read_round = pr.acked_read_round.max(r.read_round);
+            self.extend_lease();
             self.confirm_reads();
         }
         match msg {
@@ -1024,6 +1081,9 @@ impl Raft {
         self.pre_vote_term = None;
         self.transfer = None;
         self.pending_reads.clear();
+        self.rounds_sent.clear();
+        self.lease_until_ms = 0;
+        self.lease_revoked = false;
         self.role = Role::Leader;
         self.leader_id = Some(self.config.id);
         self.progress = ProgressTracker::new(self.config.peers, self.log.last_index());
@@ -1038,6 +1098,15 @@ impl Raft {
 
     fn broadcast_heartbeat(&mut self, now_ms: u64) {
         self.heartbeat_deadline_ms = now_ms + self.config.heartbeat_interval_ms;
+        if self.config.lease_reads && self.config.check_quorum {
+            // Each heartbeat round is a round the lease can start from.
+            self.read_round += 1;
+            self.progress.get_mut(self.config.id).acked_read_round = self.read_round;
+            if self.rounds_sent.len() == MAX_ROUNDS_SENT {
+                self.rounds_sent.pop_front();
+            }
+            self.rounds_sent.push_back((self.read_round, now_ms));
+        }
         // Every heartbeat carries whatever the follower lacks, so a lost message is
         // retried within one interval.
         for peer in self.other_peers() {
