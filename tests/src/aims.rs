@@ -47,6 +47,13 @@ pub enum Action {
         /// Time cut off.
         ms: u64,
     },
+    /// Cut the node off for `ms` from every other node but the first client
+    /// (the node after the servers): a leader that still answers one client
+    /// while the others move on to its successor.
+    Partition {
+        /// Time cut off.
+        ms: u64,
+    },
     /// Drop the next `count` requests the node sends, before it sends them:
     /// at a new leader, its first AppendEntries of the term (its first round
     /// goes out in the very event that makes it leader, so this one acts at
@@ -123,7 +130,7 @@ impl Aim {
     pub fn validate(&self) -> Result<(), String> {
         let (ms, count) = match self.action {
             Action::Crash { down_ms, .. } => (down_ms, 0),
-            Action::Isolate { ms } => (ms, 0),
+            Action::Isolate { ms } | Action::Partition { ms } => (ms, 0),
             Action::DropRequests { count } => (0, count),
         };
         if ms > crate::nemesis::MAX_SCHEDULE_MS
@@ -205,10 +212,17 @@ pub fn reached(ctx: &mut labrpc::Ctx<'_>, node: NodeId, moment: Moment) {
             })
             .collect()
     });
+    let servers = ARMED.with(|a| a.borrow().as_ref().map(|a| a.servers.clone()));
     for (aim, target) in strikes {
         match aim.action {
             Action::DropRequests { count } => drop_requests(ctx, aim, moment, target, count),
-            _ => strike(ctx, aim, moment, target),
+            _ => strike(
+                ctx,
+                aim,
+                moment,
+                target,
+                servers.clone().unwrap_or_default(),
+            ),
         }
     }
 }
@@ -237,7 +251,13 @@ fn drop_requests(ctx: &mut labrpc::Ctx<'_>, aim: Aim, moment: Moment, target: No
 
 /// Right after the current event: with the aim's probability (drawn from the
 /// run's "aims" stream), its action on `target`.
-fn strike(ctx: &mut labrpc::Ctx<'_>, aim: Aim, moment: Moment, target: NodeId) {
+fn strike(
+    ctx: &mut labrpc::Ctx<'_>,
+    aim: Aim,
+    moment: Moment,
+    target: NodeId,
+    servers: Vec<NodeId>,
+) {
     ctx.schedule_call(0, "aim", move |sim| {
         if !rolls(sim.kernel(), aim) {
             return;
@@ -278,6 +298,19 @@ fn strike(ctx: &mut labrpc::Ctx<'_>, aim: Aim, moment: Moment, target: NodeId) {
                 let at = sim.now_ns() + ms * MS;
                 let rejoin = move |sim: &mut labrpc::Sim| {
                     let _ = sim.with_net(|net, k| net.set_connected(k, target, true));
+                };
+                sim.schedule(at, "aim", rejoin).expect("in the future");
+            }
+            Action::Partition { ms } => {
+                peer::coverage::mark(peer::coverage::AIM_STRUCK);
+                let kept = servers.len();
+                let others: Vec<NodeId> = (0..sim.node_count()).filter(|&n| n != kept).collect();
+                sim.with_net(|net, k| net.isolate(k, target, &others))
+                    .expect("nodes exist");
+                let at = sim.now_ns() + ms * MS;
+                let rejoin = move |sim: &mut labrpc::Sim| {
+                    let all = [others];
+                    let _ = sim.with_net(|net, k| net.partition(k, &all));
                 };
                 sim.schedule(at, "aim", rejoin).expect("in the future");
             }

@@ -159,6 +159,7 @@ fn cluster(setup: &Setup, seed: u64) -> Cluster {
         pre_vote: Some(setup.pre_vote),
         max_entries_per_append: Some(1),
         check_quorum: None,
+        lease_reads: None,
     };
     let options = ClusterOptions {
         tuning,

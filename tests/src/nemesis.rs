@@ -166,6 +166,10 @@ pub struct Tuning {
     /// older schedules: through the log).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_index: bool,
+    /// Reads served from the leader's lease (the `kv-lease` scenarios only:
+    /// the swarm's clocks drift beyond what a lease assumes).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lease_reads: bool,
 }
 
 /// A node's clock running fast (its timers fire early).
@@ -198,6 +202,7 @@ impl Tuning {
             }),
             check_quorum: Some(rng.random_bool(0.5)),
             read_index: rng.random_bool(0.5),
+            lease_reads: false,
         }
     }
 
@@ -240,6 +245,7 @@ impl Tuning {
             pre_vote: Some(self.pre_vote),
             max_entries_per_append: Some(self.max_entries_per_append),
             check_quorum: self.check_quorum,
+            lease_reads: Some(self.lease_reads),
         }
     }
 }

@@ -59,6 +59,18 @@ pub const SCENARIOS: &[Scenario] = &[
         schedule: raft_nemesis_schedule,
     },
     Scenario {
+        name: "kv-lease",
+        about: "kv-nemesis with Gets from the leader's lease (CheckQuorum on), every clock within the drift the lease assumes",
+        body: kv_lease,
+        schedule: lease_within_bound,
+    },
+    Scenario {
+        name: "kv-lease-beyond-bound",
+        about: "kv-lease with clocks drifting 5 times past what the lease assumes: stale reads (fails on purpose)",
+        body: kv_lease,
+        schedule: lease_beyond_bound,
+    },
+    Scenario {
         name: "partial-partition",
         about: "5 Raft peers, PreVote, CheckQuorum or both on: one follower cut from the leader alone, one reaching only the leader; the leader must stay",
         body: crate::partial_partition::remedied,
@@ -137,6 +149,65 @@ fn raft_nemesis_schedule(seed: u64) -> Schedule {
     // The same derivation the run uses: the nemesis stream of this seed.
     let mut rng = labsim::derive_stream(seed, Stream::Nemesis);
     nemesis::generate(&mut rng, SERVERS, FAULT_SPAN_MS)
+}
+
+/// The drift lease reads assume (the reference's `max_clock_drift_ppm`).
+const LEASE_DRIFT_BOUND_PPM: i64 = 100_000;
+
+/// kv-nemesis's schedule with lease reads, its clocks drifting by at most
+/// `limit_ppm` each (a fast clock of the tuning, and every drift fault).
+fn lease_schedule(seed: u64, limit_ppm: i64) -> Schedule {
+    let mut s = raft_nemesis_schedule(seed);
+    let t = s.tuning.as_mut().expect("the swarm draws a tuning");
+    t.read_index = true;
+    t.lease_reads = true;
+    t.check_quorum = Some(true);
+    // Election timeouts past the KV server's 1 s request timeout, so that
+    // a client whose write timed out at a cut-off leader can write through
+    // its successor while another still reads from the old one's lease.
+    let spread = t.election_timeout_max_ms - t.election_timeout_min_ms;
+    t.election_timeout_min_ms = t.election_timeout_min_ms.max(1_200);
+    t.election_timeout_max_ms = t.election_timeout_min_ms + spread;
+    if let Some(fast) = t.fast_clock.as_mut() {
+        fast.ppm = fast.ppm.signum() * limit_ppm;
+    }
+    for f in &mut s.faults {
+        if let nemesis::FaultKind::ClockDrift { ppm, .. } = &mut f.kind {
+            *ppm = ppm.signum() * limit_ppm;
+        }
+    }
+    // The hazard's shape: half the clocks fast and half slow all run long,
+    // and a leader that just committed (so holds a lease) cut off from the
+    // other servers while its clients still reach it.
+    for node in 0..SERVERS {
+        let sign = if node % 2 == 0 { 1 } else { -1 };
+        s.faults.push(nemesis::Fault {
+            at_ms: 0,
+            duration_ms: FAULT_SPAN_MS,
+            kind: nemesis::FaultKind::ClockDrift {
+                node,
+                ppm: sign * limit_ppm,
+            },
+        });
+    }
+    s.aims.push(crate::aims::Aim {
+        moment: crate::aims::Moment::Committed,
+        action: crate::aims::Action::Partition { ms: 2_500 },
+        other: false,
+        per_million: 20_000,
+    });
+    s
+}
+
+/// Within the bound: a fast clock or a drift fault may overlap two others
+/// and stay within it.
+fn lease_within_bound(seed: u64) -> Schedule {
+    lease_schedule(seed, LEASE_DRIFT_BOUND_PPM / 4)
+}
+
+/// Five times the bound: leases outlive the followers' promises.
+fn lease_beyond_bound(seed: u64) -> Schedule {
+    lease_schedule(seed, LEASE_DRIFT_BOUND_PPM * 5)
 }
 
 fn raft_nemesis(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
@@ -259,6 +330,9 @@ struct KvChaos {
     n: u64,
     max_ops: Option<u64>,
     stop: Rc<Cell<bool>>,
+    /// Gets only: a client that stays with the leader it knows for as long
+    /// as that leader answers (no write of its own times out there).
+    reads_only: bool,
 }
 
 impl crate::kv_suite::clerk::Workload for KvChaos {
@@ -275,6 +349,7 @@ impl crate::kv_suite::clerk::Workload for KvChaos {
         let key = rng.random_range(0..5u32).to_string();
         let value = format!("x {} {} y", self.me, self.n);
         Some(match rng.random_range(0..10) {
+            _ if self.reads_only => peer::Op::Get { key },
             0..=3 => peer::Op::Get { key },
             4..=5 => peer::Op::Put { key, value },
             _ => peer::Op::Append { key, value },
@@ -357,20 +432,26 @@ fn kv_liveness(
 }
 
 fn kv_nemesis(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
-    run_kv_nemesis(t, schedule, None)
+    run_kv_nemesis(t, schedule, None, 0)
+}
+
+/// kv-nemesis whose first client only reads.
+fn kv_lease(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
+    run_kv_nemesis(t, schedule, None, 1)
 }
 
 #[cfg(feature = "reference")]
 fn stale_reads(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
     reference_only(t)?;
     let peer = PeerChoice::stale_reads_reference();
-    run_kv_nemesis(t, schedule, Some(peer))
+    run_kv_nemesis(t, schedule, Some(peer), 0)
 }
 
 fn run_kv_nemesis(
     t: &Test,
     schedule: &Schedule,
     peer: Option<PeerChoice>,
+    readers: usize,
 ) -> Result<RunReport, Failure> {
     use crate::kv_suite::{KvConfig, KvOptions};
     let mut options = KvOptions {
@@ -402,6 +483,7 @@ fn run_kv_nemesis(
                 n: 0,
                 max_ops: schedule.workload.max_ops_per_client,
                 stop: stop.clone(),
+                reads_only: me < readers,
             }),
         );
     }

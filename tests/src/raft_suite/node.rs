@@ -45,6 +45,8 @@ pub struct RaftTuning {
     pub max_entries_per_append: Option<usize>,
     /// CheckQuorum on or off (`None`: the peer's default).
     pub check_quorum: Option<bool>,
+    /// Lease reads on or off (`None`: the peer's default).
+    pub lease_reads: Option<bool>,
 }
 
 impl Default for RaftTuning {
@@ -57,6 +59,7 @@ impl Default for RaftTuning {
             pre_vote: c.pre_vote,
             max_entries_per_append: c.max_entries_per_append,
             check_quorum: c.check_quorum,
+            lease_reads: c.lease_reads,
         }
     }
 }
@@ -836,6 +839,7 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
             pre_vote: tuning.pre_vote,
             max_entries_per_append: tuning.max_entries_per_append,
             check_quorum: tuning.check_quorum,
+            lease_reads: tuning.lease_reads,
             ..PeerConfig::new(id, self.peers, rand::RngExt::random(ctx.rng()))
         };
         self.oracle.borrow_mut().restarted(id);
