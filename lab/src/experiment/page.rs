@@ -108,7 +108,7 @@ impl Scale {
                 (a..=b).map(|e| 10f64.powi(e)).collect()
             }
             Axis::Linear => {
-                let step = (self.hi / 6.0 / 100.0).ceil().max(1.0) * 100.0;
+                let step = nice_step(self.hi / 6.0);
                 (0..)
                     .map(|i| i as f64 * step)
                     .take_while(|&t| t <= self.hi)
@@ -116,6 +116,16 @@ impl Scale {
             }
         }
     }
+}
+
+/// The smallest of 1, 2 or 5 times a power of ten at or above `raw`.
+fn nice_step(raw: f64) -> f64 {
+    let power = 10f64.powf(raw.max(1.0).log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|&s| s >= raw)
+        .unwrap_or(10.0 * power)
 }
 
 fn y(percent: f64) -> f64 {
@@ -232,6 +242,14 @@ mod unit {
         assert_eq!(page.matches("<polyline").count(), 4);
         assert_eq!(page.matches(">150-300ms<").count(), 2);
         assert!(page.contains(">10000<"), "the log axis reaches 10 s");
+    }
+
+    #[test]
+    fn linear_ticks_fall_on_round_numbers() {
+        assert_eq!(nice_step(6000.0 / 6.0), 1000.0);
+        assert_eq!(nice_step(980.0), 1000.0);
+        assert_eq!(nice_step(120.0), 200.0);
+        assert_eq!(nice_step(41.0), 50.0);
     }
 
     #[test]
