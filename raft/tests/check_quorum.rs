@@ -5,27 +5,8 @@
 
 mod driver;
 
-use driver::Cluster;
+use driver::{Cluster, with_switches as config};
 use raft::{Config, Message, Raft, RequestVoteArgs, Role};
-
-fn config(pre_vote: bool, check_quorum: bool) -> fn(usize, usize, u64) -> Config {
-    match (pre_vote, check_quorum) {
-        (false, false) => |id, n, seed| Config {
-            pre_vote: false,
-            ..Config::new(id, n, seed)
-        },
-        (false, true) => |id, n, seed| Config {
-            pre_vote: false,
-            check_quorum: true,
-            ..Config::new(id, n, seed)
-        },
-        (true, false) => Config::new,
-        (true, true) => |id, n, seed| Config {
-            check_quorum: true,
-            ..Config::new(id, n, seed)
-        },
-    }
-}
 
 #[test]
 fn a_leader_cut_off_from_the_majority_steps_down_only_with_check_quorum() {

@@ -16,9 +16,7 @@ fn lease(id: usize, peers: usize, seed: u64) -> Config {
 }
 
 fn read_at_once(c: &mut Cluster, leader: usize, ctx: u64) -> bool {
-    let now = c.now_ms;
-    c.raft_mut(leader).read_index(now, ctx).unwrap();
-    c.process(leader);
+    c.input(leader, |r, now| r.read_index(now, ctx)).unwrap();
     c.nodes[leader].reads.iter().any(|r| r.0 == ctx)
 }
 
@@ -42,9 +40,8 @@ fn a_transfer_ends_the_lease_for_the_term() {
     c.run_for(150);
     let to = (leader + 1) % 3;
     c.disconnect(to); // the transfer will be given up
-    let now = c.now_ms;
-    c.raft_mut(leader).transfer_leadership(now, to).unwrap();
-    c.process(leader);
+    c.input(leader, |r, now| r.transfer_leadership(now, to))
+        .unwrap();
     c.run_for(Config::new(0, 3, 0).election_timeout_min_ms + 1);
     c.connect_all();
     c.run_for(150);

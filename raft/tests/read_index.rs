@@ -8,10 +8,7 @@ use driver::{Cluster, cmd};
 use raft::RaftError;
 
 fn read(c: &mut Cluster, leader: usize, ctx: u64) -> Result<(), RaftError> {
-    let now = c.now_ms;
-    let r = c.raft_mut(leader).read_index(now, ctx);
-    c.process(leader);
-    r
+    c.input(leader, |r, now| r.read_index(now, ctx))
 }
 
 #[test]

@@ -4,29 +4,12 @@
 
 mod driver;
 
-use driver::{Cluster, cmd};
+use driver::{Cluster, cmd, with_switches as with};
 use raft::{Config, RaftError, Role};
-
-fn with(pre_vote: bool, check_quorum: bool) -> fn(usize, usize, u64) -> Config {
-    match (pre_vote, check_quorum) {
-        (true, true) => |id, n, seed| Config {
-            check_quorum: true,
-            ..Config::new(id, n, seed)
-        },
-        (false, false) => |id, n, seed| Config {
-            pre_vote: false,
-            ..Config::new(id, n, seed)
-        },
-        _ => Config::new,
-    }
-}
 
 /// Asks `leader` to hand over to `to`, and sends what that produces.
 fn transfer(c: &mut Cluster, leader: usize, to: usize) -> Result<(), RaftError> {
-    let now = c.now_ms;
-    let r = c.raft_mut(leader).transfer_leadership(now, to);
-    c.process(leader);
-    r
+    c.input(leader, |r, now| r.transfer_leadership(now, to))
 }
 
 #[test]

@@ -128,6 +128,26 @@ fn default_config(id: PeerId, peers: usize, seed: u64) -> Config {
     Config::new(id, peers, seed)
 }
 
+/// A configuration maker with PreVote and CheckQuorum as given.
+pub fn with_switches(pre_vote: bool, check_quorum: bool) -> fn(PeerId, usize, u64) -> Config {
+    match (pre_vote, check_quorum) {
+        (false, false) => |id, n, seed| Config {
+            pre_vote: false,
+            ..Config::new(id, n, seed)
+        },
+        (false, true) => |id, n, seed| Config {
+            pre_vote: false,
+            check_quorum: true,
+            ..Config::new(id, n, seed)
+        },
+        (true, false) => Config::new,
+        (true, true) => |id, n, seed| Config {
+            check_quorum: true,
+            ..Config::new(id, n, seed)
+        },
+    }
+}
+
 impl Cluster {
     pub fn new(peers: usize, seed: u64) -> Cluster {
         Cluster::with_config(peers, seed, default_config)
@@ -214,6 +234,15 @@ impl Cluster {
 
     fn connected(&self, a: PeerId, b: PeerId) -> bool {
         self.group[a] == self.group[b] && !self.cut.contains(&(a.min(b), a.max(b)))
+    }
+
+    /// Runs `f` on peer `id` with the time now (an input from its service),
+    /// then handles what it output.
+    pub fn input<R>(&mut self, id: PeerId, f: impl FnOnce(&mut Raft, u64) -> R) -> R {
+        let now = self.now_ms;
+        let r = f(self.raft_mut(id), now);
+        self.process(id);
+        r
     }
 
     /// Cuts the link between `a` and `b` only: each still talks to the others.
