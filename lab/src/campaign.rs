@@ -173,8 +173,16 @@ pub(crate) fn parallel<T: Sync, R: Send>(
 /// lines of their own); any other panic (in the checker of a history, the
 /// picture, the shrinker) is a bug of the tool: it says so, and the process
 /// exits non-zero.
+///
+/// A reader that closes our standard output early (`lab list | head`) is not
+/// a bug: Rust ignores SIGPIPE, so the next print panics with a broken pipe;
+/// the process then ends quietly, as a Unix filter would.
 pub fn quiet_panics() {
     std::panic::set_hook(Box::new(|info| {
+        let message = info.to_string();
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
         if !tests::failure::in_run() {
             eprintln!("lab: internal error, please report it: {info}");
         }

@@ -797,3 +797,19 @@ fn a_mutant_is_a_peer_its_failure_lines_name() {
         ],
     );
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_lab_quietly() {
+    // `lab list | head -0`: the pipe's reader is gone before lab writes.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .arg("list")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("lab runs");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("lab ends");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{:?}: {err}", o.status);
+    assert!(!err.contains("internal error"), "{err}");
+}
