@@ -399,29 +399,21 @@ impl KvServer {
         let (term, is_leader) = status.get_state();
         let leader_hint = status.leader;
         let replies = &mut self.replies;
+        // The answer to a request that lost its leader or ran out of time.
+        let give_up = |lost: bool, deadline_ms: u64| match lost {
+            true => Some(KvReply::WrongLeader { leader_hint }),
+            false => (now_ms >= deadline_ms).then_some(KvReply::Timeout),
+        };
         // A confirmed read stands even if leadership moved on since: it was
         // linearized when confirmed. An unconfirmed one never will be.
         self.reads.retain(|_, r| {
-            let reply = if r.index.is_none() && (!is_leader || r.term != term) {
-                KvReply::WrongLeader { leader_hint }
-            } else if now_ms >= r.deadline_ms {
-                KvReply::Timeout
-            } else {
-                return true;
-            };
-            replies.push((r.id, reply));
-            false
+            let lost = r.index.is_none() && (!is_leader || r.term != term);
+            let reply = give_up(lost, r.deadline_ms);
+            reply.map(|reply| replies.push((r.id, reply))).is_none()
         });
         self.waiting.retain(|_, w| {
-            let reply = if !is_leader || w.term != term {
-                KvReply::WrongLeader { leader_hint }
-            } else if now_ms >= w.deadline_ms {
-                KvReply::Timeout
-            } else {
-                return true;
-            };
-            replies.push((w.id, reply));
-            false
+            let reply = give_up(!is_leader || w.term != term, w.deadline_ms);
+            reply.map(|reply| replies.push((w.id, reply))).is_none()
         });
     }
 

@@ -106,19 +106,16 @@ pub fn election_downtime(args: DowntimeArgs) -> ExitCode {
     let wall_s = started.elapsed().as_secs_f64();
     print!("{}", table(&results, args.limit));
     let total: u64 = setups.iter().map(|(_, t)| t).sum();
+    let prevote = if args.prevote { "on" } else { "off" };
+    let setup = format!(
+        "{} servers, broadcast {} ms, PreVote {prevote}",
+        args.peers, args.broadcast_ms
+    );
     println!(
-        "{total} trials, {} servers, broadcast {} ms, PreVote {}, in {wall_s:.1} s ({} threads)",
-        args.peers,
-        args.broadcast_ms,
-        if args.prevote { "on" } else { "off" },
+        "{total} trials, {setup}, in {wall_s:.1} s ({} threads)",
         args.jobs
     );
-    let title = format!(
-        "Election downtime: {} servers, broadcast {} ms, PreVote {}",
-        args.peers,
-        args.broadcast_ms,
-        if args.prevote { "on" } else { "off" }
-    );
+    let title = format!("Election downtime: {setup}");
     if let Err(e) = page::write(&args.html, &title, &results) {
         return fail(format!("cannot write {}: {e}", args.html.display()));
     }

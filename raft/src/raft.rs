@@ -386,6 +386,9 @@ impl Raft {
 
     /// Extends the lease through the latest round a majority answered.
     fn extend_lease(&mut self) {
+        if self.rounds_sent.is_empty() {
+            return; // no lease reads, or nothing new to count (every reply)
+        }
         let answered = self.progress.quorum_read_round();
         while let Some(&(round, sent_ms)) = self.rounds_sent.front() {
             if round > answered {

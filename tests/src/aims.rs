@@ -191,16 +191,18 @@ pub fn disarm() {
 /// Server `node` reached `moment`: each armed aim of that moment strikes
 /// with its probability (drawn from the run's "aims" stream).
 pub fn reached(ctx: &mut labrpc::Ctx<'_>, node: NodeId, moment: Moment) {
-    let strikes: Vec<(Aim, NodeId)> = ARMED.with(|a| {
+    // Called at every such moment of every run: nothing is copied unless an
+    // aim of this moment is armed.
+    let (strikes, servers): (Vec<(Aim, NodeId)>, Vec<NodeId>) = ARMED.with(|a| {
         let a = a.borrow();
         let Some(armed) = a.as_ref() else {
-            return vec![];
+            return (vec![], vec![]);
         };
         let Some(me) = armed.servers.iter().position(|&s| s == node) else {
-            return vec![];
+            return (vec![], vec![]);
         };
         let n = armed.servers.len();
-        armed
+        let strikes: Vec<(Aim, NodeId)> = armed
             .aims
             .iter()
             .filter(|aim| aim.moment == moment)
@@ -210,19 +212,17 @@ pub fn reached(ctx: &mut labrpc::Ctx<'_>, node: NodeId, moment: Moment) {
                     armed.servers[if aim.other { (me + 1) % n } else { me }],
                 )
             })
-            .collect()
+            .collect();
+        let servers = match strikes.is_empty() {
+            true => vec![],
+            false => armed.servers.clone(),
+        };
+        (strikes, servers)
     });
-    let servers = ARMED.with(|a| a.borrow().as_ref().map(|a| a.servers.clone()));
     for (aim, target) in strikes {
         match aim.action {
             Action::DropRequests { count } => drop_requests(ctx, aim, moment, target, count),
-            _ => strike(
-                ctx,
-                aim,
-                moment,
-                target,
-                servers.clone().unwrap_or_default(),
-            ),
+            _ => strike(ctx, aim, moment, target, servers.clone()),
         }
     }
 }
