@@ -37,6 +37,7 @@ mod clerk;
 pub mod coverage;
 mod disk;
 mod kv;
+mod membership;
 mod ready;
 pub mod record;
 mod rng;
@@ -44,7 +45,8 @@ mod rng;
 pub use clerk::{Call, Clerk, ClerkConfig, Progress};
 pub use disk::{Disk, MemDisk};
 pub use kv::{ClientId, KV_COMMAND, KvArgs, KvReply, KvStateMachine, Op, RequestId, Seq};
-pub use ready::{ApplyMsg, Entry, Kind, ReadState, Ready, Wire};
+pub use membership::{MAX_PEERS, Membership, PeerSet};
+pub use ready::{ApplyMsg, Entry, EntryKind, Kind, ReadState, Ready, Wire};
 pub use rng::SplitMix64;
 
 /// The smallest number of peers that is a majority of `peers`: the one
@@ -94,6 +96,10 @@ pub struct PeerConfig {
     /// (thesis 6.4.1: no round of heartbeats, but safe only while clocks
     /// drift within the bound the peer assumes). `None`: the peer's default.
     pub lease_reads: Option<bool>,
+    /// The voters the cluster starts with; `None`: all `peers`. The others
+    /// start outside the configuration and join when a leader adds them
+    /// ([`Peer::change_membership`]). Every peer of a run is told the same.
+    pub voters: Option<PeerSet>,
 }
 
 impl PeerConfig {
@@ -111,6 +117,7 @@ impl PeerConfig {
             max_entries_per_append: None,
             check_quorum: None,
             lease_reads: None,
+            voters: None,
         }
     }
 }
@@ -141,6 +148,9 @@ pub struct Status {
     pub last_index: Index,
     /// Index of the last entry covered by the peer's snapshot (0 without one).
     pub snapshot_index: Index,
+    /// The configuration this peer follows now, for a peer with membership
+    /// changes; `None`: every peer of the cluster votes, always.
+    pub membership: Option<Membership>,
 }
 
 impl Status {
@@ -201,6 +211,16 @@ pub trait Peer {
     /// (not the leader, an unknown peer, no such feature) changes nothing.
     fn transfer_leadership(&mut self, _now_ms: u64, _to: PeerId) -> Result<(), PeerError> {
         Err(PeerError("this peer has no leadership transfer".into()))
+    }
+
+    /// Membership change (Raft thesis, chapter 4): as leader, move the cluster
+    /// to `target` (its `outgoing` empty) and return the index of the
+    /// configuration entry that starts it. A change of one voter at most is
+    /// one entry; a larger one passes through joint consensus. An error (not
+    /// the leader, a change still under way, no voters left, an unknown
+    /// peer, no such feature) changes nothing.
+    fn change_membership(&mut self, _now_ms: u64, _target: Membership) -> Result<Index, PeerError> {
+        Err(PeerError("this peer has no membership changes".into()))
     }
 
     /// 6.824's `Snapshot`: the service has a snapshot covering every entry through

@@ -9,8 +9,34 @@ use crate::{Index, PeerId, Term};
 pub struct Entry {
     pub term: Term,
     pub index: Index,
+    /// What `command` holds: the service's bytes, or a configuration.
+    pub kind: EntryKind,
     #[serde(with = "serde_bytes")]
     pub command: Vec<u8>,
+}
+
+impl Entry {
+    /// A service command (empty: a leader's no-op).
+    pub fn command(term: Term, index: Index, command: Vec<u8>) -> Entry {
+        let kind = EntryKind::Command;
+        Entry {
+            term,
+            index,
+            kind,
+            command,
+        }
+    }
+}
+
+/// What a log entry carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EntryKind {
+    /// A command for the service (or an empty no-op of the peer's own).
+    #[default]
+    Command,
+    /// A configuration ([`crate::Membership::encode`]) the peer itself
+    /// interprets; the service is handed an empty command at its index.
+    Membership,
 }
 
 /// Something for the service to apply, strictly in index order.

@@ -211,6 +211,7 @@ impl peer::Peer for ReferencePeer {
             commit_index: r.commit_index(),
             last_index: r.last_index(),
             snapshot_index: r.snapshot_index(),
+            membership: None,
         }
     }
 

@@ -168,11 +168,7 @@ mod tests {
         let entries = terms
             .iter()
             .enumerate()
-            .map(|(i, &term)| Entry {
-                term,
-                index: snapshot_index + 1 + i as Index,
-                command: vec![i as u8],
-            })
+            .map(|(i, &term)| Entry::command(term, snapshot_index + 1 + i as Index, vec![i as u8]))
             .collect();
         RaftLog::new(snapshot_index, snapshot_term, entries)
     }
@@ -231,11 +227,7 @@ mod tests {
         let mut log = log_with_terms(0, 0, &[1, 1, 1]);
         log.truncate_from(2);
         assert_eq!(log.last_index(), 1);
-        log.append(Entry {
-            term: 2,
-            index: 2,
-            command: vec![],
-        });
+        log.append(Entry::command(2, 2, vec![]));
         assert_eq!(log.last_term(), 2);
     }
 
@@ -243,10 +235,6 @@ mod tests {
     #[should_panic(expected = "contiguous")]
     fn append_with_gap_panics() {
         let mut log = log_with_terms(0, 0, &[1]);
-        log.append(Entry {
-            term: 1,
-            index: 3,
-            command: vec![],
-        });
+        log.append(Entry::command(1, 3, vec![]));
     }
 }

@@ -310,11 +310,7 @@ impl Raft {
         if self.role != Role::Leader || self.transfer.is_some() {
             return (index, self.current_term, false);
         }
-        self.append_entry(Entry {
-            term: self.current_term,
-            index,
-            command,
-        });
+        self.append_entry(Entry::command(self.current_term, index, command));
         let me = self.config.id;
         self.progress.get_mut(me).on_match(index);
         self.maybe_commit(); // a one-peer cluster commits alone
@@ -340,11 +336,7 @@ impl Raft {
             mark(coverage::READ_INDEX_NO_OP);
             let index = self.log.last_index() + 1;
             let (term, command) = (self.current_term, Vec::new());
-            self.append_entry(Entry {
-                term,
-                index,
-                command,
-            });
+            self.append_entry(Entry::command(term, index, command));
             self.progress.get_mut(self.config.id).on_match(index);
         }
         if self.holds_lease(now_ms)

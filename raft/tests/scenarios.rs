@@ -13,11 +13,7 @@ fn entries(terms: &[u64]) -> Vec<Entry> {
     terms
         .iter()
         .enumerate()
-        .map(|(i, &term)| Entry {
-            term,
-            index: i as u64 + 1,
-            command: cmd(1000 * term + i as u64 + 1),
-        })
+        .map(|(i, &term)| Entry::command(term, i as u64 + 1, cmd(1000 * term + i as u64 + 1)))
         .collect()
 }
 
@@ -287,11 +283,7 @@ fn only_reply(r: &mut Raft) -> (raft::Ready, AppendEntriesReply) {
 #[test]
 fn conflicting_entries_are_truncated_and_persisted() {
     let mut r = follower(entries(&[1, 1, 1]), 1);
-    let new = Entry {
-        term: 2,
-        index: 2,
-        command: cmd(42),
-    };
+    let new = Entry::command(2, 2, cmd(42));
     r.step(10, 0, append(2, (1, 1), vec![new.clone()], 0))
         .unwrap();
     let (ready, reply) = only_reply(&mut r);
@@ -977,11 +969,7 @@ fn figure8_unreliable_style_churn() {
 fn log_store_persists_truncations_and_snapshots_in_one_ready() {
     let mut disk = MemDisk::default();
     let mut store = LogStore::default();
-    let e = |index: u64, term: u64| Entry {
-        term,
-        index,
-        command: cmd(index * 10 + term),
-    };
+    let e = |index: u64, term: u64| Entry::command(term, index, cmd(index * 10 + term));
     let hs = HardState {
         current_term: 2,
         voted_for: Some(1),

@@ -330,9 +330,13 @@ impl RaftRsPeer {
             self.node.mut_store().append(rd.entries());
             self.log.append(disk, rd.entries());
             out.entries.extend(rd.entries().iter().map(|e| peer::Entry {
-                term: e.term,
-                index: e.index,
-                command: lab_command(e),
+                // The oracle sees raft-rs's configuration entries as ours: a
+                // kind of their own, bytes compared across peers.
+                kind: match e.get_entry_type() {
+                    EntryType::EntryNormal => peer::EntryKind::Command,
+                    _ => peer::EntryKind::Membership,
+                },
+                ..peer::Entry::command(e.term, e.index, lab_command(e))
             }));
             wrote = true;
         }
@@ -509,6 +513,8 @@ impl Peer for RaftRsPeer {
             commit_index: log.committed,
             last_index: log.last_index(),
             snapshot_index: log.first_index() - 1,
+            // The lab does not change raft-rs's membership: all peers vote.
+            membership: None,
         }
     }
 

@@ -112,6 +112,9 @@ impl peer::Peer for Raft {
             commit_index: 0,
             last_index: 0,
             snapshot_index: 0,
+            // With membership changes (optional), report the configuration
+            // your peer follows; `None`: every peer always votes.
+            membership: None,
         }
     }
 

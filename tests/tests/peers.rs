@@ -78,11 +78,7 @@ impl peer::Peer for Bad {
             )),
             Breaks::EntryAtZero => {
                 rd.must_sync = true;
-                rd.entries.push(peer::Entry {
-                    term: 1,
-                    index: 0,
-                    command: vec![],
-                });
+                rd.entries.push(peer::Entry::command(1, 0, vec![]));
             }
             _ => {}
         }
@@ -101,6 +97,7 @@ impl peer::Peer for Bad {
             commit_index: 0,
             last_index: 0,
             snapshot_index: 0,
+            membership: None,
         }
     }
     fn term_at(&self, index: Index) -> Option<Term> {
