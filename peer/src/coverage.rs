@@ -85,6 +85,19 @@ pub const STALE_SNAPSHOT_IGNORED: &str = "stale snapshot ignored";
 pub const STALE_SNAPSHOT_PAST_OWN: &str = "stale snapshot ignored, past own snapshot";
 /// A restart found a torn record at the end of the log and dropped it.
 pub const TORN_TAIL_DROPPED: &str = "restart dropped a torn log tail";
+/// A learner or a server outside the configuration let its election timer
+/// run out without campaigning.
+pub const NON_VOTER_DID_NOT_CAMPAIGN: &str = "non-voter did not campaign";
+/// A membership change waited for the new leader's entry of its term.
+pub const CHANGE_WAITS_FOR_TERM_ENTRY: &str = "membership change waits for an entry of the term";
+/// A change of more than one voter entered joint consensus.
+pub const JOINT_CONSENSUS_ENTERED: &str = "joint consensus entered";
+/// A leader left a committed joint configuration.
+pub const JOINT_CONSENSUS_LEFT: &str = "joint consensus left";
+/// A leader removed from the voters stepped down once that committed.
+pub const REMOVED_LEADER_STEPPED_DOWN: &str = "removed leader stepped down";
+/// A cut log took an uncommitted configuration with it.
+pub const MEMBERSHIP_ROLLED_BACK: &str = "uncommitted configuration rolled back";
 /// A KV server found a write it had already applied (a clerk's retry).
 pub const DUPLICATE_WRITE: &str = "kv: duplicate write not applied again";
 /// A crash that lost the writes not yet synced.
@@ -124,6 +137,12 @@ pub const MARKS: &[(&str, Origin)] = &[
     (STALE_SNAPSHOT_IGNORED, Origin::Peer),
     (STALE_SNAPSHOT_PAST_OWN, Origin::Peer),
     (TORN_TAIL_DROPPED, Origin::Peer),
+    (NON_VOTER_DID_NOT_CAMPAIGN, Origin::Peer),
+    (CHANGE_WAITS_FOR_TERM_ENTRY, Origin::Peer),
+    (JOINT_CONSENSUS_ENTERED, Origin::Peer),
+    (JOINT_CONSENSUS_LEFT, Origin::Peer),
+    (REMOVED_LEADER_STEPPED_DOWN, Origin::Peer),
+    (MEMBERSHIP_ROLLED_BACK, Origin::Peer),
     (DUPLICATE_WRITE, Origin::Service),
     (LEADER_CHANGED, Origin::Harness),
     (SUFFIX_OVERWRITTEN, Origin::Harness),

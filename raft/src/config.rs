@@ -1,14 +1,20 @@
 //! Static configuration of one peer.
 
 use crate::{PeerId, RaftError};
+use peer::{MAX_PEERS, PeerSet};
 
 /// How one peer behaves. Build with [`Config::new`] and adjust fields as needed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// This peer's id, in `0..peers`.
     pub id: PeerId,
-    /// Number of peers in the cluster.
+    /// Number of peers in the cluster: every server that may ever take part
+    /// (ids `0..peers`, at most `peer::MAX_PEERS`).
     pub peers: usize,
+    /// The voters the cluster starts with (the same on every peer): the
+    /// configuration in effect until the log holds another. Peers outside
+    /// it wait, without campaigning, until a leader adds them.
+    pub voters: PeerSet,
     /// Election timeouts are drawn uniformly from
     /// `election_timeout_min_ms..=election_timeout_max_ms`, afresh on every reset.
     pub election_timeout_min_ms: u64,
@@ -102,6 +108,7 @@ impl Config {
         Config {
             id,
             peers,
+            voters: PeerSet::first(peers.min(MAX_PEERS)),
             election_timeout_min_ms: 300,
             election_timeout_max_ms: 600,
             heartbeat_interval_ms: 100,
@@ -122,6 +129,15 @@ impl Config {
         let bad = |why: String| Err(RaftError::InvalidConfig(why));
         if self.peers == 0 {
             return bad("peers must be at least 1".into());
+        }
+        if self.peers > MAX_PEERS {
+            return bad(format!("{} peers: at most {MAX_PEERS}", self.peers));
+        }
+        if self.voters.is_empty() || !self.voters.minus(PeerSet::first(self.peers)).is_empty() {
+            return bad(format!(
+                "voters {} must be a non-empty subset of 0..{}",
+                self.voters, self.peers
+            ));
         }
         if self.id >= self.peers {
             return bad(format!("id {} is not in 0..{}", self.id, self.peers));

@@ -21,6 +21,16 @@ pub enum RaftError {
     InvalidConfig(String),
     /// Only a leader can do that (a leadership transfer).
     NotLeader,
+    /// A membership change while an earlier one is not yet committed (or a
+    /// joint configuration not yet left): one change at a time.
+    ChangeInProgress { index: Index },
+    /// A membership change that would leave no voter.
+    NoVoters,
+    /// That peer is not a voter of the configuration in effect (a transfer
+    /// to a learner or a removed server).
+    NotAVoter(PeerId),
+    /// A membership change the reference refuses (why is said).
+    InvalidMembership(String),
 }
 
 impl fmt::Display for RaftError {
@@ -45,6 +55,15 @@ impl fmt::Display for RaftError {
             RaftError::InvalidMessage(why) => write!(f, "invalid message: {why}"),
             RaftError::InvalidConfig(why) => write!(f, "invalid config: {why}"),
             RaftError::NotLeader => write!(f, "not the leader"),
+            RaftError::ChangeInProgress { index } => write!(
+                f,
+                "a membership change (the entry at index {index}) is still under way: one change at a time"
+            ),
+            RaftError::NoVoters => write!(f, "the change would leave no voters"),
+            RaftError::NotAVoter(id) => {
+                write!(f, "peer {id} is not a voter of the configuration in effect")
+            }
+            RaftError::InvalidMembership(why) => write!(f, "invalid membership change: {why}"),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The reference Raft as a [`peer::Peer`]: [`Raft`] plus its on-disk [`LogStore`],
 //! speaking 6.824-style RPCs whose bytes are the bincode of Figure 2's structs.
 
-use peer::{Disk, Index, Kind, PeerConfig, PeerError, PeerId, Status, Term, Wire};
+use peer::{Disk, Index, Kind, Membership, PeerConfig, PeerError, PeerId, Status, Term, Wire};
 
 use crate::storage::LogStore;
 use crate::{
@@ -99,6 +99,7 @@ impl ReferencePeer {
             election_timeout_min_ms: lab.election_timeout_min_ms,
             election_timeout_max_ms: lab.election_timeout_max_ms,
             heartbeat_interval_ms: lab.heartbeat_interval_ms,
+            voters: lab.voters.unwrap_or(defaults.voters),
             pre_vote: lab.pre_vote.unwrap_or(defaults.pre_vote),
             check_quorum: lab.check_quorum.unwrap_or(defaults.check_quorum),
             lease_reads: lab.lease_reads.unwrap_or(defaults.lease_reads),
@@ -159,6 +160,12 @@ impl peer::Peer for ReferencePeer {
             .map_err(|e| PeerError(e.to_string()))
     }
 
+    fn change_membership(&mut self, now_ms: u64, target: Membership) -> Result<Index, PeerError> {
+        self.raft
+            .change_membership(now_ms, target)
+            .map_err(|e| PeerError(e.to_string()))
+    }
+
     fn snapshot(&mut self, index: Index, data: Vec<u8>) -> Result<(), PeerError> {
         self.raft
             .snapshot(index, data)
@@ -211,7 +218,7 @@ impl peer::Peer for ReferencePeer {
             commit_index: r.commit_index(),
             last_index: r.last_index(),
             snapshot_index: r.snapshot_index(),
-            membership: None,
+            membership: Some(r.membership()),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The in-memory log: entries after the snapshot, addressed by absolute index.
 
 use crate::{Entry, Index, Term};
+use peer::{EntryKind, Membership};
 
 /// The log after the snapshot. `entries[i].index == snapshot_index + 1 + i`; the snapshot
 /// stands in for everything at or below `snapshot_index` (index 0, term 0 when there is
@@ -9,15 +10,24 @@ use crate::{Entry, Index, Term};
 pub(crate) struct RaftLog {
     snapshot_index: Index,
     snapshot_term: Term,
+    /// The configuration in effect at `snapshot_index` (the initial one
+    /// without a snapshot).
+    snapshot_membership: Membership,
     entries: Vec<Entry>,
 }
 
 impl RaftLog {
     /// The caller has validated `entries` (contiguous from `snapshot_index + 1`).
-    pub(crate) fn new(snapshot_index: Index, snapshot_term: Term, entries: Vec<Entry>) -> RaftLog {
+    pub(crate) fn new(
+        snapshot_index: Index,
+        snapshot_term: Term,
+        snapshot_membership: Membership,
+        entries: Vec<Entry>,
+    ) -> RaftLog {
         let log = RaftLog {
             snapshot_index,
             snapshot_term,
+            snapshot_membership,
             entries,
         };
         log.check_invariants();
@@ -127,7 +137,27 @@ impl RaftLog {
 
     /// Make `(index, term)` the snapshot point. Entries after it are kept when the log
     /// holds `(index, term)` (they extend the same history); otherwise the whole log goes.
-    pub(crate) fn compact_to(&mut self, index: Index, term: Term) {
+    /// The configuration in effect at `index` (thesis 4.1: the latest one in
+    /// the log through `index`, committed or not) and the index of the entry
+    /// that holds it (the snapshot's index, or 0, when no entry does).
+    pub(crate) fn membership_at(&self, index: Index) -> (Membership, Index) {
+        let upto = index.min(self.last_index());
+        if upto > self.snapshot_index {
+            let held = &self.entries[..(upto - self.snapshot_index) as usize];
+            for e in held.iter().rev() {
+                if e.kind == EntryKind::Membership {
+                    let m = Membership::decode(&e.command).expect("a configuration entry decodes");
+                    return (m, e.index);
+                }
+            }
+        }
+        (self.snapshot_membership, self.snapshot_index)
+    }
+
+    /// Drop entries through `index` (of `term`), which a snapshot now stands
+    /// for; `membership` was in effect there.
+    pub(crate) fn compact_to(&mut self, index: Index, term: Term, membership: Membership) {
+        self.snapshot_membership = membership;
         assert!(index > self.snapshot_index, "compaction must move forward");
         if self.term_at(index) == Some(term) {
             self.entries.drain(..(index - self.snapshot_index) as usize);
@@ -170,7 +200,12 @@ mod tests {
             .enumerate()
             .map(|(i, &term)| Entry::command(term, snapshot_index + 1 + i as Index, vec![i as u8]))
             .collect();
-        RaftLog::new(snapshot_index, snapshot_term, entries)
+        RaftLog::new(
+            snapshot_index,
+            snapshot_term,
+            Membership::default(),
+            entries,
+        )
     }
 
     #[test]
@@ -209,17 +244,43 @@ mod tests {
     #[test]
     fn compaction_keeps_matching_suffix_only() {
         let mut log = log_with_terms(0, 0, &[1, 1, 2, 2]);
-        log.compact_to(2, 1);
+        log.compact_to(2, 1, Membership::default());
         assert_eq!((log.first_index(), log.last_index()), (3, 4));
         let mut other = log_with_terms(0, 0, &[1, 1, 2, 2]);
-        other.compact_to(3, 3); // term mismatch: whole log goes
+        other.compact_to(3, 3, Membership::default()); // term mismatch: whole log goes
         assert_eq!(
             (other.first_index(), other.last_index(), other.last_term()),
             (4, 3, 3)
         );
         let mut beyond = log_with_terms(0, 0, &[1]);
-        beyond.compact_to(10, 5);
+        beyond.compact_to(10, 5, Membership::default());
         assert_eq!((beyond.last_index(), beyond.last_term()), (10, 5));
+    }
+
+    #[test]
+    fn the_latest_configuration_in_the_log_is_in_effect() {
+        let first = Membership::of_voters(peer::PeerSet::first(3));
+        let mut log = RaftLog::new(2, 1, first, vec![]);
+        assert_eq!(log.membership_at(9), (first, 2));
+        let second = Membership::of_voters(peer::PeerSet::first(4));
+        log.append(Entry::command(1, 3, vec![]));
+        log.append(Entry {
+            kind: EntryKind::Membership,
+            ..Entry::command(1, 4, second.encode())
+        });
+        log.append(Entry::command(1, 5, vec![]));
+        assert_eq!(
+            log.membership_at(5),
+            (second, 4),
+            "appended, not yet committed"
+        );
+        assert_eq!(log.membership_at(3), (first, 2));
+        log.truncate_from(4);
+        assert_eq!(
+            log.membership_at(5),
+            (first, 2),
+            "a cut configuration is gone"
+        );
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct InstallSnapshotArgs {
     pub leader_id: PeerId,
     pub last_included_index: Index,
     pub last_included_term: Term,
+    /// The configuration in effect at `last_included_index`.
+    pub membership: peer::Membership,
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
 }

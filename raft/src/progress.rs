@@ -2,6 +2,7 @@
 //! etcd's tracker/progress.
 
 use crate::{Index, PeerId};
+use peer::{Membership, PeerSet};
 
 /// Replication state of one follower.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,27 +93,30 @@ impl ProgressTracker {
         &mut self.progress[peer]
     }
 
-    /// CheckQuorum: true if a majority (the leader, `me`, included) answered
-    /// since the last check; then starts the next period with only `me`.
-    pub(crate) fn check_quorum_active(&mut self, me: PeerId) -> bool {
+    /// CheckQuorum: true if a majority of `membership` (the leader, `me`,
+    /// included) answered since the last check; then starts the next period
+    /// with only `me`.
+    pub(crate) fn check_quorum_active(&mut self, me: PeerId, membership: &Membership) -> bool {
         self.progress[me].recent_active = true;
-        let active: Vec<bool> = self.progress.iter().map(|p| p.recent_active).collect();
+        let active: PeerSet = (0..self.progress.len())
+            .filter(|&p| self.progress[p].recent_active)
+            .collect();
         for (peer, p) in self.progress.iter_mut().enumerate() {
             p.recent_active = peer == me;
         }
-        crate::quorum::has_majority(&active)
+        crate::quorum::has_quorum(membership, active)
     }
 
     /// ReadIndex: the highest read round a majority echoed (the leader counts
     /// through its own slot, which the caller keeps at its latest round).
-    pub(crate) fn quorum_read_round(&self) -> u64 {
-        crate::quorum::committed_index(self.progress.iter().map(|p| p.acked_read_round))
+    pub(crate) fn quorum_read_round(&self, membership: &Membership) -> u64 {
+        crate::quorum::committed(membership, |p| self.progress[p].acked_read_round)
     }
 
     /// The highest index replicated on a majority (the leader counts through its own
     /// slot, which the caller keeps at its last index).
-    pub(crate) fn quorum_match_index(&self) -> Index {
-        crate::quorum::committed_index(self.progress.iter().map(|p| p.match_index))
+    pub(crate) fn quorum_match_index(&self, membership: &Membership) -> Index {
+        crate::quorum::committed(membership, |p| self.progress[p].match_index)
     }
 }
 
@@ -144,18 +148,25 @@ mod tests {
         assert_eq!(p.next_index, 3);
     }
 
+    fn all(n: usize) -> Membership {
+        Membership::of_voters(PeerSet::first(n))
+    }
+
     #[test]
     fn check_quorum_counts_the_answers_of_one_period() {
         let mut t = ProgressTracker::new(5, 0);
         t.get_mut(1).recent_active = true;
-        assert!(!t.check_quorum_active(0), "2 of 5 are no majority");
+        assert!(!t.check_quorum_active(0, &all(5)), "2 of 5 are no majority");
         t.get_mut(1).recent_active = true;
         t.get_mut(4).recent_active = true;
-        assert!(t.check_quorum_active(0), "3 of 5 are");
+        assert!(t.check_quorum_active(0, &all(5)), "3 of 5 are");
         assert!(
-            !t.check_quorum_active(0),
+            !t.check_quorum_active(0, &all(5)),
             "a new period starts from the leader alone"
         );
+        t.get_mut(1).recent_active = true;
+        let two: Membership = Membership::of_voters([0, 1].into_iter().collect());
+        assert!(t.check_quorum_active(0, &two), "2 of the 2 voters are");
     }
 
     #[test]
@@ -164,11 +175,11 @@ mod tests {
         for (peer, m) in [(0, 9), (1, 7), (2, 3), (3, 8), (4, 1)] {
             t.get_mut(peer).on_match(m);
         }
-        assert_eq!(t.quorum_match_index(), 7);
+        assert_eq!(t.quorum_match_index(&all(5)), 7);
         let mut t = ProgressTracker::new(4, 0);
         for (peer, m) in [(0, 9), (1, 7), (2, 3), (3, 8)] {
             t.get_mut(peer).on_match(m);
         }
-        assert_eq!(t.quorum_match_index(), 7); // 3 of 4 hold 7
+        assert_eq!(t.quorum_match_index(&all(4)), 7); // 3 of 4 hold 7
     }
 }

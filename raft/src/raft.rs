@@ -9,7 +9,7 @@ use crate::{
     InstallSnapshotArgs, InstallSnapshotReply, Message, PeerId, RaftError, Ready, RequestVoteArgs,
     RequestVoteReply, Restored, Snapshot, Term, TimeoutNowArgs,
 };
-use peer::{ReadState, SplitMix64};
+use peer::{EntryKind, Membership, PeerSet, ReadState, SplitMix64};
 
 /// Lease reads: the unanswered heartbeat rounds remembered (a leader cut off
 /// for longer forgets the oldest; they could only extend a lease long gone).
@@ -78,10 +78,17 @@ pub struct Raft {
     /// Leader only: nextIndex and matchIndex per peer.
     progress: ProgressTracker,
     /// Candidate only: who granted us their vote this term.
-    votes_granted: Vec<bool>,
+    votes_granted: PeerSet,
     /// Follower running a PreVote round: the term it asks about, and who agreed.
     pre_vote_term: Option<Term>,
-    pre_votes_granted: Vec<bool>,
+    pre_votes_granted: PeerSet,
+    /// The configuration in effect: the latest in the log, committed or not
+    /// (thesis 4.1), kept in step with every change to the log.
+    membership: Membership,
+    /// The index of the entry holding `membership` (the snapshot's, or 0,
+    /// when no entry in the log does). Once commit_index reaches it, the
+    /// change is done and another may start.
+    membership_index: Index,
     /// When this peer last heard from a leader of its term (PreVote's stickiness:
     /// a follower that hears from a live leader does not help unseat it).
     heard_leader_ms: Option<u64>,
@@ -139,25 +146,35 @@ impl Raft {
             snapshot,
             entries,
         } = restored;
-        let (snapshot_index, snapshot_term, snapshot_data) = match snapshot {
-            Some(s) => (s.last_included_index, s.last_included_term, s.data),
-            None => (0, 0, Vec::new()),
+        let initial = Membership::of_voters(config.voters);
+        let (snapshot_index, snapshot_term, snapshot_membership, snapshot_data) = match snapshot {
+            Some(s) => (
+                s.last_included_index,
+                s.last_included_term,
+                s.membership,
+                s.data,
+            ),
+            None => (0, 0, initial, Vec::new()),
         };
+        let log = RaftLog::new(snapshot_index, snapshot_term, snapshot_membership, entries);
+        let (membership, membership_index) = log.membership_at(log.last_index());
         // Mix the id in so that peers given the same seed still draw different timeouts.
         let seed = config.rng_seed ^ (config.id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut raft = Raft {
             current_term: hard_state.current_term,
             voted_for: hard_state.voted_for,
-            log: RaftLog::new(snapshot_index, snapshot_term, entries),
+            log,
             snapshot_data,
             role: Role::Follower,
             commit_index: snapshot_index,
             last_applied: snapshot_index,
             leader_id: None,
             progress: ProgressTracker::default(),
-            votes_granted: vec![false; config.peers],
+            votes_granted: PeerSet::EMPTY,
             pre_vote_term: None,
-            pre_votes_granted: vec![false; config.peers],
+            pre_votes_granted: PeerSet::EMPTY,
+            membership,
+            membership_index,
             heard_leader_ms: None,
             restored_vote: (hard_state.current_term, hard_state.voted_for),
             election_deadline_ms: 0,
@@ -198,7 +215,12 @@ impl Raft {
         match self.role {
             Role::Leader => self.tick_leader(now_ms),
             Role::Follower | Role::Candidate => {
-                if now_ms >= self.election_deadline_ms {
+                if now_ms >= self.election_deadline_ms && !self.is_voter() {
+                    // A learner, or a server outside the configuration,
+                    // never campaigns (thesis 4.2.1): it waits for a leader.
+                    mark(coverage::NON_VOTER_DID_NOT_CAMPAIGN);
+                    self.reset_election_timer(now_ms);
+                } else if now_ms >= self.election_deadline_ms {
                     if self.config.pre_vote {
                         self.pre_campaign(now_ms);
                     } else {
@@ -211,12 +233,19 @@ impl Raft {
 
     /// A leader's time: CheckQuorum's count, then the heartbeat if due.
     fn tick_leader(&mut self, now_ms: u64) {
+        self.step_down_when_removed(now_ms);
+        if self.role != Role::Leader {
+            return;
+        }
         if self.transfer.is_some_and(|t| now_ms >= t.deadline_ms) {
             mark(coverage::TRANSFER_ABORTED);
             self.transfer = None;
         }
         if self.config.check_quorum && now_ms >= self.quorum_check_deadline_ms {
-            if !self.progress.check_quorum_active(self.config.id) {
+            if !self
+                .progress
+                .check_quorum_active(self.config.id, &self.membership)
+            {
                 mark(coverage::CHECK_QUORUM_STEPPED_DOWN);
                 self.become_follower(now_ms, self.current_term, None);
                 return;
@@ -297,6 +326,7 @@ impl Raft {
             Role::Candidate => self.step_candidate(now_ms, from, msg),
             Role::Leader => self.step_leader(now_ms, from, msg),
         }
+        self.step_down_when_removed(now_ms);
         self.check_invariants();
         Ok(())
     }
@@ -314,13 +344,146 @@ impl Raft {
         let me = self.config.id;
         self.progress.get_mut(me).on_match(index);
         self.maybe_commit(); // a one-peer cluster commits alone
-        for peer in self.other_peers() {
-            if !self.progress.get(peer).inflight {
+        self.send_new_entries();
+        self.check_invariants();
+        (index, self.current_term, true)
+    }
+
+    /// New entries go out at once to followers with nothing in flight; the
+    /// others get them batched into their next AppendEntries.
+    fn send_new_entries(&mut self) {
+        for peer in self.replicas() {
+            if self.role == Role::Leader && !self.progress.get(peer).inflight {
                 self.send_append(peer);
             }
         }
+    }
+
+    /// Membership change (thesis chapter 4): as leader, move to `target`
+    /// (voters and learners; `outgoing` empty). A change of at most one
+    /// voter is one entry (4.2); a larger one is joint consensus (4.3): an
+    /// entry with both voter sets, then, once that one commits, the leader
+    /// appends the new set alone. A configuration takes effect on each peer
+    /// as soon as it is in its log, committed or not, and the next change
+    /// waits until it commits. Returns the index of the entry appended.
+    pub fn change_membership(
+        &mut self,
+        now_ms: u64,
+        target: Membership,
+    ) -> Result<Index, RaftError> {
+        let _ = now_ms;
+        self.validate_change(&target)?;
+        if self.role != Role::Leader || self.transfer.is_some() {
+            return Err(RaftError::NotLeader);
+        }
+        if self.membership_index > self.commit_index || self.membership.is_joint() {
+            let index = self.membership_index;
+            return Err(RaftError::ChangeInProgress { index });
+        }
+        if self.log.term_at(self.commit_index) != Some(self.current_term) {
+            // Ongaro's fix to single-server changes (raft-dev, 2015): a new
+            // leader first commits an entry of its own term, so that no
+            // change of a deposed leader's can still be decided behind it.
+            mark(coverage::CHANGE_WAITS_FOR_TERM_ENTRY);
+            self.append_no_op();
+            self.send_new_entries();
+            return Err(RaftError::ChangeInProgress {
+                index: self.log.last_index(),
+            });
+        }
+        let moved = self
+            .membership
+            .voters
+            .union(target.voters)
+            .minus(self.membership.voters.intersection(target.voters));
+        let next = match moved.len() <= 1 {
+            true => target,
+            false => {
+                mark(coverage::JOINT_CONSENSUS_ENTERED);
+                Membership {
+                    outgoing: self.membership.voters,
+                    ..target
+                }
+            }
+        };
+        let index = self.append_membership(next);
         self.check_invariants();
-        (index, self.current_term, true)
+        Ok(index)
+    }
+
+    /// Refuses a target that is joint, empty of voters, outside the
+    /// cluster's peers, or that makes a peer both voter and learner.
+    fn validate_change(&self, target: &Membership) -> Result<(), RaftError> {
+        let bad = |why: String| Err(RaftError::InvalidMembership(why));
+        if target.is_joint() {
+            return bad("the target must name its voters only (outgoing is empty)".into());
+        }
+        if target.voters.is_empty() {
+            return Err(RaftError::NoVoters);
+        }
+        if let Some(p) = target
+            .members()
+            .minus(PeerSet::first(self.config.peers))
+            .iter()
+            .next()
+        {
+            return Err(RaftError::UnknownPeer(p));
+        }
+        if !target.voters.intersection(target.learners).is_empty() {
+            let both = target.voters.intersection(target.learners);
+            return bad(format!(
+                "peers {both} cannot be voters and learners at once"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Appends `next` as a configuration entry, in effect at once, and sends it.
+    fn append_membership(&mut self, next: Membership) -> Index {
+        let index = self.log.last_index() + 1;
+        self.append_entry(Entry {
+            kind: EntryKind::Membership,
+            ..Entry::command(self.current_term, index, next.encode())
+        });
+        let me = self.config.id;
+        self.progress.get_mut(me).on_match(index);
+        self.maybe_commit();
+        self.send_new_entries();
+        index
+    }
+
+    /// True for a leader whose latest configuration is committed.
+    fn membership_committed(&self) -> bool {
+        self.role == Role::Leader && self.membership_index <= self.commit_index
+    }
+
+    /// A leader whose joint configuration committed leaves it: the new
+    /// voters alone (thesis 4.3).
+    fn leave_joint_when_committed(&mut self) {
+        if self.membership_committed() && self.membership.is_joint() {
+            mark(coverage::JOINT_CONSENSUS_LEFT);
+            self.append_membership(self.membership.leave_joint());
+        }
+    }
+
+    /// A leader that is no voter of its committed configuration steps down
+    /// (thesis 4.2.2: it managed the cluster until then without counting
+    /// itself in majorities).
+    fn step_down_when_removed(&mut self, now_ms: u64) {
+        if self.membership_committed() && !self.membership.is_joint() && !self.is_voter() {
+            mark(coverage::REMOVED_LEADER_STEPPED_DOWN);
+            self.become_follower(now_ms, self.current_term, None);
+        }
+    }
+
+    /// This peer votes in the configuration in effect.
+    fn is_voter(&self) -> bool {
+        self.membership.is_voter(self.config.id)
+    }
+
+    /// The configuration this peer follows now.
+    pub fn membership(&self) -> Membership {
+        self.membership
     }
 
     /// ReadIndex (thesis 6.4): confirm with one round of heartbeats that this
@@ -334,10 +497,7 @@ impl Raft {
         }
         if self.log.last_term() != self.current_term {
             mark(coverage::READ_INDEX_NO_OP);
-            let index = self.log.last_index() + 1;
-            let (term, command) = (self.current_term, Vec::new());
-            self.append_entry(Entry::command(term, index, command));
-            self.progress.get_mut(self.config.id).on_match(index);
+            self.append_no_op();
         }
         if self.holds_lease(now_ms)
             && self.log.term_at(self.commit_index) == Some(self.current_term)
@@ -355,6 +515,14 @@ impl Raft {
         self.confirm_reads();
         self.check_invariants();
         Ok(())
+    }
+
+    /// A leader's empty entry of its term (the service skips it), for what
+    /// waits on an entry of this term being committed.
+    fn append_no_op(&mut self) {
+        let index = self.log.last_index() + 1;
+        self.append_entry(Entry::command(self.current_term, index, Vec::new()));
+        self.progress.get_mut(self.config.id).on_match(index);
     }
 
     /// Lease reads: the lease is on and has not run out.
@@ -381,7 +549,7 @@ impl Raft {
         if self.rounds_sent.is_empty() {
             return; // no lease reads, or nothing new to count (every reply)
         }
-        let answered = self.progress.quorum_read_round();
+        let answered = self.progress.quorum_read_round(&self.membership);
         while let Some(&(round, sent_ms)) = self.rounds_sent.front() {
             if round > answered {
                 break;
@@ -402,7 +570,7 @@ impl Raft {
         }
         let confirmed = match mutant!(self, ReadIndexWithoutRound) {
             true => u64::MAX,
-            false => self.progress.quorum_read_round(),
+            false => self.progress.quorum_read_round(&self.membership),
         };
         let done = self
             .pending_reads
@@ -428,6 +596,9 @@ impl Raft {
         }
         if to == self.config.id {
             return Ok(());
+        }
+        if !self.membership.is_voter(to) {
+            return Err(RaftError::NotAVoter(to));
         }
         let deadline_ms = now_ms + self.config.election_timeout_min_ms;
         self.transfer = Some(Transfer { to, deadline_ms });
@@ -463,7 +634,8 @@ impl Raft {
             .log
             .term_at(index)
             .expect("committed index above the snapshot is in the log");
-        self.log.compact_to(index, term);
+        let (membership, _) = self.log.membership_at(index);
+        self.log.compact_to(index, term, membership);
         self.snapshot_data = data;
         self.snapshot_dirty = true;
         self.check_invariants();
@@ -496,6 +668,7 @@ impl Raft {
         let snapshot = std::mem::take(&mut self.snapshot_dirty).then(|| Snapshot {
             last_included_index: self.log.snapshot_index(),
             last_included_term: self.log.snapshot_term(),
+            membership: self.log.membership_at(self.log.snapshot_index()).0,
             data: self.snapshot_data.clone(),
         });
         // Entries now inside the snapshot are covered by it, so start after it.
@@ -634,7 +807,7 @@ impl Raft {
                     }
                 }
                 if current && reply.vote_granted {
-                    self.votes_granted[from] = true; // duplicates count once
+                    self.votes_granted = self.votes_granted.with(from); // duplicates count once
                     if self.has_quorum_of_votes() {
                         self.become_leader(now_ms);
                     }
@@ -723,7 +896,8 @@ impl Raft {
             pre_vote,
             leader_transfer,
         };
-        for peer in self.other_peers() {
+        let voters = self.membership.all_voters().without(self.config.id);
+        for peer in voters.iter() {
             self.send(peer, Message::RequestVote(args.clone()));
         }
     }
@@ -760,8 +934,8 @@ impl Raft {
         if self.role != Role::Follower || self.pre_vote_term != Some(term) {
             return; // a grant for a round we are no longer running
         }
-        self.pre_votes_granted[from] = true;
-        if quorum::has_majority(&self.pre_votes_granted) {
+        self.pre_votes_granted = self.pre_votes_granted.with(from);
+        if quorum::has_quorum(&self.membership, self.pre_votes_granted) {
             self.campaign(now_ms);
         }
     }
@@ -775,10 +949,9 @@ impl Raft {
         self.heard_leader_ms = None;
         let term = self.current_term + 1;
         self.pre_vote_term = Some(term);
-        self.pre_votes_granted = vec![false; self.config.peers];
-        self.pre_votes_granted[self.config.id] = true;
+        self.pre_votes_granted = PeerSet::EMPTY.with(self.config.id);
         self.reset_election_timer(now_ms);
-        if quorum::has_majority(&self.pre_votes_granted) {
+        if quorum::has_quorum(&self.membership, self.pre_votes_granted) {
             self.campaign(now_ms); // a one-peer cluster needs nobody's agreement
             return;
         }
@@ -878,6 +1051,7 @@ impl Raft {
             && first.index <= self.log.last_index()
         {
             self.log.truncate_from(first.index);
+            self.refresh_membership();
         }
         // Append what is new; truncate only at a real conflict. A stale or duplicated
         // AppendEntries whose entries all match changes nothing (truncating there could
@@ -895,6 +1069,7 @@ impl Raft {
                         self.commit_index
                     );
                     self.log.truncate_from(e.index);
+                    self.refresh_membership();
                 }
                 None => {}
             }
@@ -954,8 +1129,12 @@ impl Raft {
             }
         }
         if args.last_included_index > self.commit_index || stale_ok {
-            self.log
-                .compact_to(args.last_included_index, args.last_included_term);
+            self.log.compact_to(
+                args.last_included_index,
+                args.last_included_term,
+                args.membership,
+            );
+            self.refresh_membership();
             self.snapshot_data = args.data.clone();
             self.snapshot_dirty = true;
             self.commit_index = args.last_included_index;
@@ -1062,8 +1241,7 @@ impl Raft {
         self.voted_for = Some(self.config.id);
         self.hard_state_dirty = true;
         self.leader_id = None;
-        self.votes_granted = vec![false; self.config.peers];
-        self.votes_granted[self.config.id] = true;
+        self.votes_granted = PeerSet::EMPTY.with(self.config.id);
         self.reset_election_timer(now_ms);
         if self.has_quorum_of_votes() {
             self.become_leader(now_ms);
@@ -1087,6 +1265,8 @@ impl Raft {
         self.quorum_check_deadline_ms = now_ms + self.config.election_timeout_min_ms;
         // Announce ourselves at once so that other candidates stand down.
         self.broadcast_heartbeat(now_ms);
+        // A joint configuration an earlier leader committed is left now.
+        self.leave_joint_when_committed();
     }
 
     // ----- leader helpers -----
@@ -1104,7 +1284,7 @@ impl Raft {
         }
         // Every heartbeat carries whatever the follower lacks, so a lost message is
         // retried within one interval.
-        for peer in self.other_peers() {
+        for peer in self.replicas() {
             self.send_append(peer);
         }
     }
@@ -1126,6 +1306,7 @@ impl Raft {
                 leader_id: self.config.id,
                 last_included_index: self.log.snapshot_index(),
                 last_included_term: self.log.snapshot_term(),
+                membership: self.log.membership_at(self.log.snapshot_index()).0,
                 data: self.snapshot_data.clone(),
             })
         } else {
@@ -1160,7 +1341,7 @@ impl Raft {
     /// Figure 2 / Figure 8: commit N when a majority holds it and log[N] is of our term.
     /// Earlier-term entries become committed only indirectly, through such an N.
     fn maybe_commit(&mut self) {
-        let n = self.progress.quorum_match_index();
+        let n = self.progress.quorum_match_index(&self.membership);
         let of_our_term = self.log.term_at(n) == Some(self.current_term);
         if n > self.commit_index && !of_our_term {
             mark(coverage::OLD_TERM_NOT_COUNTED);
@@ -1170,12 +1351,17 @@ impl Raft {
             self.apply_committed();
         }
         self.confirm_reads();
+        self.leave_joint_when_committed();
     }
 
     // ----- common helpers -----
 
     fn append_entry(&mut self, entry: Entry) {
         let index = entry.index;
+        if entry.kind == EntryKind::Membership {
+            self.membership = Membership::decode(&entry.command).expect("a configuration decodes");
+            self.membership_index = index;
+        }
         self.log.append(entry);
         self.unstable_from = Some(self.unstable_from.map_or(index, |u| u.min(index)));
     }
@@ -1187,10 +1373,16 @@ impl Raft {
                 .log
                 .entry(index)
                 .expect("committed entries after the snapshot are in the log");
+            // A configuration is the peer's business: the service sees an
+            // empty command at its index.
+            let command = match e.kind {
+                EntryKind::Command => e.command.clone(),
+                EntryKind::Membership => Vec::new(),
+            };
             self.applies.push(ApplyMsg::Command {
                 index,
                 term: e.term,
-                command: e.command.clone(),
+                command,
             });
             self.last_applied = index;
         }
@@ -1220,10 +1412,11 @@ impl Raft {
 
     fn has_quorum_of_votes(&self) -> bool {
         if mutant!(self, QuorumOffByOne) {
-            let granted = self.votes_granted.iter().filter(|g| **g).count();
-            return 2 * granted >= self.votes_granted.len() - 1;
+            let voters = self.membership.voters;
+            let granted = voters.intersection(self.votes_granted).len();
+            return 2 * granted >= voters.len() - 1;
         }
-        quorum::has_majority(&self.votes_granted)
+        quorum::has_quorum(&self.membership, self.votes_granted)
     }
 
     fn reset_election_timer(&mut self, now_ms: u64) {
@@ -1234,9 +1427,20 @@ impl Raft {
         self.election_deadline_ms = now_ms + timeout;
     }
 
-    fn other_peers(&self) -> impl Iterator<Item = PeerId> + use<> {
-        let me = self.config.id;
-        (0..self.config.peers).filter(move |&p| p != me)
+    /// Everyone the leader replicates to: the members of the configuration
+    /// in effect (voters of both halves, learners), itself aside.
+    fn replicas(&self) -> impl Iterator<Item = PeerId> + use<> {
+        self.membership.members().without(self.config.id).iter()
+    }
+
+    /// The log was cut or replaced (a conflict, a snapshot): the
+    /// configuration in effect is found again in what is left.
+    fn refresh_membership(&mut self) {
+        let (membership, index) = self.log.membership_at(self.log.last_index());
+        if (membership, index) != (self.membership, self.membership_index) {
+            mark(coverage::MEMBERSHIP_ROLLED_BACK);
+        }
+        (self.membership, self.membership_index) = (membership, index);
     }
 
     fn send(&mut self, to: PeerId, msg: Message) {
@@ -1322,6 +1526,12 @@ fn validate_restored(config: &Config, r: &Restored) -> Result<(), RaftError> {
                     s.last_included_index, s.last_included_term
                 ));
             }
+            if !fits(config, &s.membership) {
+                return corrupt(format!(
+                    "snapshot configuration {} is not one of peers 0..{}",
+                    s.membership, config.peers
+                ));
+            }
             (s.last_included_index, s.last_included_term)
         }
         None => (0, 0),
@@ -1341,6 +1551,14 @@ fn validate_restored(config: &Config, r: &Restored) -> Result<(), RaftError> {
                 e.index
             ));
         }
+        if e.kind == EntryKind::Membership
+            && Membership::decode(&e.command).is_none_or(|m| !fits(config, &m))
+        {
+            return corrupt(format!(
+                "log entry {} holds no configuration of peers 0..{}",
+                e.index, config.peers
+            ));
+        }
         if e.term == 0 || e.term < prev_term || e.term > hs.current_term {
             return corrupt(format!(
                 "log entry {} has term {} (previous term {prev_term}, current_term {})",
@@ -1350,4 +1568,9 @@ fn validate_restored(config: &Config, r: &Restored) -> Result<(), RaftError> {
         prev_term = e.term;
     }
     Ok(())
+}
+
+/// A configuration with voters, all of them among the cluster's peers.
+fn fits(config: &Config, m: &Membership) -> bool {
+    !m.voters.is_empty() && m.members().minus(PeerSet::first(config.peers)).is_empty()
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{Entry, Index, PeerId, Term};
+use peer::Membership;
 
 /// The persistent scalars of Figure 2.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,6 +17,9 @@ pub struct HardState {
 pub struct Snapshot {
     pub last_included_index: Index,
     pub last_included_term: Term,
+    /// The configuration in effect at `last_included_index` (the snapshot
+    /// replaces the entries that held it).
+    pub membership: Membership,
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
 }

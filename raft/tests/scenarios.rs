@@ -9,6 +9,11 @@ use raft::{
     RaftError, Ready, RequestVoteArgs, Restored, Role, Snapshot,
 };
 
+/// The configuration of a fresh 3-peer cluster.
+fn three() -> raft::Membership {
+    raft::Membership::of_voters(raft::PeerSet::first(3))
+}
+
 fn entries(terms: &[u64]) -> Vec<Entry> {
     terms
         .iter()
@@ -512,6 +517,7 @@ fn a_snapshot_past_the_whole_log_then_entries_after_a_crash() {
     let snapshot = Snapshot {
         last_included_index: 5,
         last_included_term: 1,
+        membership: three(),
         data: vec![],
     };
     disk.write("raft-snapshot", &{
@@ -632,6 +638,7 @@ fn fresh_and_corrupt_disks() {
     let snap = Some(Snapshot {
         last_included_index: 5,
         last_included_term: 2,
+        membership: three(),
         data: vec![],
     });
     assert!(
@@ -641,6 +648,29 @@ fn fresh_and_corrupt_disks() {
             entries: entries(&[2])
         })
         .contains("index")
+    );
+    let mut outsider = entries(&[1]);
+    outsider[0].kind = raft::EntryKind::Membership;
+    outsider[0].command = raft::Membership::of_voters([0, 7].into_iter().collect()).encode();
+    assert!(
+        bad(Restored {
+            hard_state: hs.clone(),
+            snapshot: None,
+            entries: outsider
+        })
+        .contains("configuration")
+    );
+    let no_voters = Some(Snapshot {
+        membership: raft::Membership::default(),
+        ..snap.clone().unwrap()
+    });
+    assert!(
+        bad(Restored {
+            hard_state: hs.clone(),
+            snapshot: no_voters,
+            entries: vec![]
+        })
+        .contains("configuration")
     );
     assert!(
         bad(Restored {
@@ -708,6 +738,7 @@ fn install_snapshot_keeps_matching_suffix_and_ignores_old_snapshots() {
             leader_id: 0,
             last_included_index: index,
             last_included_term: term,
+            membership: three(),
             data: vec![index as u8],
         })
     };
@@ -752,6 +783,7 @@ fn install_snapshot_keeps_matching_suffix_and_ignores_old_snapshots() {
             leader_id: 0,
             last_included_index: 9,
             last_included_term: 2,
+            membership: three(),
             data: vec![],
         }),
     )
@@ -795,6 +827,7 @@ fn snapshot_beyond_commit_or_applied_is_an_error() {
         Some(Snapshot {
             last_included_index: 2,
             last_included_term: 1,
+            membership: three(),
             data: vec![7]
         })
     );
@@ -986,6 +1019,7 @@ fn log_store_persists_truncations_and_snapshots_in_one_ready() {
     let snap = Snapshot {
         last_included_index: 7,
         last_included_term: 2,
+        membership: three(),
         data: vec![1, 2, 3],
     };
     store.persist(&mut disk, &ready(vec![e(8, 2)], Some(snap.clone())));
@@ -1003,6 +1037,7 @@ fn log_store_persists_truncations_and_snapshots_in_one_ready() {
     let snap = Snapshot {
         last_included_index: 9,
         last_included_term: 2,
+        membership: three(),
         data: vec![],
     };
     store.persist(&mut disk, &ready(vec![], Some(snap)));
