@@ -24,6 +24,9 @@ pub enum RaftError {
     /// A membership change while an earlier one is not yet committed (or a
     /// joint configuration not yet left): one change at a time.
     ChangeInProgress { index: Index },
+    /// A new leader first commits an entry of its term (the one at `index`,
+    /// which it appended) before it takes a membership change.
+    TermEntryPending { index: Index },
     /// A membership change that would leave no voter.
     NoVoters,
     /// That peer is not a voter of the configuration in effect (a transfer
@@ -58,6 +61,10 @@ impl fmt::Display for RaftError {
             RaftError::ChangeInProgress { index } => write!(
                 f,
                 "a membership change (the entry at index {index}) is still under way: one change at a time"
+            ),
+            RaftError::TermEntryPending { index } => write!(
+                f,
+                "a new leader first commits an entry of its term (index {index}): try again once it has"
             ),
             RaftError::NoVoters => write!(f, "the change would leave no voters"),
             RaftError::NotAVoter(id) => {

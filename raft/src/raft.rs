@@ -89,6 +89,9 @@ pub struct Raft {
     /// when no entry in the log does). Once commit_index reaches it, the
     /// change is done and another may start.
     membership_index: Index,
+    /// The configuration in effect before `membership` (itself when the
+    /// log no longer tells).
+    previous_membership: Membership,
     /// When this peer last heard from a leader of its term (PreVote's stickiness:
     /// a follower that hears from a live leader does not help unseat it).
     heard_leader_ms: Option<u64>,
@@ -175,6 +178,7 @@ impl Raft {
             pre_votes_granted: PeerSet::EMPTY,
             membership,
             membership_index,
+            previous_membership: membership,
             heard_leader_ms: None,
             restored_vote: (hard_state.current_term, hard_state.voted_for),
             election_deadline_ms: 0,
@@ -203,6 +207,7 @@ impl Raft {
                 data: raft.snapshot_data.clone(),
             });
         }
+        raft.refresh_membership();
         raft.reset_election_timer(now_ms);
         Ok(raft)
     }
@@ -215,7 +220,7 @@ impl Raft {
         match self.role {
             Role::Leader => self.tick_leader(now_ms),
             Role::Follower | Role::Candidate => {
-                if now_ms >= self.election_deadline_ms && !self.is_voter() {
+                if now_ms >= self.election_deadline_ms && !self.may_campaign() {
                     // A learner, or a server outside the configuration,
                     // never campaigns (thesis 4.2.1): it waits for a leader.
                     mark(coverage::NON_VOTER_DID_NOT_CAMPAIGN);
@@ -385,11 +390,12 @@ impl Raft {
             // leader first commits an entry of its own term, so that no
             // change of a deposed leader's can still be decided behind it.
             mark(coverage::CHANGE_WAITS_FOR_TERM_ENTRY);
-            self.append_no_op();
-            self.send_new_entries();
-            return Err(RaftError::ChangeInProgress {
-                index: self.log.last_index(),
-            });
+            if self.log.last_term() != self.current_term {
+                self.append_no_op();
+                self.send_new_entries();
+            }
+            let index = self.log.last_index();
+            return Err(RaftError::TermEntryPending { index });
         }
         let moved = self
             .membership
@@ -479,6 +485,20 @@ impl Raft {
     /// This peer votes in the configuration in effect.
     fn is_voter(&self) -> bool {
         self.membership.is_voter(self.config.id)
+    }
+
+    /// A voter campaigns, and so does a peer that voted in the configuration
+    /// before an uncommitted one that leaves it out: otherwise a leader
+    /// deposed between appending its own removal (C_new, in effect at once)
+    /// and committing it could leave the cluster without a candidate that
+    /// can win, when the only log holding C_new is its own. It counts votes
+    /// in its latest configuration, which does not count it (thesis 4.2.2:
+    /// a leader can manage a cluster it is not part of), commits C_new, and
+    /// steps down.
+    fn may_campaign(&self) -> bool {
+        let me = self.config.id;
+        let pending = self.membership_index > self.commit_index;
+        self.is_voter() || (pending && self.previous_membership.is_voter(me))
     }
 
     /// The configuration this peer follows now.
@@ -769,7 +789,7 @@ impl Raft {
             Message::InstallSnapshot(args) => self.handle_install_snapshot(now_ms, from, args),
             Message::TimeoutNow(args) => {
                 // The leader of our term hands over (an older one's is stale).
-                if args.term == self.current_term {
+                if args.term == self.current_term && self.may_campaign() {
                     mark(coverage::TIMEOUT_NOW_CAMPAIGN);
                     self.campaign_for(now_ms, true);
                 }
@@ -1050,8 +1070,7 @@ impl Raft {
             && let Some(first) = entries.first()
             && first.index <= self.log.last_index()
         {
-            self.log.truncate_from(first.index);
-            self.refresh_membership();
+            self.truncate_log_from(first.index);
         }
         // Append what is new; truncate only at a real conflict. A stale or duplicated
         // AppendEntries whose entries all match changes nothing (truncating there could
@@ -1068,8 +1087,7 @@ impl Raft {
                         e.index,
                         self.commit_index
                     );
-                    self.log.truncate_from(e.index);
-                    self.refresh_membership();
+                    self.truncate_log_from(e.index);
                 }
                 None => {}
             }
@@ -1267,6 +1285,14 @@ impl Raft {
         self.broadcast_heartbeat(now_ms);
         // A joint configuration an earlier leader committed is left now.
         self.leave_joint_when_committed();
+        if self.membership_index > self.commit_index && self.log.last_term() != self.current_term {
+            // A configuration of an earlier term commits only under an
+            // entry of this one (Figure 8): without it an idle cluster could
+            // neither leave a joint configuration nor take a new change.
+            mark(coverage::CHANGE_WAITS_FOR_TERM_ENTRY);
+            self.append_no_op();
+            self.send_new_entries();
+        }
     }
 
     // ----- leader helpers -----
@@ -1359,6 +1385,7 @@ impl Raft {
     fn append_entry(&mut self, entry: Entry) {
         let index = entry.index;
         if entry.kind == EntryKind::Membership {
+            self.previous_membership = self.membership;
             self.membership = Membership::decode(&entry.command).expect("a configuration decodes");
             self.membership_index = index;
         }
@@ -1433,14 +1460,26 @@ impl Raft {
         self.membership.members().without(self.config.id).iter()
     }
 
-    /// The log was cut or replaced (a conflict, a snapshot): the
-    /// configuration in effect is found again in what is left.
+    /// The log was replaced by a snapshot: the configuration in effect is
+    /// found again in what is left.
     fn refresh_membership(&mut self) {
-        let (membership, index) = self.log.membership_at(self.log.last_index());
-        if (membership, index) != (self.membership, self.membership_index) {
+        (self.membership, self.membership_index) = self.log.membership_at(self.log.last_index());
+        let before = self
+            .membership_index
+            .saturating_sub(1)
+            .max(self.log.snapshot_index());
+        self.previous_membership = self.log.membership_at(before).0;
+    }
+
+    /// The log was cut from `index` (a conflict with the leader's): a
+    /// configuration appended there goes with it.
+    fn truncate_log_from(&mut self, index: Index) {
+        self.log.truncate_from(index);
+        let before = self.membership;
+        self.refresh_membership();
+        if self.membership != before {
             mark(coverage::MEMBERSHIP_ROLLED_BACK);
         }
-        (self.membership, self.membership_index) = (membership, index);
     }
 
     fn send(&mut self, to: PeerId, msg: Message) {

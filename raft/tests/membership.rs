@@ -40,7 +40,9 @@ fn change(c: &mut Cluster, leader: PeerId, to: Membership) -> u64 {
     for _ in 0..50 {
         match c.input(leader, |r, now| r.change_membership(now, to)) {
             Ok(index) => return index,
-            Err(RaftError::ChangeInProgress { .. }) => c.run_for(100),
+            Err(RaftError::ChangeInProgress { .. } | RaftError::TermEntryPending { .. }) => {
+                c.run_for(100)
+            }
             Err(e) => panic!("change to {to} refused: {e}"),
         }
     }
@@ -355,7 +357,7 @@ fn a_new_leader_commits_an_entry_of_its_term_before_any_change() {
     let r = c.input(leader, |r, now| {
         r.change_membership(now, target(&[0, 1, 2], &[3]))
     });
-    assert_eq!(r, Err(RaftError::ChangeInProgress { index: last + 1 }));
+    assert_eq!(r, Err(RaftError::TermEntryPending { index: last + 1 }));
     assert!(
         c.raft(leader).entry(last + 1).unwrap().command.is_empty(),
         "a no-op"
@@ -434,4 +436,84 @@ fn random_change(c: &mut Cluster, rng: &mut driver::Rng) {
         ..Membership::default()
     };
     let _ = c.input(leader, |r, now| r.change_membership(now, to));
+}
+
+/// The liveness hole of configurations that take effect when appended: a
+/// leader leaving a joint configuration appends C_new (which leaves it out)
+/// and is deposed before the only other voter of C_new has it. That voter
+/// cannot win (its log is behind), and the old leader would never campaign
+/// (not a voter of its latest configuration), but for the rule that a peer
+/// voting in the configuration before an uncommitted one still campaigns.
+#[test]
+fn a_deposed_leader_that_alone_holds_its_removal_still_campaigns() {
+    let joint = Membership {
+        voters: set(&[1]),
+        outgoing: set(&[0]),
+        learners: PeerSet::EMPTY,
+    };
+    let conf = |index: u64, m: Membership| raft::Entry {
+        kind: raft::EntryKind::Membership,
+        ..raft::Entry::command(1, index, m.encode())
+    };
+    let restored = |entries: Vec<raft::Entry>| {
+        Some(raft::Restored {
+            hard_state: raft::HardState {
+                current_term: 1,
+                voted_for: Some(0),
+            },
+            snapshot: None,
+            entries,
+        })
+    };
+    let old_leader = restored(vec![conf(1, joint), conf(2, joint.leave_joint())]);
+    let behind = restored(vec![conf(1, joint)]);
+    let only_zero = |id, n, seed| Config {
+        voters: set(&[0]),
+        pre_vote: false,
+        ..Config::new(id, n, seed)
+    };
+    let mut c = Cluster::from_restored(vec![old_leader, behind], 3, only_zero);
+    c.run_for(3_000);
+    let leader = c.check_one_leader();
+    assert_eq!(leader, 1, "C_new committed, the old leader stepped down");
+    assert_eq!(c.raft(0).role(), Role::Follower);
+    assert_eq!(c.raft(1).membership(), joint.leave_joint());
+    c.one(cmd(1), 1); // peer 0 is out: only peer 1 applies it
+}
+
+/// A leader removed by joint consensus steps down as soon as C_new commits,
+/// before its followers hear that it did. Their next leader inherits C_new
+/// uncommitted and, with no client about, must still commit it (under an
+/// empty entry of its term) and take the next change.
+#[test]
+fn an_idle_new_leader_commits_the_configuration_it_inherited() {
+    let mut c = Cluster::with_config(5, 16, three_of_five);
+    let leader = settled_leader(&mut c, 1);
+    change(&mut c, leader, target(&[0, 1, 2], &[3, 4]));
+    c.one(cmd(2), 5);
+    let others: Vec<PeerId> = (0..5).filter(|&p| p != leader).collect();
+    change(&mut c, leader, target(&others[..3], &[]));
+    c.run_for(2_000);
+    let next = c.check_one_leader();
+    assert_ne!(next, leader);
+    // No command from here on: only the peers' own entries.
+    change(&mut c, next, target(&others[..3], &[others[3]]));
+    settle(&mut c, target(&others[..3], &[others[3]]));
+}
+
+/// TimeoutNow makes a voter campaign at once; a learner, or a server outside
+/// the configuration, ignores it (it never campaigns).
+#[test]
+fn a_non_voter_ignores_timeout_now() {
+    let config = Config {
+        voters: set(&[0, 1]),
+        ..Config::new(2, 3, 1)
+    };
+    let mut r = raft::Raft::new(config, None, 0).unwrap();
+    let now = raft::Message::TimeoutNow(raft::TimeoutNowArgs {
+        term: 0,
+        leader_id: 0,
+    });
+    r.step(5, 0, now).unwrap();
+    assert_eq!((r.role(), r.current_term()), (Role::Follower, 0));
 }
