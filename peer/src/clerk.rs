@@ -152,6 +152,11 @@ impl Clerk {
             return Progress::Stale;
         }
         let n = self.config.servers;
+        // Hints are followed in every other round of n attempts only: a
+        // server removed from the configuration still names the leader it
+        // last heard, and two such servers can send a clerk back and forth
+        // between them for ever; a round without hints reaches every server.
+        let follow_hints = (cur.failures / n as u64).is_multiple_of(2);
         let next = match reply {
             Some(KvReply::Ok { value }) => {
                 self.leader = cur.server;
@@ -160,7 +165,7 @@ impl Clerk {
             }
             Some(KvReply::WrongLeader {
                 leader_hint: Some(h),
-            }) if h < n && h != cur.server => h,
+            }) if h < n && h != cur.server && follow_hints => h,
             _ => (cur.server + 1) % n,
         };
         cur.failures += 1;
@@ -213,6 +218,25 @@ mod tests {
         );
         let c4 = ck.begin(Op::Delete { key: "k".into() });
         assert_eq!((c4.server, c4.args.seq), (0, 2));
+    }
+
+    #[test]
+    fn stale_hints_that_point_at_each_other_do_not_trap_the_clerk() {
+        // Servers 0 and 1 were removed; each names the other as leader.
+        let mut ck = Clerk::new(3, ClerkConfig::new(5));
+        let mut call = ck.begin(Op::Get { key: "k".into() });
+        let mut visited = Vec::new();
+        while call.server < 2 {
+            visited.push(call.server);
+            let hint = Some(1 - call.server);
+            let reply = Some(KvReply::WrongLeader { leader_hint: hint });
+            let Progress::Retry(next) = ck.on_reply(call.call_no, reply) else {
+                panic!("must retry")
+            };
+            call = next;
+            assert!(visited.len() <= 10, "trapped: {visited:?}");
+        }
+        assert_eq!(call.server, 2, "after {visited:?}");
     }
 
     #[test]
