@@ -69,7 +69,10 @@ fn explore_runs_the_default_scenario_and_shards() {
 
 #[test]
 fn guided_exploration_lists_marks_never_reached_and_saves_bred_schedules() {
-    // raft-rs sets none of the peer marks: the summary says so.
+    // raft-rs sets none of the peer marks: the summary says so. (Seeds
+    // from 20: seed 13 is one where raft-rs, without PreVote, never elects
+    // again: a fast-clocked follower with a stale log keeps campaigning, and
+    // each higher term resets the others' election timers.)
     let corpus = scratch("guided-raftrs.jsonl");
     let o = lab(&[
         "--peer",
@@ -77,7 +80,7 @@ fn guided_exploration_lists_marks_never_reached_and_saves_bred_schedules() {
         "explore",
         "--guided",
         "--seeds",
-        "0..20",
+        "20..40",
         "--corpus",
         corpus.to_str().unwrap(),
     ]);
@@ -261,14 +264,15 @@ fn grade_prints_a_table_by_part() {
 /// are left, that the shrunk schedule still fails, and that the real Raft
 /// passes it. Returns the number of faults left.
 fn shrink_and_replay(method: &str) -> usize {
-    // The buggy variant grants votes without the up-to-date check; seed 5
-    // fails with a state machine safety violation under its generated faults.
+    // The buggy variant grants votes without the up-to-date check; seed 0
+    // fails with a state machine safety violation under its generated faults
+    // (seed 0 since the swarm drew membership changes and transfers too).
     let out = scratch(&format!("shrunk-{method}.json"));
     let o = lab(&[
         "shrink",
         "raft-nemesis-buggy-votes",
         "--seed",
-        "5",
+        "0",
         "--method",
         method,
         "--out",
@@ -291,7 +295,7 @@ fn shrink_and_replay(method: &str) -> usize {
         "replay",
         "raft-nemesis-buggy-votes",
         "--seed",
-        "5",
+        "0",
         "--schedule",
         out.to_str().unwrap(),
     ]);
@@ -301,13 +305,13 @@ fn shrink_and_replay(method: &str) -> usize {
         "the shrunk schedule still fails:\n{}",
         text(&replay)
     );
-    assert!(text(&replay).contains("FAILED raft-nemesis-buggy-votes seed=5"));
+    assert!(text(&replay).contains("FAILED raft-nemesis-buggy-votes seed=0"));
     // The real Raft survives the same schedule.
     let fixed = lab(&[
         "replay",
         "raft-nemesis",
         "--seed",
-        "5",
+        "0",
         "--schedule",
         out.to_str().unwrap(),
     ]);

@@ -160,6 +160,7 @@ fn cluster(setup: &Setup, seed: u64) -> Cluster {
         max_entries_per_append: Some(1),
         check_quorum: None,
         lease_reads: None,
+        voters: None,
     };
     let options = ClusterOptions {
         tuning,

@@ -17,6 +17,7 @@ pub mod nemesis;
 pub mod partial_partition;
 pub mod peers;
 pub mod raft_suite;
+pub mod reconfigure;
 pub mod scenarios;
 pub mod seeds;
 pub mod shrink;

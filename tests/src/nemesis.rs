@@ -104,6 +104,32 @@ pub enum FaultKind {
         /// Sync latency.
         latency_ms: u64,
     },
+    /// A membership change through the leader (servers added, removed or
+    /// replaced; a change of more than one voter is joint consensus),
+    /// asked again until the leader takes it or the fault ends. It is not
+    /// undone at the end; the heal gives every server its vote back.
+    Reconfigure {
+        /// The voters after the change.
+        voters: Vec<usize>,
+        /// The non-voting members after the change.
+        learners: Vec<usize>,
+    },
+    /// The leader hands its leadership to `to` (thesis 3.10).
+    TransferLeader {
+        /// The server that is to lead.
+        to: usize,
+    },
+}
+
+impl FaultKind {
+    /// The target of a [`FaultKind::Reconfigure`].
+    fn membership(voters: &[usize], learners: &[usize]) -> peer::Membership {
+        peer::Membership {
+            voters: voters.iter().copied().collect(),
+            learners: learners.iter().copied().collect(),
+            ..peer::Membership::default()
+        }
+    }
 }
 
 /// A whole fault schedule.
@@ -166,11 +192,19 @@ pub struct Tuning {
     /// older schedules: through the log).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_index: bool,
-    /// Reads served from the leader's lease (the `kv-lease` scenarios only:
-    /// the swarm's clocks drift beyond what a lease assumes).
+    /// Reads served from the leader's lease (with CheckQuorum and ReadIndex).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lease_reads: bool,
+    /// No clock drifts by more than this (parts per million): the
+    /// environment lease reads assume. The nemesis clamps every clock to it.
+    /// Absent: clocks drift as the faults say (the `kv-lease-beyond-bound`
+    /// hazard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_drift_ppm: Option<i64>,
 }
+
+/// The drift lease reads assume (the reference's `max_clock_drift_ppm`).
+pub const LEASE_DRIFT_BOUND_PPM: i64 = 100_000;
 
 /// A node's clock running fast (its timers fire early).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +237,22 @@ impl Tuning {
             check_quorum: Some(rng.random_bool(0.5)),
             read_index: rng.random_bool(0.5),
             lease_reads: false,
+            max_drift_ppm: None,
+        }
+        .with_lease_reads(rng)
+    }
+
+    /// Lease reads on half the seeds that have both CheckQuorum and
+    /// ReadIndex, with every clock held within the bound leases assume.
+    fn with_lease_reads(self, rng: &mut SimRng) -> Tuning {
+        let eligible = self.check_quorum == Some(true) && self.read_index;
+        match eligible && rng.random_bool(0.5) {
+            true => Tuning {
+                lease_reads: true,
+                max_drift_ppm: Some(LEASE_DRIFT_BOUND_PPM),
+                ..self
+            },
+            false => self,
         }
     }
 
@@ -246,6 +296,7 @@ impl Tuning {
             max_entries_per_append: Some(self.max_entries_per_append),
             check_quorum: self.check_quorum,
             lease_reads: Some(self.lease_reads),
+            voters: None,
         }
     }
 }
@@ -353,6 +404,10 @@ impl Schedule {
                 | FaultKind::ClockDrift { node, .. }
                 | FaultKind::SlowDisk { node, .. } => vec![*node],
                 FaultKind::OneWay { from, to } => from.iter().chain(to).copied().collect(),
+                FaultKind::Reconfigure { voters, learners } => {
+                    voters.iter().chain(learners).copied().collect()
+                }
+                FaultKind::TransferLeader { to } => vec![*to],
                 _ => vec![],
             };
             if let Some(n) = nodes.iter().find(|n| **n >= servers) {
@@ -406,7 +461,7 @@ pub struct Swarm {
     max_duration_ms: u64,
 }
 
-const KINDS: [&str; 13] = [
+const KINDS: [&str; 15] = [
     "partition",
     "one-way",
     "crash",
@@ -420,6 +475,8 @@ const KINDS: [&str; 13] = [
     "bridge-ring",
     "late-requests",
     "replayed-requests",
+    "membership",
+    "transfer",
 ];
 
 impl Swarm {
@@ -610,8 +667,32 @@ fn draw_fault(rng: &mut SimRng, swarm: &Swarm, servers: usize) -> FaultKind {
             node,
             latency_ms: rng.random_range(1..30),
         },
+        "membership" => draw_reconfigure(rng, servers),
+        "transfer" => FaultKind::TransferLeader { to: node },
         other => unreachable!("unknown fault kind {other}"),
     }
+}
+
+/// A membership of `servers`: one voter to all of them (most often a
+/// majority's worth or more), and some of the others as learners.
+fn draw_reconfigure(rng: &mut SimRng, servers: usize) -> FaultKind {
+    let count = match rng.random_bool(0.2) {
+        true => rng.random_range(1..=servers),
+        false => rng.random_range(servers.div_ceil(2)..=servers),
+    };
+    let mut order: Vec<usize> = (0..servers).collect();
+    for i in (1..servers).rev() {
+        order.swap(i, rng.random_range(0..=i));
+    }
+    let mut voters = order[..count].to_vec();
+    voters.sort_unstable();
+    let mut learners: Vec<usize> = order[count..]
+        .iter()
+        .copied()
+        .filter(|_| rng.random_bool(0.5))
+        .collect();
+    learners.sort_unstable();
+    FaultKind::Reconfigure { voters, learners }
 }
 
 /// What the nemesis has done and must undo; shared by its scheduled events.
@@ -635,7 +716,8 @@ impl Undo {
     /// Sets `node`'s clock to its base rate plus every drift fault on it.
     fn set_drift(&self, sim: &mut Sim, servers: &[NodeId], node: usize) {
         let on: i64 = self.drifts.get(&node).map_or(0, |d| d.iter().sum());
-        let ppm = (self.base.drift_ppm(node) + on).clamp(-900_000, 10_000_000);
+        let bound = self.base.max_drift_ppm.unwrap_or(10_000_000);
+        let ppm = (self.base.drift_ppm(node) + on).clamp(-bound.min(900_000), bound);
         sim.set_clock_drift(servers[node], ppm)
             .expect("a clamped drift");
     }
@@ -749,8 +831,21 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
             sim.set_sync_latency(servers[*node], latency_ms * MS)
                 .expect("node exists");
         }
+        FaultKind::Reconfigure { voters, learners } => {
+            let target = FaultKind::membership(voters, learners);
+            let until_ns = sim.now_ns() + RECONFIGURE_RETRY_NS;
+            drop(u);
+            crate::reconfigure::change(sim, servers.to_vec(), target, until_ns);
+        }
+        FaultKind::TransferLeader { to } => {
+            drop(u);
+            crate::reconfigure::transfer(sim, servers, *to);
+        }
     }
 }
+
+/// How long the nemesis keeps asking for a membership change.
+const RECONFIGURE_RETRY_NS: u64 = 2 * labsim::SEC;
 
 fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind) {
     record(sim, format!("end {kind:?}"));
@@ -827,6 +922,8 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
             sim.set_sync_latency(servers[*node], u.base.sync_latency_ns)
                 .expect("node exists");
         }
+        // Changes of membership and leadership are not undone.
+        FaultKind::Reconfigure { .. } | FaultKind::TransferLeader { .. } => {}
     }
 }
 
@@ -836,6 +933,11 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
 pub struct Base {
     sync_latency_ns: u64,
     fast_clock: Option<FastClock>,
+    /// The tuning's bound on every clock's drift, if any.
+    max_drift_ppm: Option<i64>,
+    /// The schedule changes the membership: the heal makes every server a
+    /// voter again.
+    reconfigures: bool,
 }
 
 impl Base {
@@ -844,13 +946,21 @@ impl Base {
         Base {
             sync_latency_ns: schedule.tuning.map_or(0, |t| t.sync_latency_ms * MS),
             fast_clock: schedule.tuning.and_then(|t| t.fast_clock),
+            max_drift_ppm: schedule.tuning.and_then(|t| t.max_drift_ppm),
+            reconfigures: schedule
+                .faults
+                .iter()
+                .any(|f| matches!(f.kind, FaultKind::Reconfigure { .. })),
         }
     }
 
     fn drift_ppm(&self, node: usize) -> i64 {
-        self.fast_clock
+        let ppm = self
+            .fast_clock
             .filter(|f| f.node == node)
-            .map_or(0, |f| f.ppm)
+            .map_or(0, |f| f.ppm);
+        let bound = self.max_drift_ppm.unwrap_or(i64::MAX);
+        ppm.clamp(-bound, bound)
     }
 
     /// Sets every server to it.
@@ -911,7 +1021,16 @@ pub fn heal_all(sim: &mut Sim, servers: &[NodeId], base: Base) {
             _ => {}
         }
     }
+    if base.reconfigures {
+        let everyone = peer::Membership::of_voters(peer::PeerSet::first(servers.len()));
+        let until_ns = sim.now_ns() + HEAL_RECONFIGURE_NS;
+        crate::reconfigure::change(sim, servers.to_vec(), everyone, until_ns);
+    }
 }
+
+/// How long the heal keeps asking for every server's vote back: the
+/// liveness limit, within which the cluster must also have converged.
+const HEAL_RECONFIGURE_NS: u64 = 15 * labsim::SEC;
 
 #[cfg(test)]
 mod tests {

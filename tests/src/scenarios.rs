@@ -151,8 +151,7 @@ fn raft_nemesis_schedule(seed: u64) -> Schedule {
     nemesis::generate(&mut rng, SERVERS, FAULT_SPAN_MS)
 }
 
-/// The drift lease reads assume (the reference's `max_clock_drift_ppm`).
-const LEASE_DRIFT_BOUND_PPM: i64 = 100_000;
+use crate::nemesis::LEASE_DRIFT_BOUND_PPM;
 
 /// kv-nemesis's schedule with lease reads, its clocks drifting by at most
 /// `limit_ppm` each (a fast clock of the tuning, and every drift fault).
@@ -161,6 +160,8 @@ fn lease_schedule(seed: u64, limit_ppm: i64) -> Schedule {
     let t = s.tuning.as_mut().expect("the swarm draws a tuning");
     t.read_index = true;
     t.lease_reads = true;
+    // The drifts are the scenario's own, within the bound or beyond it.
+    t.max_drift_ppm = None;
     t.check_quorum = Some(true);
     // Election timeouts past the KV server's 1 s request timeout, so that
     // a client whose write timed out at a cut-off leader can write through

@@ -224,18 +224,42 @@ impl Cluster {
         i: usize,
         to: usize,
     ) -> Result<Result<(), String>, Failure> {
-        let r = self.sim.with_node::<RaftNode, _>(i, |node, ctx| {
-            let now_ms = ctx.now_ns() / MS;
-            node.with_service_and_peer(ctx, |_, peer, _| peer.transfer_leadership(now_ms, to))
-        });
+        self.ask(i, |peer, now_ms| peer.transfer_leadership(now_ms, to))
+    }
+
+    /// Asks peer `i` to move the cluster to `target` (thesis chapter 4) and
+    /// returns the index of the configuration entry. Errors as for
+    /// [`Cluster::transfer_leadership`] (a refusal: not the leader, a change
+    /// under way, no voters, no such feature).
+    pub fn change_membership(
+        &mut self,
+        i: usize,
+        target: peer::Membership,
+    ) -> Result<Result<Index, String>, Failure> {
+        self.ask(i, |peer, now_ms| peer.change_membership(now_ms, target))
+    }
+
+    /// Runs one of the peer's optional inputs on peer `i`: the run's error
+    /// outside, the peer's refusal inside.
+    fn ask<R>(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut dyn peer::Peer, u64) -> Result<R, peer::PeerError>,
+    ) -> Result<Result<R, String>, Failure> {
+        let r = super::node::with_any_peer(&mut self.sim, i, f);
         if let Some(v) = self.sim.violation() {
             return Err(self.sim_err(SimError::Violation(v.clone())));
         }
-        Ok(match r.flatten() {
-            Some(Ok(())) => Ok(()),
-            Some(Err(e)) => Err(e.to_string()),
+        Ok(match r {
+            Some(r) => r.map_err(|e| e.to_string()),
             None => Err(format!("peer {i} is not running")),
         })
+    }
+
+    /// The configuration peer `i` follows (None if crashed or if its peer
+    /// does not report one).
+    pub fn membership(&self, i: usize) -> Option<peer::Membership> {
+        super::node::any_status(&self.sim, i).and_then(|s| s.membership)
     }
 
     /// `rf.GetState()` of peer `i`; None if crashed.

@@ -47,6 +47,9 @@ pub struct RaftTuning {
     pub check_quorum: Option<bool>,
     /// Lease reads on or off (`None`: the peer's default).
     pub lease_reads: Option<bool>,
+    /// The voters the cluster starts with (`None`: every server); the
+    /// others wait as spares until a membership change adds them.
+    pub voters: Option<peer::PeerSet>,
 }
 
 impl Default for RaftTuning {
@@ -60,6 +63,7 @@ impl Default for RaftTuning {
             max_entries_per_append: c.max_entries_per_append,
             check_quorum: c.check_quorum,
             lease_reads: c.lease_reads,
+            voters: c.voters,
         }
     }
 }
@@ -367,6 +371,17 @@ impl<S: Service> PeerNode<S> {
         r
     }
 
+    /// Runs `f` on the peer alone with the time now (a membership change, a
+    /// leadership transfer), then drives its Ready. None if it is not running.
+    pub fn with_peer<R>(
+        &mut self,
+        ctx: &mut labrpc::Ctx<'_>,
+        f: impl FnOnce(&mut dyn Peer, u64) -> R,
+    ) -> Option<R> {
+        let now = now_ms(ctx);
+        self.with_service_and_peer(ctx, |_, peer, _| f(peer, now))
+    }
+
     /// Runs `f` on the service and the peer (a client request, say), then
     /// drives the peer's Ready. None if the peer is not running.
     pub fn with_service_and_peer<R>(
@@ -446,9 +461,13 @@ impl<S: Service> PeerNode<S> {
         let peer = self.peer.as_ref()?;
         let status = peer.status();
         let (term, is_leader) = status.get_state();
-        self.oracle
-            .borrow_mut()
-            .observe_role(self.id, term, is_leader, status.voted_for);
+        self.oracle.borrow_mut().observe_role(
+            self.id,
+            term,
+            is_leader,
+            status.voted_for,
+            status.membership,
+        );
         let (role, commit) = (status.role, status.commit_index);
         let (was, committed) = std::mem::replace(&mut self.last_observed, (role, commit));
         let moment = match role {
@@ -840,6 +859,7 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
             max_entries_per_append: tuning.max_entries_per_append,
             check_quorum: tuning.check_quorum,
             lease_reads: tuning.lease_reads,
+            voters: tuning.voters,
             ..PeerConfig::new(id, self.peers, rand::RngExt::random(ctx.rng()))
         };
         self.oracle.borrow_mut().restarted(id);
@@ -913,4 +933,33 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
         self.installing = false;
         self.pump(ctx);
     }
+}
+
+/// Runs `f` on the peer of server `node` (a Raft tester's or a KV server's)
+/// with the time now, then drives its Ready: how the nemesis and the suites
+/// reach a peer without knowing the service on top. None if it is not up.
+pub fn with_any_peer<R>(
+    sim: &mut labrpc::Sim,
+    node: NodeId,
+    f: impl FnOnce(&mut dyn Peer, u64) -> R,
+) -> Option<R> {
+    let mut f = Some(f);
+    let r = sim.with_node::<RaftNode, _>(node, |n, ctx| n.with_peer(ctx, f.take().expect("once")));
+    match (r, f) {
+        (Some(r), _) => r,
+        (None, Some(f)) => sim
+            .with_node::<crate::kv_suite::server::KvNode, _>(node, |n, ctx| n.with_peer(ctx, f))
+            .flatten(),
+        (None, None) => None,
+    }
+}
+
+/// The status of server `node`'s peer, whatever the service on top.
+pub fn any_status(sim: &labrpc::Sim, node: NodeId) -> Option<peer::Status> {
+    let raft = sim.node::<RaftNode>(node).and_then(|n| n.peer());
+    let kv = || {
+        sim.node::<crate::kv_suite::server::KvNode>(node)
+            .and_then(|n| n.peer())
+    };
+    raft.or_else(kv).map(|p| p.status())
 }

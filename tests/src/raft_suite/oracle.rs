@@ -98,6 +98,7 @@ impl Oracle {
         term: Term,
         is_leader: bool,
         voted_for: Option<PeerId>,
+        membership: Option<peer::Membership>,
     ) {
         if !is_leader {
             return;
@@ -115,7 +116,7 @@ impl Oracle {
                 self.leaders.insert(term, peer);
                 // A peer that reports its votes voted for itself as candidate.
                 if voted_for == Some(peer) {
-                    self.check_elected(peer, term);
+                    self.check_elected(peer, term, membership);
                 }
             }
         }
@@ -178,19 +179,20 @@ impl Oracle {
     }
 
     /// Election Safety rests on a majority of votes: `leader` won `term` with
-    /// a majority of the votes cast in that term (its own included).
-    fn check_elected(&mut self, leader: PeerId, term: Term) {
+    /// a majority of the votes cast in that term (its own included), counted
+    /// in the configuration it follows (both halves of a joint one); a peer
+    /// that reports none counts every peer a voter.
+    fn check_elected(&mut self, leader: PeerId, term: Term, membership: Option<peer::Membership>) {
         let n = self.logs.len();
-        let mut voters: Vec<PeerId> = self.votes.get(&term).map_or(vec![], |v| {
+        let granted: peer::PeerSet = self.votes.get(&term).map_or(peer::PeerSet::EMPTY, |v| {
             (0..n).filter(|p| v[*p] == Some(leader)).collect()
         });
-        if !voters.contains(&leader) {
-            voters.push(leader);
-            voters.sort_unstable();
-        }
-        if voters.len() < peer::majority(n) {
+        let granted = granted.with(leader);
+        let membership =
+            membership.unwrap_or_else(|| peer::Membership::of_voters(peer::PeerSet::first(n)));
+        if !membership.is_quorum(granted) {
             self.fail(format!(
-                "peer {leader} became leader of term {term} with the votes of {voters:?} only, not a majority of {n}"
+                "peer {leader} became leader of term {term} with the votes of {granted} only, not a majority of {membership}"
             ));
         }
     }
@@ -361,25 +363,58 @@ mod figure2_tests {
         elected.promise(2, 3, Some(1));
         elected.promise(4, 3, Some(1));
         elected.promise(3, 2, Some(1)); // a vote of another term does not count
-        elected.observe_role(1, 3, true, Some(1));
+        elected.observe_role(1, 3, true, Some(1), None);
         assert_eq!(elected.violation(), None, "peers 1 (itself), 2 and 4");
 
         let mut short = Oracle::new(5);
         short.promise(2, 3, Some(1));
         short.promise(3, 2, Some(1));
-        short.observe_role(1, 3, true, Some(1));
+        short.observe_role(1, 3, true, Some(1), None);
         let v = short.violation().unwrap();
         assert!(
-            v.contains("leader of term 3 with the votes of [1, 2] only"),
+            v.contains("leader of term 3 with the votes of {1,2} only"),
             "{v}"
         );
 
         let mut silent = Oracle::new(5);
-        silent.observe_role(1, 3, true, None);
+        silent.observe_role(1, 3, true, None, None);
         assert_eq!(
             silent.violation(),
             None,
             "a peer that reports no votes is not judged on them"
         );
+    }
+
+    #[test]
+    fn a_majority_is_one_of_the_configuration_the_leader_follows() {
+        use peer::{Membership, PeerSet};
+        let three: PeerSet = [0, 1, 2].into_iter().collect();
+        let joint = Membership {
+            voters: [2, 3, 4].into_iter().collect(),
+            outgoing: three,
+            learners: PeerSet::EMPTY,
+        };
+        // Votes of 2 and 3: a majority of {2,3,4} (and 2 of 5 overall) but
+        // not of the outgoing {0,1,2}.
+        let mut half = Oracle::new(5);
+        half.promise(3, 4, Some(2));
+        half.observe_role(2, 4, true, Some(2), Some(joint));
+        let v = half.violation().unwrap();
+        assert!(
+            v.contains("not a majority of voters={2,3,4}&&{0,1,2}"),
+            "{v}"
+        );
+        // Votes of 0 and 1 make it a majority of both halves.
+        let mut both = Oracle::new(5);
+        for p in [0, 1, 3] {
+            both.promise(p, 4, Some(2));
+        }
+        both.observe_role(2, 4, true, Some(2), Some(joint));
+        assert_eq!(both.violation(), None);
+        // Two of three voters win even when five peers exist.
+        let mut small = Oracle::new(5);
+        small.promise(1, 2, Some(0));
+        small.observe_role(0, 2, true, Some(0), Some(Membership::of_voters(three)));
+        assert_eq!(small.violation(), None);
     }
 }
