@@ -200,6 +200,10 @@ transcripts!(
     check_quorum,
     snapshot,
     lease,
+    confchange_add_learner,
+    confchange_joint,
+    confchange_refusals,
+    confchange_rollback,
 );
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use raft::PeerId;
+use raft::{PeerId, PeerSet};
 
 /// `name pos1 pos2 key=value ...`, split on whitespace.
 pub struct Args {
@@ -65,6 +65,23 @@ impl Args {
             [id] => Ok(*id),
             _ => Err("takes exactly one peer id".into()),
         }
+    }
+
+    /// The peer set of `key` (`key=0,1,2`; `key=` is the empty set), if given.
+    /// Ids beyond the cluster's peers are kept (a `PeerSet` holds ids below 64),
+    /// so that a transcript can show how a peer refuses them.
+    pub fn set(&self, key: &str) -> Result<Option<PeerSet>, String> {
+        let Some((_, v)) = self.kv.iter().rev().find(|(k, _)| k == key) else {
+            return Ok(None);
+        };
+        let ids = v.split(',').filter(|w| !w.is_empty());
+        let parse = |w: &str| match w.parse::<PeerId>() {
+            Ok(id) if id < 64 => Ok(id),
+            _ => Err(format!("{key}={v}: {w:?} is not a peer id")),
+        };
+        ids.map(parse)
+            .collect::<Result<PeerSet, String>>()
+            .map(Some)
     }
 
     /// The peer id of `key`, which must be given (may name a peer beyond `0..peers`

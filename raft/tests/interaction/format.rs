@@ -1,17 +1,28 @@
 //! How the transcripts print messages, entries and Readies. Field names are Figure 2's
 //! (camelCase, as in the paper). To keep lines short, `readRound` (ReadIndex's round
 //! counter) is printed only once it is non-zero, and `leaderTransfer` only when set.
+//! A configuration (a membership entry's, a snapshot's) is printed as its fields:
+//! `voters={0,1,2} learners={3}`, and during joint consensus `voters={2,3,4}&&{0,1,2}`
+//! (the new voters, then the old ones).
 
-use raft::{ApplyMsg, Entry, Message, PeerId, Ready};
+use raft::{ApplyMsg, Entry, EntryKind, Membership, Message, PeerId, Ready};
 
 /// A command as text (commands in the transcripts are short strings; a no-op is `""`).
 pub fn text(bytes: &[u8]) -> String {
     format!("{:?}", String::from_utf8_lossy(bytes))
 }
 
-/// `index@tTERM "command"`: entry 2 of term 1 holding "x" is `2@t1 "x"`.
+/// `index@tTERM "command"`: entry 2 of term 1 holding "x" is `2@t1 "x"`; a
+/// configuration entry is `index@tTERM conf voters={...} [learners={...}]`.
 pub fn entry(e: &Entry) -> String {
-    format!("{}@t{} {}", e.index, e.term, text(&e.command))
+    let body = match e.kind {
+        EntryKind::Command => text(&e.command),
+        EntryKind::Membership => match Membership::decode(&e.command) {
+            Some(m) => format!("conf {m}"),
+            None => format!("conf (undecodable) {}", text(&e.command)),
+        },
+    };
+    format!("{}@t{} {body}", e.index, e.term)
 }
 
 fn entries(es: &[Entry]) -> String {
@@ -69,10 +80,11 @@ pub fn message(from: PeerId, to: PeerId, msg: &Message) -> String {
             read_round(r.read_round)
         ),
         Message::InstallSnapshot(a) => format!(
-            "InstallSnapshot term={} lastIncludedIndex={} lastIncludedTerm={} data={}",
+            "InstallSnapshot term={} lastIncludedIndex={} lastIncludedTerm={} {} data={}",
             a.term,
             a.last_included_index,
             a.last_included_term,
+            a.membership,
             text(&a.data)
         ),
         Message::InstallSnapshotReply(r) => format!(
@@ -108,9 +120,10 @@ pub fn ready(id: PeerId, rd: &Ready, sent: &[bool]) -> Vec<String> {
     }
     if let Some(s) = &rd.snapshot {
         out.push(format!(
-            "Snapshot {}@t{} data={}",
+            "Snapshot {}@t{} {} data={}",
             s.last_included_index,
             s.last_included_term,
+            s.membership,
             text(&s.data)
         ));
     }

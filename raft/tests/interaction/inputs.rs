@@ -1,7 +1,8 @@
 //! Commands that feed a service's inputs to one peer: a command, a read, a leadership
-//! transfer, a snapshot.
+//! transfer, a membership change, a snapshot.
 
 use super::{Args, Env};
+use raft::{Membership, PeerId, PeerSet};
 
 impl Env {
     pub(super) fn propose(&mut self, args: &Args) -> Result<(), String> {
@@ -32,6 +33,46 @@ impl Env {
         let r = self.input(from, |r, now| r.transfer_leadership(now, to));
         self.say_result(r);
         Ok(())
+    }
+
+    /// `add-learner leader=ID id=ID`: the leader's current voters, its learners and `id`.
+    pub(super) fn add_learner(&mut self, args: &Args) -> Result<(), String> {
+        args.allow(0, &["leader", "id"])?;
+        let leader = args.peer("leader", self.peers(), false)?;
+        let id = args.peer("id", self.peers(), true)?;
+        if id >= 64 {
+            return Err(format!("id={id}: a peer set holds ids below 64"));
+        }
+        let current = self.nodes[leader].raft.membership();
+        let target = Membership {
+            voters: current.voters,
+            outgoing: PeerSet::EMPTY,
+            learners: current.learners.with(id),
+        };
+        self.change_to(leader, target);
+        Ok(())
+    }
+
+    /// `change-membership leader=ID voters=... [learners=...]`.
+    pub(super) fn change_membership(&mut self, args: &Args) -> Result<(), String> {
+        args.allow(0, &["leader", "voters", "learners"])?;
+        let leader = args.peer("leader", self.peers(), false)?;
+        let target = Membership {
+            voters: args.set("voters")?.ok_or("voters= is required")?,
+            outgoing: PeerSet::EMPTY,
+            learners: args.set("learners")?.unwrap_or_default(),
+        };
+        self.change_to(leader, target);
+        Ok(())
+    }
+
+    /// Asks `leader` to move to `target`; says the entry's index or the refusal.
+    fn change_to(&mut self, leader: PeerId, target: Membership) {
+        let r = self.input(leader, |r, now| r.change_membership(now, target));
+        match r {
+            Ok(index) => self.say(format!("index={index}")),
+            Err(e) => self.say(format!("error: {e}")),
+        }
     }
 
     pub(super) fn snapshot(&mut self, args: &Args) -> Result<(), String> {

@@ -4,9 +4,11 @@
 //! told, messages move only when delivered, and Readies are handled only when asked.
 //!
 //! Commands (peer ids are `0..n`; `[...]` is optional):
-//! - `add-nodes n=3 [pre-vote=true] [check-quorum=true] [lease-reads=true] [seed=5]`:
-//!   the cluster (once), each peer with `raft::Config::new(id, n, seed)` and the switches
-//!   given (all off by default, plain Raft); prints each peer's status.
+//! - `add-nodes n=3 [voters=0,1,2] [pre-vote=true] [check-quorum=true] [lease-reads=true]
+//!   [seed=5]`: the cluster (once), each peer with `raft::Config::new(id, n, seed)`, the
+//!   initial voters given (all peers by default; the others start outside the
+//!   configuration and never campaign) and the switches given (all off by default,
+//!   plain Raft); prints each peer's status.
 //! - `campaign ID`: the clock jumps to ID's election deadline (if it is later), and ID
 //!   ticks: it times out and campaigns (with PreVote, it first asks for pre-votes).
 //! - `tick ID... [ms=N]`: the clock moves N ms on (without `ms`, to the earliest next
@@ -20,6 +22,11 @@
 //! - `propose ID DATA`: 6.824's Start(DATA) on ID; prints (index, term, isLeader).
 //! - `read-index ID ctx=N`: ReadIndex on ID.
 //! - `transfer-leader from=ID to=ID`: leadership transfer (`to` may name no peer).
+//! - `add-learner leader=ID id=ID`: asks ID to change the membership to its current
+//!   voters, with `id` added to its learners; prints the entry's index or the error.
+//! - `change-membership leader=ID voters=0,1,2 [learners=3,4]`: asks ID to change the
+//!   membership to these voters and learners (`voters=` is none, learners default to
+//!   none); prints the entry's index or the error.
 //! - `snapshot ID [index=N]`: the service of ID snapshots its state through N (default:
 //!   all it applied).
 //! - `isolate ID`, `heal`: cut every link of ID / restore all links. A message crosses
@@ -28,7 +35,8 @@
 //!   `drop from=ID to=ID`: drop the messages waiting on that link.
 //! - `status [ID...]`, `log ID`: what a peer holds.
 //!
-//! Whenever an input changes a peer's role, term or leader, a line says so at once.
+//! Whenever an input changes a peer's role, term or leader, a line says so at once; and
+//! one whenever it changes the configuration the peer uses (the latest in its log).
 //! To add a command, add a row to [`COMMANDS`] and a method.
 
 mod args;
@@ -39,7 +47,7 @@ mod views;
 use std::collections::BTreeSet;
 
 use args::Args;
-use raft::{ApplyMsg, Config, Index, Message, PeerId, Raft, Role, Term};
+use raft::{ApplyMsg, Config, Index, Membership, Message, PeerId, PeerSet, Raft, Role, Term};
 
 /// A command's handler: reads its arguments, prints with [`Env::say`]. An `Err` is a
 /// mistake in the transcript (not an output), and fails the test at its line.
@@ -55,6 +63,8 @@ const COMMANDS: &[(&str, Handler)] = &[
     ("propose", Env::propose),
     ("read-index", Env::read_index),
     ("transfer-leader", Env::transfer_leader),
+    ("add-learner", Env::add_learner),
+    ("change-membership", Env::change_membership),
     ("snapshot", Env::snapshot),
     ("isolate", Env::isolate),
     ("heal", Env::heal),
@@ -80,6 +90,8 @@ struct Node {
     raft: Raft,
     /// (role, term, leader) as last printed.
     shown: (Role, Term, Option<PeerId>),
+    /// The configuration the peer uses, as last printed.
+    shown_membership: Membership,
     service: Service,
 }
 
@@ -160,10 +172,15 @@ impl Env {
     }
 
     /// Feeds an input to peer `id` at the current time, then says what changed in its
-    /// role, term or leader.
+    /// role, term, leader or configuration.
     fn input<R>(&mut self, id: PeerId, f: impl FnOnce(&mut Raft, u64) -> R) -> R {
         let now = self.now_ms;
         let r = f(&mut self.nodes[id].raft, now);
+        let membership = self.nodes[id].raft.membership();
+        if membership != self.nodes[id].shown_membership {
+            self.nodes[id].shown_membership = membership;
+            self.say(format!("{id} now uses configuration {membership}"));
+        }
         let raft = &self.nodes[id].raft;
         let state = (raft.role(), raft.current_term(), raft.leader_id());
         if state != self.nodes[id].shown {
@@ -191,27 +208,38 @@ impl Env {
     // ----- commands: the cluster and time -----
 
     fn add_nodes(&mut self, args: &Args) -> Result<(), String> {
-        args.allow(0, &["n", "pre-vote", "check-quorum", "lease-reads", "seed"])?;
+        args.allow(
+            0,
+            &[
+                "n",
+                "voters",
+                "pre-vote",
+                "check-quorum",
+                "lease-reads",
+                "seed",
+            ],
+        )?;
         if !self.nodes.is_empty() {
             return Err("the cluster already exists".into());
         }
         let n: usize = args.need("n")?;
         // The default seed has peer 0 time out first, so that it tends to lead.
         let seed: u64 = args.get("seed")?.unwrap_or(5);
+        let voters = args.set("voters")?.unwrap_or(PeerSet::first(n.min(64)));
         for id in 0..n {
             let config = Config {
+                voters,
                 pre_vote: args.get("pre-vote")?.unwrap_or(false),
                 check_quorum: args.get("check-quorum")?.unwrap_or(false),
                 lease_reads: args.get("lease-reads")?.unwrap_or(false),
                 ..Config::new(id, n, seed)
             };
             let raft = Raft::new(config, None, self.now_ms).map_err(|e| e.to_string())?;
-            let shown = (raft.role(), raft.current_term(), raft.leader_id());
-            let service = Service::default();
             self.nodes.push(Node {
+                shown: (raft.role(), raft.current_term(), raft.leader_id()),
+                shown_membership: raft.membership(),
                 raft,
-                shown,
-                service,
+                service: Service::default(),
             });
         }
         let c = self.nodes[0].raft.config().clone();

@@ -4,17 +4,20 @@ use super::{Args, Env, format};
 use raft::{PeerId, Role};
 
 impl Env {
-    /// `ID: Role term= vote= leader= commit= applied= last=INDEX@tTERM deadline=`, the
-    /// deadline being when the peer next needs a tick (a follower's election timeout, a
-    /// leader's heartbeat); a leader adds each follower's matchIndex and nextIndex.
+    /// `ID: Role term= vote= leader= commit= applied= last=INDEX@tTERM deadline=
+    /// voters= [learners=]`, the deadline being when the peer next needs a tick (a
+    /// follower's election timeout, a leader's heartbeat) and the voters and learners
+    /// the configuration it uses (the latest in its log); a leader adds the matchIndex
+    /// and nextIndex of each other member of its configuration.
     pub(super) fn status(&mut self, args: &Args) -> Result<(), String> {
         args.allow(usize::MAX, &[])?;
         for id in self.ids_or_all(args)? {
             let line = self.status_line(id);
             self.say(line);
             let raft = &self.nodes[id].raft;
+            let members = raft.membership().members();
             let progress: Vec<String> = (0..self.peers())
-                .filter(|&p| p != id && raft.role() == Role::Leader)
+                .filter(|&p| p != id && members.contains(p) && raft.role() == Role::Leader)
                 .filter_map(|p| raft.progress_of(p).map(|(next, m)| (p, next, m)))
                 .map(|(p, next, m)| format!("  {p}: matchIndex={m} nextIndex={next}"))
                 .collect();
@@ -42,7 +45,7 @@ impl Env {
         if r.snapshot_index() > 0 {
             line += &format!(" snapshot={}@t{}", r.snapshot_index(), r.snapshot_term());
         }
-        line + &format!(" deadline={}ms", r.next_deadline_ms())
+        line + &format!(" deadline={}ms {}", r.next_deadline_ms(), r.membership())
     }
 
     /// The log of a peer, entry by entry, after its snapshot if it has one.
