@@ -19,7 +19,8 @@ pub enum ReadMode {
     /// ReadIndex (Raft thesis 6.4): the leader confirms it still leads with a
     /// round of heartbeats, then the read is served from the state applied
     /// through the commit index it had: linearizable, and nothing in the log.
-    /// A peer without ReadIndex serves reads through the log instead.
+    /// A peer without ReadIndex refuses every Get ([`KvReply::Refused`],
+    /// nothing applied): a read mode is not silently swapped for another.
     ReadIndex,
     /// From the local state, at once, by any server that believes it is leader,
     /// without confirming that it still is. NOT linearizable: a deposed leader
@@ -123,8 +124,6 @@ pub struct KvServer {
     /// ReadIndex Gets, by the ctx their read was asked with.
     reads: BTreeMap<u64, Read>,
     next_read_ctx: u64,
-    /// Gets served through the log because the peer has no ReadIndex.
-    reads_through_log: u64,
     replies: Vec<(RequestId, KvReply)>,
     snapshots_taken: u64,
 }
@@ -169,7 +168,15 @@ impl KvServer {
         }
         if let (ReadMode::ReadIndex, Op::Get { key }) = (self.config.read_mode, &args.op) {
             let ctx = self.next_read_ctx;
-            if peer.read_index(now_ms, ctx).is_ok() {
+            let asked = peer.read_index(now_ms, ctx);
+            if let Err(e) = &asked
+                && e.is_unsupported()
+            {
+                let why = format!("Get in ReadIndex mode: {e}; serve reads through the log");
+                self.replies.push((id, KvReply::Refused { why }));
+                return;
+            }
+            if asked.is_ok() {
                 self.next_read_ctx += 1;
                 let deadline_ms = now_ms + self.config.request_timeout_ms;
                 let key = key.clone();
@@ -183,7 +190,6 @@ impl KvServer {
                 self.reads.insert(ctx, read);
                 return;
             }
-            self.reads_through_log += 1;
         }
         let (index, entry_term, started) = peer.start(now_ms, args.encode());
         if !started {
@@ -441,11 +447,6 @@ impl KvServer {
     pub fn waiting(&self) -> usize {
         self.waiting.len() + self.reads.len()
     }
-
-    /// Gets served through the log in ReadIndex mode, the peer having none.
-    pub fn reads_through_log(&self) -> u64 {
-        self.reads_through_log
-    }
 }
 
 impl KvStateMachine for KvServer {
@@ -534,7 +535,6 @@ mod tests {
         let value = "1".to_string();
         assert_eq!(kv.take_replies().pop(), Some((2, KvReply::Ok { value })));
         assert_eq!(raft.status().last_index, last, "a read is not in the log");
-        assert_eq!(kv.reads_through_log(), 0);
     }
 
     #[test]

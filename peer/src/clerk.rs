@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! let call = clerk.begin(op);      send call.args to call.server (after call.delay_ms)
-//! on reply/fail: clerk.on_reply(call_no, outcome) -> Progress::{Done, Retry, Stale}
+//! on reply/fail: clerk.on_reply(call_no, outcome) -> Progress::{Done, Retry, Refused, Stale}
 //! ```
 
 use crate::kv::{ClientId, KvArgs, KvReply, Op, Seq};
@@ -56,6 +56,9 @@ pub enum Progress {
     Done(String),
     /// Try again with this call.
     Retry(Call),
+    /// A server refused the operation for good (it took no effect): the
+    /// caller gets this error. The clerk is free for the next operation.
+    Refused(String),
     /// The outcome was for an attempt that no longer matters: nothing to do.
     Stale,
 }
@@ -163,6 +166,10 @@ impl Clerk {
                 self.current = None;
                 return Progress::Done(value);
             }
+            Some(KvReply::Refused { why }) => {
+                self.current = None;
+                return Progress::Refused(why);
+            }
             Some(KvReply::WrongLeader {
                 leader_hint: Some(h),
             }) if h < n && h != cur.server && follow_hints => h,
@@ -237,6 +244,20 @@ mod tests {
             assert!(visited.len() <= 10, "trapped: {visited:?}");
         }
         assert_eq!(call.server, 2, "after {visited:?}");
+    }
+
+    #[test]
+    fn a_refusal_ends_the_operation_with_its_reason() {
+        let mut ck = Clerk::new(3, ClerkConfig::new(3));
+        let c = ck.begin(Op::Get { key: "k".into() });
+        let why = "no ReadIndex".to_string();
+        let reply = Some(KvReply::Refused { why: why.clone() });
+        assert_eq!(ck.on_reply(c.call_no, reply), Progress::Refused(why));
+        assert_eq!(
+            ck.on_reply(c.call_no, None),
+            Progress::Stale,
+            "nothing in flight"
+        );
     }
 
     #[test]

@@ -84,6 +84,10 @@ pub enum KvReply {
     WrongLeader { leader_hint: Option<usize> },
     /// The operation did not commit in time; it may still take effect: retry it.
     Timeout,
+    /// The server cannot do this operation as configured (a Get in a read
+    /// mode its peer does not support); nothing was applied, and asking
+    /// again, here or elsewhere, will not help.
+    Refused { why: String },
 }
 
 /// A linearizable KV server next to one peer (6.824 lab 4): the replicated state

@@ -172,6 +172,20 @@ impl fmt::Display for PeerError {
 
 impl std::error::Error for PeerError {}
 
+impl PeerError {
+    /// The refusal of an optional input the peer does not have (the default
+    /// of [`Peer::read_index`], [`Peer::transfer_leadership`] and
+    /// [`Peer::change_membership`]): asking again will not help.
+    pub fn unsupported(feature: &str) -> PeerError {
+        PeerError(format!("this peer has no {feature}"))
+    }
+
+    /// True for a [`PeerError::unsupported`] refusal.
+    pub fn is_unsupported(&self) -> bool {
+        self.0.starts_with("this peer has no ")
+    }
+}
+
 /// One Raft peer under test, as a sans-IO state machine. See the crate documentation
 /// for how a driver runs it.
 pub trait Peer {
@@ -202,7 +216,7 @@ pub trait Peer {
     /// the leader, no such feature) changes nothing; a read of a leader that
     /// steps down first is never confirmed.
     fn read_index(&mut self, _now_ms: u64, _ctx: u64) -> Result<(), PeerError> {
-        Err(PeerError("this peer has no ReadIndex".into()))
+        Err(PeerError::unsupported("ReadIndex"))
     }
 
     /// Leadership transfer (Raft thesis, section 3.10): as leader, bring `to`
@@ -210,7 +224,7 @@ pub trait Peer {
     /// commands meanwhile, and give up after an election timeout. An error
     /// (not the leader, an unknown peer, no such feature) changes nothing.
     fn transfer_leadership(&mut self, _now_ms: u64, _to: PeerId) -> Result<(), PeerError> {
-        Err(PeerError("this peer has no leadership transfer".into()))
+        Err(PeerError::unsupported("leadership transfer"))
     }
 
     /// Membership change (Raft thesis, chapter 4): as leader, move the cluster
@@ -220,7 +234,7 @@ pub trait Peer {
     /// the leader, a change still under way, no voters left, an unknown
     /// peer, no such feature) changes nothing.
     fn change_membership(&mut self, _now_ms: u64, _target: Membership) -> Result<Index, PeerError> {
-        Err(PeerError("this peer has no membership changes".into()))
+        Err(PeerError::unsupported("membership changes"))
     }
 
     /// 6.824's `Snapshot`: the service has a snapshot covering every entry through

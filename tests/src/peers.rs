@@ -103,6 +103,16 @@ impl fmt::Debug for PeerChoice {
 }
 
 impl PeerChoice {
+    /// True if the peer has ReadIndex (a fresh peer asked for a read refuses
+    /// as a follower, not as a peer without the feature).
+    pub fn has_read_index(&self) -> bool {
+        let config = peer::PeerConfig::new(0, 3, 0);
+        match (self.factory)(config, &peer::MemDisk::default(), 0) {
+            Ok(mut p) => p.read_index(0, 0).err().is_none_or(|e| !e.is_unsupported()),
+            Err(_) => false,
+        }
+    }
+
     /// The peer called `name`, or an error listing the known ones.
     pub fn named(name: &str) -> Result<PeerChoice, String> {
         if let Some((m, assertions)) = crate::mutants::find(name) {

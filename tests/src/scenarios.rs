@@ -465,7 +465,9 @@ fn run_kv_nemesis(
     if let Some(tuning) = &schedule.tuning {
         options.tuning = tuning.raft();
         options.maxraftstate = Some(tuning.maxraftstate_bytes);
-        options.read_index = tuning.read_index;
+        // The swarm reads by ReadIndex only on a peer that has it (a KV
+        // server refuses Gets in a read mode its peer lacks).
+        options.read_index = tuning.read_index && options.peer.has_read_index();
     }
     let mut cfg = KvConfig::new(t, options);
     let servers = cfg.all();

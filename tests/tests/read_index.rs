@@ -29,3 +29,32 @@ fn the_default_scenario_catches_a_read_index_without_its_round_within_300_seeds(
     });
     assert!(caught.is_some(), "not caught in 300 seeds");
 }
+
+/// A KV server asked to read by ReadIndex on a peer without it refuses the
+/// Get with a clear error (nothing applied), and the cluster serves writes
+/// as before.
+#[test]
+fn a_read_mode_the_peer_lacks_is_refused_clearly() {
+    with_peer("raft-rs", || {
+        let t = tests::Test {
+            name: "read-index-unsupported",
+            seed: 1,
+        };
+        let options = tests::kv_suite::KvOptions {
+            read_index: true,
+            ..tests::kv_suite::KvOptions::new(3)
+        };
+        let mut cfg = tests::kv_suite::KvConfig::new(&t, options);
+        let all = cfg.all();
+        let ck = cfg.make_client(&all);
+        cfg.put(ck, "k", "v").unwrap();
+        let e = cfg.get(ck, "k").unwrap_err().to_string();
+        assert!(
+            e.contains("refused") && e.contains("has no ReadIndex"),
+            "{e}"
+        );
+        let other = cfg.make_client(&all);
+        cfg.append(other, "k", "w").unwrap();
+        assert_eq!(cfg.ops(), 2, "the refused Get is in no history");
+    });
+}

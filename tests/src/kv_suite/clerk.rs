@@ -101,6 +101,9 @@ pub struct ClerkNode {
     pub last_result: Option<String>,
     /// Operations completed.
     pub completed: u64,
+    /// Why a server refused an operation for good, if one did (the client
+    /// stopped there; the operation took no effect).
+    pub refused: Option<String>,
 }
 
 const TAG_TIMEOUT: u64 = 0;
@@ -133,6 +136,7 @@ impl ClerkNode {
             thinking: None,
             last_result: None,
             completed: 0,
+            refused: None,
         }
     }
 
@@ -200,6 +204,15 @@ impl ClerkNode {
         match self.clerk.on_reply(call_no, reply) {
             Progress::Stale => {}
             Progress::Retry(c) => self.attempt(ctx, c),
+            Progress::Refused(why) => {
+                if let Some(t) = self.timeout.take() {
+                    ctx.cancel_timer(t);
+                }
+                self.calls.clear();
+                self.current = None;
+                self.workload = None;
+                self.refused = Some(why);
+            }
             Progress::Done(value) => {
                 if let Some(t) = self.timeout.take() {
                     ctx.cancel_timer(t);

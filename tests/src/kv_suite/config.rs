@@ -307,6 +307,7 @@ impl KvConfig {
         if !done {
             return Err(self.failure(FailureKind::Liveness, "a client operation never completed"));
         }
+        self.check_refusals(&[ck.0])?;
         Ok(self
             .sim
             .node::<ClerkNode>(ck.0)
@@ -432,6 +433,21 @@ impl KvConfig {
         }
     }
 
+    /// Fails the run if a server refused a client's operation for good (a
+    /// read mode its peer does not support): the server's reason, as is.
+    fn check_refusals(&self, clerks: &[NodeId]) -> Result<(), Failure> {
+        let refused = clerks.iter().find_map(|ck| {
+            let node = self.sim.node::<ClerkNode>(*ck)?;
+            node.refused.clone().map(|why| (node.client(), why))
+        });
+        match refused {
+            Some((client, why)) => {
+                self.check_fail(format!("client {client}'s operation refused: {why}"))
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Ends the test: a last safety check, the linearizability check, and the
     /// run's figures.
     pub fn end(&mut self) -> Result<RunReport, Failure> {
@@ -444,6 +460,7 @@ impl KvConfig {
         &mut self,
         check: impl FnOnce(&KvConfig) -> Result<(), Failure>,
     ) -> Result<RunReport, Failure> {
+        self.check_refusals(&self.clerks)?;
         let report = self.report(self.ops() as u64)?;
         check(self)?;
         Ok(report)
