@@ -122,7 +122,9 @@ impl fmt::Display for PeerSet {
 /// `outgoing` holds the old voters and `voters` the new ones, and a decision
 /// needs a majority of each; otherwise `outgoing` is empty.
 ///
-/// Invariant: `learners` is disjoint from `voters` and from `outgoing`.
+/// Invariant: `learners` is disjoint from `voters`. It may share peers with
+/// `outgoing`: voters being demoted, who vote until the joint configuration
+/// is left and learn after.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Membership {
     /// The voters (the new ones, during joint consensus).
