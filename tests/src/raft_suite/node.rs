@@ -297,6 +297,12 @@ pub struct PeerNode<S: Service> {
     /// Role and commit index at the last observation, for the moments aimed
     /// faults strike at.
     last_observed: (peer::Role, Index),
+    /// The highest term this peer's disk holds for sure: restored, or
+    /// written by a Ready that has been synced. A peer leads, for the
+    /// oracle, only in such a term: a lone voter that wins its own election
+    /// and crashes before its term is durable led nobody (nothing left it),
+    /// and may lead that term again.
+    durable_term: u64,
     /// Why the peer could not go on (a corrupt disk, a broken promise), if so.
     pub error: Option<String>,
     /// Ticks run at one virtual instant: (that instant in ms, how many, up to
@@ -350,6 +356,7 @@ impl<S: Service> PeerNode<S> {
             installing: false,
             last_seen: None,
             last_observed: (peer::Role::Follower, 0),
+            durable_term: 0,
             error: None,
             ticks_now: (0, 0),
         }
@@ -461,6 +468,7 @@ impl<S: Service> PeerNode<S> {
         let peer = self.peer.as_ref()?;
         let status = peer.status();
         let (term, is_leader) = status.get_state();
+        let is_leader = is_leader && term <= self.durable_term;
         self.oracle.borrow_mut().observe_role(
             self.id,
             term,
@@ -602,6 +610,7 @@ impl<S: Service> PeerNode<S> {
         mut token: Option<ReplyToken>,
         (term, voted_for): Promise,
     ) {
+        self.durable_term = self.durable_term.max(term);
         if !ready.messages.is_empty() {
             self.oracle.borrow_mut().promise(self.id, term, voted_for);
         }
@@ -871,6 +880,7 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
                 self.oracle
                     .borrow_mut()
                     .restored(id, status.term, status.voted_for);
+                self.durable_term = status.term;
                 self.persisted_last = status.last_index;
                 self.peer = Some(peer);
                 self.pump(ctx);
