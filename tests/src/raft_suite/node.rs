@@ -303,6 +303,9 @@ pub struct PeerNode<S: Service> {
     /// and crashes before its term is durable led nobody (nothing left it),
     /// and may lead that term again.
     durable_term: u64,
+    /// The term this peer last led and the configuration it followed when
+    /// first seen leading it (its election's).
+    elected_in: Option<(u64, Option<peer::Membership>)>,
     /// Why the peer could not go on (a corrupt disk, a broken promise), if so.
     pub error: Option<String>,
     /// Ticks run at one virtual instant: (that instant in ms, how many, up to
@@ -357,6 +360,7 @@ impl<S: Service> PeerNode<S> {
             last_seen: None,
             last_observed: (peer::Role::Follower, 0),
             durable_term: 0,
+            elected_in: None,
             error: None,
             ticks_now: (0, 0),
         }
@@ -468,13 +472,19 @@ impl<S: Service> PeerNode<S> {
         let peer = self.peer.as_ref()?;
         let status = peer.status();
         let (term, is_leader) = status.get_state();
+        if is_leader && self.elected_in.is_none_or(|(t, _)| t != term) {
+            // The configuration it won in: it may append another before
+            // its term is durable and the oracle hears of it.
+            self.elected_in = Some((term, status.membership));
+        }
+        let membership = self.elected_in.and_then(|(_, m)| m);
         let is_leader = is_leader && term <= self.durable_term;
         self.oracle.borrow_mut().observe_role(
             self.id,
             term,
             is_leader,
             status.voted_for,
-            status.membership,
+            membership,
         );
         let (role, commit) = (status.role, status.commit_index);
         let (was, committed) = std::mem::replace(&mut self.last_observed, (role, commit));
