@@ -1183,7 +1183,8 @@ impl Raft {
         {
             self.send_timeout_now(from);
         }
-        if newest && self.progress.get(from).next_index <= self.log.last_index() {
+        let member = self.membership.members().contains(from);
+        if newest && member && self.progress.get(from).next_index <= self.log.last_index() {
             self.send_append(from);
         }
     }
@@ -1215,7 +1216,10 @@ impl Raft {
         let pr = self.progress.get_mut(from);
         if pr.on_reject(reply.match_index, hint.max(1)) {
             pr.inflight = false;
-            self.send_append(from);
+            // A server removed since gets nothing more.
+            if self.membership.members().contains(from) {
+                self.send_append(from);
+            }
         }
     }
 

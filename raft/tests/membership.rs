@@ -517,3 +517,24 @@ fn a_non_voter_ignores_timeout_now() {
     r.step(5, 0, now).unwrap();
     assert_eq!((r.role(), r.current_term()), (Role::Follower, 0));
 }
+
+/// A server removed from the configuration gets no more of the log: its
+/// acknowledgements and refusals no longer pull the next entries.
+#[test]
+fn a_removed_server_is_sent_nothing_more() {
+    let mut c = Cluster::with_config(5, 17, three_of_five);
+    let leader = settled_leader(&mut c, 1);
+    let gone = (0..3).find(|&p| p != leader).unwrap();
+    let rest: Vec<PeerId> = (0..3).filter(|&p| p != gone).collect();
+    // Removed while an AppendEntries to it is in flight.
+    for k in 2..5 {
+        c.input(leader, |r, now| r.start(now, cmd(k)));
+    }
+    let at = change(&mut c, leader, target(&rest, &[]));
+    for k in 5..12 {
+        c.input(leader, |r, now| r.start(now, cmd(k)));
+    }
+    c.run_for(1_000);
+    assert!(c.raft(leader).commit_index() > at);
+    assert!(c.raft(gone).last_index() < at, "the removed server kept up");
+}
