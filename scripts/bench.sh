@@ -8,7 +8,7 @@ peer="${2:-reference}"
 cargo build --release -q -p lab
 lab=target/release/lab
 total_start=$(date +%s%N)
-for part in 3A 3B 3C 3D; do
+for part in 3A 3B 3C 3D 3E; do
   start=$(date +%s%N)
   out=$($lab grade --peer "$peer" --part "$part" --seeds "$seed" --jobs 1 2>/dev/null) || true
   end=$(date +%s%N)

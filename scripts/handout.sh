@@ -53,8 +53,8 @@ set +e
 status=$?
 set -e
 tail -9 grade.out
-if [ $status -ne 1 ] || ! tail -1 grade.out | grep -qx '0 passed, 51 failed'; then
-  echo "handout: grading the skeleton should fail all 51 tests cleanly (exit $status)" >&2
+if [ $status -ne 1 ] || ! tail -1 grade.out | grep -qx '0 passed, 61 failed'; then
+  echo "handout: grading the skeleton should fail all 61 tests cleanly (exit $status)" >&2
   exit 1
 fi
 if grep -q 'panicked' grade.out; then

@@ -67,6 +67,7 @@ lab replay raft::figure8 --seed 7 --trace run.jsonl --node 2 --from 1s --to 3s\n
 lab check-determinism raft-nemesis --seeds 0..100\n  \
 lab grade --seeds 1..6\n  \
 lab grade --peer student --part 3A          grade your own Raft's part 3A\n  \
+lab grade --part 3E                         Raft's other half: CheckQuorum, PreVote, transfer, ReadIndex, membership\n  \
 lab explore --peer raft-rs --seeds 0..1000  tikv's raft-rs under the nemesis"
 )]
 struct Cli {
@@ -176,7 +177,7 @@ enum Command {
         /// Seeds per test.
         #[arg(long, value_parser = parse_seed_list, default_value = "1..4")]
         seeds: Seeds,
-        /// Only this part: 3A, 3B, 3C, 3D (Raft) or 4A, 4B (KV).
+        /// Only this part: 3A, 3B, 3C, 3D, 3E (Raft) or 4A, 4B (KV).
         #[arg(long, value_parser = grade::parse_part)]
         part: Option<&'static str>,
         /// Threads.

@@ -10,7 +10,8 @@ use crate::scenarios::Scenario;
 pub struct Target {
     /// Its name (`raft::figure8`, `raft-nemesis`).
     pub name: &'static str,
-    /// Its group: a graded part (`3A`..`3D`, `4A`, `4B`) or `scenario`.
+    /// Its group: a graded part (`3A`..`3D`, `4A`, `4B` as 6.824 numbers
+    /// them, and `3E`, Raft's other half) or `scenario`.
     pub group: &'static str,
     /// One line about it.
     pub about: &'static str,

@@ -1,7 +1,7 @@
-//! The graded Raft suites (6.824 parts A to D), each test on its default
-//! seeds (`RAFTLAB_SEEDS=1..100` widens the set). A failure prints one line
-//! with the test, the seed, the virtual time, what broke, and the command
-//! that replays it.
+//! The graded Raft suites (6.824 parts A to D, and E: Raft's other half),
+//! each test on its default seeds (`RAFTLAB_SEEDS=1..100` widens the set). A
+//! failure prints one line with the test, the seed, the virtual time, what
+//! broke, and the command that replays it.
 
 tests::graded_cargo_tests!(
     tests::raft_suite::TESTS, "raft";
@@ -33,4 +33,14 @@ tests::graded_cargo_tests!(
     snapshot_install_unreliable_crash,
     snapshot_all_crash,
     snapshot_init,
+    check_quorum_leader_steps_down,
+    prevote_check_quorum_partial_partition,
+    leadership_transfer,
+    leadership_transfer_unreliable,
+    read_index,
+    learner_catches_up,
+    membership_add_remove,
+    membership_joint_replace,
+    membership_remove_leader,
+    membership_unreliable,
 );

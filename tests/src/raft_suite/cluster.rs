@@ -239,6 +239,24 @@ impl Cluster {
         self.ask(i, |peer, now_ms| peer.change_membership(now_ms, target))
     }
 
+    /// Asks peer `i` to confirm a read tagged `ctx` by ReadIndex (thesis
+    /// 6.4) and waits up to `limit_ns` for its ReadState: the index the read
+    /// may be served at, or None if none came in time. Errors as for
+    /// [`Cluster::transfer_leadership`] (a refusal: not the leader, no such
+    /// feature).
+    pub fn read_index(
+        &mut self,
+        i: usize,
+        ctx: u64,
+        limit_ns: u64,
+    ) -> Result<Result<Option<Index>, String>, Failure> {
+        if let Err(e) = self.ask(i, |peer, now_ms| peer.read_index(now_ms, ctx))? {
+            return Ok(Err(e));
+        }
+        self.run_until(|sim| confirmed_read(sim, i, ctx).is_some(), limit_ns)?;
+        Ok(Ok(confirmed_read(&self.sim, i, ctx)))
+    }
+
     /// Runs one of the peer's optional inputs on peer `i`: the run's error
     /// outside, the peer's refusal inside.
     fn ask<R>(
@@ -459,6 +477,12 @@ impl Cluster {
     pub fn end(&mut self) -> Result<RunReport, Failure> {
         self.report(self.commands)
     }
+}
+
+/// The index at which peer `i` (as it runs now) confirmed the read `ctx`.
+fn confirmed_read(sim: &labrpc::Sim, i: usize, ctx: u64) -> Option<Index> {
+    let reads = &sim.node::<RaftNode>(i)?.service.reads;
+    reads.iter().find(|r| r.ctx == ctx).map(|r| r.index)
 }
 
 fn show(command: &[u8]) -> String {

@@ -1,4 +1,5 @@
-//! The graded Raft suites (6.824 parts A to D) and their harness.
+//! The graded Raft suites (6.824 parts A to D, and E: Raft's other half)
+//! and their harness.
 
 pub mod clients;
 pub mod cluster;
@@ -8,6 +9,7 @@ pub mod tests_a;
 pub mod tests_b;
 pub mod tests_c;
 pub mod tests_d;
+pub mod tests_e;
 
 pub use cluster::{Cluster, ClusterOptions, RunReport, cmd, decode_cmd};
 
@@ -18,7 +20,8 @@ use crate::failure::Failure;
 pub struct GradedTest {
     /// Its name, e.g. `raft::figure8`.
     pub name: &'static str,
-    /// Its part, as 6.824 numbers them: `3A` to `3D` (Raft), `4A`, `4B` (KV).
+    /// Its part, as 6.824 numbers them: `3A` to `3D` (Raft), `4A`, `4B` (KV);
+    /// and `3E` (Raft's other half, past 6.824).
     pub part: &'static str,
     /// The test itself (its name and seed come in the [`Test`]).
     pub body: fn(&Test) -> Result<RunReport, Failure>,
@@ -80,4 +83,14 @@ graded_registry!(
     "3D" tests_d::snapshot_install_unreliable_crash,
     "3D" tests_d::snapshot_all_crash,
     "3D" tests_d::snapshot_init,
+    "3E" tests_e::check_quorum_leader_steps_down,
+    "3E" tests_e::prevote_check_quorum_partial_partition,
+    "3E" tests_e::leadership_transfer,
+    "3E" tests_e::leadership_transfer_unreliable,
+    "3E" tests_e::read_index,
+    "3E" tests_e::learner_catches_up,
+    "3E" tests_e::membership_add_remove,
+    "3E" tests_e::membership_joint_replace,
+    "3E" tests_e::membership_remove_leader,
+    "3E" tests_e::membership_unreliable,
 );

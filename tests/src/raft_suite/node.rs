@@ -222,6 +222,8 @@ pub trait Service: Sized + 'static {
 pub struct Applier {
     snapshot_every: Option<u64>,
     oracle: AppliedDigest,
+    /// The reads this peer confirmed (ReadIndex), in the order it did.
+    pub reads: Vec<peer::ReadState>,
 }
 
 impl Service for Applier {
@@ -250,6 +252,10 @@ impl Service for Applier {
             },
         }
     }
+
+    fn read_states(&mut self, _ctx: &mut labrpc::Ctx<'_>, states: &[peer::ReadState]) {
+        self.reads.extend_from_slice(states);
+    }
 }
 
 /// A Raft peer with the Raft tester's service, as a labsim node.
@@ -262,6 +268,7 @@ impl PeerNode<Applier> {
         let applier = Applier {
             snapshot_every: service.snapshot_every,
             oracle: AppliedDigest::default(),
+            reads: Vec::new(),
         };
         PeerNode::with_service(peers, service.raft, service.peer, applier, oracle)
     }
