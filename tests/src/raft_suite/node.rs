@@ -304,12 +304,6 @@ pub struct PeerNode<S: Service> {
     /// Role and commit index at the last observation, for the moments aimed
     /// faults strike at.
     last_observed: (peer::Role, Index),
-    /// The highest term this peer's disk holds for sure: restored, or
-    /// written by a Ready that has been synced. A peer leads, for the
-    /// oracle, only in such a term: a lone voter that wins its own election
-    /// and crashes before its term is durable led nobody (nothing left it),
-    /// and may lead that term again.
-    durable_term: u64,
     /// The term this peer last led and the configuration it followed when
     /// first seen leading it (its election's).
     elected_in: Option<(u64, Option<peer::Membership>)>,
@@ -366,7 +360,6 @@ impl<S: Service> PeerNode<S> {
             installing: false,
             last_seen: None,
             last_observed: (peer::Role::Follower, 0),
-            durable_term: 0,
             elected_in: None,
             error: None,
             ticks_now: (0, 0),
@@ -480,12 +473,11 @@ impl<S: Service> PeerNode<S> {
         let status = peer.status();
         let (term, is_leader) = status.get_state();
         if is_leader && self.elected_in.is_none_or(|(t, _)| t != term) {
-            // The configuration it won in: it may append another before
-            // its term is durable and the oracle hears of it.
+            // The configuration it won in, which a later change of its
+            // own must not replace in the oracle's eyes.
             self.elected_in = Some((term, status.membership));
         }
         let membership = self.elected_in.and_then(|(_, m)| m);
-        let is_leader = is_leader && term <= self.durable_term;
         self.oracle.borrow_mut().observe_role(
             self.id,
             term,
@@ -627,7 +619,6 @@ impl<S: Service> PeerNode<S> {
         mut token: Option<ReplyToken>,
         (term, voted_for): Promise,
     ) {
-        self.durable_term = self.durable_term.max(term);
         if !ready.messages.is_empty() {
             self.oracle.borrow_mut().promise(self.id, term, voted_for);
         }
@@ -897,7 +888,6 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
                 self.oracle
                     .borrow_mut()
                     .restored(id, status.term, status.voted_for);
-                self.durable_term = status.term;
                 self.persisted_last = status.last_index;
                 self.peer = Some(peer);
                 self.pump(ctx);

@@ -198,9 +198,14 @@ impl Oracle {
     }
 
     /// A peer came back from its disk with this term and vote: no earlier than
-    /// what its messages promised.
+    /// what its messages promised. A leadership it held in a later term, in
+    /// which no message of its left and its disk kept nothing, led nobody
+    /// (a lone voter elects itself without a message, and a crash can take
+    /// that term with it): it is forgotten, and another may lead that term.
     pub fn restored(&mut self, peer: PeerId, term: Term, voted_for: Option<PeerId>) {
         let (promised_term, promised_vote) = self.promised[peer];
+        let kept = term.max(promised_term);
+        self.leaders.retain(|&t, &mut p| p != peer || t <= kept);
         if term < promised_term {
             self.fail(format!(
                 "peer {peer} restarted in term {term} after sending messages in term {promised_term} (Figure 2: currentTerm reaches the disk before a message leaves)"
@@ -383,6 +388,24 @@ mod figure2_tests {
             None,
             "a peer that reports no votes is not judged on them"
         );
+    }
+
+    #[test]
+    fn a_leadership_that_left_nothing_and_was_lost_in_a_crash_is_forgotten() {
+        let sole = Some(peer::Membership::of_voters([0].into_iter().collect()));
+        let mut lost = Oracle::new(3);
+        lost.promise(0, 9, Some(0));
+        lost.observe_role(0, 10, true, Some(0), sole);
+        lost.restored(0, 9, Some(0));
+        lost.observe_role(2, 10, true, None, None);
+        assert_eq!(lost.violation(), None, "term 10 of peer 0 left nothing");
+        // Once a message of term 10 left, the leadership stands.
+        let mut kept = Oracle::new(3);
+        kept.observe_role(0, 10, true, Some(0), sole);
+        kept.promise(0, 10, Some(0));
+        kept.restored(0, 10, Some(0));
+        kept.observe_role(2, 10, true, None, None);
+        assert!(kept.violation().unwrap().contains("two leaders in term 10"));
     }
 
     #[test]
