@@ -1022,6 +1022,7 @@ pub fn heal_all(sim: &mut Sim, servers: &[NodeId], base: Base) {
         }
     }
     if base.reconfigures {
+        crate::reconfigure::supersede();
         let everyone = peer::Membership::of_voters(peer::PeerSet::first(servers.len()));
         let until_ns = sim.now_ns() + HEAL_RECONFIGURE_NS;
         crate::reconfigure::change(sim, servers.to_vec(), everyone, until_ns);

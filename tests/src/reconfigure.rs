@@ -13,6 +13,18 @@ use peer::Membership;
 /// new leader's first entry, no leader).
 const RETRY_MS: u64 = 100;
 
+thread_local! {
+    /// Bumped by [`supersede`]: a change asked before stops asking again.
+    /// (One simulation runs on one thread; only equality matters.)
+    static EPOCH: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Every change asked so far stops being asked again: the heal's own
+/// change must not be undone by a fault's retry that comes after it.
+pub fn supersede() {
+    EPOCH.with(|e| e.set(e.get() + 1));
+}
+
 /// The server that leads in the highest term, if any is up and leading.
 fn leader(sim: &Sim, servers: &[NodeId]) -> Option<NodeId> {
     servers
@@ -27,41 +39,76 @@ fn record(sim: &mut Sim, what: String) {
     sim.kernel().record(None, "nemesis", &what);
 }
 
-/// Moves the cluster to `target` (indices of `servers`), asking the leader
-/// again every [`RETRY_MS`] until it accepts or `until_ns` passes. A peer
-/// that reports no membership is not asked.
+/// Moves the cluster to `target` (indices of `servers`): asks the leader,
+/// and asks again every [`RETRY_MS`] (a refusal, a change lost with its
+/// leader) until a leader follows `target` and has committed the change, or
+/// `until_ns` passes. A peer that reports no membership is not asked.
 pub fn change(sim: &mut Sim, servers: Vec<NodeId>, target: Membership, until_ns: u64) {
-    let supported = servers
-        .iter()
-        .any(|&s| any_status(sim, s).is_some_and(|st| st.membership.is_some()));
-    let Some(at) = leader(sim, &servers).filter(|_| supported) else {
-        return retry(sim, servers, target, until_ns, supported);
+    let goal = to_nodes(target, &servers);
+    let epoch = EPOCH.with(|e| e.get());
+    let asked = Asked {
+        servers,
+        goal,
+        until_ns,
+        epoch,
+        index: 0,
     };
-    if any_status(sim, at).and_then(|st| st.membership) == Some(target) {
-        return; // already there
-    }
-    let ids = |m: Membership| to_nodes(m, &servers);
-    let asked = with_any_peer(sim, at, |p, now| p.change_membership(now, ids(target)));
-    match asked {
-        Some(Ok(index)) => record(
-            sim,
-            format!("membership: {target} asked of {at} at index {index}"),
-        ),
-        Some(Err(e)) => {
-            record(sim, format!("membership: {target} refused by {at}: {e}"));
-            retry(sim, servers, target, until_ns, true);
-        }
-        None => retry(sim, servers, target, until_ns, true),
-    }
+    ask(sim, asked);
 }
 
-fn retry(sim: &mut Sim, servers: Vec<NodeId>, target: Membership, until_ns: u64, supported: bool) {
-    let next_ns = sim.now_ns() + RETRY_MS * MS;
-    if !supported || next_ns > until_ns {
+/// A change under way: the servers, the configuration wanted (node ids),
+/// until when it is asked, the epoch it was first asked in, and the index of
+/// the entry that started it (0 until a leader took it).
+struct Asked {
+    servers: Vec<NodeId>,
+    goal: Membership,
+    until_ns: u64,
+    epoch: u64,
+    index: u64,
+}
+
+fn ask(sim: &mut Sim, mut a: Asked) {
+    if EPOCH.with(|e| e.get()) != a.epoch {
+        return; // superseded
+    }
+    let supported = a
+        .servers
+        .iter()
+        .any(|&s| any_status(sim, s).is_some_and(|st| st.membership.is_some()));
+    if !supported {
         return;
     }
-    let again = move |sim: &mut Sim| change(sim, servers, target, until_ns);
-    sim.schedule(next_ns, "nemesis", again)
+    let Some(at) = leader(sim, &a.servers) else {
+        return retry(sim, a);
+    };
+    let status = any_status(sim, at).expect("a leader is up");
+    if status.membership == Some(a.goal) {
+        if status.commit_index >= a.index {
+            return; // there, and committed
+        }
+        return retry(sim, a);
+    }
+    let goal = a.goal;
+    match with_any_peer(sim, at, |p, now| p.change_membership(now, goal)) {
+        Some(Ok(index)) => {
+            record(
+                sim,
+                format!("membership: {goal} asked of {at} at index {index}"),
+            );
+            a.index = index;
+        }
+        Some(Err(e)) => record(sim, format!("membership: {goal} refused by {at}: {e}")),
+        None => {}
+    }
+    retry(sim, a);
+}
+
+fn retry(sim: &mut Sim, a: Asked) {
+    let next_ns = sim.now_ns() + RETRY_MS * MS;
+    if next_ns > a.until_ns {
+        return;
+    }
+    sim.schedule(next_ns, "nemesis", move |sim| ask(sim, a))
         .expect("a retry within the run");
 }
 

@@ -196,9 +196,13 @@ fn churn_poll(
         if c.as_deref().and_then(super::decode_cmd) == Some(x) {
             client.borrow_mut().values.push(x);
         }
+        // Committed in the very instant it was started (a lone voter with
+        // an instant disk): a real client's next call takes some time, and
+        // here none would pass at all, so it waits a millisecond.
+        let next_ns = if round == 0 { now + MS } else { now };
         return sim
-            .schedule(now, "churn", move |s| churn_step(s, client, oracle, n))
-            .expect("now");
+            .schedule(next_ns, "churn", move |s| churn_step(s, client, oracle, n))
+            .expect("now or later");
     }
     if round == WAITS_MS.len() {
         return sim
