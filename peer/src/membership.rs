@@ -242,6 +242,28 @@ mod tests {
     }
 
     #[test]
+    fn majorities_and_the_index_a_majority_holds() {
+        let five = Membership::of_voters(PeerSet::first(5));
+        assert!(five.is_quorum(set(&[0, 3, 4])));
+        assert!(!five.is_quorum(set(&[0, 3])));
+        let four = Membership::of_voters(PeerSet::first(4));
+        assert!(!four.is_quorum(set(&[0, 1])), "half is no majority");
+        let m = [9, 3, 7, 1, 0];
+        assert_eq!(
+            Membership::of_voters(set(&[0, 1, 2])).committed_index(|p| m[p]),
+            7
+        );
+        assert_eq!(
+            Membership::of_voters(set(&[0, 1, 2, 3])).committed_index(|p| m[p]),
+            3
+        );
+        assert_eq!(
+            Membership::of_voters(set(&[0])).committed_index(|p| m[p]),
+            9
+        );
+    }
+
+    #[test]
     fn joint_consensus_needs_both_majorities() {
         let m = Membership {
             voters: set(&[3, 4, 5]),

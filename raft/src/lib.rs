@@ -29,7 +29,6 @@ mod interface;
 mod log;
 mod message;
 mod progress;
-mod quorum;
 mod raft;
 mod ready;
 mod state;

@@ -104,19 +104,19 @@ impl ProgressTracker {
         for (peer, p) in self.progress.iter_mut().enumerate() {
             p.recent_active = peer == me;
         }
-        crate::quorum::has_quorum(membership, active)
+        membership.is_quorum(active)
     }
 
     /// ReadIndex: the highest read round a majority echoed (the leader counts
     /// through its own slot, which the caller keeps at its latest round).
     pub(crate) fn quorum_read_round(&self, membership: &Membership) -> u64 {
-        crate::quorum::committed(membership, |p| self.progress[p].acked_read_round)
+        membership.committed_index(|p| self.progress[p].acked_read_round)
     }
 
     /// The highest index replicated on a majority (the leader counts through its own
     /// slot, which the caller keeps at its last index).
     pub(crate) fn quorum_match_index(&self, membership: &Membership) -> Index {
-        crate::quorum::committed(membership, |p| self.progress[p].match_index)
+        membership.committed_index(|p| self.progress[p].match_index)
     }
 }
 

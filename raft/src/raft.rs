@@ -3,7 +3,6 @@
 
 use crate::log::RaftLog;
 use crate::progress::ProgressTracker;
-use crate::quorum;
 use crate::{
     AppendEntriesArgs, AppendEntriesReply, ApplyMsg, Config, Entry, HardState, Index,
     InstallSnapshotArgs, InstallSnapshotReply, Message, PeerId, RaftError, Ready, RequestVoteArgs,
@@ -160,7 +159,6 @@ impl Raft {
             None => (0, 0, initial, Vec::new()),
         };
         let log = RaftLog::new(snapshot_index, snapshot_term, snapshot_membership, entries);
-        let (membership, membership_index) = log.membership_at(log.last_index());
         // Mix the id in so that peers given the same seed still draw different timeouts.
         let seed = config.rng_seed ^ (config.id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut raft = Raft {
@@ -176,9 +174,10 @@ impl Raft {
             votes_granted: PeerSet::EMPTY,
             pre_vote_term: None,
             pre_votes_granted: PeerSet::EMPTY,
-            membership,
-            membership_index,
-            previous_membership: membership,
+            // Set from the log by refresh_membership below.
+            membership: initial,
+            membership_index: 0,
+            previous_membership: initial,
             heard_leader_ms: None,
             restored_vote: (hard_state.current_term, hard_state.voted_for),
             election_deadline_ms: 0,
@@ -955,7 +954,7 @@ impl Raft {
             return; // a grant for a round we are no longer running
         }
         self.pre_votes_granted = self.pre_votes_granted.with(from);
-        if quorum::has_quorum(&self.membership, self.pre_votes_granted) {
+        if self.membership.is_quorum(self.pre_votes_granted) {
             self.campaign(now_ms);
         }
     }
@@ -971,7 +970,7 @@ impl Raft {
         self.pre_vote_term = Some(term);
         self.pre_votes_granted = PeerSet::EMPTY.with(self.config.id);
         self.reset_election_timer(now_ms);
-        if quorum::has_quorum(&self.membership, self.pre_votes_granted) {
+        if self.membership.is_quorum(self.pre_votes_granted) {
             self.campaign(now_ms); // a one-peer cluster needs nobody's agreement
             return;
         }
@@ -1447,7 +1446,7 @@ impl Raft {
             let granted = voters.intersection(self.votes_granted).len();
             return 2 * granted >= voters.len() - 1;
         }
-        quorum::has_quorum(&self.membership, self.votes_granted)
+        self.membership.is_quorum(self.votes_granted)
     }
 
     fn reset_election_timer(&mut self, now_ms: u64) {

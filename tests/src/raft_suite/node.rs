@@ -304,9 +304,6 @@ pub struct PeerNode<S: Service> {
     /// Role and commit index at the last observation, for the moments aimed
     /// faults strike at.
     last_observed: (peer::Role, Index),
-    /// The term this peer last led and the configuration it followed when
-    /// first seen leading it (its election's).
-    elected_in: Option<(u64, Option<peer::Membership>)>,
     /// Why the peer could not go on (a corrupt disk, a broken promise), if so.
     pub error: Option<String>,
     /// Ticks run at one virtual instant: (that instant in ms, how many, up to
@@ -360,7 +357,6 @@ impl<S: Service> PeerNode<S> {
             installing: false,
             last_seen: None,
             last_observed: (peer::Role::Follower, 0),
-            elected_in: None,
             error: None,
             ticks_now: (0, 0),
         }
@@ -472,18 +468,12 @@ impl<S: Service> PeerNode<S> {
         let peer = self.peer.as_ref()?;
         let status = peer.status();
         let (term, is_leader) = status.get_state();
-        if is_leader && self.elected_in.is_none_or(|(t, _)| t != term) {
-            // The configuration it won in, which a later change of its
-            // own must not replace in the oracle's eyes.
-            self.elected_in = Some((term, status.membership));
-        }
-        let membership = self.elected_in.and_then(|(_, m)| m);
         self.oracle.borrow_mut().observe_role(
             self.id,
             term,
             is_leader,
             status.voted_for,
-            membership,
+            status.membership,
         );
         let (role, commit) = (status.role, status.commit_index);
         let (was, committed) = std::mem::replace(&mut self.last_observed, (role, commit));
