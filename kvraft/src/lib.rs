@@ -2,7 +2,7 @@
 //! machine (the lab's clerk, which talks to it, is [`peer::Clerk`]).
 //!
 //! - [`KvServer`]: the replicated state machine next to one Raft peer, any
-//!   [`peer::Peer`] (it is the lab's reference [`peer::KvStateMachine`]). It submits
+//!   [`peer::Peer`] (it is the lab's reference [`peer::StateMachine`]). It submits
 //!   each client operation to the peer ([`peer::Peer::start`]), applies committed
 //!   operations in log order with duplicate detection by (client id, sequence
 //!   number), answers a waiting request as soon as its operation is applied, and

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use peer::{ApplyMsg, Index, KvStateMachine, Peer, ReadState, Term};
+use peer::{ApplyMsg, Index, Peer, ReadState, StateMachine, Term};
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{ClientId, KvArgs, KvReply, Op, Seq};
@@ -449,7 +449,7 @@ impl KvServer {
     }
 }
 
-impl KvStateMachine for KvServer {
+impl StateMachine for KvServer {
     fn request(&mut self, peer: &mut dyn Peer, now_ms: u64, id: RequestId, args: KvArgs) {
         KvServer::request(self, peer, now_ms, id, args)
     }

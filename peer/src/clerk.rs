@@ -1,14 +1,16 @@
-//! The clerk: one client of the KV service, one operation at a time, retried until it
-//! takes effect. It finds the leader, remembers it, and retries an operation (same
-//! sequence number) on a wrong leader, a failed call or a timeout: it never gives up.
-//! It speaks only the protocol, so it works with any [`crate::KvStateMachine`].
+//! The clerk: one client of a replicated service, one operation at a time, retried
+//! until it takes effect. It finds the leader, remembers it, and retries an operation
+//! (same sequence number) on a wrong leader, a failed call or a timeout: it never
+//! gives up. It speaks only the protocol, so it works with any
+//! [`crate::StateMachine`] of that protocol (the KV service's unless said otherwise).
 //!
 //! ```text
 //! let call = clerk.begin(op);      send call.args to call.server (after call.delay_ms)
 //! on reply/fail: clerk.on_reply(call_no, outcome) -> Progress::{Done, Retry, Refused, Stale}
 //! ```
 
-use crate::kv::{ClientId, KvArgs, KvReply, Op, Seq};
+use crate::Kv;
+use crate::service::{ClientId, Protocol, Reply, Request, Seq};
 
 /// How a clerk behaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,25 +39,25 @@ impl ClerkConfig {
 /// One attempt at the current operation: send `args` to `server`, after
 /// `delay_ms`, and report its outcome under `call_no`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Call {
+pub struct Call<P: Protocol = Kv> {
     /// Names this attempt; outcomes of older attempts are ignored.
     pub call_no: u64,
     /// The server to call.
     pub server: usize,
     /// The request.
-    pub args: KvArgs,
+    pub args: Request<P::Op>,
     /// Wait this long before sending.
     pub delay_ms: u64,
 }
 
 /// What the clerk does after an outcome.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Progress {
+pub enum Progress<P: Protocol = Kv> {
     /// The operation took effect; this is what it returned (the value for a Get,
     /// `""` otherwise). The clerk is free for the next operation.
-    Done(String),
+    Done(P::Value),
     /// Try again with this call.
-    Retry(Call),
+    Retry(Call<P>),
     /// A server refused the operation for good (it took no effect): the
     /// caller gets this error. The clerk is free for the next operation.
     Refused(String),
@@ -64,29 +66,30 @@ pub enum Progress {
 }
 
 #[derive(Clone, Debug)]
-struct Current {
-    args: KvArgs,
+struct Current<P: Protocol> {
+    args: Request<P::Op>,
     call_no: u64,
     server: usize,
     failures: u64,
 }
 
-/// A client of the KV service (6.824's `Clerk`). It remembers the last leader,
+/// A client of a replicated service, the KV service's unless said otherwise
+/// (6.824's `Clerk`). It remembers the last leader,
 /// follows leader hints, and retries an operation with the same sequence number
 /// until it succeeds, so the servers apply it exactly once. It never gives up.
 #[derive(Clone, Debug)]
-pub struct Clerk {
+pub struct Clerk<P: Protocol = Kv> {
     client_id: ClientId,
     config: ClerkConfig,
     seq: Seq,
     leader: usize,
     next_call_no: u64,
-    current: Option<Current>,
+    current: Option<Current<P>>,
 }
 
-impl Clerk {
+impl<P: Protocol> Clerk<P> {
     /// A clerk with a service-wide unique `client_id`.
-    pub fn new(client_id: ClientId, config: ClerkConfig) -> Clerk {
+    pub fn new(client_id: ClientId, config: ClerkConfig) -> Clerk<P> {
         assert!(config.servers > 0, "a clerk needs at least one server");
         Clerk {
             client_id,
@@ -114,13 +117,13 @@ impl Clerk {
     }
 
     /// Starts `op` (the previous one must be done); returns the first call.
-    pub fn begin(&mut self, op: Op) -> Call {
+    pub fn begin(&mut self, op: P::Op) -> Call<P> {
         assert!(
             self.current.is_none(),
             "a clerk runs one operation at a time"
         );
         self.seq += 1;
-        let args = KvArgs {
+        let args = Request {
             client_id: self.client_id,
             seq: self.seq,
             op,
@@ -147,7 +150,7 @@ impl Clerk {
 
     /// An attempt ended: with the server's reply, or `None` if the call failed or
     /// timed out (the request may or may not have been executed).
-    pub fn on_reply(&mut self, call_no: u64, reply: Option<KvReply>) -> Progress {
+    pub fn on_reply(&mut self, call_no: u64, reply: Option<Reply<P::Value>>) -> Progress<P> {
         let Some(cur) = self.current.as_mut() else {
             return Progress::Stale;
         };
@@ -161,16 +164,16 @@ impl Clerk {
         // between them for ever; a round without hints reaches every server.
         let follow_hints = (cur.failures / n as u64).is_multiple_of(2);
         let next = match reply {
-            Some(KvReply::Ok { value }) => {
+            Some(Reply::Ok { value }) => {
                 self.leader = cur.server;
                 self.current = None;
                 return Progress::Done(value);
             }
-            Some(KvReply::Refused { why }) => {
+            Some(Reply::Refused { why }) => {
                 self.current = None;
                 return Progress::Refused(why);
             }
-            Some(KvReply::WrongLeader {
+            Some(Reply::WrongLeader {
                 leader_hint: Some(h),
             }) if h < n && h != cur.server && follow_hints => h,
             _ => (cur.server + 1) % n,
@@ -199,10 +202,11 @@ impl Clerk {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{KvReply, Op};
 
     #[test]
     fn retries_with_the_same_seq_until_done_and_remembers_the_leader() {
-        let mut ck = Clerk::new(7, ClerkConfig::new(3));
+        let mut ck: Clerk = Clerk::new(7, ClerkConfig::new(3));
         let c1 = ck.begin(Op::Get { key: "k".into() });
         assert_eq!((c1.server, c1.args.seq), (0, 1));
         let Progress::Retry(c2) = ck.on_reply(
@@ -230,7 +234,7 @@ mod tests {
     #[test]
     fn stale_hints_that_point_at_each_other_do_not_trap_the_clerk() {
         // Servers 0 and 1 were removed; each names the other as leader.
-        let mut ck = Clerk::new(3, ClerkConfig::new(5));
+        let mut ck: Clerk = Clerk::new(3, ClerkConfig::new(5));
         let mut call = ck.begin(Op::Get { key: "k".into() });
         let mut visited = Vec::new();
         while call.server < 2 {
@@ -248,7 +252,7 @@ mod tests {
 
     #[test]
     fn a_refusal_ends_the_operation_with_its_reason() {
-        let mut ck = Clerk::new(3, ClerkConfig::new(3));
+        let mut ck: Clerk = Clerk::new(3, ClerkConfig::new(3));
         let c = ck.begin(Op::Get { key: "k".into() });
         let why = "no ReadIndex".to_string();
         let reply = Some(KvReply::Refused { why: why.clone() });
@@ -262,7 +266,7 @@ mod tests {
 
     #[test]
     fn backs_off_after_a_full_round() {
-        let mut ck = Clerk::new(1, ClerkConfig::new(2));
+        let mut ck: Clerk = Clerk::new(1, ClerkConfig::new(2));
         let c = ck.begin(Op::Get { key: "k".into() });
         let Progress::Retry(c) = ck.on_reply(c.call_no, Some(KvReply::Timeout)) else {
             panic!()

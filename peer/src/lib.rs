@@ -2,7 +2,7 @@
 //!
 //! Every Raft the lab can test (the reference, a student's, tikv's raft-rs) is a
 //! [`Peer`]: a sans-IO state machine that takes inputs and hands back a [`Ready`]. A
-//! key/value server on top of any peer is a [`KvStateMachine`], and the lab's [`Clerk`]
+//! key/value server on top of any peer is a [`StateMachine`], and the lab's [`Clerk`]
 //! talks to it over the KV protocol ([`KvArgs`], [`KvReply`]). The lab's harness,
 //! its safety oracle, its graded suites, its nemesis and its picture drive and observe
 //! peers through these traits alone, so every check that holds for one peer holds
@@ -41,13 +41,20 @@ mod membership;
 mod ready;
 pub mod record;
 mod rng;
+mod service;
+mod shard;
 
 pub use clerk::{Call, Clerk, ClerkConfig, Progress};
 pub use disk::{Disk, MemDisk};
-pub use kv::{ClientId, KV_COMMAND, KvArgs, KvReply, KvStateMachine, Op, RequestId, Seq};
+pub use kv::{KV_COMMAND, Kv, KvArgs, KvReply, Op};
 pub use membership::{MAX_PEERS, Membership, PeerSet};
 pub use ready::{ApplyMsg, Entry, EntryKind, Kind, ReadState, Ready, Wire};
 pub use rng::SplitMix64;
+pub use service::{ClientId, Protocol, Reply, Request, RequestId, Seq, StateMachine};
+pub use shard::{
+    CTRL_COMMAND, ConfigNum, Ctrl, CtrlArgs, CtrlError, CtrlOp, CtrlOutcome, CtrlReply, Gid,
+    NSHARDS, ShardConfig, key2shard,
+};
 
 /// The smallest number of peers that is a majority of `peers`: the one
 /// definition the reference's quorum arithmetic and the harness's checks share.

@@ -12,7 +12,7 @@
 //!   `maybe_snapshot` returns your state (the data and the duplicate table) for Raft
 //!   to keep; `ApplyMsg::Snapshot` restores it (after a restart, or from a leader).
 
-use peer::{ApplyMsg, Index, KvArgs, KvReply, KvStateMachine, Peer, RequestId};
+use peer::{ApplyMsg, Index, KvArgs, KvReply, Peer, RequestId, StateMachine};
 
 /// One KV replica next to one Raft peer.
 pub struct KvServer {
@@ -34,7 +34,7 @@ impl KvServer {
     }
 }
 
-impl KvStateMachine for KvServer {
+impl StateMachine for KvServer {
     fn request(&mut self, peer: &mut dyn Peer, now_ms: u64, id: RequestId, args: KvArgs) {
         // 4A: start the operation through Raft and answer once it is applied.
         let _ = (now_ms, args);

@@ -247,7 +247,7 @@ impl Mutant {
                         maxraftstate: o.maxraftstate,
                         injected_bug: Some(bug),
                         ..kvraft::ServerConfig::default()
-                    })) as Box<dyn peer::KvStateMachine>
+                    })) as Box<dyn peer::StateMachine>
                 }),
             ),
             Bug::StaleReads => (

@@ -4,7 +4,7 @@
 //! (`--peer NAME`, or `RAFTLAB_PEER` for `cargo test`) and travels with every
 //! failure line, replay command, schedule and corpus entry.
 
-use peer::{KvStateMachine, PeerFactory};
+use peer::{PeerFactory, StateMachine};
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::OnceLock;
@@ -42,11 +42,11 @@ pub struct PeerKind {
     /// Makes its Raft peers.
     pub make: fn() -> PeerFactory,
     /// Makes the KV server that runs on it.
-    pub kv_server: fn(&KvServerOptions) -> Box<dyn KvStateMachine>,
+    pub kv_server: fn(&KvServerOptions) -> Box<dyn StateMachine>,
 }
 
 #[cfg(feature = "reference")]
-pub(crate) fn reference_kv(options: &KvServerOptions) -> Box<dyn KvStateMachine> {
+pub(crate) fn reference_kv(options: &KvServerOptions) -> Box<dyn StateMachine> {
     let read_mode = match options.read_index {
         true => kvraft::ReadMode::ReadIndex,
         false => kvraft::ReadMode::Log,
@@ -83,7 +83,7 @@ pub const PEERS: &[PeerKind] = &[
 ];
 
 /// Makes a peer's KV servers.
-pub type KvServerFactory = std::rc::Rc<dyn Fn(&KvServerOptions) -> Box<dyn KvStateMachine>>;
+pub type KvServerFactory = std::rc::Rc<dyn Fn(&KvServerOptions) -> Box<dyn StateMachine>>;
 
 /// A chosen peer: its name and how to make its nodes.
 #[derive(Clone)]

@@ -4,7 +4,7 @@
 use crate::raft_suite::node::{AppliedDigest, ApplyEnv, PeerNode, Service};
 use labrpc::{DuplicateMethod, Method, ReplyToken, Router, RpcError, reply, respond};
 use labsim::MS;
-use peer::{ApplyMsg, KvArgs, KvReply, KvStateMachine, Peer, RequestId};
+use peer::{ApplyMsg, KvArgs, KvReply, Peer, RequestId, StateMachine};
 use std::collections::BTreeMap;
 
 /// The clerk-to-server RPC: one operation.
@@ -22,7 +22,7 @@ pub type KvNode = PeerNode<KvService>;
 /// the server's own with the oracle's digest of the commands they cover, so
 /// the Raft oracle keeps checking state-machine safety across snapshots.
 pub struct KvService {
-    server: Box<dyn KvStateMachine>,
+    server: Box<dyn StateMachine>,
     tokens: BTreeMap<RequestId, ReplyToken>,
     next_request: RequestId,
     /// Commands applied, and their digest chain (for the oracle).
@@ -31,7 +31,7 @@ pub struct KvService {
 
 impl KvService {
     /// A service around `server` (the peer's KV server).
-    pub fn new(server: Box<dyn KvStateMachine>) -> KvService {
+    pub fn new(server: Box<dyn StateMachine>) -> KvService {
         KvService {
             server,
             tokens: BTreeMap::new(),
