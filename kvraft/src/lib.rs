@@ -1,5 +1,7 @@
 //! kvraft: the reference linearizable key/value server on any Raft, as a sans-IO state
-//! machine (the lab's clerk, which talks to it, is [`peer::Clerk`]).
+//! machine (the lab's clerk, which talks to it, is [`peer::Clerk`]), built on a
+//! server written once for any replicated [`Machine`] ([`Server`]; the shard
+//! controller is another machine on it).
 //!
 //! - [`KvServer`]: the replicated state machine next to one Raft peer, any
 //!   [`peer::Peer`] (it is the lab's reference [`peer::StateMachine`]). It submits
@@ -26,10 +28,10 @@
 //!          then send every (id, reply) of server.take_replies()
 //! ```
 
-mod protocol;
+mod kv;
 mod server;
 
-pub use protocol::{ClientId, KvArgs, KvReply, Op, Seq};
+pub use kv::{KvMachine, KvServer};
 #[cfg(feature = "injected-bugs")]
 pub use server::InjectedBug;
-pub use server::{KvServer, ReadMode, RequestId, ServerConfig};
+pub use server::{Machine, OpOf, ReadMode, RequestId, Server, ServerConfig, ValueOf};

@@ -1,16 +1,35 @@
-//! The KV server: a state machine applied from the Raft log, the duplicate table,
-//! the requests waiting for their operations to commit, and snapshots of it all.
+//! The server of a replicated service: a [`Machine`] applied from the Raft log,
+//! the duplicate table, the requests waiting for their operations to commit, and
+//! snapshots of it all. Written once for every protocol (the KV service, the shard
+//! controller).
 
 use std::collections::BTreeMap;
 
-use peer::{ApplyMsg, Index, Peer, ReadState, StateMachine, Term};
+use peer::{
+    ApplyMsg, ClientId, Index, Peer, Protocol, ReadState, Reply, Request, Seq, StateMachine, Term,
+};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-
-use crate::protocol::{ClientId, KvArgs, KvReply, Op, Seq};
 
 pub use peer::RequestId;
 
-/// How Gets are served.
+/// The operations of a machine's protocol.
+pub type OpOf<M> = <<M as Machine>::P as Protocol>::Op;
+/// The values of a machine's protocol.
+pub type ValueOf<M> = <<M as Machine>::P as Protocol>::Value;
+
+/// The application a [`Server`] replicates: its state, and what an operation
+/// does to it. Deterministic: replicas that execute the same operations in the
+/// same order hold the same state and return the same values.
+pub trait Machine: Default + Serialize + DeserializeOwned {
+    /// The protocol its clients speak.
+    type P: Protocol;
+    /// Executes one operation (a read changes nothing) and returns its value.
+    /// Writes run once each (duplicates are filtered before); reads may run again.
+    fn execute(&mut self, op: &OpOf<Self>) -> ValueOf<Self>;
+}
+
+/// How reads (a KV Get, a controller Query) are served.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ReadMode {
     /// Through the Raft log, like writes: linearizable (the default).
@@ -19,7 +38,7 @@ pub enum ReadMode {
     /// ReadIndex (Raft thesis 6.4): the leader confirms it still leads with a
     /// round of heartbeats, then the read is served from the state applied
     /// through the commit index it had: linearizable, and nothing in the log.
-    /// A peer without ReadIndex refuses every Get ([`KvReply::Refused`],
+    /// A peer without ReadIndex refuses every read ([`Reply::Refused`],
     /// nothing applied): a read mode is not silently swapped for another.
     ReadIndex,
     /// From the local state, at once, by any server that believes it is leader,
@@ -36,9 +55,9 @@ pub struct ServerConfig {
     /// (6.824's `maxraftstate == -1`).
     pub maxraftstate: Option<u64>,
     /// A request whose operation has not been applied this long after it arrived
-    /// is answered [`KvReply::Timeout`].
+    /// is answered [`Reply::Timeout`].
     pub request_timeout_ms: u64,
-    /// How Gets are served.
+    /// How reads are served.
     pub read_mode: ReadMode,
     /// A deliberate bug, for testing the testers (the mutant catalogue).
     #[cfg(feature = "injected-bugs")]
@@ -81,121 +100,110 @@ struct Waiter {
     deadline_ms: u64,
 }
 
-/// A Get waiting for its ReadIndex: confirmed (`index` set), then served once
+/// A read waiting for its ReadIndex: confirmed (`index` set), then served once
 /// the state is applied through `index`.
 #[derive(Clone, Debug)]
-struct Read {
+struct Read<O> {
     id: RequestId,
-    key: String,
+    op: O,
     term: Term,
     deadline_ms: u64,
     index: Option<Index>,
 }
 
+/// A client's last write: its number and what it returned, so that a retry of
+/// it gets the same answer (a controller's refusal, say) without running again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Session<V> {
+    seq: Seq,
+    value: V,
+}
+
 /// What a snapshot holds, as written (borrowed, so taking one copies nothing).
 #[derive(Serialize)]
-struct SnapshotRef<'a> {
+struct SnapshotRef<'a, M, V> {
     last_applied: Index,
-    data: &'a BTreeMap<String, String>,
-    sessions: &'a BTreeMap<ClientId, Seq>,
+    machine: &'a M,
+    sessions: &'a BTreeMap<ClientId, Session<V>>,
 }
 
-/// What a snapshot holds: the data and the duplicate table, through `last_applied`.
+/// What a snapshot holds: the machine and the duplicate table, through `last_applied`.
 #[derive(Deserialize)]
-struct SnapshotState {
+#[serde(bound = "M: Machine")]
+struct SnapshotState<M: Machine> {
     last_applied: Index,
-    data: BTreeMap<String, String>,
-    sessions: BTreeMap<ClientId, Seq>,
+    machine: M,
+    sessions: BTreeMap<ClientId, Session<ValueOf<M>>>,
 }
 
-/// One replica of the KV state machine, next to one Raft peer. See the crate
-/// documentation for how to drive it.
-#[derive(Debug, Default)]
-pub struct KvServer {
+/// One replica of a service's state machine `M`, next to one Raft peer. See the
+/// crate documentation for how to drive it.
+#[derive(Debug)]
+pub struct Server<M: Machine> {
     config: ServerConfig,
-    data: BTreeMap<String, String>,
-    /// Per client, the highest sequence number of a write applied. A write at or
-    /// below it is a duplicate and is not applied again. Gets are not recorded:
-    /// re-executing a retried Get is linearizable (its caller is still waiting).
-    sessions: BTreeMap<ClientId, Seq>,
+    machine: M,
+    /// Per client, its last write applied. A write at or below that number is a
+    /// duplicate and is not applied again. Reads are not recorded: re-executing
+    /// a retried read is linearizable (its caller is still waiting).
+    sessions: BTreeMap<ClientId, Session<ValueOf<M>>>,
     last_applied: Index,
     /// Requests waiting for their entries, by log index.
     waiting: BTreeMap<Index, Waiter>,
-    /// ReadIndex Gets, by the ctx their read was asked with.
-    reads: BTreeMap<u64, Read>,
+    /// ReadIndex reads, by the ctx their read was asked with.
+    reads: BTreeMap<u64, Read<OpOf<M>>>,
     next_read_ctx: u64,
-    replies: Vec<(RequestId, KvReply)>,
+    replies: Vec<(RequestId, Reply<ValueOf<M>>)>,
     snapshots_taken: u64,
 }
 
-impl KvServer {
+impl<M: Machine> Server<M> {
     /// An empty server; a restarted one is rebuilt from the snapshot its Raft peer
-    /// hands back through [`KvServer::apply`].
-    pub fn new(config: ServerConfig) -> KvServer {
-        KvServer {
+    /// hands back through [`Server::apply`].
+    pub fn new(config: ServerConfig) -> Server<M> {
+        Server {
             config,
-            ..KvServer::default()
+            machine: M::default(),
+            sessions: BTreeMap::new(),
+            last_applied: 0,
+            waiting: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            next_read_ctx: 0,
+            replies: Vec::new(),
+            snapshots_taken: 0,
         }
     }
 
-    /// A client request arrived; its answer comes out of [`KvServer::take_replies`]
+    /// A client request arrived; its answer comes out of [`Server::take_replies`]
     /// under `id`, now or once its operation is applied (the driver then processes
     /// `raft`'s Ready, since the operation may have been started).
-    pub fn request(&mut self, peer: &mut dyn Peer, now_ms: u64, id: RequestId, args: KvArgs) {
+    pub fn request(
+        &mut self,
+        peer: &mut dyn Peer,
+        now_ms: u64,
+        id: RequestId,
+        args: Request<OpOf<M>>,
+    ) {
         let status = peer.status();
         let (term, is_leader) = status.get_state();
         if !is_leader {
             let leader_hint = status.leader;
-            self.replies
-                .push((id, KvReply::WrongLeader { leader_hint }));
+            self.replies.push((id, Reply::WrongLeader { leader_hint }));
             return;
         }
-        if args.op.is_write() && self.is_duplicate(args.client_id, args.seq) {
-            // Applied already: acknowledging it again is the truth.
-            self.replies.push((
-                id,
-                KvReply::Ok {
-                    value: String::new(),
-                },
-            ));
+        let is_read = M::P::is_read(&args.op);
+        if !is_read && self.is_duplicate(args.client_id, args.seq) {
+            // Applied already: its answer again is the truth.
+            let value = self.duplicate_value(args.client_id, args.seq);
+            self.replies.push((id, Reply::Ok { value }));
             return;
         }
-        #[cfg(feature = "injected-bugs")]
-        if let (ReadMode::StaleLocal, Op::Get { key }) = (self.config.read_mode, &args.op) {
-            let value = self.data.get(key).cloned().unwrap_or_default();
-            self.replies.push((id, KvReply::Ok { value }));
+        if is_read && self.read_without_log(peer, now_ms, id, term, &args.op) {
             return;
-        }
-        if let (ReadMode::ReadIndex, Op::Get { key }) = (self.config.read_mode, &args.op) {
-            let ctx = self.next_read_ctx;
-            let asked = peer.read_index(now_ms, ctx);
-            if let Err(e) = &asked
-                && e.is_unsupported()
-            {
-                let why = format!("Get in ReadIndex mode: {e}; serve reads through the log");
-                self.replies.push((id, KvReply::Refused { why }));
-                return;
-            }
-            if asked.is_ok() {
-                self.next_read_ctx += 1;
-                let deadline_ms = now_ms + self.config.request_timeout_ms;
-                let key = key.clone();
-                let read = Read {
-                    id,
-                    key,
-                    term,
-                    deadline_ms,
-                    index: None,
-                };
-                self.reads.insert(ctx, read);
-                return;
-            }
         }
         let (index, entry_term, started) = peer.start(now_ms, args.encode());
         if !started {
             let leader_hint = peer.status().leader;
-            self.replies
-                .push((id, KvReply::WrongLeader { leader_hint }));
+            self.replies.push((id, Reply::WrongLeader { leader_hint }));
             return;
         }
         debug_assert_eq!(entry_term, term);
@@ -208,8 +216,53 @@ impl KvServer {
         };
         if let Some(old) = self.waiting.insert(index, waiter) {
             // An entry of an older term at this index was overwritten.
-            self.replies
-                .push((old.id, KvReply::WrongLeader { leader_hint: None }));
+            let reply = Reply::WrongLeader { leader_hint: None };
+            self.replies.push((old.id, reply));
+        }
+    }
+
+    /// Serves a read by the read mode, if it is not through the log: true if it
+    /// was answered or waits for its ReadIndex, false to put it in the log.
+    fn read_without_log(
+        &mut self,
+        peer: &mut dyn Peer,
+        now_ms: u64,
+        id: RequestId,
+        term: Term,
+        op: &OpOf<M>,
+    ) -> bool {
+        match self.config.read_mode {
+            ReadMode::Log => false,
+            #[cfg(feature = "injected-bugs")]
+            ReadMode::StaleLocal => {
+                let value = self.machine.execute(op);
+                self.replies.push((id, Reply::Ok { value }));
+                true
+            }
+            ReadMode::ReadIndex => {
+                let ctx = self.next_read_ctx;
+                let asked = peer.read_index(now_ms, ctx);
+                if let Err(e) = &asked
+                    && e.is_unsupported()
+                {
+                    let why = format!("read in ReadIndex mode: {e}; serve reads through the log");
+                    self.replies.push((id, Reply::Refused { why }));
+                    return true;
+                }
+                if asked.is_err() {
+                    return false;
+                }
+                self.next_read_ctx += 1;
+                let read = Read {
+                    id,
+                    op: op.clone(),
+                    term,
+                    deadline_ms: now_ms + self.config.request_timeout_ms,
+                    index: None,
+                };
+                self.reads.insert(ctx, read);
+                true
+            }
         }
     }
 
@@ -226,12 +279,12 @@ impl KvServer {
 
     /// Answers the confirmed reads the applied state covers.
     fn serve_reads(&mut self) {
-        let (data, applied) = (&self.data, self.last_applied);
+        let (machine, applied) = (&mut self.machine, self.last_applied);
         let replies = &mut self.replies;
         self.reads.retain(|_, r| match r.index {
             Some(index) if index <= applied => {
-                let value = data.get(&r.key).cloned().unwrap_or_default();
-                replies.push((r.id, KvReply::Ok { value }));
+                let value = machine.execute(&r.op);
+                replies.push((r.id, Reply::Ok { value }));
                 false
             }
             _ => true,
@@ -239,15 +292,23 @@ impl KvServer {
     }
 
     fn is_duplicate(&self, client_id: ClientId, seq: Seq) -> bool {
+        let last = self.sessions.get(&client_id).map(|s| s.seq);
         #[cfg(feature = "injected-bugs")]
         match self.config.injected_bug {
             Some(InjectedBug::NoDedup) => return false,
-            Some(InjectedBug::DedupOnlyLastRequest) => {
-                return self.sessions.get(&client_id) == Some(&seq);
-            }
+            Some(InjectedBug::DedupOnlyLastRequest) => return last == Some(seq),
             _ => {}
         }
-        self.sessions.get(&client_id).is_some_and(|&s| seq <= s)
+        last.is_some_and(|s| seq <= s)
+    }
+
+    /// What a duplicate write returns: its first answer if it is the client's
+    /// last write, else nothing (the client has moved on; nobody waits for it).
+    fn duplicate_value(&self, client_id: ClientId, seq: Seq) -> ValueOf<M> {
+        match self.sessions.get(&client_id) {
+            Some(s) if s.seq == seq => s.value.clone(),
+            _ => ValueOf::<M>::default(),
+        }
     }
 
     /// Applies one committed entry or installed snapshot, in the order Raft gives
@@ -282,8 +343,8 @@ impl KvServer {
             self.serve_reads();
             return Ok(());
         }
-        let args =
-            KvArgs::decode(command).ok_or_else(|| format!("entry {index} is not a KV command"))?;
+        let args = Request::<OpOf<M>>::decode(command)
+            .ok_or_else(|| format!("entry {index} is not a command of {}", M::P::METHOD))?;
         let value = self.execute(&args);
         self.answer_waiting(index, |w| {
             let mine = w.term == term && w.client_id == args.client_id && w.seq == args.seq;
@@ -297,15 +358,15 @@ impl KvServer {
     /// `result` says its entry returned (if the entry is its own), the rest
     /// `WrongLeader` (their entries were replaced or are covered by a snapshot; the
     /// clerk retries and is deduplicated).
-    fn answer_waiting(&mut self, index: Index, result: impl Fn(&Waiter) -> Option<String>) {
+    fn answer_waiting(&mut self, index: Index, result: impl Fn(&Waiter) -> Option<ValueOf<M>>) {
         while let Some(entry) = self.waiting.first_entry() {
             if *entry.key() > index {
                 break;
             }
             let (at, w) = entry.remove_entry();
             let reply = match (at == index).then(|| result(&w)).flatten() {
-                Some(value) => KvReply::Ok { value },
-                None => KvReply::WrongLeader { leader_hint: None },
+                Some(value) => Reply::Ok { value },
+                None => Reply::WrongLeader { leader_hint: None },
             };
             self.replies.push((w.id, reply));
         }
@@ -315,7 +376,7 @@ impl KvServer {
         if index <= self.last_applied {
             return Ok(());
         }
-        let state: SnapshotState =
+        let state: SnapshotState<M> =
             bincode::serde::decode_from_slice(data, bincode::config::standard())
                 .map_err(|e| format!("undecodable snapshot at index {index}: {e}"))?
                 .0;
@@ -325,7 +386,7 @@ impl KvServer {
                 state.last_applied
             ));
         }
-        self.data = state.data;
+        self.machine = state.machine;
         self.sessions = state.sessions;
         self.last_applied = index;
         self.answer_waiting(index, |_| None);
@@ -333,27 +394,22 @@ impl KvServer {
         Ok(())
     }
 
-    /// Applies one operation unless it is a duplicate; returns what a Get read.
-    fn execute(&mut self, args: &KvArgs) -> String {
-        if let Op::Get { key } = &args.op {
-            return self.data.get(key).cloned().unwrap_or_default();
+    /// Executes one operation unless it is a duplicate write; returns its value.
+    fn execute(&mut self, args: &Request<OpOf<M>>) -> ValueOf<M> {
+        if M::P::is_read(&args.op) {
+            return self.machine.execute(&args.op);
         }
         if self.is_duplicate(args.client_id, args.seq) {
             peer::coverage::mark(peer::coverage::DUPLICATE_WRITE);
-            return String::new();
+            return self.duplicate_value(args.client_id, args.seq);
         }
-        self.sessions.insert(args.client_id, args.seq);
-        match &args.op {
-            Op::Put { key, value } => {
-                self.data.insert(key.clone(), value.clone());
-            }
-            Op::Append { key, value } => self.data.entry(key.clone()).or_default().push_str(value),
-            Op::Delete { key } => {
-                self.data.remove(key);
-            }
-            Op::Get { .. } => unreachable!("handled above"),
-        }
-        String::new()
+        let value = self.machine.execute(&args.op);
+        let session = Session {
+            seq: args.seq,
+            value: value.clone(),
+        };
+        self.sessions.insert(args.client_id, session);
+        value
     }
 
     /// The snapshot to take now, if the persisted Raft state (`raft_state_bytes`,
@@ -374,23 +430,25 @@ impl KvServer {
     }
 
     fn snapshot_bytes(&self) -> Vec<u8> {
-        #[cfg(feature = "injected-bugs")]
-        if self.config.injected_bug == Some(InjectedBug::DedupTableNotInSnapshot) {
-            let state = SnapshotRef {
-                last_applied: self.last_applied,
-                data: &self.data,
-                sessions: &BTreeMap::new(),
-            };
-            return bincode::serde::encode_to_vec(&state, bincode::config::standard())
-                .expect("bincode cannot fail on in-memory values");
-        }
+        let empty = BTreeMap::new();
         let state = SnapshotRef {
             last_applied: self.last_applied,
-            data: &self.data,
-            sessions: &self.sessions,
+            machine: &self.machine,
+            sessions: match self.dedup_table_left_out() {
+                true => &empty,
+                false => &self.sessions,
+            },
         };
         bincode::serde::encode_to_vec(&state, bincode::config::standard())
             .expect("bincode cannot fail on in-memory values")
+    }
+
+    /// True for the mutant whose snapshots leave the duplicate table out.
+    fn dedup_table_left_out(&self) -> bool {
+        #[cfg(feature = "injected-bugs")]
+        return self.config.injected_bug == Some(InjectedBug::DedupTableNotInSnapshot);
+        #[cfg(not(feature = "injected-bugs"))]
+        false
     }
 
     /// Answers the requests that can no longer be answered by their entries: all of
@@ -407,8 +465,8 @@ impl KvServer {
         let replies = &mut self.replies;
         // The answer to a request that lost its leader or ran out of time.
         let give_up = |lost: bool, deadline_ms: u64| match lost {
-            true => Some(KvReply::WrongLeader { leader_hint }),
-            false => (now_ms >= deadline_ms).then_some(KvReply::Timeout),
+            true => Some(Reply::WrongLeader { leader_hint }),
+            false => (now_ms >= deadline_ms).then_some(Reply::Timeout),
         };
         // A confirmed read stands even if leadership moved on since: it was
         // linearized when confirmed. An unconfirmed one never will be.
@@ -424,13 +482,13 @@ impl KvServer {
     }
 
     /// The answers ready to send, each to the request it names.
-    pub fn take_replies(&mut self) -> Vec<(RequestId, KvReply)> {
+    pub fn take_replies(&mut self) -> Vec<(RequestId, Reply<ValueOf<M>>)> {
         std::mem::take(&mut self.replies)
     }
 
-    /// The value of `key` in this replica (`None` if missing), for tests.
-    pub fn value(&self, key: &str) -> Option<&str> {
-        self.data.get(key).map(String::as_str)
+    /// The replicated state, for tests.
+    pub fn machine(&self) -> &M {
+        &self.machine
     }
 
     /// The last log index applied.
@@ -449,34 +507,36 @@ impl KvServer {
     }
 }
 
-impl StateMachine for KvServer {
-    fn request(&mut self, peer: &mut dyn Peer, now_ms: u64, id: RequestId, args: KvArgs) {
-        KvServer::request(self, peer, now_ms, id, args)
+impl<M: Machine> StateMachine<M::P> for Server<M> {
+    fn request(&mut self, peer: &mut dyn Peer, now_ms: u64, id: RequestId, args: Request<OpOf<M>>) {
+        Server::request(self, peer, now_ms, id, args)
     }
     fn apply(&mut self, msg: ApplyMsg) -> Result<(), String> {
-        KvServer::apply(self, msg)
+        Server::apply(self, msg)
     }
     fn maybe_snapshot(
         &mut self,
         raft_state_bytes: u64,
         snapshot_index: Index,
     ) -> Option<(Index, Vec<u8>)> {
-        KvServer::maybe_snapshot(self, raft_state_bytes, snapshot_index)
+        Server::maybe_snapshot(self, raft_state_bytes, snapshot_index)
     }
     fn poll(&mut self, peer: &dyn Peer, now_ms: u64) {
-        KvServer::poll(self, peer, now_ms)
+        Server::poll(self, peer, now_ms)
     }
-    fn take_replies(&mut self) -> Vec<(RequestId, KvReply)> {
-        KvServer::take_replies(self)
+    fn take_replies(&mut self) -> Vec<(RequestId, Reply<ValueOf<M>>)> {
+        Server::take_replies(self)
     }
     fn read_states(&mut self, states: &[ReadState]) {
-        KvServer::read_states(self, states)
+        Server::read_states(self, states)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::KvServer;
+    use peer::{KvArgs, KvReply, Op};
     use peer::{MemDisk, PeerConfig};
     use raft::ReferencePeer;
 
