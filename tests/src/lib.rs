@@ -18,8 +18,10 @@ pub mod partial_partition;
 pub mod peers;
 pub mod raft_suite;
 pub mod reconfigure;
+pub mod replicated;
 pub mod scenarios;
 pub mod seeds;
+pub mod server_verbs;
 pub mod shrink;
 pub mod targets;
 

@@ -4,13 +4,11 @@
 //! given by the test or by a [`Workload`] (6.824's client goroutines, in
 //! virtual time).
 
-use super::server::KvCommand;
-use labrpc::{CallId, Incoming, call, incoming};
-use labsim::{MS, Node, NodeId, SimRng, TimerId};
+use crate::replicated::clerk::{ClerkLink, Settled};
+use labsim::{Node, NodeId, SimRng, TimerId};
 use linearizability::{KvInput, KvOutput, NEVER, Operation};
-use peer::{Call, Clerk, ClerkConfig, KvReply, Op, Progress};
+use peer::{Kv, Op};
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// A history of client operations, as the linearizability checker takes it.
@@ -82,18 +80,11 @@ pub fn to_input(op: &Op) -> KvInput {
 pub struct ClerkNode {
     /// The clerk's number in the history.
     client: usize,
-    clerk: Clerk,
-    /// Node id of each server (`servers[i]` is server `i`).
-    servers: Vec<NodeId>,
+    link: ClerkLink<Kv>,
     history: Rc<RefCell<KvHistory>>,
     clock: HistoryClock,
     /// The operation in progress and its call stamp.
     current: Option<(Op, u64)>,
-    /// labrpc calls of the current attempt.
-    calls: BTreeMap<CallId, u64>,
-    /// An attempt waiting for its backoff delay.
-    delayed: Option<Call>,
-    timeout: Option<TimerId>,
     workload: Option<Box<dyn Workload>>,
     /// The next operation, waiting for the workload's think time to pass.
     thinking: Option<(TimerId, Op)>,
@@ -106,8 +97,6 @@ pub struct ClerkNode {
     pub refused: Option<String>,
 }
 
-const TAG_TIMEOUT: u64 = 0;
-const TAG_SEND: u64 = 1;
 /// Think timers are told apart by their id; the tag only has to be unique.
 const TAG_THINK: u64 = u64::MAX;
 
@@ -124,14 +113,10 @@ impl ClerkNode {
     ) -> ClerkNode {
         ClerkNode {
             client,
-            clerk: Clerk::new(client_id, ClerkConfig::new(servers.len())),
-            servers,
+            link: ClerkLink::new(client_id, servers),
             history,
             clock,
             current: None,
-            calls: BTreeMap::new(),
-            delayed: None,
-            timeout: None,
             workload: None,
             thinking: None,
             last_result: None,
@@ -165,8 +150,7 @@ impl ClerkNode {
     pub fn invoke(&mut self, ctx: &mut labrpc::Ctx<'_>, op: Op) {
         assert!(self.current.is_none(), "clerk {} is busy", self.client);
         self.current = Some((op.clone(), self.clock.stamp(ctx.now_ns())));
-        let first = self.clerk.begin(op);
-        self.attempt(ctx, first);
+        self.link.begin(ctx, op);
     }
 
     /// Runs `workload` until it stops.
@@ -178,46 +162,14 @@ impl ClerkNode {
         }
     }
 
-    fn attempt(&mut self, ctx: &mut labrpc::Ctx<'_>, c: Call) {
-        if let Some(t) = self.timeout.take() {
-            ctx.cancel_timer(t);
-        }
-        self.calls.clear();
-        if c.delay_ms > 0 {
-            let (no, delay_ns) = (c.call_no, c.delay_ms * MS);
-            self.delayed = Some(c);
-            ctx.set_timer(delay_ns, (no << 1) | TAG_SEND);
-            return;
-        }
-        self.send(ctx, c);
-    }
-
-    fn send(&mut self, ctx: &mut labrpc::Ctx<'_>, c: Call) {
-        let server = self.servers[c.server];
-        let id = call::<KvCommand>(ctx, server, &c.args).expect("servers exist");
-        self.calls.insert(id, c.call_no);
-        let timeout_ns = self.clerk.config().call_timeout_ms * MS;
-        self.timeout = Some(ctx.set_timer(timeout_ns, (c.call_no << 1) | TAG_TIMEOUT));
-    }
-
-    fn outcome(&mut self, ctx: &mut labrpc::Ctx<'_>, call_no: u64, reply: Option<KvReply>) {
-        match self.clerk.on_reply(call_no, reply) {
-            Progress::Stale => {}
-            Progress::Retry(c) => self.attempt(ctx, c),
-            Progress::Refused(why) => {
-                if let Some(t) = self.timeout.take() {
-                    ctx.cancel_timer(t);
-                }
-                self.calls.clear();
+    fn settled(&mut self, ctx: &mut labrpc::Ctx<'_>, settled: Settled<Kv>) {
+        match settled {
+            Settled::Refused(why) => {
                 self.current = None;
                 self.workload = None;
                 self.refused = Some(why);
             }
-            Progress::Done(value) => {
-                if let Some(t) = self.timeout.take() {
-                    ctx.cancel_timer(t);
-                }
-                self.calls.clear();
+            Settled::Done(value) => {
                 let (op, call_ns) = self.current.take().expect("an operation was running");
                 let output = match op {
                     Op::Get { .. } => KvOutput::Value(value.clone()),
@@ -266,21 +218,8 @@ impl ClerkNode {
 
 impl Node<labrpc::Net> for ClerkNode {
     fn on_message(&mut self, ctx: &mut labrpc::Ctx<'_>, from: NodeId, packet: labrpc::Packet) {
-        match incoming(ctx, from, packet) {
-            Incoming::Request(r) => {
-                labrpc::respond(
-                    ctx,
-                    r.token,
-                    Err(labrpc::RpcError::UnknownMethod(r.method.to_owned())),
-                );
-            }
-            Incoming::Completion(c) => {
-                let Some(call_no) = self.calls.remove(&c.call) else {
-                    return;
-                };
-                let reply = c.decode::<KvCommand>().ok();
-                self.outcome(ctx, call_no, reply);
-            }
+        if let Some(settled) = self.link.on_message(ctx, from, packet) {
+            self.settled(ctx, settled);
         }
     }
 
@@ -289,15 +228,8 @@ impl Node<labrpc::Net> for ClerkNode {
             self.invoke(ctx, op);
             return;
         }
-        let call_no = tag >> 1;
-        if tag & 1 == TAG_SEND {
-            if let Some(c) = self.delayed.take_if(|c| c.call_no == call_no) {
-                self.send(ctx, c);
-            }
-        } else if self.timeout == Some(timer) {
-            self.timeout = None;
-            self.calls.clear();
-            self.outcome(ctx, call_no, None);
+        if let Some(settled) = self.link.on_timer(ctx, timer, tag) {
+            self.settled(ctx, settled);
         }
     }
 }

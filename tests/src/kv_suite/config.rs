@@ -4,13 +4,13 @@
 //! checked for linearizability when the test ends.
 
 use super::clerk::{ClerkNode, HistoryClock, KvHistory, Workload};
-use super::server::{KvNode, KvService};
 use crate::Test;
 use crate::failure::{Failure, FailureKind};
 use crate::harness::{Harness, HarnessOptions};
 use crate::peers::{KvServerOptions, PeerChoice};
 use crate::raft_suite::RunReport;
 use crate::raft_suite::node::{PeerNode, RaftTuning, persisted_sizes};
+use crate::replicated::server::ReplicatedService;
 use labsim::{MS, NodeId, SEC};
 use linearizability::{CheckOptions, CheckResult, KvModel, check, write_html};
 use peer::Op;
@@ -123,7 +123,7 @@ impl KvConfig {
             node_prefix: "kv",
         };
         let h = Harness::new(harness, move |peer, oracle| {
-            let service = KvService::new((peer.kv_server)(&config));
+            let service = ReplicatedService::new((peer.kv_server)(&config));
             PeerNode::with_service(n, tuning, peer.clone(), service, oracle)
         });
         KvConfig {
@@ -135,11 +135,6 @@ impl KvConfig {
         }
     }
 
-    /// Every server (6.824's `All()`).
-    pub fn all(&self) -> Vec<usize> {
-        (0..self.n).collect()
-    }
-
     /// 6.824's `maxraftstate`.
     pub fn maxraftstate(&self) -> Option<u64> {
         self.maxraftstate
@@ -148,36 +143,6 @@ impl KvConfig {
     /// Fails a test's own check.
     pub fn check_fail<T>(&self, what: impl Into<String>) -> Result<T, Failure> {
         self.h.check(what)
-    }
-
-    fn set_links(&mut self, a: NodeId, bs: &[NodeId], up: bool) {
-        self.sim.with_net(|net, k| {
-            for &b in bs {
-                net.set_link(k, a, b, up).expect("nodes exist");
-                net.set_link(k, b, a, up).expect("nodes exist");
-            }
-        });
-    }
-
-    /// 6.824's `partition(p1, p2)`: servers talk only within their group.
-    /// Clerks' links are unchanged.
-    pub fn partition(&mut self, p1: &[usize], p2: &[usize]) {
-        self.sim.with_net(|net, k| {
-            net.partition(k, &[p1.to_vec(), p2.to_vec()])
-                .expect("servers exist")
-        });
-    }
-
-    /// 6.824's `ConnectAll`: every server up and linked to every other.
-    pub fn connect_all(&mut self) {
-        let all = self.all();
-        self.sim.with_net(|net, k| {
-            for &i in &all {
-                net.set_connected(k, i, true).expect("servers exist");
-            }
-            net.partition(k, std::slice::from_ref(&all))
-                .expect("servers exist");
-        });
     }
 
     /// 6.824's `makeClient(to)`: a new clerk that reaches only servers `to`.
@@ -203,30 +168,7 @@ impl KvConfig {
 
     /// 6.824's `ConnectClient(ck, to)`: the clerk reaches servers `to` only.
     pub fn connect_client(&mut self, ck: Ck, to: &[usize]) {
-        let (on, off): (Vec<usize>, Vec<usize>) =
-            self.all().into_iter().partition(|s| to.contains(s));
-        self.set_links(ck.0, &on, true);
-        self.set_links(ck.0, &off, false);
-    }
-
-    /// 6.824's `ShutdownServer(i)`: cut it off, then crash it (only what it
-    /// synced survives).
-    pub fn shutdown_server(&mut self, i: usize) {
-        self.sim
-            .with_net(|net, k| net.set_connected(k, i, false))
-            .expect("server exists");
-        if self.sim.node::<KvNode>(i).is_some() {
-            self.sim.crash(i).expect("server exists");
-        }
-    }
-
-    /// 6.824's `StartServer(i)`: rebuild it from its disk; it stays cut off
-    /// until `connect_all` or `partition`.
-    pub fn start_server(&mut self, i: usize) {
-        if self.sim.node::<KvNode>(i).is_some() {
-            self.shutdown_server(i);
-        }
-        self.sim.restart(i).expect("server was crashed");
+        self.h.connect_client_node(ck.0, to);
     }
 
     /// 6.824's `LogSize`: the largest persisted Raft state of any server.
@@ -243,18 +185,6 @@ impl KvConfig {
             .map(|i| persisted_sizes(&self.peer, self.n, i, self.sim.storage(i)).1)
             .max()
             .unwrap_or(0)
-    }
-
-    /// 6.824's `Leader()`: a connected server that believes it leads.
-    pub fn leader(&self) -> Option<usize> {
-        (0..self.n).find(|&i| {
-            self.sim.net().is_connected(i)
-                && self
-                    .sim
-                    .node::<KvNode>(i)
-                    .and_then(|n| n.peer())
-                    .is_some_and(|p| p.status().get_state().1)
-        })
     }
 
     /// 6.824's `make_partition`: a majority holding the leader, and the rest.

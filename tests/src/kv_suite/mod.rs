@@ -8,7 +8,6 @@
 pub mod clerk;
 pub mod config;
 pub mod generic;
-pub mod server;
 pub mod stale;
 pub mod tests_a;
 pub mod tests_b;

@@ -942,31 +942,35 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
     }
 }
 
-/// Runs `f` on the peer of server `node` (a Raft tester's or a KV server's)
-/// with the time now, then drives its Ready: how the nemesis and the suites
-/// reach a peer without knowing the service on top. None if it is not up.
+/// Runs `f` on the peer of server `node` (a Raft tester's, a KV server's or
+/// a shard controller's) with the time now, then drives its Ready: how the
+/// nemesis and the suites reach a peer without knowing the service on top.
+/// None if it is not up.
 pub fn with_any_peer<R>(
     sim: &mut labrpc::Sim,
     node: NodeId,
     f: impl FnOnce(&mut dyn Peer, u64) -> R,
 ) -> Option<R> {
-    let mut f = Some(f);
-    let r = sim.with_node::<RaftNode, _>(node, |n, ctx| n.with_peer(ctx, f.take().expect("once")));
-    match (r, f) {
-        (Some(r), _) => r,
-        (None, Some(f)) => sim
-            .with_node::<crate::kv_suite::server::KvNode, _>(node, |n, ctx| n.with_peer(ctx, f))
-            .flatten(),
-        (None, None) => None,
+    use crate::replicated::{CtrlNode, KvNode};
+    if sim.node::<RaftNode>(node).is_some() {
+        return sim.with_node::<RaftNode, _>(node, |n, ctx| n.with_peer(ctx, f))?;
     }
+    if sim.node::<KvNode>(node).is_some() {
+        return sim.with_node::<KvNode, _>(node, |n, ctx| n.with_peer(ctx, f))?;
+    }
+    sim.with_node::<CtrlNode, _>(node, |n, ctx| n.with_peer(ctx, f))?
+}
+
+/// The peer of server `node`, whatever the service on top; None if it is not up.
+fn any_peer(sim: &labrpc::Sim, node: NodeId) -> Option<&dyn Peer> {
+    use crate::replicated::{CtrlNode, KvNode};
+    let raft = || sim.node::<RaftNode>(node).and_then(|n| n.peer());
+    let kv = || sim.node::<KvNode>(node).and_then(|n| n.peer());
+    let ctrl = || sim.node::<CtrlNode>(node).and_then(|n| n.peer());
+    raft().or_else(kv).or_else(ctrl)
 }
 
 /// The status of server `node`'s peer, whatever the service on top.
 pub fn any_status(sim: &labrpc::Sim, node: NodeId) -> Option<peer::Status> {
-    let raft = sim.node::<RaftNode>(node).and_then(|n| n.peer());
-    let kv = || {
-        sim.node::<crate::kv_suite::server::KvNode>(node)
-            .and_then(|n| n.peer())
-    };
-    raft.or_else(kv).map(|p| p.status())
+    any_peer(sim, node).map(|p| p.status())
 }

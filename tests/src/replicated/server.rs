@@ -1,38 +1,40 @@
-//! A KV server as a simulated node: the generic Raft peer driver
-//! ([`PeerNode`]) with the `kvraft` server as its [`Service`].
+//! A replicated service's server as a simulated node: the generic Raft peer
+//! driver ([`PeerNode`]) with a [`StateMachine`] of protocol `P` as its
+//! [`Service`].
 
 use crate::raft_suite::node::{AppliedDigest, ApplyEnv, PeerNode, Service};
 use labrpc::{DuplicateMethod, Method, ReplyToken, Router, RpcError, reply, respond};
 use labsim::MS;
-use peer::{ApplyMsg, KvArgs, KvReply, Peer, RequestId, StateMachine};
+use peer::{ApplyMsg, Peer, Protocol, Reply, Request, RequestId, StateMachine};
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 
-/// The clerk-to-server RPC: one operation.
-pub struct KvCommand;
-impl Method for KvCommand {
-    const NAME: &'static str = peer::KV_COMMAND;
-    type Args = KvArgs;
-    type Reply = KvReply;
+/// The clerk-to-server RPC of protocol `P`: one operation.
+pub struct Command<P>(PhantomData<P>);
+impl<P: Protocol> Method for Command<P> {
+    const NAME: &'static str = P::METHOD;
+    type Args = Request<P::Op>;
+    type Reply = Reply<P::Value>;
 }
 
-/// A KV server peer as a labsim node.
-pub type KvNode = PeerNode<KvService>;
+/// A server of protocol `P` next to its peer, as a labsim node.
+pub type ServiceNode<P> = PeerNode<ReplicatedService<P>>;
 
-/// The `kvraft` server as the service of a [`PeerNode`]. Its snapshots wrap
-/// the server's own with the oracle's digest of the commands they cover, so
-/// the Raft oracle keeps checking state-machine safety across snapshots.
-pub struct KvService {
-    server: Box<dyn StateMachine>,
+/// A server of protocol `P` as the service of a [`PeerNode`]. Its snapshots
+/// wrap the server's own with the oracle's digest of the commands they cover,
+/// so the Raft oracle keeps checking state-machine safety across snapshots.
+pub struct ReplicatedService<P: Protocol> {
+    server: Box<dyn StateMachine<P>>,
     tokens: BTreeMap<RequestId, ReplyToken>,
     next_request: RequestId,
     /// Commands applied, and their digest chain (for the oracle).
     oracle: AppliedDigest,
 }
 
-impl KvService {
-    /// A service around `server` (the peer's KV server).
-    pub fn new(server: Box<dyn StateMachine>) -> KvService {
-        KvService {
+impl<P: Protocol> ReplicatedService<P> {
+    /// A service around `server`.
+    pub fn new(server: Box<dyn StateMachine<P>>) -> ReplicatedService<P> {
+        ReplicatedService {
             server,
             tokens: BTreeMap::new(),
             next_request: 0,
@@ -43,13 +45,18 @@ impl KvService {
     fn flush(&mut self, ctx: &mut labrpc::Ctx<'_>) {
         for (id, r) in self.server.take_replies() {
             if let Some(token) = self.tokens.remove(&id) {
-                reply::<KvCommand>(ctx, token, &r);
+                reply::<Command<P>>(ctx, token, &r);
             }
         }
     }
 }
 
-fn request(node: &mut KvNode, ctx: &mut labrpc::Ctx<'_>, args: KvArgs, token: ReplyToken) {
+fn request<P: Protocol>(
+    node: &mut ServiceNode<P>,
+    ctx: &mut labrpc::Ctx<'_>,
+    args: Request<P::Op>,
+    token: ReplyToken,
+) {
     if node.peer().is_none() {
         respond(ctx, token, Err(RpcError::ServerCrashed));
         return;
@@ -64,7 +71,7 @@ fn request(node: &mut KvNode, ctx: &mut labrpc::Ctx<'_>, args: KvArgs, token: Re
     });
 }
 
-/// The KV server's snapshot, then the oracle's digest (8 bytes, little-endian).
+/// The server's snapshot, then the oracle's digest (8 bytes, little-endian).
 fn wrap(mut kv: Vec<u8>, digest: u64) -> Vec<u8> {
     kv.extend_from_slice(&digest.to_le_bytes());
     kv
@@ -79,9 +86,9 @@ fn unwrap(mut data: Vec<u8>) -> Result<(Vec<u8>, u64), String> {
     Ok((data, digest))
 }
 
-impl Service for KvService {
-    fn routes(router: Router<KvNode>) -> Result<Router<KvNode>, DuplicateMethod> {
-        router.route::<KvCommand>(|node: &mut KvNode, ctx, _from, args, token| {
+impl<P: Protocol> Service for ReplicatedService<P> {
+    fn routes(router: Router<ServiceNode<P>>) -> Result<Router<ServiceNode<P>>, DuplicateMethod> {
+        router.route::<Command<P>>(|node: &mut ServiceNode<P>, ctx, _from, args, token| {
             request(node, ctx, args, token)
         })
     }
@@ -119,7 +126,8 @@ impl Service for KvService {
         if let Some((index, kv)) = self.server.maybe_snapshot(size, snapshot_index) {
             if index != self.oracle.applied {
                 return Err(format!(
-                    "KV server applied {index} but the driver {}",
+                    "{} server applied {index} but the driver {}",
+                    P::METHOD,
                     self.oracle.applied
                 ));
             }
