@@ -177,7 +177,7 @@ enum Command {
         /// Seeds per test.
         #[arg(long, value_parser = parse_seed_list, default_value = "1..4")]
         seeds: Seeds,
-        /// Only this part: 3A, 3B, 3C, 3D, 3E (Raft) or 4A, 4B (KV).
+        /// Only this part: 3A, 3B, 3C, 3D, 3E (Raft), 4A, 4B (KV) or 5A (shard controller).
         #[arg(long, value_parser = grade::parse_part)]
         part: Option<&'static str>,
         /// Threads.

@@ -1,6 +1,8 @@
-//! Your Raft and your key/value server, as raftlab grades them (MIT 6.824 labs 3 and 4).
+//! Your Raft, your key/value server and your shard controller, as raftlab grades them
+//! (MIT 6.824 labs 3, 4 and 5A).
 //!
-//! Fill in [`Raft`] (parts 3A to 3D) and [`KvServer`] (parts 4A and 4B). Both are
+//! Fill in [`Raft`] (parts 3A to 3E), [`KvServer`] (parts 4A and 4B) and
+//! [`CtrlServer`] (part 5A). Both are
 //! sans-IO state machines: the lab calls them with inputs (time passing, a message, a
 //! command) and carries out what they hand back (state to persist, messages to send,
 //! entries to apply), all in virtual time on a simulated network that loses, delays,
@@ -11,9 +13,11 @@
 //! Grade one part: `cargo run --release -p lab -- grade --peer student --part 3A`.
 //! See this crate's README.md for the whole walk-through.
 
+mod ctrler;
 mod kv;
 mod raft;
 
+pub use ctrler::CtrlServer;
 pub use kv::KvServer;
 pub use raft::Raft;
 

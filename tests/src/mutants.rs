@@ -259,6 +259,7 @@ impl Mutant {
             name,
             factory,
             kv_server: kv,
+            ctrler: crate::peers::reference_ctrler,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! (`--peer NAME`, or `RAFTLAB_PEER` for `cargo test`) and travels with every
 //! failure line, replay command, schedule and corpus entry.
 
-use peer::{PeerFactory, StateMachine};
+use peer::{Ctrl, PeerFactory, StateMachine};
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::OnceLock;
@@ -43,6 +43,16 @@ pub struct PeerKind {
     pub make: fn() -> PeerFactory,
     /// Makes the KV server that runs on it.
     pub kv_server: fn(&KvServerOptions) -> Box<dyn StateMachine>,
+    /// Makes the shard controller server that runs on it.
+    pub ctrler: CtrlerFactory,
+}
+
+/// Makes a peer's shard controller servers.
+pub type CtrlerFactory = fn() -> Box<dyn StateMachine<Ctrl>>;
+
+#[cfg(feature = "reference")]
+pub(crate) fn reference_ctrler() -> Box<dyn StateMachine<Ctrl>> {
+    Box::new(shardctrler::CtrlServer::new(kvraft::ServerConfig::default()))
 }
 
 #[cfg(feature = "reference")]
@@ -66,6 +76,7 @@ pub const PEERS: &[PeerKind] = &[
         about: "raftlab's reference Raft (Figure 2, snapshots, PreVote) with kvraft",
         make: raft::factory,
         kv_server: reference_kv,
+        ctrler: reference_ctrler,
     },
     #[cfg(feature = "reference")]
     PeerKind {
@@ -73,12 +84,14 @@ pub const PEERS: &[PeerKind] = &[
         about: "tikv's raft-rs 0.7 (one-way messages, PreVote, CheckQuorum) with kvraft",
         make: raftrs::factory,
         kv_server: reference_kv,
+        ctrler: reference_ctrler,
     },
     PeerKind {
         name: "student",
-        about: "your Raft and KV server: the skeleton in student/ (see student/README.md)",
+        about: "your Raft, KV server and shard controller: the skeleton in student/ (see student/README.md)",
         make: student::factory,
         kv_server: |o| Box::new(student::KvServer::new(o.maxraftstate)),
+        ctrler: || Box::new(student::CtrlServer::new()),
     },
 ];
 
@@ -94,6 +107,8 @@ pub struct PeerChoice {
     pub factory: PeerFactory,
     /// Makes its KV servers.
     pub kv_server: KvServerFactory,
+    /// Makes its shard controller servers.
+    pub ctrler: CtrlerFactory,
 }
 
 impl fmt::Debug for PeerChoice {
@@ -129,6 +144,7 @@ impl PeerChoice {
             name: kind.name,
             factory: (kind.make)(),
             kv_server: std::rc::Rc::new(kind.kv_server),
+            ctrler: kind.ctrler,
         })
     }
 
@@ -140,6 +156,7 @@ impl PeerChoice {
             name: REFERENCE,
             factory: raft::buggy_factory(bug, true),
             kv_server: std::rc::Rc::new(reference_kv),
+            ctrler: reference_ctrler,
         }
     }
 
@@ -158,6 +175,7 @@ impl PeerChoice {
                 seeded(config, disk, now_ms)
             }),
             kv_server: std::rc::Rc::new(reference_kv),
+            ctrler: reference_ctrler,
         }
     }
 
@@ -175,6 +193,7 @@ impl PeerChoice {
                     ..kvraft::ServerConfig::default()
                 }))
             }),
+            ctrler: reference_ctrler,
         }
     }
 }

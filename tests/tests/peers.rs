@@ -127,6 +127,7 @@ fn failure_with(breaks: Breaks) -> String {
             Ok(Box::new(bad) as Box<dyn peer::Peer>)
         }),
         kv_server: std::rc::Rc::new(|o| Box::new(student::KvServer::new(o.maxraftstate))),
+        ctrler: || Box::new(student::CtrlServer::new()),
     };
     let options = ClusterOptions {
         peer: choice,
