@@ -4,7 +4,7 @@
 //! finds the servers of the new configuration, and a peer without the
 //! feature refuses clearly.
 
-use labsim::{MS, SEC};
+use labsim::SEC;
 use peer::{Membership, PeerSet};
 use tests::Test;
 use tests::kv_suite::{KvConfig, KvOptions};
@@ -28,25 +28,6 @@ fn three_of_five() -> RaftTuning {
     }
 }
 
-/// Asks the leader for `to` until it takes it, then waits until every
-/// member follows it.
-fn reconfigure(c: &mut Cluster, to: Membership) {
-    for _ in 0..50 {
-        let leader = c.check_one_leader().unwrap();
-        match c.change_membership(leader, to).unwrap() {
-            Ok(_) => break,
-            Err(_) => c.sleep(100 * MS).unwrap(),
-        }
-    }
-    for _ in 0..50 {
-        c.sleep(100 * MS).unwrap();
-        if to.members().iter().all(|p| c.membership(p) == Some(to)) {
-            return;
-        }
-    }
-    panic!("the cluster did not settle on {to}");
-}
-
 #[test]
 fn learners_catch_up_and_every_voter_is_replaced() {
     for seed in 1..=3 {
@@ -62,10 +43,10 @@ fn learners_catch_up_and_every_voter_is_replaced() {
         let leader = c.check_one_leader().unwrap();
         assert!(leader < 3, "seed {seed}: only voters lead");
         c.one(cmd(1), 3, true).unwrap();
-        reconfigure(&mut c, target(&[0, 1, 2], &[3, 4]));
+        c.reconfigure(target(&[0, 1, 2], &[3, 4])).unwrap();
         c.one(cmd(2), 5, true).unwrap();
         // {0,1,2} -> {2,3,4}: joint consensus, then the new voters alone.
-        reconfigure(&mut c, target(&[2, 3, 4], &[]));
+        c.reconfigure(target(&[2, 3, 4], &[])).unwrap();
         c.crash(0);
         c.crash(1);
         let leader = c.check_one_leader().unwrap();

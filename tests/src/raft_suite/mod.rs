@@ -5,6 +5,7 @@ pub mod clients;
 pub mod cluster;
 pub mod node;
 pub mod oracle;
+mod reconfiguring;
 pub mod tests_a;
 pub mod tests_b;
 pub mod tests_c;

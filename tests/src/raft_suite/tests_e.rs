@@ -55,85 +55,6 @@ fn set_link(cfg: &mut Cluster, a: usize, b: usize, up: bool) {
     });
 }
 
-/// The connected peer that leads in the highest term, now (no waiting).
-fn leader_now(cfg: &Cluster) -> Option<usize> {
-    (0..cfg.n())
-        .filter(|&i| cfg.connected(i))
-        .filter_map(|i| cfg.get_state(i).filter(|s| s.1).map(|s| (s.0, i)))
-        .max()
-        .map(|(_, i)| i)
-}
-
-/// Asks whoever leads to move the cluster to `target` until one accepts (a
-/// change still under way and a new leader's first entry are refused for a
-/// while), for 5 s at most: the leader that took it and the index of its
-/// entry, or the last refusal.
-fn ask_change(
-    cfg: &mut Cluster,
-    target: Membership,
-) -> Result<Result<(usize, Index), String>, Failure> {
-    let mut refusal = String::from("no leader");
-    for _ in 0..50 {
-        if let Some(leader) = leader_now(cfg) {
-            match cfg.change_membership(leader, target)? {
-                Ok(index) => return Ok(Ok((leader, index))),
-                Err(e) => refusal = e,
-            }
-        }
-        cfg.sleep(100 * MS)?;
-    }
-    Ok(Err(refusal))
-}
-
-/// [`ask_change`], failing the test on a refusal.
-fn change(cfg: &mut Cluster, target: Membership) -> Result<(usize, Index), Failure> {
-    match ask_change(cfg, target)? {
-        Ok(taken) => Ok(taken),
-        Err(refusal) => cfg.check(format!(
-            "no leader took the change to {target} in 5 s; the last refusal: {refusal}"
-        )),
-    }
-}
-
-/// Waits up to `limit_ns` until every member of `target` follows it.
-fn settled_within(cfg: &mut Cluster, target: Membership, limit_ns: u64) -> Result<bool, Failure> {
-    let members = target.members();
-    let follows = move |sim: &labrpc::Sim, p| {
-        any_status(sim, p).is_some_and(|s| s.membership == Some(target))
-    };
-    cfg.run_until(|sim| members.iter().all(|p| follows(sim, p)), limit_ns)
-}
-
-/// Moves the cluster to `target`: asks whoever leads, then waits until every
-/// member follows it, three times at most (a leader may lose a change it
-/// took before it reaches anyone, as it may lose a command).
-fn reconfigure(cfg: &mut Cluster, target: Membership) -> Result<(), Failure> {
-    let mut why = String::new();
-    for attempt in 0..3 {
-        if let Err(refusal) = ask_change(cfg, target)? {
-            let again = if attempt > 0 { "asked again, " } else { "" };
-            why = format!("{again}refused for 5 s: {refusal}");
-            break;
-        }
-        if settled_within(cfg, target, 3 * SEC)? {
-            return Ok(());
-        }
-        why = "taken three times, never followed by all in 3 s".into();
-    }
-    let views: Vec<String> = target
-        .members()
-        .iter()
-        .map(|p| match cfg.membership(p) {
-            Some(m) => format!("{p} follows {m}"),
-            None => format!("{p} reports none"),
-        })
-        .collect();
-    cfg.check(format!(
-        "the members did not all follow {target} ({why}): {}",
-        views.join(", ")
-    ))
-}
-
 /// CheckQuorum (thesis 6.2): a leader cut off from the majority stops being
 /// leader within two minimum election timeouts (one to count the acks, one
 /// to spare), and stays a follower while cut off; the majority elects a
@@ -405,7 +326,7 @@ pub fn learner_catches_up(t: &Test) -> Result<RunReport, Failure> {
     for i in 1..=5 {
         cfg.one(cmd(i), 3, true)?;
     }
-    reconfigure(&mut cfg, config(&[0, 1, 2], &[3]))?;
+    cfg.reconfigure(config(&[0, 1, 2], &[3]))?;
     let last = cfg.one(cmd(6), 4, true)?;
     let leader = cfg.check_one_leader()?;
     if leader >= 3 {
@@ -447,7 +368,7 @@ pub fn learner_catches_up(t: &Test) -> Result<RunReport, Failure> {
 pub fn membership_add_remove(t: &Test) -> Result<RunReport, Failure> {
     let mut cfg = Cluster::new(t, three_of_five());
     cfg.one(cmd(1), 3, true)?;
-    reconfigure(&mut cfg, config(&[0, 1, 2, 3], &[]))?;
+    cfg.reconfigure(config(&[0, 1, 2, 3], &[]))?;
     cfg.one(cmd(2), 4, true)?;
     let leader = cfg.check_one_leader()?;
     let keep = (0..3).find(|&p| p != leader).expect("an old voter");
@@ -473,7 +394,7 @@ pub fn membership_add_remove(t: &Test) -> Result<RunReport, Failure> {
     let voters: Vec<usize> = (0..4).filter(|&p| p != leader).collect();
     let (removed, down) = (voters[0], voters[1]);
     let rest: Vec<usize> = (0..4).filter(|&p| p != removed).collect();
-    reconfigure(&mut cfg, config(&rest, &[]))?;
+    cfg.reconfigure(config(&rest, &[]))?;
     cfg.disconnect(removed);
     cfg.disconnect(down);
     cfg.one(cmd(5), 2, true)?;
@@ -496,15 +417,15 @@ pub fn membership_joint_replace(t: &Test) -> Result<RunReport, Failure> {
         outgoing: PeerSet::first(3),
         ..target
     };
-    change(&mut cfg, target)?;
+    cfg.change(target)?;
     let seen = move |sim: &labrpc::Sim| {
         (0..5).any(|p| any_status(sim, p).is_some_and(|s| s.membership == Some(joint)))
     };
     if !cfg.run_until(seen, 2 * SEC)? {
         return cfg.check(format!("no peer entered the joint configuration {joint}"));
     }
-    if !settled_within(&mut cfg, target, 3 * SEC)? {
-        reconfigure(&mut cfg, target)?;
+    if !cfg.settled_within(target, 3 * SEC)? {
+        cfg.reconfigure(target)?;
     }
     cfg.one(cmd(2), 3, true)?;
     cfg.crash(0);
@@ -584,7 +505,7 @@ fn random_membership(cfg: &mut Cluster) -> Membership {
 /// is under way; it settles and a command commits. Returns the target.
 fn change_unreliably(cfg: &mut Cluster, round: u64) -> Result<Membership, Failure> {
     let target = random_membership(cfg);
-    change(cfg, target)?;
+    cfg.change(target)?;
     if round == 2 {
         let victim = cfg.rand(5) as usize;
         cfg.crash(victim);
@@ -592,8 +513,8 @@ fn change_unreliably(cfg: &mut Cluster, round: u64) -> Result<Membership, Failur
         cfg.restart(victim);
         cfg.connect(victim);
     }
-    if !settled_within(cfg, target, 3 * SEC)? {
-        reconfigure(cfg, target)?;
+    if !cfg.settled_within(target, 3 * SEC)? {
+        cfg.reconfigure(target)?;
     }
     cfg.one(cmd(round), 1, true)?;
     Ok(target)
