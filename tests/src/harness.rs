@@ -10,7 +10,7 @@ use crate::raft_suite::RunReport;
 use crate::raft_suite::node::{PeerNode, Service};
 use crate::raft_suite::oracle::Oracle;
 use labrpc::{Net, NetConfig, Sim};
-use labsim::{SEC, SimError, SimRng, Stream};
+use labsim::{NodeId, SEC, SimError, SimRng, Stream};
 use rand::RngExt;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -71,25 +71,14 @@ impl Harness {
         crate::hooks::prepare(sim.trace_mut());
         // Marks left by an earlier run on this thread are not this run's.
         peer::coverage::take_run();
-        let oracle = Rc::new(RefCell::new(Oracle::new(n)));
-        for i in 0..n {
-            let (make, oracle, peer) = (node.clone(), oracle.clone(), options.peer.clone());
-            sim.add_node(format!("{}{i}", options.node_prefix), move |_, _| {
-                Box::new(make(&peer, oracle.clone()))
-            });
-        }
-        let o = oracle.clone();
-        sim.add_invariant("raft safety", move |s: &Sim| {
-            if let Some(v) = o.borrow().violation() {
-                return Err(v.to_owned());
-            }
-            for i in 0..n {
-                if let Some(e) = s.node::<PeerNode<S>>(i).and_then(|r| r.error.as_ref()) {
-                    return Err(e.clone());
-                }
-            }
-            Ok(())
-        });
+        let oracle = add_group(
+            &mut sim,
+            "raft safety",
+            n,
+            options.node_prefix,
+            &options.peer,
+            node,
+        );
         Harness {
             sim,
             n,
@@ -191,6 +180,58 @@ impl Harness {
             marks: peer::coverage::take_run(),
         })
     }
+}
+
+impl Harness {
+    /// Adds another Raft group of `peers` nodes, after every node so far, each
+    /// a [`PeerNode`] made by `node` and told its group's first node id, with
+    /// its own oracle (its safety is checked apart from every other group's).
+    /// Returns the node id of its peer 0; its nodes are named `prefix0`, ...
+    pub fn add_group<S: Service>(
+        &mut self,
+        peers: usize,
+        prefix: &str,
+        node: impl Fn(&PeerChoice, Rc<RefCell<Oracle>>) -> PeerNode<S> + Clone + 'static,
+    ) -> NodeId {
+        let base = self.sim.node_count();
+        let safety = format!("raft safety of {prefix}");
+        let place = move |choice: &PeerChoice, oracle| node(choice, oracle).in_group_at(base);
+        add_group(&mut self.sim, &safety, peers, prefix, &self.peer, place);
+        base
+    }
+}
+
+/// Adds `n` peer nodes made by `node` after every node so far, their oracle,
+/// and an invariant named `safety` that checks it and the nodes' errors.
+fn add_group<S: Service>(
+    sim: &mut Sim,
+    safety: &str,
+    n: usize,
+    prefix: &str,
+    peer: &PeerChoice,
+    node: impl Fn(&PeerChoice, Rc<RefCell<Oracle>>) -> PeerNode<S> + Clone + 'static,
+) -> Rc<RefCell<Oracle>> {
+    let base = sim.node_count();
+    let oracle = Rc::new(RefCell::new(Oracle::new(n)));
+    for i in 0..n {
+        let (make, oracle, peer) = (node.clone(), oracle.clone(), peer.clone());
+        sim.add_node(format!("{prefix}{i}"), move |_, _| {
+            Box::new(make(&peer, oracle.clone()))
+        });
+    }
+    let o = oracle.clone();
+    sim.add_invariant(safety, move |s: &Sim| {
+        if let Some(v) = o.borrow().violation() {
+            return Err(v.to_owned());
+        }
+        for i in base..base + n {
+            if let Some(e) = s.node::<PeerNode<S>>(i).and_then(|r| r.error.as_ref()) {
+                return Err(e.clone());
+            }
+        }
+        Ok(())
+    });
+    oracle
 }
 
 impl Drop for Harness {

@@ -276,9 +276,12 @@ impl PeerNode<Applier> {
 
 /// One Raft peer and a service, as a labsim node.
 pub struct PeerNode<S: Service> {
-    /// This node's id (set when it starts).
+    /// This peer's id in its group (set when it starts): its node id less `base`.
     id: PeerId,
     peers: usize,
+    /// The node id of the group's peer 0: peers of a group are the nodes
+    /// `base..base + peers` (0 for the only group of most tests).
+    base: NodeId,
     tuning: RaftTuning,
     choice: PeerChoice,
     /// The service on top of the peer.
@@ -343,6 +346,7 @@ impl<S: Service> PeerNode<S> {
         PeerNode {
             id: 0,
             peers,
+            base: 0,
             tuning,
             choice,
             service,
@@ -483,7 +487,7 @@ impl<S: Service> PeerNode<S> {
             peer::Role::Leader if commit > committed => Moment::Committed,
             _ => return Some(status),
         };
-        crate::aims::reached(ctx, self.id, moment);
+        crate::aims::reached(ctx, ctx.id(), moment);
         Some(status)
     }
 
@@ -491,7 +495,7 @@ impl<S: Service> PeerNode<S> {
     /// strike at.
     fn count_marks(&mut self, ctx: &mut labrpc::Ctx<'_>) {
         if peer::coverage::take(peer::coverage::VOTE_GRANTED) > 0 {
-            crate::aims::reached(ctx, self.id, Moment::VoteGranted);
+            crate::aims::reached(ctx, ctx.id(), Moment::VoteGranted);
         }
     }
 
@@ -545,7 +549,7 @@ impl<S: Service> PeerNode<S> {
         let status = self.observe_role(ctx).expect("started");
         let promise = (status.term, status.voted_for);
         if ready.snapshot.is_some() {
-            crate::aims::reached(ctx, self.id, Moment::SnapshotTaken);
+            crate::aims::reached(ctx, ctx.id(), Moment::SnapshotTaken);
         }
         self.observe_entries(&ready);
         if ready.must_sync
@@ -652,6 +656,18 @@ impl<S: Service> PeerNode<S> {
         }
     }
 
+    /// The same node in a group whose peer 0 is node `base` (one of several
+    /// Raft groups of one simulation).
+    pub fn in_group_at(mut self, base: NodeId) -> PeerNode<S> {
+        self.base = base;
+        self
+    }
+
+    /// The peer id of node `node`, if it is a peer of this group.
+    fn peer_of(&self, node: NodeId) -> Option<PeerId> {
+        node.checked_sub(self.base).filter(|&p| p < self.peers)
+    }
+
     fn report_error(&mut self, e: String) {
         if self.error.is_none() {
             self.error = Some(e);
@@ -685,13 +701,14 @@ impl<S: Service> PeerNode<S> {
             self.report_error(e);
             return;
         }
+        let to_node = self.base + to;
         if ctx.is_streaming() {
-            let fields = [("to", to.into())];
+            let fields = [("to", to_node.into())];
             ctx.annotate_fields("rpc", &fields, || peer.describe(&msg));
         }
         match msg.kind {
             Kind::Reply => match token.take() {
-                Some(t) if t.caller() == to => respond(ctx, t, Ok(msg.bytes)),
+                Some(t) if t.caller() == to_node => respond(ctx, t, Ok(msg.bytes)),
                 other => {
                     *token = other;
                     let e = format!("peer {} sent a reply to {to} without its request", self.id);
@@ -700,11 +717,11 @@ impl<S: Service> PeerNode<S> {
             },
             Kind::Request => {
                 let method = msg.method;
-                let call = send_packet(ctx, to, msg);
+                let call = send_packet(ctx, to_node, msg);
                 self.calls.insert(call, method);
             }
             Kind::OneWay => {
-                send_packet(ctx, to, msg);
+                send_packet(ctx, to_node, msg);
             }
         }
     }
@@ -780,6 +797,14 @@ impl<S: Service> PeerNode<S> {
     /// for the peer's reply; a one-way message is acknowledged at once, so the
     /// network ends its call, and handed to the peer.
     fn peer_request(&mut self, ctx: &mut labrpc::Ctx<'_>, request: labrpc::Request) {
+        let Some(from) = self.peer_of(request.from) else {
+            let why = format!(
+                "{} from node {}, outside the group",
+                request.method, request.from
+            );
+            respond(ctx, request.token, Err(RpcError::UnknownMethod(why)));
+            return;
+        };
         let kind = self
             .peer
             .as_ref()
@@ -794,16 +819,10 @@ impl<S: Service> PeerNode<S> {
             Some(Kind::OneWay) => {
                 respond(ctx, request.token, Ok(Vec::new()));
                 let msg = msg(Kind::OneWay);
-                self.input(
-                    ctx,
-                    Input::Message {
-                        from: request.from,
-                        msg,
-                    },
-                );
+                self.input(ctx, Input::Message { from, msg });
             }
             Some(_) => {
-                let (from, token) = (request.from, request.token);
+                let token = request.token;
                 self.input(
                     ctx,
                     Input::Request {
@@ -855,7 +874,9 @@ fn send_packet(ctx: &mut labrpc::Ctx<'_>, to: NodeId, msg: Wire) -> CallId {
 
 impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
     fn on_start(&mut self, ctx: &mut labrpc::Ctx<'_>) {
-        let id = ctx.id();
+        let id = self
+            .peer_of(ctx.id())
+            .expect("a peer node is one of its group");
         self.id = id;
         let tuning = self.tuning;
         let config = PeerConfig {
@@ -902,19 +923,16 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
                 let Some(method) = self.calls.remove(&c.call) else {
                     return;
                 };
+                let from = self
+                    .peer_of(c.server)
+                    .expect("calls go to peers of the group");
                 if let Ok(bytes) = c.outcome {
                     let msg = Wire {
                         kind: Kind::Reply,
                         method,
                         bytes,
                     };
-                    self.input(
-                        ctx,
-                        Input::Message {
-                            from: c.server,
-                            msg,
-                        },
-                    );
+                    self.input(ctx, Input::Message { from, msg });
                 }
             }
         }
