@@ -29,9 +29,11 @@
 //! ```
 
 mod kv;
+mod pending;
 mod server;
 
 pub use kv::{KvMachine, KvServer};
+pub use pending::{Pending, Waiter};
 #[cfg(feature = "injected-bugs")]
 pub use server::InjectedBug;
 pub use server::{Machine, OpOf, ReadMode, RequestId, Server, ServerConfig, ValueOf};

@@ -9,6 +9,8 @@ use peer::{
     ApplyMsg, ClientId, Index, Peer, Protocol, ReadState, Reply, Request, Seq, StateMachine, Term,
 };
 use serde::de::DeserializeOwned;
+
+use crate::pending::{Pending, Waiter};
 use serde::{Deserialize, Serialize};
 
 pub use peer::RequestId;
@@ -90,16 +92,6 @@ impl Default for ServerConfig {
     }
 }
 
-/// A request waiting for the entry it was given to be applied.
-#[derive(Clone, Debug)]
-struct Waiter {
-    id: RequestId,
-    term: Term,
-    client_id: ClientId,
-    seq: Seq,
-    deadline_ms: u64,
-}
-
 /// A read waiting for its ReadIndex: confirmed (`index` set), then served once
 /// the state is applied through `index`.
 #[derive(Clone, Debug)]
@@ -148,7 +140,7 @@ pub struct Server<M: Machine> {
     sessions: BTreeMap<ClientId, Session<ValueOf<M>>>,
     last_applied: Index,
     /// Requests waiting for their entries, by log index.
-    waiting: BTreeMap<Index, Waiter>,
+    waiting: Pending,
     /// ReadIndex reads, by the ctx their read was asked with.
     reads: BTreeMap<u64, Read<OpOf<M>>>,
     next_read_ctx: u64,
@@ -165,7 +157,7 @@ impl<M: Machine> Server<M> {
             machine: M::default(),
             sessions: BTreeMap::new(),
             last_applied: 0,
-            waiting: BTreeMap::new(),
+            waiting: Pending::default(),
             reads: BTreeMap::new(),
             next_read_ctx: 0,
             replies: Vec::new(),
@@ -214,11 +206,7 @@ impl<M: Machine> Server<M> {
             seq: args.seq,
             deadline_ms: now_ms + self.config.request_timeout_ms,
         };
-        if let Some(old) = self.waiting.insert(index, waiter) {
-            // An entry of an older term at this index was overwritten.
-            let reply = Reply::WrongLeader { leader_hint: None };
-            self.replies.push((old.id, reply));
-        }
+        self.waiting.wait(index, waiter, &mut self.replies);
     }
 
     /// Serves a read by the read mode, if it is not through the log: true if it
@@ -354,22 +342,9 @@ impl<M: Machine> Server<M> {
         Ok(())
     }
 
-    /// Answers every request waiting at or below `index`: the one at `index` with what
-    /// `result` says its entry returned (if the entry is its own), the rest
-    /// `WrongLeader` (their entries were replaced or are covered by a snapshot; the
-    /// clerk retries and is deduplicated).
+    /// Answers the requests waiting at or below `index` (see [`Pending::applied`]).
     fn answer_waiting(&mut self, index: Index, result: impl Fn(&Waiter) -> Option<ValueOf<M>>) {
-        while let Some(entry) = self.waiting.first_entry() {
-            if *entry.key() > index {
-                break;
-            }
-            let (at, w) = entry.remove_entry();
-            let reply = match (at == index).then(|| result(&w)).flatten() {
-                Some(value) => Reply::Ok { value },
-                None => Reply::WrongLeader { leader_hint: None },
-            };
-            self.replies.push((w.id, reply));
-        }
+        self.waiting.applied(index, result, &mut self.replies);
     }
 
     fn install_snapshot(&mut self, index: Index, data: &[u8]) -> Result<(), String> {
@@ -475,10 +450,8 @@ impl<M: Machine> Server<M> {
             let reply = give_up(lost, r.deadline_ms);
             reply.map(|reply| replies.push((r.id, reply))).is_none()
         });
-        self.waiting.retain(|_, w| {
-            let reply = give_up(!is_leader || w.term != term, w.deadline_ms);
-            reply.map(|reply| replies.push((w.id, reply))).is_none()
-        });
+        self.waiting
+            .give_up((term, is_leader), leader_hint, now_ms, replies);
     }
 
     /// The answers ready to send, each to the request it names.
@@ -649,7 +622,7 @@ mod tests {
         let mut raft = peer(0, 3);
         raft.tick(10_000); // a candidate, not a leader
         let mut kv = KvServer::new(ServerConfig::default());
-        kv.waiting.insert(
+        kv.waiting.wait(
             1,
             Waiter {
                 id: 3,
@@ -658,6 +631,7 @@ mod tests {
                 seq: 1,
                 deadline_ms: 5,
             },
+            &mut kv.replies,
         );
         kv.poll(&raft, 1);
         assert_eq!(kv.take_replies().len(), 1, "not leader: answered at once");
