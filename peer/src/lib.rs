@@ -43,6 +43,8 @@ pub mod record;
 mod rng;
 mod service;
 mod shard;
+mod shard_clerk;
+mod shardkv;
 
 pub use clerk::{Call, Clerk, ClerkConfig, Progress};
 pub use disk::{Disk, MemDisk};
@@ -54,6 +56,11 @@ pub use service::{ClientId, Protocol, Reply, Request, RequestId, Seq, StateMachi
 pub use shard::{
     CTRL_COMMAND, ConfigNum, Ctrl, CtrlArgs, CtrlError, CtrlOp, CtrlOutcome, CtrlReply, Gid,
     NSHARDS, ShardConfig, key2shard,
+};
+pub use shard_clerk::{REQUERY_DELAY_MS, ShardCall, ShardClerk, ShardProgress};
+pub use shardkv::{
+    Answer, CallArgs, CallReply, CallTo, GroupArgs, GroupReply, OutCall, SHARDKV_COMMAND,
+    SHARDKV_GROUP, ShardData, ShardKv, ShardKvArgs, ShardKvReply, ShardKvValue, ShardStateMachine,
 };
 
 /// The smallest number of peers that is a majority of `peers`: the one
