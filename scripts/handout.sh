@@ -24,16 +24,16 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
 cd "$top"
-git ls-files -z | grep -zvE '^(raft|kvraft|raftrs|shardctrler|\.ci|\.github)/' | xargs -0 cp --parents -t "$out"
+git ls-files -z | grep -zvE '^(raft|kvraft|raftrs|shardctrler|shardkv|\.ci|\.github)/' | xargs -0 cp --parents -t "$out"
 find "$out" -name Cargo.toml -exec sed -i \
   -e 's/^reference = \[.*# reference-solution$/reference = []/' \
   -e '/# reference-solution/d' {} +
-if grep -rqE '^\s*(raft|kvraft|raftrs|shardctrler)\b' --include=Cargo.toml "$out"; then
+if grep -rqE '^\s*(raft|kvraft|raftrs|shardctrler|shardkv)\b' --include=Cargo.toml "$out"; then
   echo "handout: a Cargo.toml still names the reference solution:" >&2
-  grep -rnE '^\s*(raft|kvraft|raftrs|shardctrler)\b' --include=Cargo.toml "$out" >&2
+  grep -rnE '^\s*(raft|kvraft|raftrs|shardctrler|shardkv)\b' --include=Cargo.toml "$out" >&2
   exit 1
 fi
-echo "handout: written to $out (no raft/, kvraft/, raftrs/ or shardctrler/)"
+echo "handout: written to $out (no raft/, kvraft/, raftrs/, shardctrler/ or shardkv/)"
 [ "$check" = --check ] || exit 0
 
 # Build the handout in a target directory of its own (sharing this checkout's would
@@ -53,8 +53,8 @@ set +e
 status=$?
 set -e
 tail -9 grade.out
-if [ $status -ne 1 ] || ! tail -1 grade.out | grep -qx '0 passed, 64 failed'; then
-  echo "handout: grading the skeleton should fail all 64 tests cleanly (exit $status)" >&2
+if [ $status -ne 1 ] || ! tail -1 grade.out | grep -qx '0 passed, 78 failed'; then
+  echo "handout: grading the skeleton should fail all 78 tests cleanly (exit $status)" >&2
   exit 1
 fi
 if grep -q 'panicked' grade.out; then

@@ -177,7 +177,7 @@ enum Command {
         /// Seeds per test.
         #[arg(long, value_parser = parse_seed_list, default_value = "1..4")]
         seeds: Seeds,
-        /// Only this part: 3A, 3B, 3C, 3D, 3E (Raft), 4A, 4B (KV) or 5A (shard controller).
+        /// Only this part: 3A, 3B, 3C, 3D, 3E (Raft), 4A, 4B (KV), 5A (shard controller) or 5B (sharded KV).
         #[arg(long, value_parser = grade::parse_part)]
         part: Option<&'static str>,
         /// Threads.

@@ -1,8 +1,8 @@
-//! Your Raft, your key/value server and your shard controller, as raftlab grades them
-//! (MIT 6.824 labs 3, 4 and 5A).
+//! Your Raft, your key/value server and your sharded key/value service, as raftlab
+//! grades them (MIT 6.824 labs 3, 4 and 5).
 //!
-//! Fill in [`Raft`] (parts 3A to 3E), [`KvServer`] (parts 4A and 4B) and
-//! [`CtrlServer`] (part 5A). Both are
+//! Fill in [`Raft`] (parts 3A to 3E), [`KvServer`] (parts 4A and 4B),
+//! [`CtrlServer`] (part 5A) and [`ShardServer`] (part 5B). Both are
 //! sans-IO state machines: the lab calls them with inputs (time passing, a message, a
 //! command) and carries out what they hand back (state to persist, messages to send,
 //! entries to apply), all in virtual time on a simulated network that loses, delays,
@@ -16,10 +16,12 @@
 mod ctrler;
 mod kv;
 mod raft;
+mod shardkv;
 
 pub use ctrler::CtrlServer;
 pub use kv::KvServer;
 pub use raft::Raft;
+pub use shardkv::ShardServer;
 
 /// The lab makes your peers through this (the `student` entry of its registry).
 pub fn factory() -> peer::PeerFactory {

@@ -260,6 +260,7 @@ impl Mutant {
             factory,
             kv_server: kv,
             ctrler: crate::peers::reference_ctrler,
+            shardkv: crate::peers::reference_shardkv,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! (`--peer NAME`, or `RAFTLAB_PEER` for `cargo test`) and travels with every
 //! failure line, replay command, schedule and corpus entry.
 
-use peer::{Ctrl, PeerFactory, StateMachine};
+use peer::{Ctrl, PeerFactory, ShardStateMachine, StateMachine};
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::OnceLock;
@@ -45,10 +45,35 @@ pub struct PeerKind {
     pub kv_server: fn(&KvServerOptions) -> Box<dyn StateMachine>,
     /// Makes the shard controller server that runs on it.
     pub ctrler: CtrlerFactory,
+    /// Makes the sharded KV server that runs on it.
+    pub shardkv: ShardKvFactory,
 }
 
 /// Makes a peer's shard controller servers.
 pub type CtrlerFactory = fn() -> Box<dyn StateMachine<Ctrl>>;
+
+/// What a sharded KV server is told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardKvOptions {
+    /// Its group.
+    pub gid: peer::Gid,
+    /// Servers of the controller.
+    pub ctrlers: usize,
+    /// 6.824's `maxraftstate` (`None` for -1).
+    pub maxraftstate: Option<u64>,
+}
+
+/// Makes a peer's sharded KV servers.
+pub type ShardKvFactory = fn(&ShardKvOptions) -> Box<dyn ShardStateMachine>;
+
+#[cfg(feature = "reference")]
+pub(crate) fn reference_shardkv(o: &ShardKvOptions) -> Box<dyn ShardStateMachine> {
+    let config = shardkv::ShardServerConfig {
+        maxraftstate: o.maxraftstate,
+        ..shardkv::ShardServerConfig::new(o.gid, o.ctrlers)
+    };
+    Box::new(shardkv::ShardServer::new(config))
+}
 
 #[cfg(feature = "reference")]
 pub(crate) fn reference_ctrler() -> Box<dyn StateMachine<Ctrl>> {
@@ -77,6 +102,7 @@ pub const PEERS: &[PeerKind] = &[
         make: raft::factory,
         kv_server: reference_kv,
         ctrler: reference_ctrler,
+        shardkv: reference_shardkv,
     },
     #[cfg(feature = "reference")]
     PeerKind {
@@ -85,6 +111,7 @@ pub const PEERS: &[PeerKind] = &[
         make: raftrs::factory,
         kv_server: reference_kv,
         ctrler: reference_ctrler,
+        shardkv: reference_shardkv,
     },
     PeerKind {
         name: "student",
@@ -92,6 +119,7 @@ pub const PEERS: &[PeerKind] = &[
         make: student::factory,
         kv_server: |o| Box::new(student::KvServer::new(o.maxraftstate)),
         ctrler: || Box::new(student::CtrlServer::new()),
+        shardkv: |o| Box::new(student::ShardServer::new(o.gid, o.ctrlers, o.maxraftstate)),
     },
 ];
 
@@ -109,6 +137,8 @@ pub struct PeerChoice {
     pub kv_server: KvServerFactory,
     /// Makes its shard controller servers.
     pub ctrler: CtrlerFactory,
+    /// Makes its sharded KV servers.
+    pub shardkv: ShardKvFactory,
 }
 
 impl fmt::Debug for PeerChoice {
@@ -145,6 +175,7 @@ impl PeerChoice {
             factory: (kind.make)(),
             kv_server: std::rc::Rc::new(kind.kv_server),
             ctrler: kind.ctrler,
+            shardkv: kind.shardkv,
         })
     }
 
@@ -157,6 +188,7 @@ impl PeerChoice {
             factory: raft::buggy_factory(bug, true),
             kv_server: std::rc::Rc::new(reference_kv),
             ctrler: reference_ctrler,
+            shardkv: reference_shardkv,
         }
     }
 
@@ -176,6 +208,7 @@ impl PeerChoice {
             }),
             kv_server: std::rc::Rc::new(reference_kv),
             ctrler: reference_ctrler,
+            shardkv: reference_shardkv,
         }
     }
 
@@ -194,6 +227,7 @@ impl PeerChoice {
                 }))
             }),
             ctrler: reference_ctrler,
+            shardkv: reference_shardkv,
         }
     }
 }

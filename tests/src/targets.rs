@@ -10,7 +10,7 @@ use crate::scenarios::Scenario;
 pub struct Target {
     /// Its name (`raft::figure8`, `raft-nemesis`).
     pub name: &'static str,
-    /// Its group: a graded part (`3A`..`3D`, `4A`, `4B`, `5A` as 6.824 numbers
+    /// Its group: a graded part (`3A`..`3D`, `4A`, `4B`, `5A`, `5B` as 6.824 numbers
     /// them, and `3E`, Raft's other half) or `scenario`.
     pub group: &'static str,
     /// One line about it.
@@ -60,6 +60,12 @@ pub fn all() -> Vec<Target> {
         name: t.name,
         group: t.part,
         about: "graded shard controller test (6.824)",
+        body: Body::Graded(t.body),
+    }));
+    v.extend(crate::shardkv_suite::TESTS.iter().map(|t| Target {
+        name: t.name,
+        group: t.part,
+        about: "graded sharded KV test (6.824)",
         body: Body::Graded(t.body),
     }));
     v.extend(crate::scenarios::SCENARIOS.iter().map(|s| Target {

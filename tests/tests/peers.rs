@@ -128,6 +128,7 @@ fn failure_with(breaks: Breaks) -> String {
         }),
         kv_server: std::rc::Rc::new(|o| Box::new(student::KvServer::new(o.maxraftstate))),
         ctrler: || Box::new(student::CtrlServer::new()),
+        shardkv: |o| Box::new(student::ShardServer::new(o.gid, o.ctrlers, o.maxraftstate)),
     };
     let options = ClusterOptions {
         peer: choice,

@@ -100,40 +100,15 @@ impl CtrlConfig {
     /// outcomes, per clerk, of what they ran since the last wait.
     pub fn wait(&mut self, cks: &[CtrlCk]) -> Result<Vec<Vec<CtrlOutcome>>, Failure> {
         let ids: Vec<NodeId> = cks.iter().map(|c| c.0).collect();
-        let idle = move |s: &labrpc::Sim| {
-            ids.iter()
-                .all(|&id| s.node::<CtrlClerkNode>(id).is_none_or(|c| c.idle()))
-        };
-        if !self.run_until(idle, TEST_LIMIT_NS)? {
-            let what = "a controller operation never completed";
-            return Err(self.failure(FailureKind::Liveness, what));
-        }
-        let mut all = Vec::new();
-        for ck in cks {
-            let taken = self
-                .sim
-                .with_node::<CtrlClerkNode, _>(ck.0, |c, _| std::mem::take(&mut c.outcomes))
-                .expect("clerks are up");
-            let mut outcomes = Vec::new();
-            for settled in taken {
-                match settled {
-                    Settled::Done(outcome) => outcomes.push(outcome),
-                    Settled::Refused(why) => {
-                        return self.check(format!("controller operation refused: {why}"));
-                    }
-                }
-            }
-            self.ops += outcomes.len() as u64;
-            all.push(outcomes);
-        }
+        let all = wait_clerks(&mut self.h, &ids)?;
+        self.ops += all.iter().map(|o| o.len() as u64).sum::<u64>();
         Ok(all)
     }
 
     /// Runs one operation on `ck` and waits for what it returned.
     pub fn call(&mut self, ck: CtrlCk, op: CtrlOp) -> Result<CtrlOutcome, Failure> {
-        self.start_ops(ck, vec![op]);
-        let outcome = self.wait(&[ck])?.pop().and_then(|mut o| o.pop());
-        Ok(outcome.expect("one operation, one outcome"))
+        self.ops += 1;
+        call_on(&mut self.h, ck.0, op)
     }
 
     /// Runs a change that must take effect.
@@ -210,4 +185,45 @@ impl CtrlConfig {
     pub fn end(&mut self) -> Result<RunReport, Failure> {
         self.h.report(self.ops)
     }
+}
+
+/// Waits until every controller clerk of `cks` has run all it was given; the
+/// outcomes, per clerk, of what they ran since the last wait.
+pub fn wait_clerks(h: &mut Harness, cks: &[NodeId]) -> Result<Vec<Vec<CtrlOutcome>>, Failure> {
+    let ids = cks.to_vec();
+    let idle = move |s: &labrpc::Sim| {
+        ids.iter()
+            .all(|&id| s.node::<CtrlClerkNode>(id).is_none_or(|c| c.idle()))
+    };
+    if !h.run_until(idle, TEST_LIMIT_NS)? {
+        let what = "a controller operation never completed";
+        return Err(h.failure(FailureKind::Liveness, what));
+    }
+    let mut all = Vec::new();
+    for &ck in cks {
+        let taken = h
+            .sim
+            .with_node::<CtrlClerkNode, _>(ck, |c, _| std::mem::take(&mut c.outcomes))
+            .expect("clerks are up");
+        let mut outcomes = Vec::new();
+        for settled in taken {
+            match settled {
+                Settled::Done(outcome) => outcomes.push(outcome),
+                Settled::Refused(why) => {
+                    return h.check(format!("controller operation refused: {why}"));
+                }
+            }
+        }
+        all.push(outcomes);
+    }
+    Ok(all)
+}
+
+/// Runs one operation on the controller clerk `ck` and waits for what it returned.
+pub fn call_on(h: &mut Harness, ck: NodeId, op: CtrlOp) -> Result<CtrlOutcome, Failure> {
+    h.sim
+        .with_node::<CtrlClerkNode, _>(ck, |c, ctx| c.run(ctx, vec![op]))
+        .expect("clerks are up");
+    let outcome = wait_clerks(h, &[ck])?.pop().and_then(|mut o| o.pop());
+    Ok(outcome.expect("one operation, one outcome"))
 }

@@ -4,7 +4,7 @@
 //! given by the test or by a [`Workload`] (6.824's client goroutines, in
 //! virtual time).
 
-use crate::replicated::clerk::{ClerkLink, Settled};
+use crate::replicated::clerk::{ClerkLink, OpLink, Settled};
 use labsim::{Node, NodeId, SimRng, TimerId};
 use linearizability::{KvInput, KvOutput, NEVER, Operation};
 use peer::{Kv, Op};
@@ -77,10 +77,10 @@ pub fn to_input(op: &Op) -> KvInput {
 }
 
 /// One clerk as a labsim node.
-pub struct ClerkNode {
+pub struct ClerkNode<L: OpLink = ClerkLink<Kv>> {
     /// The clerk's number in the history.
     client: usize,
-    link: ClerkLink<Kv>,
+    link: L,
     history: Rc<RefCell<KvHistory>>,
     clock: HistoryClock,
     /// The operation in progress and its call stamp.
@@ -111,9 +111,22 @@ impl ClerkNode {
         history: Rc<RefCell<KvHistory>>,
         clock: HistoryClock,
     ) -> ClerkNode {
+        ClerkNode::with_link(client, ClerkLink::new(client_id, servers), history, clock)
+    }
+}
+
+impl<L: OpLink> ClerkNode<L> {
+    /// A clerk numbered `client` that runs its operations through `link`,
+    /// recording into `history` with stamps from `clock`.
+    pub fn with_link(
+        client: usize,
+        link: L,
+        history: Rc<RefCell<KvHistory>>,
+        clock: HistoryClock,
+    ) -> ClerkNode<L> {
         ClerkNode {
             client,
-            link: ClerkLink::new(client_id, servers),
+            link,
             history,
             clock,
             current: None,
@@ -216,7 +229,7 @@ impl ClerkNode {
     }
 }
 
-impl Node<labrpc::Net> for ClerkNode {
+impl<L: OpLink> Node<labrpc::Net> for ClerkNode<L> {
     fn on_message(&mut self, ctx: &mut labrpc::Ctx<'_>, from: NodeId, packet: labrpc::Packet) {
         if let Some(settled) = self.link.on_message(ctx, from, packet) {
             self.settled(ctx, settled);

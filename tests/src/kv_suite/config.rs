@@ -10,6 +10,7 @@ use crate::harness::{Harness, HarnessOptions};
 use crate::peers::{KvServerOptions, PeerChoice};
 use crate::raft_suite::RunReport;
 use crate::raft_suite::node::{PeerNode, RaftTuning, persisted_sizes};
+use crate::replicated::clerk::{ClerkLink, OpLink};
 use crate::replicated::server::ReplicatedService;
 use labsim::{MS, NodeId, SEC};
 use linearizability::{CheckOptions, CheckResult, KvModel, check, write_html};
@@ -81,9 +82,15 @@ impl KvOptions {
     }
 }
 
-/// A KV service under test (6.824's kvraft `config`).
-pub struct KvConfig {
+/// Makes a new clerk's link: given the harness and the clerk's id.
+type NewLink<L> = Box<dyn Fn(&mut Harness, u64) -> L>;
+
+/// A KV service under test (6.824's kvraft `config`), its clerks running
+/// their operations through links `L` (to one group by default; the sharded
+/// lab's clerks find the group of each key).
+pub struct KvConfig<L: OpLink = ClerkLink<peer::Kv>> {
     h: Harness,
+    new_link: NewLink<L>,
     history: Rc<RefCell<KvHistory>>,
     /// Stamps the history's calls and returns in the simulator's order.
     clock: HistoryClock,
@@ -91,14 +98,14 @@ pub struct KvConfig {
     maxraftstate: Option<u64>,
 }
 
-impl Deref for KvConfig {
+impl<L: OpLink> Deref for KvConfig<L> {
     type Target = Harness;
     fn deref(&self) -> &Harness {
         &self.h
     }
 }
 
-impl DerefMut for KvConfig {
+impl<L: OpLink> DerefMut for KvConfig<L> {
     fn deref_mut(&mut self) -> &mut Harness {
         &mut self.h
     }
@@ -126,12 +133,35 @@ impl KvConfig {
             let service = ReplicatedService::new((peer.kv_server)(&config));
             PeerNode::with_service(n, tuning, peer.clone(), service, oracle)
         });
+        let new_link: NewLink<ClerkLink<peer::Kv>> =
+            Box::new(|h, client_id| ClerkLink::new(client_id, h.all()));
+        KvConfig::on_harness(h, new_link, options.maxraftstate)
+    }
+
+    /// 6.824's `makeClient(to)`: a new clerk that reaches only servers `to`.
+    pub fn make_client(&mut self, to: &[usize]) -> Ck {
+        let ck = self.add_client();
+        self.connect_client(ck, to);
+        ck
+    }
+
+    /// 6.824's `ConnectClient(ck, to)`: the clerk reaches servers `to` only.
+    pub fn connect_client(&mut self, ck: Ck, to: &[usize]) {
+        self.h.connect_client_node(ck.0, to);
+    }
+}
+
+impl<L: OpLink> KvConfig<L> {
+    /// Clients on the service of `h`, each running through the link
+    /// `new_link` makes; `maxraftstate` as the servers have it.
+    pub fn on_harness(h: Harness, new_link: NewLink<L>, maxraftstate: Option<u64>) -> KvConfig<L> {
         KvConfig {
             h,
+            new_link,
             history: Rc::new(RefCell::new(Vec::new())),
             clock: HistoryClock::default(),
             clerks: Vec::new(),
-            maxraftstate: options.maxraftstate,
+            maxraftstate,
         }
     }
 
@@ -145,30 +175,29 @@ impl KvConfig {
         self.h.check(what)
     }
 
-    /// 6.824's `makeClient(to)`: a new clerk that reaches only servers `to`.
-    pub fn make_client(&mut self, to: &[usize]) -> Ck {
-        let client = self.clerks.len();
+    /// A new clerk, linked as the network's links are (every link up unless cut).
+    pub fn add_client(&mut self) -> Ck {
         let client_id = self.rng().random::<u64>();
-        let servers = self.all();
-        let mut node = Some(ClerkNode::new(
-            client,
-            client_id,
-            servers,
-            self.history.clone(),
-            self.clock.clone(),
-        ));
+        let link = (self.new_link)(&mut self.h, client_id);
+        self.add_client_linked(link)
+    }
+
+    /// A new clerk whose link `make` makes from its client id (a clerk that
+    /// differs from the others, as 6.824's `makeClient(ctl1)`).
+    pub fn add_client_with(&mut self, make: impl FnOnce(u64) -> L) -> Ck {
+        let client_id = self.rng().random::<u64>();
+        self.add_client_linked(make(client_id))
+    }
+
+    fn add_client_linked(&mut self, link: L) -> Ck {
+        let client = self.clerks.len();
+        let node = ClerkNode::with_link(client, link, self.history.clone(), self.clock.clone());
+        let mut node = Some(node);
         let id = self.sim.add_node(format!("clerk{client}"), move |_, _| {
             Box::new(node.take().expect("clerks never restart"))
         });
         self.clerks.push(id);
-        let ck = Ck(id);
-        self.connect_client(ck, to);
-        ck
-    }
-
-    /// 6.824's `ConnectClient(ck, to)`: the clerk reaches servers `to` only.
-    pub fn connect_client(&mut self, ck: Ck, to: &[usize]) {
-        self.h.connect_client_node(ck.0, to);
+        Ck(id)
     }
 
     /// 6.824's `LogSize`: the largest persisted Raft state of any server.
@@ -211,27 +240,27 @@ impl KvConfig {
     /// Starts `op` on a free clerk; it completes in the background.
     pub fn start_op(&mut self, ck: Ck, op: Op) {
         self.sim
-            .with_node::<ClerkNode, _>(ck.0, |c, ctx| c.invoke(ctx, op))
+            .with_node::<ClerkNode<L>, _>(ck.0, |c, ctx| c.invoke(ctx, op))
             .expect("clerks are up");
     }
 
     /// Runs `workload` on a free clerk, in the background.
     pub fn start_workload(&mut self, ck: Ck, workload: Box<dyn Workload>) {
         self.sim
-            .with_node::<ClerkNode, _>(ck.0, |c, ctx| c.run(ctx, workload))
+            .with_node::<ClerkNode<L>, _>(ck.0, |c, ctx| c.run(ctx, workload))
             .expect("clerks are up");
     }
 
     /// True when the clerk is done with its operation (and workload).
     pub fn idle(&self, ck: Ck) -> bool {
-        self.sim.node::<ClerkNode>(ck.0).is_none_or(|c| c.idle())
+        self.sim.node::<ClerkNode<L>>(ck.0).is_none_or(|c| c.idle())
     }
 
     /// Waits for the clerk's operation to complete (a clerk never gives up;
     /// the test's time limit bounds the wait). Returns its result.
     pub fn wait_op(&mut self, ck: Ck) -> Result<String, Failure> {
         let done = self.run_until(
-            move |s| s.node::<ClerkNode>(ck.0).is_none_or(|c| c.idle()),
+            move |s| s.node::<ClerkNode<L>>(ck.0).is_none_or(|c| c.idle()),
             TEST_LIMIT_NS,
         )?;
         if !done {
@@ -240,7 +269,7 @@ impl KvConfig {
         self.check_refusals(&[ck.0])?;
         Ok(self
             .sim
-            .node::<ClerkNode>(ck.0)
+            .node::<ClerkNode<L>>(ck.0)
             .and_then(|c| c.last_result.clone())
             .unwrap_or_default())
     }
@@ -298,7 +327,7 @@ impl KvConfig {
         for &c in &self.clerks {
             if let Some(op) = self
                 .sim
-                .node::<ClerkNode>(c)
+                .node::<ClerkNode<L>>(c)
                 .and_then(|c| c.pending_operation())
             {
                 h.push(op);
@@ -367,7 +396,7 @@ impl KvConfig {
     /// read mode its peer does not support): the server's reason, as is.
     fn check_refusals(&self, clerks: &[NodeId]) -> Result<(), Failure> {
         let refused = clerks.iter().find_map(|ck| {
-            let node = self.sim.node::<ClerkNode>(*ck)?;
+            let node = self.sim.node::<ClerkNode<L>>(*ck)?;
             node.refused.clone().map(|why| (node.client(), why))
         });
         match refused {
@@ -388,7 +417,7 @@ impl KvConfig {
     /// check (for a history whose shape allows an exact, cheaper check).
     pub fn end_checked_by(
         &mut self,
-        check: impl FnOnce(&KvConfig) -> Result<(), Failure>,
+        check: impl FnOnce(&KvConfig<L>) -> Result<(), Failure>,
     ) -> Result<RunReport, Failure> {
         self.check_refusals(&self.clerks)?;
         let report = self.report(self.ops() as u64)?;

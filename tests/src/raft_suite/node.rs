@@ -208,8 +208,25 @@ pub trait Service: Sized + 'static {
         Ok(())
     }
 
-    /// After the inputs so far have been processed (role or term may have changed).
-    fn after_inputs(&mut self, _ctx: &mut labrpc::Ctx<'_>, _peer: &dyn Peer) {}
+    /// After the inputs so far have been processed (role or term may have
+    /// changed). Entries the service starts here are processed at once.
+    fn after_inputs(&mut self, _ctx: &mut labrpc::Ctx<'_>, _peer: &mut dyn Peer) {}
+
+    /// True if `call` is one the service made (its completion goes to
+    /// [`Service::completion`]).
+    fn awaits(&self, _call: CallId) -> bool {
+        false
+    }
+
+    /// A call the service made came back (or failed); the peer's Ready is
+    /// processed after.
+    fn completion(
+        &mut self,
+        _ctx: &mut labrpc::Ctx<'_>,
+        _peer: &mut dyn Peer,
+        _completion: labrpc::Completion,
+    ) {
+    }
 
     /// Reads the peer confirmed (ReadIndex), after the applies of their Ready.
     fn read_states(&mut self, _ctx: &mut labrpc::Ctx<'_>, _states: &[peer::ReadState]) {}
@@ -319,6 +336,9 @@ const MAX_TICKS_AT_ONE_INSTANT: u32 = 1000;
 /// More Readies than this without a new input is a peer whose `has_ready()` never
 /// turns false.
 const MAX_READIES_AT_ONCE: u32 = 10_000;
+/// Rounds of "the service started entries after the inputs: pump them" per
+/// pump; a service that starts an entry every time is stopped here.
+const MAX_SERVICE_ROUNDS: u32 = 16;
 /// A timer never waits longer than this (a deadline of `u64::MAX` means none); it
 /// simply fires and is armed again.
 const MAX_TIMER_MS: u64 = 3_600_000;
@@ -514,6 +534,25 @@ impl<S: Service> PeerNode<S> {
     /// Ready made durable before the next runs), until there is nothing to
     /// do or a sync blocks the peer.
     fn pump(&mut self, ctx: &mut labrpc::Ctx<'_>) {
+        // The service may start entries after the inputs (a sharded server's
+        // own entries): their Readies are pumped too, a bounded number of times.
+        for _ in 0..MAX_SERVICE_ROUNDS {
+            self.pump_inputs(ctx);
+            let Some(peer) = self.peer.as_mut() else {
+                break;
+            };
+            self.service.after_inputs(ctx, peer.as_mut());
+            let idle = self.syncing.is_some() || self.error.is_some();
+            if idle || !self.peer.as_ref().is_some_and(|p| p.has_ready()) {
+                break;
+            }
+        }
+        self.arm_timer(ctx);
+        self.report(ctx);
+    }
+
+    /// Processes Readies, then waiting inputs one at a time, as [`Self::pump`].
+    fn pump_inputs(&mut self, ctx: &mut labrpc::Ctx<'_>) {
         let mut readies = 0;
         while self.syncing.is_none() && self.error.is_none() {
             let Some(peer) = self.peer.as_mut() else {
@@ -537,11 +576,6 @@ impl<S: Service> PeerNode<S> {
                 break;
             }
         }
-        if let Some(peer) = &self.peer {
-            self.service.after_inputs(ctx, peer.as_ref());
-        }
-        self.arm_timer(ctx);
-        self.report(ctx);
     }
 
     fn process(&mut self, ctx: &mut labrpc::Ctx<'_>, ready: Ready, token: Option<ReplyToken>) {
@@ -919,8 +953,14 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
             Incoming::Request(r) => self.peer_request(ctx, r),
             Incoming::Completion(c) => {
                 // Completions of one-way messages and failed calls need
-                // nothing: a peer retries on its own schedule.
+                // nothing: a peer retries on its own schedule. Calls that are
+                // not the peer's are the service's.
                 let Some(method) = self.calls.remove(&c.call) else {
+                    if self.service.awaits(c.call) {
+                        self.with_service_and_peer(ctx, |svc, peer, ctx| {
+                            svc.completion(ctx, peer, c)
+                        });
+                    }
                     return;
                 };
                 let from = self
@@ -970,22 +1010,28 @@ pub fn with_any_peer<R>(
     f: impl FnOnce(&mut dyn Peer, u64) -> R,
 ) -> Option<R> {
     use crate::replicated::{CtrlNode, KvNode};
+    use crate::shardkv_suite::server::ShardKvNode;
     if sim.node::<RaftNode>(node).is_some() {
         return sim.with_node::<RaftNode, _>(node, |n, ctx| n.with_peer(ctx, f))?;
     }
     if sim.node::<KvNode>(node).is_some() {
         return sim.with_node::<KvNode, _>(node, |n, ctx| n.with_peer(ctx, f))?;
     }
-    sim.with_node::<CtrlNode, _>(node, |n, ctx| n.with_peer(ctx, f))?
+    if sim.node::<CtrlNode>(node).is_some() {
+        return sim.with_node::<CtrlNode, _>(node, |n, ctx| n.with_peer(ctx, f))?;
+    }
+    sim.with_node::<ShardKvNode, _>(node, |n, ctx| n.with_peer(ctx, f))?
 }
 
 /// The peer of server `node`, whatever the service on top; None if it is not up.
 fn any_peer(sim: &labrpc::Sim, node: NodeId) -> Option<&dyn Peer> {
     use crate::replicated::{CtrlNode, KvNode};
+    use crate::shardkv_suite::server::ShardKvNode;
     let raft = || sim.node::<RaftNode>(node).and_then(|n| n.peer());
     let kv = || sim.node::<KvNode>(node).and_then(|n| n.peer());
     let ctrl = || sim.node::<CtrlNode>(node).and_then(|n| n.peer());
-    raft().or_else(kv).or_else(ctrl)
+    let shardkv = || sim.node::<ShardKvNode>(node).and_then(|n| n.peer());
+    raft().or_else(kv).or_else(ctrl).or_else(shardkv)
 }
 
 /// The status of server `node`'s peer, whatever the service on top.

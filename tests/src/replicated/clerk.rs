@@ -6,7 +6,7 @@
 use super::server::Command;
 use labrpc::{CallId, Incoming, call, incoming};
 use labsim::{MS, NodeId, TimerId};
-use peer::{Call, Clerk, ClerkConfig, Progress, Protocol, Reply};
+use peer::{Call, Clerk, ClerkConfig, Kv, Op, Progress, Protocol, Reply};
 use std::collections::BTreeMap;
 
 /// How an operation ended.
@@ -140,5 +140,49 @@ impl<P: Protocol> ClerkLink<P> {
         } else {
             None
         }
+    }
+}
+
+/// How a client node runs its KV operations, one at a time: a clerk and the
+/// calls it makes, to one group ([`ClerkLink`]) or to the group of each key's
+/// shard (the sharded clerk's link).
+pub trait OpLink: 'static {
+    /// Starts `op`; it settles in a later `on_message` or `on_timer`.
+    fn begin(&mut self, ctx: &mut labrpc::Ctx<'_>, op: Op);
+    /// A packet for the client node.
+    fn on_message(
+        &mut self,
+        ctx: &mut labrpc::Ctx<'_>,
+        from: NodeId,
+        packet: labrpc::Packet,
+    ) -> Option<Settled<Kv>>;
+    /// One of the link's timers.
+    fn on_timer(
+        &mut self,
+        ctx: &mut labrpc::Ctx<'_>,
+        timer: TimerId,
+        tag: u64,
+    ) -> Option<Settled<Kv>>;
+}
+
+impl OpLink for ClerkLink<Kv> {
+    fn begin(&mut self, ctx: &mut labrpc::Ctx<'_>, op: Op) {
+        ClerkLink::begin(self, ctx, op)
+    }
+    fn on_message(
+        &mut self,
+        ctx: &mut labrpc::Ctx<'_>,
+        from: NodeId,
+        packet: labrpc::Packet,
+    ) -> Option<Settled<Kv>> {
+        ClerkLink::on_message(self, ctx, from, packet)
+    }
+    fn on_timer(
+        &mut self,
+        ctx: &mut labrpc::Ctx<'_>,
+        timer: TimerId,
+        tag: u64,
+    ) -> Option<Settled<Kv>> {
+        ClerkLink::on_timer(self, ctx, timer, tag)
     }
 }

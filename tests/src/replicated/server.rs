@@ -94,47 +94,14 @@ impl<P: Protocol> Service for ReplicatedService<P> {
     }
 
     fn apply(&mut self, env: &mut ApplyEnv<'_, '_>, apply: ApplyMsg) -> Result<(), String> {
-        match apply {
-            ApplyMsg::Command {
-                index,
-                term,
-                command,
-            } => {
-                self.oracle.command(index, &command);
-                self.server.apply(ApplyMsg::Command {
-                    index,
-                    term,
-                    command,
-                })
-            }
-            ApplyMsg::Snapshot { index, term, data } => {
-                let (kv, digest) =
-                    unwrap(data).map_err(|e| format!("undecodable snapshot at {index}: {e}"))?;
-                self.oracle.snapshot(env, index, digest);
-                self.server.apply(ApplyMsg::Snapshot {
-                    index,
-                    term,
-                    data: kv,
-                })
-            }
-        }
+        apply_digested(&mut self.oracle, env, apply, |msg| self.server.apply(msg))
     }
 
     fn after_applies(&mut self, env: &mut ApplyEnv<'_, '_>) -> Result<(), String> {
-        let size = env.raft_state_bytes();
-        let snapshot_index = env.peer.status().snapshot_index;
-        if let Some((index, kv)) = self.server.maybe_snapshot(size, snapshot_index) {
-            if index != self.oracle.applied {
-                return Err(format!(
-                    "{} server applied {index} but the driver {}",
-                    P::METHOD,
-                    self.oracle.applied
-                ));
-            }
-            env.peer
-                .snapshot(index, wrap(kv, self.oracle.digest))
-                .map_err(|e| format!("snapshot at {index}: {e}"))?;
-        }
+        let server = &mut self.server;
+        snapshot_digested(&self.oracle, env, P::METHOD, |size, at| {
+            server.maybe_snapshot(size, at)
+        })?;
         self.flush(env.ctx);
         Ok(())
     }
@@ -144,8 +111,64 @@ impl<P: Protocol> Service for ReplicatedService<P> {
         self.flush(ctx);
     }
 
-    fn after_inputs(&mut self, ctx: &mut labrpc::Ctx<'_>, peer: &dyn Peer) {
-        self.server.poll(peer, ctx.now_ns() / MS);
+    fn after_inputs(&mut self, ctx: &mut labrpc::Ctx<'_>, peer: &mut dyn Peer) {
+        self.server.poll(&*peer, ctx.now_ns() / MS);
         self.flush(ctx);
     }
+}
+
+/// Hands `apply` to a server (`server_apply`), keeping the oracle's digest of
+/// the commands applied: a command goes into it; a snapshot carries it after
+/// the server's own bytes, and the oracle checks it.
+pub(crate) fn apply_digested(
+    oracle: &mut AppliedDigest,
+    env: &mut ApplyEnv<'_, '_>,
+    apply: ApplyMsg,
+    server_apply: impl FnOnce(ApplyMsg) -> Result<(), String>,
+) -> Result<(), String> {
+    match apply {
+        ApplyMsg::Command {
+            index,
+            term,
+            command,
+        } => {
+            oracle.command(index, &command);
+            server_apply(ApplyMsg::Command {
+                index,
+                term,
+                command,
+            })
+        }
+        ApplyMsg::Snapshot { index, term, data } => {
+            let (data, digest) =
+                unwrap(data).map_err(|e| format!("undecodable snapshot at {index}: {e}"))?;
+            oracle.snapshot(env, index, digest);
+            server_apply(ApplyMsg::Snapshot { index, term, data })
+        }
+    }
+}
+
+/// Takes the snapshot a server asks for (`maybe`, given the persisted Raft
+/// state's size and the peer's snapshot index), with the oracle's digest after
+/// its bytes. `what` names the server in errors.
+pub(crate) fn snapshot_digested(
+    oracle: &AppliedDigest,
+    env: &mut ApplyEnv<'_, '_>,
+    what: &str,
+    maybe: impl FnOnce(u64, peer::Index) -> Option<(peer::Index, Vec<u8>)>,
+) -> Result<(), String> {
+    let size = env.raft_state_bytes();
+    let snapshot_index = env.peer.status().snapshot_index;
+    if let Some((index, data)) = maybe(size, snapshot_index) {
+        if index != oracle.applied {
+            return Err(format!(
+                "{what} server applied {index} but the driver {}",
+                oracle.applied
+            ));
+        }
+        env.peer
+            .snapshot(index, wrap(data, oracle.digest))
+            .map_err(|e| format!("snapshot at {index}: {e}"))?;
+    }
+    Ok(())
 }
