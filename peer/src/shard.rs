@@ -36,7 +36,9 @@ pub fn key2shard(key: &str) -> usize {
 pub struct ShardConfig {
     /// Its number in the chain.
     pub num: ConfigNum,
-    /// The group of each shard (0 while there is no group).
+    /// The group of each shard: 0 before any group has joined; when the last
+    /// group leaves, each shard stays with the group that had it (which
+    /// holds its data until another group takes it).
     pub shards: [Gid; NSHARDS],
     /// Each group's servers, by name.
     pub groups: BTreeMap<Gid, Vec<String>>,

@@ -5,16 +5,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use peer::{Gid, NSHARDS};
 
 /// The assignment that follows `shards` once the groups are `groups`: every shard
-/// on a group of `groups` (all on group 0 if there is none), the most loaded group
+/// on a group of `groups`, the most loaded group
 /// at most one shard above the least loaded, and as few shards moved as that
 /// allows. A group keeps the shards it has up to its share; the groups that hold
 /// the most keep the odd shards over an even split (ties: the lower gid). Freed
 /// shards (of groups gone, or above a share) go, lowest first, to the groups
 /// below their share, in the same order.
+///
+/// With no group left, every shard stays with the group that had it: that
+/// group holds its data, and the group that gets the shard next must know
+/// whom to take it from (a shard assigned to 0, "no group", after it held
+/// data would lose it).
 pub fn rebalance(shards: &[Gid; NSHARDS], groups: &BTreeSet<Gid>) -> [Gid; NSHARDS] {
     assert!(!groups.contains(&0), "gid 0 is no group");
     if groups.is_empty() {
-        return [0; NSHARDS];
+        return *shards;
     }
     let mut held: BTreeMap<Gid, Vec<usize>> = groups.iter().map(|&g| (g, Vec::new())).collect();
     let mut free = Vec::new();
@@ -60,10 +65,12 @@ mod tests {
     }
 
     #[test]
-    fn the_first_group_takes_every_shard_and_the_last_leaves_none() {
+    fn the_first_group_takes_every_shard_and_the_last_keeps_them_when_it_leaves() {
         let one = rebalance(&[0; NSHARDS], &set(&[7]));
         assert_eq!(one, [7; NSHARDS]);
-        assert_eq!(rebalance(&one, &set(&[])), [0; NSHARDS]);
+        let none = rebalance(&one, &set(&[]));
+        assert_eq!(none, [7; NSHARDS], "group 7 still holds their data");
+        assert_eq!(rebalance(&none, &set(&[8])), [8; NSHARDS]);
     }
 
     #[test]
@@ -114,7 +121,9 @@ mod tests {
                 };
                 let after = rebalance(&shards, &next);
                 let c = counts(&after, &next);
-                if !next.is_empty() {
+                if next.is_empty() {
+                    prop_assert_eq!(after, shards, "no group: nothing moves");
+                } else {
                     prop_assert!(after.iter().all(|g| next.contains(g)));
                     let (min, max) = (c.iter().min().unwrap(), c.iter().max().unwrap());
                     prop_assert!(max - min <= 1, "{c:?}");

@@ -72,6 +72,10 @@ pub(crate) struct Machine {
     pub(crate) prev: ShardConfig,
     pub(crate) states: Vec<ShardState>,
     pub(crate) data: Vec<ShardData>,
+    /// The servers of every group seen in a configuration, as last seen: a
+    /// shard's old owner may have left since (the controller leaves a
+    /// group's shards with it when the last group leaves).
+    pub(crate) known: BTreeMap<Gid, Vec<String>>,
 }
 
 impl Machine {
@@ -82,6 +86,7 @@ impl Machine {
             prev: ShardConfig::initial(),
             states: vec![ShardState::NotOwned; NSHARDS],
             data: vec![ShardData::default(); NSHARDS],
+            known: BTreeMap::new(),
         }
     }
 
@@ -195,6 +200,8 @@ impl Machine {
                 _ => self.states[s],
             };
         }
+        self.known
+            .extend(next.groups.iter().map(|(g, s)| (*g, s.clone())));
         self.prev = std::mem::replace(&mut self.config, next);
     }
 }

@@ -372,9 +372,10 @@ impl ShardServer {
         }
     }
 
-    /// The server of group `gid` (of the previous configuration) to ask next.
+    /// The server of group `gid` to ask next (by the names it last had in a
+    /// configuration: a group that left may still hold shards).
     fn server_of(&self, gid: Gid) -> CallTo {
-        let servers = &self.machine.prev.groups[&gid];
+        let servers = &self.machine.known[&gid];
         let turn = self.turn.get(&gid).copied().unwrap_or(0) % servers.len();
         CallTo::Server(servers[turn].clone())
     }
