@@ -122,7 +122,7 @@ pub fn load_schedule(path: &Path) -> Result<Schedule, String> {
     std::fs::read_to_string(path)
         .map_err(|e| e.to_string())
         .and_then(|t| Schedule::from_json(&t))
-        .and_then(|s| s.validate(scenarios::SERVERS).map(|()| s))
+        .and_then(|s| s.validate(scenarios::MAX_SERVERS).map(|()| s))
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 

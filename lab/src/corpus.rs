@@ -83,7 +83,7 @@ fn parse_entry(line: &str, explicit: Option<&'static str>) -> Result<Entry, Stri
         v => Some(
             serde_json::from_value::<Schedule>(v.clone())
                 .map_err(|e| e.to_string())
-                .and_then(|s| s.validate(scenarios::SERVERS).map(|()| s))
+                .and_then(|s| s.validate(scenarios::MAX_SERVERS).map(|()| s))
                 .map_err(|e| format!("not a fault schedule: {e}"))?,
         ),
     };

@@ -251,7 +251,9 @@ fn grade_prints_a_table_by_part() {
     let o = lab(&["grade", "--seeds", "1"]);
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    for part in ["3A ", "3B ", "3C ", "3D ", "3E ", "4A ", "4B ", "5A ", "5B "] {
+    for part in [
+        "3A ", "3B ", "3C ", "3D ", "3E ", "4A ", "4B ", "5A ", "5B ",
+    ] {
         assert!(
             out.lines().any(|l| l.starts_with(part)),
             "no row for part {part}:\n{out}"

@@ -23,6 +23,7 @@ pub mod replicated;
 pub mod scenarios;
 pub mod seeds;
 pub mod server_verbs;
+pub mod shardkv_nemesis;
 pub mod shardkv_suite;
 pub mod shrink;
 pub mod targets;

@@ -119,6 +119,25 @@ pub enum FaultKind {
         /// The server that is to lead.
         to: usize,
     },
+    /// Replica group `group` joins the shard controller's configuration
+    /// (sharded scenarios; the scenario, which has the controller's clerk,
+    /// applies it; a refusal, the group being in already, is part of the run).
+    ShardJoin {
+        /// The group, by its index.
+        group: usize,
+    },
+    /// Replica group `group` leaves the configuration.
+    ShardLeave {
+        /// The group, by its index.
+        group: usize,
+    },
+    /// Shard `shard` is moved to group `group`.
+    ShardMove {
+        /// The shard.
+        shard: usize,
+        /// The group, by its index.
+        group: usize,
+    },
 }
 
 impl FaultKind {
@@ -415,6 +434,25 @@ impl Schedule {
                     "fault #{i} names node {n}, but the scenario has {servers} servers (0..{servers})"
                 ));
             }
+            let groups = crate::shardkv_suite::config::NGROUPS;
+            if let FaultKind::ShardJoin { group }
+            | FaultKind::ShardLeave { group }
+            | FaultKind::ShardMove { group, .. } = f.kind
+                && group >= groups
+            {
+                return Err(format!(
+                    "fault #{i} names group {group}, but a sharded scenario has {groups} (0..{groups})"
+                ));
+            }
+            if let FaultKind::ShardMove { shard, .. } = f.kind
+                && shard >= peer::NSHARDS
+            {
+                return Err(format!(
+                    "fault #{i} moves shard {shard}, but there are {} (0..{})",
+                    peer::NSHARDS,
+                    peer::NSHARDS
+                ));
+            }
             if let FaultKind::ClockDrift { ppm, .. } = f.kind
                 && !(-500_000..=500_000).contains(&ppm)
             {
@@ -673,6 +711,44 @@ fn draw_fault(rng: &mut SimRng, swarm: &Swarm, servers: usize) -> FaultKind {
     }
 }
 
+/// Changes of the shard assignment over `[0, span_ms)`, with swarm options of
+/// their own (which of join, leave and move are on, and their pace); the
+/// options, described, and the faults.
+pub fn draw_shard_changes(rng: &mut SimRng, span_ms: u64) -> (String, Vec<Fault>) {
+    const CHANGES: [&str; 3] = ["join", "leave", "move"];
+    let mut on: Vec<&str> = CHANGES
+        .iter()
+        .copied()
+        .filter(|_| rng.random_bool(0.5))
+        .collect();
+    if on.is_empty() {
+        on.push(CHANGES[rng.random_range(0..CHANGES.len())]);
+    }
+    let mean_gap_ms = rng.random_range(300..3000);
+    let groups = crate::shardkv_suite::config::NGROUPS;
+    let mut faults = vec![];
+    let mut at_ms = rng.random_range(0..mean_gap_ms);
+    while at_ms < span_ms {
+        let group = rng.random_range(0..groups);
+        let kind = match on[rng.random_range(0..on.len())] {
+            "join" => FaultKind::ShardJoin { group },
+            "leave" => FaultKind::ShardLeave { group },
+            _ => FaultKind::ShardMove {
+                shard: rng.random_range(0..peer::NSHARDS),
+                group,
+            },
+        };
+        faults.push(Fault {
+            at_ms,
+            duration_ms: 1,
+            kind,
+        });
+        at_ms += rng.random_range(1..2 * mean_gap_ms);
+    }
+    let info = format!("shard changes: {}, mean gap {mean_gap_ms} ms", on.join(" "));
+    (info, faults)
+}
+
 /// A membership of `servers`: one voter to all of them (most often a
 /// majority's worth or more), and some of the others as learners.
 fn draw_reconfigure(rng: &mut SimRng, servers: usize) -> FaultKind {
@@ -841,6 +917,10 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
             drop(u);
             crate::reconfigure::transfer(sim, servers, *to);
         }
+        // The sharded scenario applies these: it has the controller's clerk.
+        FaultKind::ShardJoin { .. }
+        | FaultKind::ShardLeave { .. }
+        | FaultKind::ShardMove { .. } => {}
     }
 }
 
@@ -922,8 +1002,12 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
             sim.set_sync_latency(servers[*node], u.base.sync_latency_ns)
                 .expect("node exists");
         }
-        // Changes of membership and leadership are not undone.
-        FaultKind::Reconfigure { .. } | FaultKind::TransferLeader { .. } => {}
+        // Changes of membership, leadership and shard assignment are not undone.
+        FaultKind::Reconfigure { .. }
+        | FaultKind::TransferLeader { .. }
+        | FaultKind::ShardJoin { .. }
+        | FaultKind::ShardLeave { .. }
+        | FaultKind::ShardMove { .. } => {}
     }
 }
 

@@ -103,6 +103,12 @@ pub const SCENARIOS: &[Scenario] = &[
         body: stale_reads,
         schedule: raft_nemesis_schedule,
     },
+    Scenario {
+        name: "shardkv-nemesis",
+        about: "a shard controller and 3 replica groups of 3, 5 clients on every shard, 20 s of generated faults and shard moves, liveness, linearizability",
+        body: crate::shardkv_nemesis::run,
+        schedule: crate::shardkv_nemesis::schedule,
+    },
 ];
 
 /// The schedule of a scenario whose faults are its own: none generated.
@@ -118,9 +124,12 @@ pub fn find(name: &str) -> Option<&'static Scenario> {
     SCENARIOS.iter().find(|s| s.name == name)
 }
 
-/// Servers in every scenario's cluster.
+/// Servers in every single-group scenario's cluster.
 pub const SERVERS: usize = 5;
-const FAULT_SPAN_MS: u64 = 20_000;
+/// The most servers of any scenario (a schedule file naming more is refused
+/// when read; a scenario checks it against its own count when it runs).
+pub const MAX_SERVERS: usize = crate::shardkv_nemesis::SERVERS;
+pub(crate) const FAULT_SPAN_MS: u64 = 20_000;
 const LIVENESS_LIMIT_NS: u64 = 15 * SEC;
 /// kv-nemesis clients wait 0 to twice this between operations: each sees
 /// about 15 operations per virtual second (Jepsen staggers its clients the
@@ -326,14 +335,20 @@ pub fn with_schedule<R>(schedule: Schedule, f: impl FnOnce() -> R) -> R {
 }
 
 /// Random Gets, Puts and Appends on a few keys until told to stop.
-struct KvChaos {
-    me: usize,
-    n: u64,
-    max_ops: Option<u64>,
-    stop: Rc<Cell<bool>>,
+pub(crate) struct KvChaos {
+    /// Keys "0" up to this, drawn uniformly.
+    pub(crate) keys: u32,
+    /// The client's number.
+    pub(crate) me: usize,
+    /// Operations so far.
+    pub(crate) n: u64,
+    /// Stop after this many.
+    pub(crate) max_ops: Option<u64>,
+    /// Stop when set.
+    pub(crate) stop: Rc<Cell<bool>>,
     /// Gets only: a client that stays with the leader it knows for as long
     /// as that leader answers (no write of its own times out there).
-    reads_only: bool,
+    pub(crate) reads_only: bool,
 }
 
 impl crate::kv_suite::clerk::Workload for KvChaos {
@@ -347,7 +362,7 @@ impl crate::kv_suite::clerk::Workload for KvChaos {
             return None;
         }
         self.n += 1;
-        let key = rng.random_range(0..5u32).to_string();
+        let key = rng.random_range(0..self.keys).to_string();
         let value = format!("x {} {} y", self.me, self.n);
         Some(match rng.random_range(0..10) {
             _ if self.reads_only => peer::Op::Get { key },
@@ -482,6 +497,7 @@ fn run_kv_nemesis(
         cfg.start_workload(
             ck,
             Box::new(KvChaos {
+                keys: 5,
                 me,
                 n: 0,
                 max_ops: schedule.workload.max_ops_per_client,

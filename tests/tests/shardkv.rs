@@ -19,3 +19,76 @@ tests::graded_cargo_tests!(
     challenge2_unaffected,
     challenge2_partial,
 );
+
+use tests::Test;
+use tests::nemesis::{Fault, FaultKind, Schedule};
+use tests::shardkv_suite::ShardKvConfig;
+
+/// When the last group leaves, its shards stay with it (it holds their data);
+/// the group that joins next takes them from it. (A controller that gave
+/// them to "no group" lost every value: the new group started them empty.)
+#[test]
+fn the_data_outlives_every_group_leaving() {
+    for seed in 1..=3 {
+        let t = Test {
+            name: "shardkv::every_group_leaves",
+            seed,
+        };
+        let mut cfg = ShardKvConfig::new(&t, 3, false, None);
+        let ctl = cfg.ctl();
+        let ck = cfg.make_client(&ctl);
+        cfg.join(0).unwrap();
+        for k in 0..10 {
+            cfg.put(ck, &k.to_string(), &format!("v{k}")).unwrap();
+        }
+        cfg.leave(0).unwrap();
+        cfg.join(1).unwrap();
+        for k in 0..10 {
+            cfg.check(ck, &k.to_string(), &format!("v{k}")).unwrap();
+        }
+        cfg.end().unwrap();
+    }
+}
+
+/// shardkv-nemesis passes its first seeds, and each replays to the same trace.
+#[test]
+fn shardkv_nemesis_passes_and_replays() {
+    let scenario = tests::scenarios::find("shardkv-nemesis").expect("registered");
+    for seed in 0..10 {
+        let first = scenario.run(seed).unwrap_or_else(|f| panic!("\n{f}\n"));
+        if seed < 2 {
+            let again = scenario.run(seed).unwrap();
+            assert_eq!(first.trace_hash, again.trace_hash, "seed {seed}");
+        }
+    }
+}
+
+/// A schedule's shard changes name groups and shards that exist.
+#[test]
+fn a_shard_change_of_a_group_or_shard_that_does_not_exist_is_refused() {
+    let change = |kind| Schedule {
+        faults: vec![Fault {
+            at_ms: 0,
+            duration_ms: 1,
+            kind,
+        }],
+        ..Schedule::default()
+    };
+    let servers = tests::shardkv_nemesis::SERVERS;
+    assert!(
+        change(FaultKind::ShardJoin { group: 2 })
+            .validate(servers)
+            .is_ok()
+    );
+    let e = change(FaultKind::ShardLeave { group: 3 })
+        .validate(servers)
+        .unwrap_err();
+    assert!(e.contains("names group 3"), "{e}");
+    let e = change(FaultKind::ShardMove {
+        shard: 10,
+        group: 0,
+    })
+    .validate(servers)
+    .unwrap_err();
+    assert!(e.contains("moves shard 10"), "{e}");
+}

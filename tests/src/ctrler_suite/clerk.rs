@@ -34,6 +34,11 @@ impl CtrlClerkNode {
         self.next(ctx);
     }
 
+    /// Drops the operations not yet started (the one in progress goes on).
+    pub fn clear(&mut self) {
+        self.queue.clear();
+    }
+
     /// True when every queued operation has completed.
     pub fn idle(&self) -> bool {
         !self.busy && self.queue.is_empty()

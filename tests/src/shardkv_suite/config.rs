@@ -13,13 +13,17 @@ use crate::ctrler_suite::config::{TEST_LIMIT_NS, call_on};
 use crate::failure::Failure;
 use crate::harness::{Harness, HarnessOptions};
 use crate::kv_suite::KvConfig;
+use crate::peers::PeerChoice;
 use crate::peers::ShardKvOptions;
 use crate::raft_suite::RunReport;
 use crate::raft_suite::node::{PeerNode, RaftTuning, persisted_sizes};
+use crate::raft_suite::oracle::Oracle;
+use crate::replicated::CtrlNode;
 use crate::replicated::server::ReplicatedService;
 use labsim::NodeId;
 use peer::{CtrlOp, CtrlOutcome, Gid, ShardConfig};
 use rand::RngExt;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
@@ -68,23 +72,14 @@ impl DerefMut for ShardKvConfig {
     }
 }
 
-/// A controller group's server node.
+/// A controller group's server node, as a node factory of a harness group.
 fn ctrler_node(
     servers: usize,
-) -> impl Fn(
-    &crate::peers::PeerChoice,
-    Rc<std::cell::RefCell<crate::raft_suite::oracle::Oracle>>,
-) -> crate::replicated::CtrlNode
-+ Clone {
+    tuning: RaftTuning,
+) -> impl Fn(&PeerChoice, Rc<RefCell<Oracle>>) -> CtrlNode + Clone {
     move |choice, oracle| {
         let service = ReplicatedService::new((choice.ctrler)());
-        PeerNode::with_service(
-            servers,
-            RaftTuning::default(),
-            choice.clone(),
-            service,
-            oracle,
-        )
+        PeerNode::with_service(servers, tuning, choice.clone(), service, oracle)
     }
 }
 
@@ -92,6 +87,17 @@ impl ShardKvConfig {
     /// Builds the service for the run `t` (6.824's `make_config(t, n,
     /// unreliable, maxraftstate)`), on the peer under test.
     pub fn new(t: &Test, n: usize, unreliable: bool, maxraftstate: Option<u64>) -> ShardKvConfig {
+        ShardKvConfig::with_tuning(t, n, unreliable, maxraftstate, RaftTuning::default())
+    }
+
+    /// [`ShardKvConfig::new`], every peer (controller and groups) tuned by `tuning`.
+    pub fn with_tuning(
+        t: &Test,
+        n: usize,
+        unreliable: bool,
+        maxraftstate: Option<u64>,
+        tuning: RaftTuning,
+    ) -> ShardKvConfig {
         let options = HarnessOptions {
             test: t.name.to_owned(),
             seed: t.seed,
@@ -101,7 +107,7 @@ impl ShardKvConfig {
             time_limit_ns: Some(TEST_LIMIT_NS),
             node_prefix: "ctrler",
         };
-        let mut h = Harness::new(options, ctrler_node(NCTRLERS));
+        let mut h = Harness::new(options, ctrler_node(NCTRLERS, tuning));
         let ctrlers: Vec<NodeId> = (0..NCTRLERS).collect();
         let groups: Vec<Group> = (0..NGROUPS)
             .map(|gi| {
@@ -137,7 +143,7 @@ impl ShardKvConfig {
             };
             let base = h.add_group(n, &format!("server-{}-", g.gid), move |choice, oracle| {
                 let service = ShardKvService::new((choice.shardkv)(&options), reach.clone());
-                PeerNode::with_service(n, RaftTuning::default(), choice.clone(), service, oracle)
+                PeerNode::with_service(n, tuning, choice.clone(), service, oracle)
             });
             assert_eq!(base, g.base, "groups follow the controller, in order");
         }
@@ -173,9 +179,11 @@ impl ShardKvConfig {
 
     /// 6.824's `StartCtrlerService`: another controller of its own, with no group.
     pub fn start_ctrler_service(&mut self) -> Ctl {
-        let base = self
-            .kv
-            .add_group(NCTRLERS, "ctrlerB", ctrler_node(NCTRLERS));
+        let base = self.kv.add_group(
+            NCTRLERS,
+            "ctrlerB",
+            ctrler_node(NCTRLERS, RaftTuning::default()),
+        );
         Self::add_ctl_clerk(&mut self.kv, (base..base + NCTRLERS).collect())
     }
 
@@ -184,6 +192,50 @@ impl ShardKvConfig {
         let (servers, dir) = (ctl.servers.clone(), self.directory.clone());
         self.kv
             .add_client_with(|client_id| ShardLink::new(client_id, servers, dir))
+    }
+
+    /// Every server: the controller's, then each group's.
+    pub fn servers(&self) -> Vec<NodeId> {
+        (0..NCTRLERS + NGROUPS * self.n).collect()
+    }
+
+    /// The node of the first controller's own clerk (for changes made by a
+    /// scheduled event, which gets no answer back).
+    pub fn ctl_clerk(&self) -> NodeId {
+        self.ctl.clerk
+    }
+
+    /// Every server up and linked to every other (the groups' and the
+    /// controller's alike).
+    pub fn connect_everyone(&mut self) {
+        let all = self.servers();
+        self.kv.sim.with_net(|net, k| {
+            for &i in &all {
+                net.set_connected(k, i, true).expect("servers exist");
+            }
+            net.heal(k);
+        });
+    }
+
+    /// Joins every group that is not in the latest configuration, through a
+    /// clerk of its own (one a group already in refuses is fine).
+    pub fn rejoin_all(&mut self) -> Result<(), Failure> {
+        let ctl = Self::add_ctl_clerk(&mut self.kv, self.ctl.servers.clone());
+        let latest = match self.ctl_op(&ctl, CtrlOp::Query { num: None })? {
+            CtrlOutcome::Config(c) => c,
+            other => return self.check_fail(format!("Query(-1) returned {other:?}")),
+        };
+        for gi in 0..NGROUPS {
+            let gid = self.groups[gi].gid;
+            if latest.groups.contains_key(&gid) {
+                continue;
+            }
+            match self.ctl_op(&ctl, self.join_op(&[gi]))? {
+                CtrlOutcome::Done | CtrlOutcome::Refused(peer::CtrlError::GroupExists(_)) => {}
+                other => return self.check_fail(format!("join of group {gi} returned {other:?}")),
+            }
+        }
+        Ok(())
     }
 
     /// The gid of group `gi`.
@@ -195,13 +247,18 @@ impl ShardKvConfig {
         call_on(&mut self.kv, ctl.clerk, op)
     }
 
-    /// 6.824's `joinm(gis, ctl)`: groups `gis` join at once.
-    pub fn joinm_at(&mut self, gis: &[usize], ctl: &Ctl) -> Result<(), Failure> {
+    /// The controller operation by which groups `gis` join.
+    pub fn join_op(&self, gis: &[usize]) -> CtrlOp {
         let servers: BTreeMap<Gid, Vec<String>> = gis
             .iter()
             .map(|&gi| (self.groups[gi].gid, self.groups[gi].names.clone()))
             .collect();
-        match self.ctl_op(ctl, CtrlOp::Join { servers })? {
+        CtrlOp::Join { servers }
+    }
+
+    /// 6.824's `joinm(gis, ctl)`: groups `gis` join at once.
+    pub fn joinm_at(&mut self, gis: &[usize], ctl: &Ctl) -> Result<(), Failure> {
+        match self.ctl_op(ctl, self.join_op(gis))? {
             CtrlOutcome::Done => Ok(()),
             other => self.check_fail(format!("join of groups {gis:?} returned {other:?}")),
         }
