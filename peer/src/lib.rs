@@ -61,6 +61,7 @@ pub use shard_clerk::{REQUERY_DELAY_MS, ShardCall, ShardClerk, ShardProgress};
 pub use shardkv::{
     Answer, CallArgs, CallReply, CallTo, GroupArgs, GroupReply, OutCall, SHARDKV_COMMAND,
     SHARDKV_GROUP, ShardData, ShardKv, ShardKvArgs, ShardKvReply, ShardKvValue, ShardStateMachine,
+    ShardStatus,
 };
 
 /// The smallest number of peers that is a majority of `peers`: the one

@@ -126,6 +126,17 @@ pub struct OutCall {
     pub args: CallArgs,
 }
 
+/// Where a group's replica stands, for the lab's picture and traces.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShardStatus {
+    /// The configuration it has reached.
+    pub config_num: ConfigNum,
+    /// The shards it serves.
+    pub serving: Vec<usize>,
+    /// The shards it has gained but not yet received.
+    pub pulling: Vec<usize>,
+}
+
 /// A server's answer to a request it was given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {
@@ -183,4 +194,9 @@ pub trait ShardStateMachine {
         call_no: u64,
         reply: Option<CallReply>,
     );
+
+    /// Where this replica stands (drawn in the lab's picture); None: not said.
+    fn status(&self) -> Option<ShardStatus> {
+        None
+    }
 }

@@ -477,6 +477,17 @@ impl ShardStateMachine for ShardServer {
         out
     }
 
+    fn status(&self) -> Option<peer::ShardStatus> {
+        let pulling = (0..peer::NSHARDS)
+            .filter(|&s| self.machine.states[s] == ShardState::Pulling)
+            .collect();
+        Some(peer::ShardStatus {
+            config_num: self.machine.config.num,
+            serving: self.serving(),
+            pulling,
+        })
+    }
+
     fn take_calls(&mut self) -> Vec<peer::OutCall> {
         std::mem::take(&mut self.calls)
     }

@@ -105,6 +105,8 @@ struct Builder {
     roles: Vec<Value>,
     last_commit: HashMap<usize, u64>,
     commits: Vec<Value>,
+    /// `[node, t, string]`: the shards a sharded server serves, where that changes.
+    shards: Vec<Value>,
     /// (node, outage kind) -> since.
     out_open: HashMap<(usize, u8), f64>,
     outs: Vec<Value>,
@@ -134,6 +136,10 @@ impl Builder {
             }
             ("role", Some(n)) => self.role(e, n, t),
             ("commit", Some(n)) => self.commit(e, n, t),
+            ("shards", Some(n)) => {
+                let d = self.strs.id(&e.detail);
+                self.shards.push(json!([n, r(t), d]));
+            }
             ("crash" | "crash-process", Some(n)) => {
                 self.close_role(n, t);
                 self.close_out(n, PAUSED, t);
@@ -357,6 +363,7 @@ impl Builder {
             "nodes": nodes,
             "roles": self.roles,
             "commits": self.commits,
+            "shards": self.shards,
             "outs": self.outs,
             "bands": self.bands,
             "msgs": msgs,

@@ -46,6 +46,8 @@ pub struct ShardKvService {
     /// Calls that could not be made (a name nobody has): failed, told next time.
     failed: Vec<u64>,
     oracle: AppliedDigest,
+    /// The server's status last written to the trace.
+    traced: Option<peer::ShardStatus>,
 }
 
 impl ShardKvService {
@@ -59,11 +61,37 @@ impl ShardKvService {
             calls: BTreeMap::new(),
             failed: Vec::new(),
             oracle: AppliedDigest::default(),
+            traced: None,
         }
+    }
+
+    /// Writes the shards this replica serves to the trace when they change
+    /// (the picture shows them on its lane).
+    fn trace_status(&mut self, ctx: &mut labrpc::Ctx<'_>) {
+        let status = self.server.status();
+        if !ctx.is_streaming() || status == self.traced {
+            return;
+        }
+        if let Some(s) = &status {
+            let list = |v: &[usize]| {
+                v.iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let (serving, pulling) = (list(&s.serving), list(&s.pulling));
+            let num = s.config_num;
+            ctx.annotate("shards", || match pulling.is_empty() {
+                true => format!("config {num}: serves [{serving}]"),
+                false => format!("config {num}: serves [{serving}], waiting for [{pulling}]"),
+            });
+        }
+        self.traced = status;
     }
 
     /// Sends the answers ready and makes the calls asked for.
     fn flush(&mut self, ctx: &mut labrpc::Ctx<'_>) {
+        self.trace_status(ctx);
         for (id, answer) in self.server.take_answers() {
             let Some((token, _)) = self.tokens.remove(&id) else {
                 continue;
