@@ -776,6 +776,9 @@ fn draw_reconfigure(rng: &mut SimRng, servers: usize) -> FaultKind {
 struct Undo {
     /// Disks and clocks when no fault is on.
     base: Base,
+    /// The Raft groups among the servers (indices of them, each group's in
+    /// the order of its peer ids): membership changes and transfers act on one.
+    clusters: Vec<Vec<usize>>,
     partitions: u32,
     unreliable: u32,
     reordering: u32,
@@ -789,6 +792,25 @@ struct Undo {
 }
 
 impl Undo {
+    /// The group of server `first` (an index of `servers`): its nodes, and a
+    /// map from server indices to its peer ids (servers of other groups left out).
+    #[allow(clippy::type_complexity)]
+    fn cluster_of(
+        &self,
+        servers: &[NodeId],
+        first: Option<usize>,
+    ) -> Option<(Vec<NodeId>, impl Fn(&[usize]) -> Vec<usize> + use<>)> {
+        let first = first?;
+        let cluster = self.clusters.iter().find(|c| c.contains(&first))?.clone();
+        let nodes = cluster.iter().map(|&i| servers[i]).collect();
+        let local = move |xs: &[usize]| -> Vec<usize> {
+            xs.iter()
+                .filter_map(|x| cluster.iter().position(|c| c == x))
+                .collect()
+        };
+        Some((nodes, local))
+    }
+
     /// Sets `node`'s clock to its base rate plus every drift fault on it.
     fn set_drift(&self, sim: &mut Sim, servers: &[NodeId], node: usize) {
         let on: i64 = self.drifts.get(&node).map_or(0, |d| d.iter().sum());
@@ -908,14 +930,25 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
                 .expect("node exists");
         }
         FaultKind::Reconfigure { voters, learners } => {
-            let target = FaultKind::membership(voters, learners);
-            let until_ns = sim.now_ns() + RECONFIGURE_RETRY_NS;
+            let Some((nodes, local)) = u.cluster_of(servers, voters.first().copied()) else {
+                return;
+            };
+            let (voters, learners) = (local(voters), local(learners));
             drop(u);
-            crate::reconfigure::change(sim, servers.to_vec(), target, until_ns);
+            if voters.is_empty() {
+                return;
+            }
+            let target = FaultKind::membership(&voters, &learners);
+            let until_ns = sim.now_ns() + RECONFIGURE_RETRY_NS;
+            crate::reconfigure::change(sim, nodes, target, until_ns);
         }
         FaultKind::TransferLeader { to } => {
+            let Some((nodes, local)) = u.cluster_of(servers, Some(*to)) else {
+                return;
+            };
+            let to = local(&[*to])[0];
             drop(u);
-            crate::reconfigure::transfer(sim, servers, *to);
+            crate::reconfigure::transfer(sim, &nodes, to);
         }
         // The sharded scenario applies these: it has the controller's clerk.
         FaultKind::ShardJoin { .. }
@@ -1058,13 +1091,28 @@ impl Base {
     }
 }
 
-/// Schedules every fault of `schedule` (times relative to now) on `servers`.
+/// Schedules every fault of `schedule` (times relative to now) on `servers`,
+/// one Raft group.
 pub fn apply(sim: &mut Sim, schedule: &Schedule, servers: &[NodeId]) -> Result<(), String> {
+    apply_to_groups(sim, schedule, servers, &[(0..servers.len()).collect()])
+}
+
+/// Schedules every fault of `schedule` (times relative to now) on `servers`,
+/// several Raft groups (`groups`: indices of `servers`, each group's in the
+/// order of its peer ids): a membership change or a transfer acts on the
+/// group of the first server it names.
+pub fn apply_to_groups(
+    sim: &mut Sim,
+    schedule: &Schedule,
+    servers: &[NodeId],
+    groups: &[Vec<usize>],
+) -> Result<(), String> {
     schedule.validate(servers.len())?;
     let base = Base::of(schedule);
     base.set(sim, servers);
     let undo = Rc::new(RefCell::new(Undo {
         base,
+        clusters: groups.to_vec(),
         ..Undo::default()
     }));
     let now = sim.now_ns();
@@ -1087,6 +1135,12 @@ pub fn apply(sim: &mut Sim, schedule: &Schedule, servers: &[NodeId]) -> Result<(
 /// clocks and disks back to their `base`, paused nodes resumed, crashed
 /// nodes restarted. The liveness phase starts from here.
 pub fn heal_all(sim: &mut Sim, servers: &[NodeId], base: Base) {
+    heal_groups(sim, servers, base, &[(0..servers.len()).collect()]);
+}
+
+/// [`heal_all`] of several Raft groups (as [`apply_to_groups`]): each gets
+/// every one of its servers back as a voter.
+pub fn heal_groups(sim: &mut Sim, servers: &[NodeId], base: Base, groups: &[Vec<usize>]) {
     record(sim, "heal all".into());
     sim.with_net(|net, k| {
         net.heal(k);
@@ -1107,9 +1161,12 @@ pub fn heal_all(sim: &mut Sim, servers: &[NodeId], base: Base) {
     }
     if base.reconfigures {
         crate::reconfigure::supersede();
-        let everyone = peer::Membership::of_voters(peer::PeerSet::first(servers.len()));
         let until_ns = sim.now_ns() + HEAL_RECONFIGURE_NS;
-        crate::reconfigure::change(sim, servers.to_vec(), everyone, until_ns);
+        for group in groups {
+            let everyone = peer::Membership::of_voters(peer::PeerSet::first(group.len()));
+            let nodes = group.iter().map(|&i| servers[i]).collect();
+            crate::reconfigure::change(sim, nodes, everyone, until_ns);
+        }
     }
 }
 

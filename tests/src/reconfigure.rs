@@ -39,12 +39,13 @@ fn record(sim: &mut Sim, what: String) {
     sim.kernel().record(None, "nemesis", &what);
 }
 
-/// Moves the cluster to `target` (indices of `servers`): asks the leader,
+/// Moves the cluster to `target` (indices of `servers`, the cluster's peers
+/// in the order of their ids, so indices are peer ids): asks the leader,
 /// and asks again every [`RETRY_MS`] (a refusal, a change lost with its
 /// leader) until a leader follows `target` and has committed the change, or
 /// `until_ns` passes. A peer that reports no membership is not asked.
 pub fn change(sim: &mut Sim, servers: Vec<NodeId>, target: Membership, until_ns: u64) {
-    let goal = to_nodes(target, &servers);
+    let goal = target;
     let epoch = EPOCH.with(|e| e.get());
     let asked = Asked {
         servers,
@@ -56,7 +57,7 @@ pub fn change(sim: &mut Sim, servers: Vec<NodeId>, target: Membership, until_ns:
     ask(sim, asked);
 }
 
-/// A change under way: the servers, the configuration wanted (node ids),
+/// A change under way: the servers, the configuration wanted (peer ids),
 /// until when it is asked, the epoch it was first asked in, and the index of
 /// the entry that started it (0 until a leader took it).
 struct Asked {
@@ -112,16 +113,6 @@ fn retry(sim: &mut Sim, a: Asked) {
         .expect("a retry within the run");
 }
 
-/// `target` names indices of `servers`; the peers know servers by node id.
-fn to_nodes(target: Membership, servers: &[NodeId]) -> Membership {
-    let map = |set: peer::PeerSet| set.iter().map(|i| servers[i]).collect();
-    Membership {
-        voters: map(target.voters),
-        outgoing: map(target.outgoing),
-        learners: map(target.learners),
-    }
-}
-
 /// Asks the leader, if there is one, to hand its leadership to `to` (an
 /// index of `servers`).
 pub fn transfer(sim: &mut Sim, servers: &[NodeId], to: usize) {
@@ -129,7 +120,7 @@ pub fn transfer(sim: &mut Sim, servers: &[NodeId], to: usize) {
         return record(sim, "transfer: no leader".into());
     };
     let node = servers[to];
-    match with_any_peer(sim, at, |p, now| p.transfer_leadership(now, node)) {
+    match with_any_peer(sim, at, |p, now| p.transfer_leadership(now, to)) {
         Some(Ok(())) => record(sim, format!("transfer: {at} hands over to {node}")),
         Some(Err(e)) => record(
             sim,

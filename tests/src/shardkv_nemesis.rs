@@ -1,5 +1,6 @@
 //! shardkv-nemesis: the sharded KV service (a controller group and three
-//! replica groups) under kv-nemesis's faults over all twelve servers, plus
+//! replica groups) under kv-nemesis's faults over all twelve servers (each
+//! membership change and transfer in one group), plus
 //! changes of the shard assignment (Join, Leave, Move) drawn from the seed as
 //! faults of their own; clients on keys of every shard; every group watched
 //! by its own oracle, every history checked for linearizability; then a
@@ -30,24 +31,27 @@ pub const SERVERS: usize = NCTRLERS + NGROUPS * GROUP_SERVERS;
 /// within this (groups catch up on the configurations they missed, one at a time).
 const LIVENESS_LIMIT_NS: u64 = 30 * SEC;
 
-/// The schedule of a seed: kv-nemesis's faults over every server (but for
-/// membership changes and transfers, which act on a single Raft group), and
-/// shard changes with swarm options of their own.
+/// The schedule of a seed: kv-nemesis's faults over every server (a
+/// membership change or a transfer acts on the Raft group of the first
+/// server it names), and shard changes with swarm options of their own.
 pub fn schedule(seed: u64) -> Schedule {
     let mut rng = labsim::derive_stream(seed, Stream::Nemesis);
     let mut s = nemesis::generate(&mut rng, SERVERS, FAULT_SPAN_MS);
-    let one_group = |k: &FaultKind| {
-        matches!(
-            k,
-            FaultKind::Reconfigure { .. } | FaultKind::TransferLeader { .. }
-        )
-    };
-    s.faults.retain(|f| !one_group(&f.kind));
     let (info, changes) = nemesis::draw_shard_changes(&mut rng, FAULT_SPAN_MS);
     s.swarm.push(info);
     s.faults.extend(changes);
     s.faults.sort_by_key(|f| f.at_ms);
     s
+}
+
+/// The Raft groups among the servers: the controller's, then each replica group's.
+pub fn groups() -> Vec<Vec<usize>> {
+    let controller = (0..NCTRLERS).collect();
+    let replicas = (0..NGROUPS).map(|g| {
+        let base = NCTRLERS + g * GROUP_SERVERS;
+        (base..base + GROUP_SERVERS).collect()
+    });
+    std::iter::once(controller).chain(replicas).collect()
 }
 
 /// The controller operation a shard-change fault asks for.
@@ -131,7 +135,7 @@ pub fn run(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
     // Fault times count from here, once every group has joined.
     let start_ns = cfg.sim.now_ns();
     let servers = cfg.servers();
-    let applied = nemesis::apply(&mut cfg.sim, schedule, &servers)
+    let applied = nemesis::apply_to_groups(&mut cfg.sim, schedule, &servers, &groups())
         .and_then(|()| schedule_shard_changes(&mut cfg, schedule));
     if let Err(e) = applied {
         return cfg.check_fail(format!("bad schedule: {e}"));
@@ -171,7 +175,12 @@ fn liveness(
     stop: &Rc<Cell<bool>>,
 ) -> Result<(), Failure> {
     let deadline_ns = cfg.sim.now_ns() + LIVENESS_LIMIT_NS;
-    nemesis::heal_all(&mut cfg.sim, servers, nemesis::Base::of(schedule));
+    nemesis::heal_groups(
+        &mut cfg.sim,
+        servers,
+        nemesis::Base::of(schedule),
+        &groups(),
+    );
     cfg.connect_everyone();
     stop.set(true);
     // No shard change after the heal: the scheduled ones not yet started are

@@ -92,3 +92,47 @@ fn a_shard_change_of_a_group_or_shard_that_does_not_exist_is_refused() {
     .unwrap_err();
     assert!(e.contains("moves shard 10"), "{e}");
 }
+
+/// A membership change drawn over every server acts on the Raft group of the
+/// servers it names, in that group's peer ids; the other groups keep theirs.
+#[test]
+fn a_membership_fault_changes_the_group_it_names_and_no_other() {
+    let t = Test {
+        name: "shardkv::membership-fault",
+        seed: 1,
+    };
+    let mut cfg = ShardKvConfig::new(&t, 3, false, None);
+    cfg.joinm(&[0, 1, 2]).unwrap();
+    let schedule = Schedule {
+        faults: vec![Fault {
+            at_ms: 100,
+            duration_ms: 2000,
+            // Servers 6, 7, 8 are group 101's peers 0, 1, 2.
+            kind: FaultKind::Reconfigure {
+                voters: vec![6, 7],
+                learners: vec![8],
+            },
+        }],
+        ..Schedule::default()
+    };
+    let servers = cfg.servers();
+    let groups = tests::shardkv_nemesis::groups();
+    tests::nemesis::apply_to_groups(&mut cfg.sim, &schedule, &servers, &groups).unwrap();
+    cfg.sleep(3 * labsim::SEC).unwrap();
+    let membership = |cfg: &ShardKvConfig, node| {
+        tests::raft_suite::node::any_status(&cfg.sim, node).and_then(|s| s.membership)
+    };
+    let changed = membership(&cfg, 6).expect("the reference reports its membership");
+    assert_eq!(changed.voters.iter().collect::<Vec<_>>(), vec![0, 1]);
+    assert_eq!(changed.learners.iter().collect::<Vec<_>>(), vec![2]);
+    for node in [0, 3, 9] {
+        let m = membership(&cfg, node).unwrap();
+        assert_eq!(m.voters.iter().count(), 3, "node {node}: {m}");
+    }
+    let ctl = cfg.ctl();
+    let ck = cfg.make_client(&ctl);
+    for k in 0..10 {
+        cfg.put(ck, &k.to_string(), "v").unwrap();
+    }
+    cfg.end().unwrap();
+}
