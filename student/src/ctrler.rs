@@ -7,7 +7,9 @@
 //!   latest). After a Join or a Leave, spread the `peer::NSHARDS` shards over the
 //!   groups so that the biggest holds at most one more than the smallest, moving
 //!   as few shards as possible, and the same way on every replica (no iteration
-//!   order left to a hash map). A bad request (an existing gid, an unknown one, a
+//!   order left to a hash map). When the last group leaves, leave each shard
+//!   with the group that had it (not on gid 0): that group holds the shard's
+//!   data, and part 5B's servers take it from there when a group joins. A bad request (an existing gid, an unknown one, a
 //!   shard out of range, a configuration not made yet) is answered
 //!   `CtrlOutcome::Refused` with its `CtrlError`, and changes nothing; a retried
 //!   request gets the answer it got the first time.
