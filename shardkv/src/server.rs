@@ -308,13 +308,15 @@ impl ShardServer {
         }
     }
 
-    /// Sends a call for `purpose` to `to`, unless one for the same group is in
-    /// flight or it is too early to try again.
-    fn call(&mut self, now_ms: u64, key: Gid, purpose: Purpose, to: CallTo, args: CallArgs) {
+    /// True if a call to `key` (a group, or the controller) may go now: none
+    /// is in flight and it is not too early to try again.
+    fn may_call(&self, now_ms: u64, key: Gid) -> bool {
         let busy = self.in_flight.values().any(|p| purpose_key(p) == key);
-        if busy || self.next_try_ms.get(&key).is_some_and(|&t| now_ms < t) {
-            return;
-        }
+        !busy && self.next_try_ms.get(&key).is_none_or(|&t| now_ms >= t)
+    }
+
+    /// Sends a call for `purpose` to `to` (see [`Self::may_call`]).
+    fn call(&mut self, purpose: Purpose, to: CallTo, args: CallArgs) {
         self.next_call_no += 1;
         self.in_flight.insert(self.next_call_no, purpose);
         self.calls.push(peer::OutCall {
@@ -328,54 +330,52 @@ impl ShardServer {
     /// the shards to pull and the copies to let go.
     fn drive(&mut self, now_ms: u64) {
         if self.machine.steady() {
-            let turn = self.turn.get(&CTRLER).copied().unwrap_or(0) % self.config.ctrlers;
-            self.query_seq += 1;
-            let args = CtrlArgs {
-                client_id: GROUP_CALLER - self.config.gid,
-                seq: self.query_seq,
-                op: CtrlOp::Query {
-                    num: Some(self.machine.config.num + 1),
-                },
-            };
-            self.call(
-                now_ms,
-                CTRLER,
-                Purpose::Query,
-                CallTo::Ctrler(turn),
-                CallArgs::Ctrl(args),
-            );
+            if self.may_call(now_ms, CTRLER) {
+                let turn = self.turn.get(&CTRLER).copied().unwrap_or(0) % self.config.ctrlers;
+                self.query_seq += 1;
+                let args = CtrlArgs {
+                    client_id: GROUP_CALLER - self.config.gid,
+                    seq: self.query_seq,
+                    op: CtrlOp::Query {
+                        num: Some(self.machine.config.num + 1),
+                    },
+                };
+                let (to, args) = (CallTo::Ctrler(turn), CallArgs::Ctrl(args));
+                self.call(Purpose::Query, to, args);
+            }
             return;
         }
         let config_num = self.machine.config.num;
         for (gid, shards) in self.machine.by_old_owner(ShardState::Pulling) {
-            let to = self.server_of(gid);
-            let args = CallArgs::Group(GroupArgs::Pull { config_num, shards });
-            self.call(now_ms, gid, Purpose::Pull { gid, config_num }, to, args);
+            if self.may_call(now_ms, gid) {
+                let args = CallArgs::Group(GroupArgs::Pull { config_num, shards });
+                self.call(Purpose::Pull { gid, config_num }, self.server_of(gid), args);
+            }
         }
         for (gid, shards) in self.machine.by_old_owner(ShardState::Confirming) {
-            let to = self.server_of(gid);
-            let args = CallArgs::Group(GroupArgs::Delete {
-                config_num,
-                shards: shards.clone(),
-            });
-            self.call(
-                now_ms,
-                gid,
-                Purpose::Delete {
+            if self.may_call(now_ms, gid) {
+                let args = GroupArgs::Delete {
+                    config_num,
+                    shards: shards.clone(),
+                };
+                let purpose = Purpose::Delete {
                     gid,
                     config_num,
                     shards,
-                },
-                to,
-                args,
-            );
+                };
+                self.call(purpose, self.server_of(gid), CallArgs::Group(args));
+            }
         }
     }
 
     /// The server of group `gid` to ask next (by the names it last had in a
     /// configuration: a group that left may still hold shards).
     fn server_of(&self, gid: Gid) -> CallTo {
-        let servers = &self.machine.known[&gid];
+        let servers = self
+            .machine
+            .known
+            .get(&gid)
+            .expect("a shard's old owner was in a configuration this group took");
         let turn = self.turn.get(&gid).copied().unwrap_or(0) % servers.len();
         CallTo::Server(servers[turn].clone())
     }

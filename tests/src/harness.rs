@@ -225,8 +225,10 @@ fn add_group<S: Service>(
             return Err(v.to_owned());
         }
         for i in base..base + n {
-            if let Some(e) = s.node::<PeerNode<S>>(i).and_then(|r| r.error.as_ref()) {
-                return Err(e.clone());
+            let node = s.node::<PeerNode<S>>(i);
+            let error = node.and_then(|r| r.error.as_deref().or(r.service.broken()));
+            if let Some(e) = error {
+                return Err(e.to_owned());
             }
         }
         Ok(())

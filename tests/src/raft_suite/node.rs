@@ -212,6 +212,11 @@ pub trait Service: Sized + 'static {
     /// changed). Entries the service starts here are processed at once.
     fn after_inputs(&mut self, _ctx: &mut labrpc::Ctx<'_>, _peer: &mut dyn Peer) {}
 
+    /// Why the service broke its contract, if it did: the run stops with it.
+    fn broken(&self) -> Option<&str> {
+        None
+    }
+
     /// True if `call` is one the service made (its completion goes to
     /// [`Service::completion`]).
     fn awaits(&self, _call: CallId) -> bool {

@@ -38,8 +38,11 @@ pub struct Reach {
 pub struct ShardKvService {
     server: Box<dyn ShardStateMachine>,
     reach: Reach,
-    /// Requests waiting for their answers: the token, and whether a client's.
+    /// Requests waiting for their answers: the token, and whether a client's
+    /// (an answer of the other kind, or to no request, stops the node).
     tokens: BTreeMap<RequestId, (ReplyToken, bool)>,
+    /// Why the server broke the contract, if it did (the run stops with it).
+    broken: Option<String>,
     next_request: RequestId,
     /// Calls in flight: the server's number for each, and whether to the controller.
     calls: BTreeMap<CallId, (u64, bool)>,
@@ -62,7 +65,13 @@ impl ShardKvService {
             failed: Vec::new(),
             oracle: AppliedDigest::default(),
             traced: None,
+            broken: None,
         }
+    }
+
+    fn break_contract(&mut self, what: String) {
+        self.broken
+            .get_or_insert(format!("sharded KV server {what}"));
     }
 
     /// Writes the shards this replica serves to the trace when they change
@@ -93,12 +102,18 @@ impl ShardKvService {
     fn flush(&mut self, ctx: &mut labrpc::Ctx<'_>) {
         self.trace_status(ctx);
         for (id, answer) in self.server.take_answers() {
-            let Some((token, _)) = self.tokens.remove(&id) else {
-                continue;
-            };
-            match answer {
-                Answer::Client(r) => reply::<Command<ShardKv>>(ctx, token, &r),
-                Answer::Group(r) => reply::<GroupCommand>(ctx, token, &r),
+            let token = self.tokens.remove(&id);
+            match (token, answer) {
+                (Some((token, true)), Answer::Client(r)) => {
+                    reply::<Command<ShardKv>>(ctx, token, &r)
+                }
+                (Some((token, false)), Answer::Group(r)) => reply::<GroupCommand>(ctx, token, &r),
+                (Some(_), a) => self.break_contract(format!(
+                    "answered request {id} with {a:?}, an answer of the other kind"
+                )),
+                (None, a) => self.break_contract(format!(
+                    "answered request {id}, which waits for no answer: {a:?}"
+                )),
             }
         }
         for c in self.server.take_calls() {
@@ -185,6 +200,10 @@ impl Service for ShardKvService {
         }
         self.server.poll(peer, now_ms);
         self.flush(ctx);
+    }
+
+    fn broken(&self) -> Option<&str> {
+        self.broken.as_deref()
     }
 
     fn awaits(&self, call: CallId) -> bool {
