@@ -33,7 +33,7 @@ mod pending;
 mod server;
 
 pub use kv::{KvMachine, KvServer};
-pub use pending::{Pending, Waiter};
+pub use pending::{Pending, Waiter, next_to_apply};
 #[cfg(feature = "injected-bugs")]
 pub use server::InjectedBug;
 pub use server::{Machine, OpOf, ReadMode, RequestId, Server, ServerConfig, ValueOf};

@@ -93,3 +93,29 @@ impl Pending {
         self.waiting.is_empty()
     }
 }
+
+/// Whether the entry at `index` is the next to apply after `last_applied`:
+/// false for one applied already (a restart replays), an error for a gap.
+pub fn next_to_apply(last_applied: Index, index: Index) -> Result<bool, String> {
+    match index {
+        _ if index <= last_applied => Ok(false),
+        _ if index == last_applied + 1 => Ok(true),
+        _ => Err(format!(
+            "applied index {index} after {last_applied} (a gap)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_to_apply;
+
+    #[test]
+    fn entries_apply_in_order_once_and_a_gap_is_an_error() {
+        assert_eq!(next_to_apply(4, 5), Ok(true));
+        assert_eq!(next_to_apply(4, 4), Ok(false), "a replay after a restart");
+        assert_eq!(next_to_apply(4, 2), Ok(false));
+        let e = next_to_apply(4, 6).unwrap_err();
+        assert_eq!(e, "applied index 6 after 4 (a gap)");
+    }
+}

@@ -431,6 +431,21 @@ impl<S: Service> PeerNode<S> {
         Some(r)
     }
 
+    /// A request for the service (`token` to answer it): `f` runs on the
+    /// service and the peer, then the peer's Ready is driven; a crashed
+    /// server's caller is told so at once.
+    pub fn serve_request(
+        &mut self,
+        ctx: &mut labrpc::Ctx<'_>,
+        token: ReplyToken,
+        f: impl FnOnce(&mut S, &mut dyn Peer, &mut labrpc::Ctx<'_>, ReplyToken),
+    ) {
+        if self.peer.is_none() {
+            return respond(ctx, token, Err(RpcError::ServerCrashed));
+        }
+        self.with_service_and_peer(ctx, |svc, peer, ctx| f(svc, peer, ctx, token));
+    }
+
     fn input(&mut self, ctx: &mut labrpc::Ctx<'_>, input: Input) {
         if self.peer.is_none() {
             if let Input::Request { token, .. } = input {

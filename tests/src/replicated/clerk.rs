@@ -107,11 +107,7 @@ impl<P: Protocol> ClerkLink<P> {
         packet: labrpc::Packet,
     ) -> Option<Settled<P>> {
         match incoming(ctx, from, packet) {
-            Incoming::Request(r) => {
-                let error = labrpc::RpcError::UnknownMethod(r.method.to_owned());
-                labrpc::respond(ctx, r.token, Err(error));
-                None
-            }
+            Incoming::Request(r) => refuse(ctx, r),
             Incoming::Completion(c) => {
                 let call_no = self.calls.remove(&c.call)?;
                 let reply = c.decode::<Command<P>>().ok();
@@ -141,6 +137,13 @@ impl<P: Protocol> ClerkLink<P> {
             None
         }
     }
+}
+
+/// A client node serves no method: a request to it is refused.
+pub(crate) fn refuse<T>(ctx: &mut labrpc::Ctx<'_>, r: labrpc::Request) -> Option<T> {
+    let error = labrpc::RpcError::UnknownMethod(r.method.to_owned());
+    labrpc::respond(ctx, r.token, Err(error));
+    None
 }
 
 /// How a client node runs its KV operations, one at a time: a clerk and the

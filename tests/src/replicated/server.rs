@@ -3,7 +3,7 @@
 //! [`Service`].
 
 use crate::raft_suite::node::{AppliedDigest, ApplyEnv, PeerNode, Service};
-use labrpc::{DuplicateMethod, Method, ReplyToken, Router, RpcError, reply, respond};
+use labrpc::{DuplicateMethod, Method, ReplyToken, Router, reply};
 use labsim::MS;
 use peer::{ApplyMsg, Peer, Protocol, Reply, Request, RequestId, StateMachine};
 use std::collections::BTreeMap;
@@ -57,16 +57,11 @@ fn request<P: Protocol>(
     args: Request<P::Op>,
     token: ReplyToken,
 ) {
-    if node.peer().is_none() {
-        respond(ctx, token, Err(RpcError::ServerCrashed));
-        return;
-    }
-    let now_ms = ctx.now_ns() / MS;
-    node.with_service_and_peer(ctx, |svc, peer, ctx| {
+    node.serve_request(ctx, token, |svc, peer, ctx, token| {
         let id = svc.next_request;
         svc.next_request += 1;
         svc.tokens.insert(id, token);
-        svc.server.request(peer, now_ms, id, args);
+        svc.server.request(peer, ctx.now_ns() / MS, id, args);
         svc.flush(ctx);
     });
 }

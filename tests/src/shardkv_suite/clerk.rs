@@ -3,7 +3,7 @@
 //! by its name, with backoff delays and call timeouts. The KV suite's
 //! [`crate::kv_suite::clerk::ClerkNode`] runs it, recording the history.
 
-use crate::replicated::clerk::{OpLink, Settled};
+use crate::replicated::clerk::{OpLink, Settled, refuse};
 use crate::replicated::server::Command;
 use labrpc::{CallId, Incoming, call, incoming};
 use labsim::{MS, NodeId, TimerId};
@@ -142,11 +142,7 @@ impl OpLink for ShardLink {
         packet: labrpc::Packet,
     ) -> Option<Settled<Kv>> {
         match incoming(ctx, from, packet) {
-            Incoming::Request(r) => {
-                let error = labrpc::RpcError::UnknownMethod(r.method.to_owned());
-                labrpc::respond(ctx, r.token, Err(error));
-                None
-            }
+            Incoming::Request(r) => refuse(ctx, r),
             Incoming::Completion(c) => {
                 let f = self.calls.remove(&c.call)?;
                 let p = match f.to_ctrler {

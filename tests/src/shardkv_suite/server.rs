@@ -6,7 +6,7 @@
 use super::clerk::Directory;
 use crate::raft_suite::node::{AppliedDigest, ApplyEnv, PeerNode, Service};
 use crate::replicated::server::{Command, apply_digested, snapshot_digested};
-use labrpc::{CallId, DuplicateMethod, Method, ReplyToken, Router, RpcError, call, reply, respond};
+use labrpc::{CallId, DuplicateMethod, Method, ReplyToken, Router, call, reply};
 use labsim::{MS, NodeId};
 use peer::{
     Answer, ApplyMsg, CallArgs, CallReply, CallTo, Ctrl, GroupArgs, GroupReply, Peer, RequestId,
@@ -77,8 +77,11 @@ impl ShardKvService {
     /// Writes the shards this replica serves to the trace when they change
     /// (the picture shows them on its lane).
     fn trace_status(&mut self, ctx: &mut labrpc::Ctx<'_>) {
+        if !ctx.is_streaming() {
+            return;
+        }
         let status = self.server.status();
-        if !ctx.is_streaming() || status == self.traced {
+        if status == self.traced {
             return;
         }
         if let Some(s) = &status {
@@ -151,15 +154,12 @@ fn request(
     token: ReplyToken,
     args: Result<ShardKvArgs, GroupArgs>,
 ) {
-    if node.peer().is_none() {
-        respond(ctx, token, Err(RpcError::ServerCrashed));
-        return;
-    }
-    let now_ms = ctx.now_ns() / MS;
-    node.with_service_and_peer(ctx, |svc, peer, ctx| {
+    let client = args.is_ok();
+    node.serve_request(ctx, token, |svc, peer, ctx, token| {
+        let now_ms = ctx.now_ns() / MS;
         let id = svc.next_request;
         svc.next_request += 1;
-        svc.tokens.insert(id, (token, args.is_ok()));
+        svc.tokens.insert(id, (token, client));
         match args {
             Ok(args) => svc.server.request(peer, now_ms, id, args),
             Err(args) => svc.server.group_request(peer, now_ms, id, args),
