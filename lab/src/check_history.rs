@@ -5,22 +5,15 @@ use crate::common::{default_jobs, fail};
 use linearizability::{CheckOptions, CheckResult, ModelKind, check_file};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
-pub fn check_history(
-    file: &Path,
-    model: &str,
-    timeout: Duration,
-    html: Option<PathBuf>,
-) -> ExitCode {
+pub fn check_history(file: &Path, model: &str, max_steps: u64, html: Option<PathBuf>) -> ExitCode {
     let kind: ModelKind = match model.parse() {
         Ok(k) => k,
         Err(e) => return fail(e),
     };
     let options = CheckOptions {
-        timeout: Some(timeout),
+        max_steps_per_partition: Some(max_steps),
         threads: default_jobs(),
-        ..CheckOptions::default()
     };
     let report = match check_file(file, kind, &options) {
         Ok(r) => r,

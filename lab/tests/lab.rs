@@ -422,8 +422,8 @@ fn check_history_exit_codes() {
     let unknown = lab(&[
         "check-history",
         data.join("kv/c50-ok.txt").to_str().unwrap(),
-        "--timeout",
-        "1ns",
+        "--max-steps",
+        "1",
     ]);
     assert_eq!(unknown.status.code(), Some(3), "{}", text(&unknown));
     let garbage = scratch("garbage.txt");

@@ -20,20 +20,15 @@
 //! to find in one partition is not held up by a long search in another, and the
 //! time budget is looked at between turns.
 
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
-
 use super::hash::{FxBuild, splitmix64};
 use super::history::Operation;
 use super::model::Model;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How to run the checker.
 #[derive(Clone, Debug)]
 pub struct CheckOptions {
-    /// Wall-clock budget for the whole check; when it runs out the verdict is
-    /// [`CheckResult::Unknown`]. `None`: no limit.
-    pub timeout: Option<Duration>,
     /// Worker threads for checking partitions concurrently (1: on the calling
     /// thread). With more than one thread and several violating partitions, which of
     /// them is reported may vary from run to run; the verdict does not.
@@ -48,7 +43,6 @@ pub struct CheckOptions {
 impl Default for CheckOptions {
     fn default() -> Self {
         CheckOptions {
-            timeout: None,
             threads: 1,
             max_steps_per_partition: None,
         }
@@ -56,10 +50,10 @@ impl Default for CheckOptions {
 }
 
 impl CheckOptions {
-    /// Default options with a time budget.
-    pub fn with_timeout(timeout: Duration) -> Self {
+    /// Default options with a budget of `max_steps` search steps per partition.
+    pub fn with_max_steps(max_steps: u64) -> Self {
         CheckOptions {
-            timeout: Some(timeout),
+            max_steps_per_partition: Some(max_steps),
             ..Self::default()
         }
     }
@@ -109,7 +103,6 @@ where
     M::Input: Sync,
     M::Output: Sync,
 {
-    let deadline = options.timeout.map(|t| Instant::now() + t);
     let partitions = model.partition(history);
     for part in &partitions {
         for &i in part {
@@ -130,7 +123,6 @@ where
         .map(|t| order.iter().copied().skip(t).step_by(threads).collect())
         .collect();
     let limits = Limits {
-        deadline,
         max_steps: options.max_steps_per_partition,
         stop: &stop,
     };
@@ -197,16 +189,15 @@ const HEAD: u32 = 0;
 /// is not hidden behind a long search in another.
 const SLICE: u32 = 1 << 14;
 
-/// When the searches give up: a wall-clock deadline, a budget of steps per
-/// partition, or another thread's violation.
+/// When the searches give up: a budget of steps per partition (the same on
+/// every machine), or another thread's violation.
 struct Limits<'a> {
-    deadline: Option<Instant>,
     max_steps: Option<u64>,
     stop: &'a AtomicBool,
 }
 
 /// Runs the searches of `share` (partition indices) in turns until each finishes, a
-/// violation is found, the deadline passes or `stop` is raised. Returns the finished
+/// violation is found or `stop` is raised. Returns the finished
 /// outcomes; partitions missing from the result count as stopped, and so does one
 /// that used up its steps.
 fn round_robin<M: Model>(
@@ -224,8 +215,7 @@ fn round_robin<M: Model>(
     while !live.is_empty() {
         let mut k = 0;
         while k < live.len() {
-            let out_of_time = limits.deadline.is_some_and(|d| Instant::now() >= d);
-            if limits.stop.load(Ordering::Relaxed) || out_of_time {
+            if limits.stop.load(Ordering::Relaxed) {
                 return done;
             }
             let (_, steps, search) = &mut live[k];
