@@ -15,6 +15,7 @@ mod latency;
 mod net;
 mod packet;
 mod rpc;
+pub mod shapes;
 
 pub use latency::Latency;
 pub use net::{Net, NetConfig, NetError};

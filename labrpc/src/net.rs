@@ -8,6 +8,7 @@
 
 use crate::latency::Latency;
 use crate::packet::{CallId, Packet, RpcError};
+use crate::shapes;
 use labsim::{Kernel, MS, Network, NodeId, Status, Stream, WithFields};
 use rand::RngExt;
 use std::collections::BTreeMap;
@@ -313,31 +314,17 @@ impl Net {
         k: &mut Kernel<Net>,
         nodes: &[NodeId],
     ) -> Result<(), NetError> {
-        if nodes.len() < 2 {
-            return Err(NetError::TooFewNodes {
-                shape: "majority/minority split",
-                needs: 2,
-                got: nodes.len(),
-            });
-        }
-        let m = nodes.len() / 2 + 1;
-        self.partition(k, &[nodes[..m].to_vec(), nodes[m..].to_vec()])
+        let linked = shapes::split_majority(nodes.len())?;
+        let (majority, minority): (Vec<_>, Vec<_>) = (0..nodes.len()).partition(|&i| linked(0, i));
+        let of = |at: Vec<usize>| at.into_iter().map(|i| nodes[i]).collect::<Vec<_>>();
+        self.partition(k, &[of(majority), of(minority)])
     }
 
     /// Jepsen's bridge: two halves that cannot talk to each other, and the
     /// middle node (`nodes[len/2]`) that talks to both.
     pub fn bridge(&mut self, k: &mut Kernel<Net>, nodes: &[NodeId]) -> Result<(), NetError> {
-        if nodes.len() < 3 {
-            return Err(NetError::TooFewNodes {
-                shape: "bridge",
-                needs: 3,
-                got: nodes.len(),
-            });
-        }
-        let mid = nodes.len() / 2;
-        self.shape(k, nodes, "bridge", |i, j| {
-            i == mid || j == mid || (i < mid) == (j < mid)
-        })
+        let linked = shapes::bridge(nodes.len())?;
+        self.shape(k, nodes, "bridge", linked)
     }
 
     /// Jepsen's majorities ring: every node sees a majority (itself and its
@@ -347,25 +334,8 @@ impl Net {
         k: &mut Kernel<Net>,
         nodes: &[NodeId],
     ) -> Result<(), NetError> {
-        let n = nodes.len();
-        if n < 3 {
-            return Err(NetError::TooFewNodes {
-                shape: "majorities ring",
-                needs: 3,
-                got: n,
-            });
-        }
-        let majority = n / 2 + 1;
-        let reach = majority / 2; // neighbours on each side: 2*reach+1 >= majority
-        let reach = if 2 * reach + 1 < majority {
-            reach + 1
-        } else {
-            reach
-        };
-        self.shape(k, nodes, "majorities-ring", |i, j| {
-            let d = i.abs_diff(j);
-            d.min(n - d) <= reach
-        })
+        let linked = shapes::majorities_ring(nodes.len())?;
+        self.shape(k, nodes, "majorities-ring", linked)
     }
 
     /// Drops the next `count` requests `from` sends, wherever they go, as an

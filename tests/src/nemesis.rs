@@ -821,6 +821,39 @@ impl Undo {
     }
 }
 
+/// The links a partition fault leaves among `n` servers, by server index:
+/// `links[a][b]` is true when `a` can send to `b`. The same shapes as the
+/// simulated network's (`labrpc::shapes`), for a real cluster's proxies
+/// (`lab real-nemesis`). `None` for a fault that is not a partition.
+pub fn links(kind: &FaultKind, n: usize) -> Option<Vec<Vec<bool>>> {
+    let shaped = |rotate: usize, linked: &dyn Fn(usize, usize) -> bool| {
+        let at = |server: usize| (server + n - rotate % n) % n;
+        (0..n)
+            .map(|a| (0..n).map(|b| a == b || linked(at(a), at(b))).collect())
+            .collect()
+    };
+    let split = |rotate| match labrpc::shapes::split_majority(n) {
+        Ok(linked) => shaped(rotate, &linked),
+        Err(_) => vec![vec![true; n]; n],
+    };
+    Some(match kind {
+        FaultKind::Isolate { node } => shaped(0, &|a, b| (a == *node) == (b == *node)),
+        FaultKind::MajorityMinority { rotate } => split(*rotate),
+        FaultKind::Bridge { rotate } => match labrpc::shapes::bridge(n) {
+            Ok(linked) => shaped(*rotate, &linked),
+            Err(_) => split(*rotate),
+        },
+        FaultKind::MajoritiesRing { rotate } => match labrpc::shapes::majorities_ring(n) {
+            Ok(linked) => shaped(*rotate, &linked),
+            Err(_) => split(*rotate),
+        },
+        FaultKind::OneWay { from, to } => {
+            shaped(0, &|a, b| a == b || !(from.contains(&a) && to.contains(&b)))
+        }
+        _ => return None,
+    })
+}
+
 fn rotated(servers: &[NodeId], by: usize) -> Vec<NodeId> {
     let n = servers.len();
     (0..n).map(|i| servers[(i + by) % n]).collect()
@@ -1177,6 +1210,47 @@ const HEAL_RECONFIGURE_NS: u64 = 15 * labsim::SEC;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn real_links_have_the_simulated_shapes() {
+        let text = |links: Vec<Vec<bool>>| {
+            let row = |r: Vec<bool>| r.iter().map(|&l| if l { '1' } else { '.' }).collect();
+            links
+                .into_iter()
+                .map(row)
+                .collect::<Vec<String>>()
+                .join(" ")
+        };
+        let of = |kind| text(links(&kind, 5).expect("a partition"));
+        assert_eq!(
+            of(FaultKind::Isolate { node: 3 }),
+            "111.1 111.1 111.1 ...1. 111.1"
+        );
+        // Servers 1, 2, 3 (positions 0, 1, 2 after a rotation by 1) are the majority.
+        assert_eq!(
+            of(FaultKind::MajorityMinority { rotate: 1 }),
+            "1...1 .111. .111. .111. 1...1"
+        );
+        assert_eq!(
+            of(FaultKind::Bridge { rotate: 0 }),
+            "111.. 111.. 11111 ..111 ..111"
+        );
+        assert_eq!(
+            of(FaultKind::MajoritiesRing { rotate: 0 }),
+            "11..1 111.. .111. ..111 1..11"
+        );
+        let one_way = FaultKind::OneWay {
+            from: vec![0],
+            to: vec![1, 2],
+        };
+        assert_eq!(of(one_way), "1..11 11111 11111 11111 11111");
+        assert_eq!(links(&FaultKind::Unreliable, 5), None);
+        // Too few servers for a bridge: a majority split, as in the
+        // simulator (of two servers, both are the majority).
+        let bridge = FaultKind::Bridge { rotate: 0 };
+        assert_eq!(text(links(&bridge, 3).unwrap()), "11. 111 .11");
+        assert_eq!(text(links(&bridge, 2).unwrap()), "11 11");
+    }
 
     #[test]
     fn seeds_draw_every_configuration_and_each_is_valid() {
