@@ -358,38 +358,8 @@ impl<L: OpLink> KvConfig<L> {
     /// Checks the history for linearizability: `Ok` only for a linearizable
     /// verdict; a violation writes the HTML page and names it.
     pub fn check_linearizable(&self) -> Result<(), Failure> {
-        let history = self.history();
-        let budget_steps = check_budget_steps().map_err(|e| self.failure(FailureKind::Check, e))?;
-        let result = check(
-            &KvModel,
-            &history,
-            &CheckOptions {
-                max_steps_per_partition: Some(budget_steps),
-                ..CheckOptions::default()
-            },
-        );
-        match result {
-            CheckResult::Linearizable => Ok(()),
-            CheckResult::Unknown => Err(self.failure(
-                FailureKind::Unknown,
-                format!(
-                    "linearizability check of {} operations ran out of its budget of {budget_steps} search steps per key, so the verdict is unknown; raise the budget with {CHECK_BUDGET_ENV}=STEPS",
-                    history.len(),
-                ),
-            )),
-            CheckResult::NotLinearizable(ref v) => {
-                let what = format!(
-                    "history is not linearizable: {} operations, {} cannot be placed",
-                    history.len(),
-                    describe(&history[v.failing_op])
-                );
-                let page = match write_html(&KvModel, &history, &result, &self.html_path()) {
-                    Ok(p) => format!("; see {}", p.display()),
-                    Err(e) => format!("; could not write the HTML page: {e}"),
-                };
-                Err(self.failure(FailureKind::Linearizability, what + &page))
-            }
-        }
+        check_kv_history(&self.history(), &self.html_path())
+            .map_err(|(kind, what)| self.failure(kind, what))
     }
 
     /// Fails the run if a server refused a client's operation for good (a
@@ -431,4 +401,45 @@ fn describe(
 ) -> String {
     use linearizability::Model;
     KvModel.describe_operation(&op.input, &op.output)
+}
+
+/// The verdict on a KV history, worded as every KV run words it (simulated or
+/// real): `Ok` only for a linearizable one. A violation writes the HTML page
+/// at `html` and names it; a search over its budget is an unknown verdict,
+/// never a pass.
+pub fn check_kv_history(
+    history: &[linearizability::Operation<linearizability::KvInput, linearizability::KvOutput>],
+    html: &std::path::Path,
+) -> Result<(), (FailureKind, String)> {
+    let budget_steps = check_budget_steps().map_err(|e| (FailureKind::Check, e))?;
+    let result = check(
+        &KvModel,
+        history,
+        &CheckOptions {
+            max_steps_per_partition: Some(budget_steps),
+            ..CheckOptions::default()
+        },
+    );
+    match result {
+        CheckResult::Linearizable => Ok(()),
+        CheckResult::Unknown => Err((
+            FailureKind::Unknown,
+            format!(
+                "linearizability check of {} operations ran out of its budget of {budget_steps} search steps per key, so the verdict is unknown; raise the budget with {CHECK_BUDGET_ENV}=STEPS",
+                history.len(),
+            ),
+        )),
+        CheckResult::NotLinearizable(ref v) => {
+            let what = format!(
+                "history is not linearizable: {} operations, {} cannot be placed",
+                history.len(),
+                describe(&history[v.failing_op])
+            );
+            let page = match write_html(&KvModel, history, &result, html) {
+                Ok(p) => format!("; see {}", p.display()),
+                Err(e) => format!("; could not write the HTML page: {e}"),
+            };
+            Err((FailureKind::Linearizability, what + &page))
+        }
+    }
 }
