@@ -18,6 +18,7 @@ mod guided;
 mod list;
 mod mutants;
 mod picture;
+mod real;
 mod replay;
 mod run;
 mod schedule;
@@ -174,6 +175,19 @@ enum Command {
         #[arg(long)]
         line: Option<usize>,
     },
+    /// Run one KV server node for real: TCP to its peers, its state in files
+    /// (`lab cluster up` starts a local cluster of them).
+    Serve(real::serve::ServeArgs),
+    /// A client of a real cluster: get, put or append one key.
+    Kv(real::kv::KvArgs),
+    /// A local cluster of real nodes on 127.0.0.1: up, status, down.
+    #[command(subcommand)]
+    Cluster(real::cluster::ClusterCommand),
+    /// Jepsen-style: a real local cluster under faults drawn from a seed
+    /// (kill -9, SIGSTOP, partitions through TCP proxies), clients' history
+    /// judged by the simulator's checker. Not reproducible bit for bit (it is
+    /// real); the fault schedule is saved for `lab replay kv-nemesis --schedule`.
+    RealNemesis(real::nemesis::Args),
     /// Every graded test over some seeds: a table by part, as a student hands in.
     Grade {
         /// Seeds per test.
@@ -290,6 +304,12 @@ fn main() -> ExitCode {
         Command::Mutants(o) if o.list => mutants::list(),
         Command::Mutants(o) => mutants::mutants(o),
         Command::Corpus { file, line } => corpus::corpus(&file, line, peer),
+        Command::Serve(args) => real::serve::serve(args, peer.unwrap_or(peers::DEFAULT_PEER)),
+        Command::Kv(args) => real::kv::kv(args),
+        Command::Cluster(c) => real::cluster::cluster(c, peer.unwrap_or(peers::DEFAULT_PEER)),
+        Command::RealNemesis(args) => {
+            real::nemesis::real_nemesis(args, peer.unwrap_or(peers::DEFAULT_PEER))
+        }
         Command::CheckHistory {
             file,
             model,

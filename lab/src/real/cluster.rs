@@ -1,0 +1,222 @@
+//! `lab cluster`: a local cluster of real nodes on 127.0.0.1, started,
+//! inspected and stopped.
+
+use super::{CLUSTER_FILE, ClusterFile, NodeSpec, entropy, free_ports, node_alive, signal};
+use crate::common::fail;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// A local cluster of real nodes.
+#[derive(clap::Subcommand)]
+pub enum ClusterCommand {
+    /// Start a cluster (or restart a stopped one from its directory): one
+    /// `lab serve` process per node on free ports of 127.0.0.1, logs in
+    /// DIR/node-I.log, state in DIR/node-I/. Returns once a leader is elected.
+    Up {
+        /// Nodes (ignored when DIR already holds a cluster).
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// The cluster's directory.
+        #[arg(long, default_value = "lab-out/cluster")]
+        dir: PathBuf,
+        /// Snapshot once a node's Raft state reaches this many bytes.
+        #[arg(long, default_value_t = 1 << 20)]
+        maxraftstate: u64,
+    },
+    /// Each node's role, term, leader and commit index.
+    Status {
+        #[arg(long, default_value = "lab-out/cluster")]
+        dir: PathBuf,
+    },
+    /// Stop every node (SIGTERM, then SIGKILL after 5 s). Their state stays
+    /// in DIR: `lab cluster up --dir DIR` brings the cluster back.
+    Down {
+        #[arg(long, default_value = "lab-out/cluster")]
+        dir: PathBuf,
+    },
+}
+
+/// Runs one cluster command.
+pub fn cluster(command: ClusterCommand, peer: &'static str) -> ExitCode {
+    let result = match command {
+        ClusterCommand::Up {
+            nodes,
+            dir,
+            maxraftstate,
+        } => up(nodes, &dir, maxraftstate, peer),
+        ClusterCommand::Status { dir } => status(&dir),
+        ClusterCommand::Down { dir } => down(&dir),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn node_dir(dir: &Path, id: usize) -> PathBuf {
+    dir.join(format!("node-{id}"))
+}
+
+/// The cluster's nodes still running, as (id, pid).
+fn running<'a>(cluster: &'a ClusterFile, dir: &'a Path) -> impl Iterator<Item = (usize, u32)> + 'a {
+    let pids = cluster.pids.iter().enumerate();
+    pids.filter_map(move |(id, pid)| {
+        pid.filter(|&p| node_alive(p, &node_dir(dir, id)))
+            .map(|p| (id, p))
+    })
+}
+
+fn spec(cluster: &ClusterFile, dir: &Path, id: usize) -> NodeSpec {
+    NodeSpec {
+        id,
+        listen: cluster.addrs[id],
+        peers: cluster.addrs.clone(),
+        dir: node_dir(dir, id),
+        cluster: cluster.name.clone(),
+        peer: cluster.peer.clone(),
+        maxraftstate: cluster.maxraftstate,
+        log: dir.join(format!("node-{id}.log")),
+    }
+}
+
+fn up(nodes: usize, dir: &Path, maxraftstate: u64, peer: &str) -> Result<(), String> {
+    let mut cluster = if dir.join(CLUSTER_FILE).exists() {
+        let c = ClusterFile::read(dir)?;
+        if running(&c, dir).next().is_some() {
+            return Err(format!(
+                "the cluster in {} is running; `lab cluster down --dir {}` first",
+                dir.display(),
+                dir.display()
+            ));
+        }
+        eprintln!(
+            "restarting the {}-node cluster in {} from its state",
+            c.addrs.len(),
+            dir.display()
+        );
+        c
+    } else {
+        if !(1..=peer::MAX_PEERS).contains(&nodes) {
+            return Err(format!(
+                "--nodes {nodes}: a cluster has 1 to {} nodes",
+                peer::MAX_PEERS
+            ));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        ClusterFile {
+            name: format!("raftlab-{:08x}", entropy() as u32),
+            peer: peer.to_owned(),
+            addrs: free_ports(nodes)?,
+            pids: vec![None; nodes],
+            maxraftstate,
+        }
+    };
+    for id in 0..cluster.addrs.len() {
+        let child = spec(&cluster, dir, id).spawn(false)?;
+        cluster.pids[id] = Some(child.id());
+    }
+    cluster.write(dir)?;
+    let leader = wait_for_leader(&cluster, dir, Duration::from_secs(10))?;
+    println!(
+        "cluster {} is up: {} nodes of peer `{}`, node {leader} leads",
+        cluster.name,
+        cluster.addrs.len(),
+        cluster.peer
+    );
+    for (id, addr) in cluster.addrs.iter().enumerate() {
+        println!(
+            "  node {id}: {addr}  log {}",
+            dir.join(format!("node-{id}.log")).display()
+        );
+    }
+    let d = dir.display();
+    println!("try:  lab kv --dir {d} put x 1 && lab kv --dir {d} get x");
+    println!("      lab cluster status --dir {d}");
+    println!("stop: lab cluster down --dir {d}");
+    Ok(())
+}
+
+/// Waits for a node to report itself leader; an error if a node died (its
+/// log says why) or none leads in time.
+fn wait_for_leader(cluster: &ClusterFile, dir: &Path, limit: Duration) -> Result<usize, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        for id in 0..cluster.addrs.len() {
+            if !running(cluster, dir).any(|(i, _)| i == id) {
+                let log = dir.join(format!("node-{id}.log"));
+                let tail = std::fs::read_to_string(&log).unwrap_or_default();
+                let last = tail.lines().last().unwrap_or("(empty log)");
+                return Err(format!("node {id} exited: {last}"));
+            }
+        }
+        for &addr in &cluster.addrs {
+            if let Ok(s) = runtime.block_on(realnet::status(addr, Duration::from_millis(300)))
+                && s.role == "Leader"
+            {
+                return Ok(s.id);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!(
+        "no leader within {limit:?}; see the logs in {}",
+        dir.display()
+    ))
+}
+
+fn status(dir: &Path) -> Result<(), String> {
+    let cluster = ClusterFile::read(dir)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    println!(
+        "cluster {} ({} nodes, peer `{}`)",
+        cluster.name,
+        cluster.addrs.len(),
+        cluster.peer
+    );
+    for (id, &addr) in cluster.addrs.iter().enumerate() {
+        match runtime.block_on(realnet::status(addr, Duration::from_secs(1))) {
+            Ok(s) => println!(
+                "  node {id} {addr}: {} in term {}, leader {}, commit index {}",
+                s.role,
+                s.term,
+                s.leader.map_or("unknown".to_owned(), |l| l.to_string()),
+                s.commit_index
+            ),
+            Err(e) => println!("  node {id} {addr}: down ({e})"),
+        }
+    }
+    Ok(())
+}
+
+fn down(dir: &Path) -> Result<(), String> {
+    let mut cluster = ClusterFile::read(dir)?;
+    let pids: Vec<u32> = running(&cluster, dir).map(|(_, pid)| pid).collect();
+    for &pid in &pids {
+        signal(pid, libc::SIGTERM);
+    }
+    let start = Instant::now();
+    while running(&cluster, dir).next().is_some() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for (_, pid) in running(&cluster, dir) {
+        signal(pid, libc::SIGKILL);
+    }
+    cluster.pids = vec![None; cluster.addrs.len()];
+    cluster.write(dir)?;
+    println!(
+        "stopped {} nodes of cluster {}; its state stays in {}",
+        pids.len(),
+        cluster.name,
+        dir.display()
+    );
+    Ok(())
+}

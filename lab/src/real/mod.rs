@@ -1,0 +1,165 @@
+//! The lab's peers for real: nodes as processes on 127.0.0.1 (`serve`), a
+//! client (`kv`), a local cluster (`cluster`) and a Jepsen-style run judged
+//! by the simulator's checker (`nemesis`). What they share: a node's command
+//! line, free ports, signals, and the cluster file.
+
+pub mod cluster;
+pub mod kv;
+pub mod nemesis;
+pub mod serve;
+
+use serde::{Deserialize, Serialize};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The file `lab cluster up` writes in its directory.
+pub const CLUSTER_FILE: &str = "cluster.json";
+
+/// A cluster as `lab cluster up` leaves it: enough to reach, stop and
+/// restart it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClusterFile {
+    /// The cluster's name (its nodes refuse nodes of other names).
+    pub name: String,
+    /// The peer every node runs.
+    pub peer: String,
+    /// Each node's address, by id.
+    pub addrs: Vec<SocketAddr>,
+    /// Each node's process id, while it runs.
+    pub pids: Vec<Option<u32>>,
+    /// 6.824's maxraftstate of every node.
+    pub maxraftstate: u64,
+}
+
+impl ClusterFile {
+    /// The cluster file in `dir`, or an error that says what to do.
+    pub fn read(dir: &Path) -> Result<ClusterFile, String> {
+        let path = dir.join(CLUSTER_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            format!(
+                "cannot read {}: {e} (start a cluster with `lab cluster up --dir {}`)",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a cluster file: {e}", path.display()))
+    }
+
+    /// Writes it into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<(), String> {
+        let path = dir.join(CLUSTER_FILE);
+        let text = serde_json::to_string_pretty(self).expect("plain data");
+        std::fs::write(&path, text + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+}
+
+/// How to start one node process.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    pub id: usize,
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// How it reaches each node (through proxies, maybe).
+    pub peers: Vec<SocketAddr>,
+    pub dir: PathBuf,
+    pub cluster: String,
+    pub peer: String,
+    pub maxraftstate: u64,
+    /// Its stderr and stdout go here (appended: a restart keeps the story).
+    pub log: PathBuf,
+}
+
+impl NodeSpec {
+    /// Starts the node: `lab serve` in a child process. With `die_with_parent`,
+    /// the kernel kills it when this process dies, however it dies.
+    pub fn spawn(&self, die_with_parent: bool) -> Result<Child, String> {
+        let exe =
+            std::env::current_exe().map_err(|e| format!("cannot find the lab binary: {e}"))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(|e| format!("cannot open {}: {e}", self.log.display()))?;
+        let err = log.try_clone().map_err(|e| e.to_string())?;
+        let addrs: Vec<String> = self.peers.iter().map(|a| a.to_string()).collect();
+        let mut command = Command::new(exe);
+        command
+            .args(["--peer", &self.peer, "serve", "--id", &self.id.to_string()])
+            .args([
+                "--addrs",
+                &addrs.join(","),
+                "--listen",
+                &self.listen.to_string(),
+            ])
+            .args([
+                "--cluster",
+                &self.cluster,
+                "--maxraftstate",
+                &self.maxraftstate.to_string(),
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err);
+        if die_with_parent {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: prctl is async-signal-safe; nothing else runs between
+            // fork and exec.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+        } else {
+            use std::os::unix::process::CommandExt;
+            // Its own process group: a Ctrl-C at `lab cluster up` does not reach it.
+            command.process_group(0);
+        }
+        command
+            .spawn()
+            .map_err(|e| format!("cannot start node {}: {e}", self.id))
+    }
+}
+
+/// `n` ports of 127.0.0.1 free right now. They are released before the nodes
+/// bind them, so another program may take one first; the node then says so
+/// and exits.
+pub fn free_ports(n: usize) -> Result<Vec<SocketAddr>, String> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind(("127.0.0.1", 0)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("cannot find a free port: {e}"))?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// Sends `signal` to process `pid`; false if there is no such process.
+pub fn signal(pid: u32, signal: i32) -> bool {
+    // SAFETY: kill(2) has no memory effects.
+    unsafe { libc::kill(pid as libc::pid_t, signal) == 0 }
+}
+
+/// True while process `pid` is the node whose directory is `node_dir`
+/// (not some other process that reused its pid).
+pub fn node_alive(pid: u32, node_dir: &Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let dir = node_dir.as_os_str().as_encoded_bytes();
+    cmdline.split(|&b| b == 0).any(|arg| arg == dir)
+}
+
+/// Random bits for names and client ids: real runs are not reproducible.
+pub fn entropy() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 40)
+}
