@@ -79,38 +79,46 @@ const SCHEDULE: &str = r#"{"faults": [
   {"at_ms": 4000, "duration_ms": 1500, "kind": {"fault": "isolate", "node": 0}}
 ]}"#;
 
-#[test]
-fn a_real_cluster_survives_kill_9_and_a_partition_and_its_history_is_linearizable() {
-    let dir = scratch("nemesis");
-    let _reaper = Reaper(dir.clone());
+/// Runs real-nemesis on 3 nodes of `peer` under SCHEDULE, aimed at the
+/// leader, and checks what every peer must show; returns the run's directory.
+fn survives_kill_9_and_a_partition(peer: &str, dir: &Path) -> PathBuf {
     let schedule = dir.join("schedule-in.json");
     std::fs::write(&schedule, SCHEDULE).unwrap();
     let out = dir.join("run");
     let (s, o) = (schedule.to_str().unwrap(), out.to_str().unwrap());
     let args = [
+        "--peer",
+        peer,
         "real-nemesis",
         "--nodes",
         "3",
         "--time",
         "7s",
+    ];
+    let rest = [
         "--seed",
         "5",
         "--clients",
         "3",
-    ];
-    let rest = [
         "--schedule",
         s,
         "--target-leader",
-        "--liveness",
-        "10s",
-        "--dir",
-        o,
     ];
-    let run = lab_within(&[&args[..], &rest[..]].concat(), Duration::from_secs(30));
+    let last = ["--liveness", "10s", "--dir", o];
+    let run = lab_within(
+        &[&args[..], &rest[..], &last[..]].concat(),
+        Duration::from_secs(30),
+    );
     let t = text(&run);
     assert!(run.status.success(), "{t}");
-    assert!(t.contains("PASSED real-nemesis nodes=3 seed=5:"), "{t}");
+    let who = match peer {
+        "reference" => String::new(),
+        other => format!(" peer={other}"),
+    };
+    assert!(
+        t.contains(&format!("PASSED real-nemesis nodes=3{who} seed=5:")),
+        "{t}"
+    );
     assert!(t.contains(", linearizable"), "{t}");
     // The leader was killed with SIGKILL, and a new one took over; then the
     // new leader was cut off through the proxies, and another took over.
@@ -141,7 +149,22 @@ fn a_real_cluster_survives_kill_9_and_a_partition_and_its_history_is_linearizabl
         saved.contains("\"crash\"") && saved.contains("\"isolate\""),
         "{saved}"
     );
-    assert!(processes_in(&dir).is_empty(), "nodes left running");
+    assert!(processes_in(dir).is_empty(), "nodes left running");
+    out
+}
+
+#[test]
+fn raft_rs_survives_kill_9_and_a_partition_for_real() {
+    let dir = scratch("raft-rs");
+    let _reaper = Reaper(dir.clone());
+    survives_kill_9_and_a_partition("raft-rs", &dir);
+}
+
+#[test]
+fn a_real_cluster_survives_kill_9_and_a_partition_and_its_history_is_linearizable() {
+    let dir = scratch("nemesis");
+    let _reaper = Reaper(dir.clone());
+    let out = survives_kill_9_and_a_partition("reference", &dir);
     // A log file flipped in the middle is refused, never served.
     let node_dir = out.join("node-1");
     let log = node_dir.join("raft").join("raft-log");
@@ -292,4 +315,62 @@ fn cluster_up_serves_the_kv_client_refuses_strangers_and_comes_down() {
             .success()
     );
     assert!(processes_in(&dir).is_empty(), "nodes left running");
+}
+
+#[test]
+fn a_node_with_bad_addresses_says_what_is_wrong() {
+    let dir = scratch("bad");
+    let d = dir.join("n").to_str().unwrap().to_owned();
+    let limit = Duration::from_secs(10);
+    let o = lab_within(
+        &[
+            "serve",
+            "--id",
+            "0",
+            "--addrs",
+            "localhost-7000",
+            "--dir",
+            &d,
+        ],
+        limit,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("invalid socket address"), "{}", text(&o));
+    let addrs = "127.0.0.1:7000,127.0.0.1:7001";
+    let o = lab_within(
+        &["serve", "--id", "2", "--addrs", addrs, "--dir", &d],
+        limit,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--id 2 is not a place in --addrs (it has 2 addresses)"),
+        "{}",
+        text(&o)
+    );
+    // An address of no interface of this machine cannot be listened on.
+    let o = lab_within(
+        &[
+            "serve",
+            "--id",
+            "0",
+            "--addrs",
+            "192.0.2.1:7000,127.0.0.1:7001",
+            "--dir",
+            &d,
+        ],
+        limit,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("cannot listen on 192.0.2.1:7000"),
+        "{}",
+        text(&o)
+    );
+    let o = lab_within(&["kv", "get", "x"], limit);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--dir DIR") && text(&o).contains("--addrs"),
+        "{}",
+        text(&o)
+    );
 }

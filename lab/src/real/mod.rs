@@ -76,8 +76,9 @@ impl NodeSpec {
     /// Starts the node: `lab serve` in a child process. With `die_with_parent`,
     /// the kernel kills it when this process dies, however it dies.
     pub fn spawn(&self, die_with_parent: bool) -> Result<Child, String> {
-        let exe =
-            std::env::current_exe().map_err(|e| format!("cannot find the lab binary: {e}"))?;
+        // This very binary, even if a rebuild has replaced the file since it
+        // started (its path would then name the new one, or nothing).
+        let exe = PathBuf::from("/proc/self/exe");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -368,6 +368,8 @@ impl Drop for RealCluster {
 
 /// Keys the clients work on.
 const KEYS: usize = 10;
+/// How long an aimed fault waits for a leader to aim at.
+const AIM_WAIT: Duration = Duration::from_secs(5);
 /// How long a node may take to answer a status query during a fault.
 const STATUS_TIMEOUT: Duration = Duration::from_millis(100);
 
@@ -434,8 +436,10 @@ async fn client(
 #[derive(Default)]
 struct Seen {
     faults: Vec<Fault>,
-    /// Leader failovers: from a fault that took the leader away to another
-    /// node leading.
+    /// Faults that took the leader away (killed, paused, cut off from a majority).
+    leader_losses: usize,
+    /// Leader failovers: from a fault that took the leader away to a node
+    /// leading in a later term, when that happened before the fault ended.
     failovers_ms: Vec<u64>,
 }
 
@@ -467,7 +471,9 @@ impl RealCluster {
         let mut seen = Seen::default();
         for fault in schedule.faults.clone() {
             tokio::time::sleep_until(t0 + Duration::from_millis(fault.at_ms)).await;
-            let fault = self.inject(fault, args.target_leader, &mut seen).await?;
+            let mut fault = self.inject(fault, args.target_leader, &mut seen).await?;
+            // The time it really started (an aimed fault waits for a leader).
+            fault.at_ms = fault.at_ms.max(t0.elapsed().as_millis() as u64);
             tokio::time::sleep_until(t0 + Duration::from_millis(fault.at_ms + fault.duration_ms))
                 .await;
             self.undo(&fault)?;
@@ -523,7 +529,11 @@ impl RealCluster {
         at_leader: bool,
         seen: &mut Seen,
     ) -> Result<Fault, String> {
-        let leader = self.leader().await;
+        let leader = match at_leader {
+            // Aimed at the leader: wait (boundedly) for one if none leads now.
+            true => self.wait_for_leader(AIM_WAIT, 0).await,
+            false => self.leader().await,
+        };
         if at_leader && let Some((l, _)) = leader {
             match &mut fault.kind {
                 FaultKind::Crash { node, .. }
@@ -566,6 +576,7 @@ impl RealCluster {
             fault.duration_ms
         );
         if let Some((_, term)) = leader.filter(|(l, _)| cut_off == Some(*l)) {
+            seen.leader_losses += 1;
             let started = Instant::now();
             let span = Duration::from_millis(fault.duration_ms);
             if let Some((new, _)) = self.wait_for_leader(span, term).await {
@@ -672,8 +683,9 @@ fn summarize(ops: &[Operation<KvInput, KvOutput>], seen: &Seen, end_ns: u64) {
     let mut failovers = seen.failovers_ms.clone();
     failovers.sort_unstable();
     println!(
-        "faults: {crashes} kill -9, {pauses} pauses, {} partitions; leader lost {} times, a new leader after (ms) {:?}",
+        "faults: {crashes} kill -9, {pauses} pauses, {} partitions; leader lost {} times, a new leader within the fault {} times, after (ms) {:?}",
         seen.faults.len() - crashes - pauses,
+        seen.leader_losses,
         failovers.len(),
         failovers
     );
