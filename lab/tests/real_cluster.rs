@@ -318,7 +318,7 @@ fn cluster_up_serves_the_kv_client_refuses_strangers_and_comes_down() {
 }
 
 #[test]
-fn a_node_with_bad_addresses_says_what_is_wrong() {
+fn bad_addresses_and_unreal_schedules_are_refused_with_the_reason() {
     let dir = scratch("bad");
     let d = dir.join("n").to_str().unwrap().to_owned();
     let limit = Duration::from_secs(10);
@@ -373,4 +373,26 @@ fn a_node_with_bad_addresses_says_what_is_wrong() {
         "{}",
         text(&o)
     );
+    // A simulator's fault a real cluster cannot suffer: refused before
+    // anything starts.
+    let schedule = dir.join("unreal.json");
+    let unreal =
+        r#"{"faults": [{"at_ms": 10, "duration_ms": 10, "kind": {"fault": "long-reordering"}}]}"#;
+    std::fs::write(&schedule, unreal).unwrap();
+    let out = dir.join("run");
+    let args = [
+        "real-nemesis",
+        "--schedule",
+        schedule.to_str().unwrap(),
+        "--dir",
+        out.to_str().unwrap(),
+    ];
+    let o = lab_within(&args, limit);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("remove fault 0 (LongReordering)"),
+        "{}",
+        text(&o)
+    );
+    assert!(processes_in(&dir).is_empty());
 }

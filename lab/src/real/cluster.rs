@@ -118,7 +118,14 @@ fn up(nodes: usize, dir: &Path, maxraftstate: u64, peer: &str) -> Result<(), Str
         cluster.pids[id] = Some(child.id());
     }
     cluster.write(dir)?;
-    let leader = wait_for_leader(&cluster, dir, Duration::from_secs(10))?;
+    let leader = match wait_for_leader(&cluster, dir, Duration::from_secs(10)) {
+        Ok(leader) => leader,
+        Err(e) => {
+            // Half a cluster left running would hold its ports and its files.
+            stop(&mut cluster, dir)?;
+            return Err(e);
+        }
+    };
     println!(
         "cluster {} is up: {} nodes of peer `{}`, node {leader} leads",
         cluster.name,
@@ -199,24 +206,30 @@ fn status(dir: &Path) -> Result<(), String> {
 
 fn down(dir: &Path) -> Result<(), String> {
     let mut cluster = ClusterFile::read(dir)?;
-    let pids: Vec<u32> = running(&cluster, dir).map(|(_, pid)| pid).collect();
-    for &pid in &pids {
-        signal(pid, libc::SIGTERM);
-    }
-    let start = Instant::now();
-    while running(&cluster, dir).next().is_some() && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    for (_, pid) in running(&cluster, dir) {
-        signal(pid, libc::SIGKILL);
-    }
-    cluster.pids = vec![None; cluster.addrs.len()];
-    cluster.write(dir)?;
+    let stopped = stop(&mut cluster, dir)?;
     println!(
-        "stopped {} nodes of cluster {}; its state stays in {}",
-        pids.len(),
+        "stopped {stopped} nodes of cluster {}; its state stays in {}",
         cluster.name,
         dir.display()
     );
     Ok(())
+}
+
+/// Stops the cluster's running nodes (SIGTERM, then SIGKILL after 5 s) and
+/// records them stopped; returns how many there were.
+fn stop(cluster: &mut ClusterFile, dir: &Path) -> Result<usize, String> {
+    let pids: Vec<u32> = running(cluster, dir).map(|(_, pid)| pid).collect();
+    for &pid in &pids {
+        signal(pid, libc::SIGTERM);
+    }
+    let start = Instant::now();
+    while running(cluster, dir).next().is_some() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for (_, pid) in running(cluster, dir) {
+        signal(pid, libc::SIGKILL);
+    }
+    cluster.pids = vec![None; cluster.addrs.len()];
+    cluster.write(dir)?;
+    Ok(pids.len())
 }

@@ -44,7 +44,8 @@ pub struct Args {
     #[arg(long)]
     seed: Option<u64>,
     /// Apply this fault schedule (the simulator's JSON, as `lab schedule` prints
-    /// it) instead of drawing one: its partitions, crashes and pauses.
+    /// it) instead of drawing one: partitions, crashes and pauses only, one
+    /// at a time, in order (a fault starts once the one before has ended).
     #[arg(long, conflicts_with = "no_faults")]
     schedule: Option<PathBuf>,
     /// No faults at all: the workload alone, for throughput and latency.
@@ -109,6 +110,7 @@ fn run(args: Args, peer: &'static str) -> Result<bool, String> {
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let s = Schedule::from_json(&text)?;
             s.validate(args.nodes)?;
+            check_real(&s)?;
             s
         }
         None => draw(seed, args.nodes, args.time.as_millis() as u64),
@@ -132,6 +134,29 @@ fn run(args: Args, peer: &'static str) -> Result<bool, String> {
         cluster.stop();
         outcome
     })
+}
+
+/// Refuses a schedule with faults a real cluster cannot suffer, naming them.
+fn check_real(schedule: &Schedule) -> Result<(), String> {
+    let unreal: Vec<String> = (schedule.faults.iter().enumerate())
+        .filter(|(_, f)| match &f.kind {
+            FaultKind::Crash { lose_unsynced, .. } => *lose_unsynced,
+            FaultKind::Pause { .. } => false,
+            kind => links(kind, 2).is_none(),
+        })
+        .map(|(i, f)| format!("fault {i} ({:?})", f.kind))
+        .collect();
+    if !unreal.is_empty() {
+        return Err(format!(
+            "a real cluster suffers only process crashes (lose_unsynced false), pauses and partitions; \
+             remove {} from the schedule",
+            unreal.join(", ")
+        ));
+    }
+    if !schedule.aims.is_empty() || schedule.tuning.is_some() {
+        eprintln!("real-nemesis: the schedule's aims and tuning are for the simulator; ignored");
+    }
+    Ok(())
 }
 
 fn prepare_dir(dir: &Path) -> Result<(), String> {
