@@ -76,9 +76,13 @@ impl NodeSpec {
     /// Starts the node: `lab serve` in a child process. With `die_with_parent`,
     /// the kernel kills it when this process dies, however it dies.
     pub fn spawn(&self, die_with_parent: bool) -> Result<Child, String> {
-        // This very binary, even if a rebuild has replaced the file since it
-        // started (its path would then name the new one, or nothing).
-        let exe = PathBuf::from("/proc/self/exe");
+        // This very binary. If a rebuild has replaced the file since it
+        // started, its path names nothing ("... (deleted)"): the kernel's
+        // link to the running image still starts it.
+        let exe = std::env::current_exe()
+            .ok()
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
