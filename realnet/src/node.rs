@@ -411,52 +411,18 @@ impl Node {
     }
 
     fn handle(&mut self, event: Event) -> Result<(), String> {
-        let now_ms = self.now_ms();
         match event {
             Event::Peer {
                 from,
                 kind,
                 method,
                 bytes,
-            } => {
-                let methods = self.peer.methods();
-                let Some(&(method, _)) = methods.iter().find(|(m, _)| *m == method) else {
-                    eprintln!(
-                        "node {}: dropped a message of unknown method {method:?}",
-                        self.id
-                    );
-                    return Ok(());
-                };
-                let wire = Wire {
-                    kind: kind.into(),
-                    method,
-                    bytes,
-                };
-                if let Err(e) = self.peer.step(now_ms, from, wire) {
-                    eprintln!("node {}: refused a {method} from {from}: {e}", self.id);
-                }
-            }
+            } => self.step(from, kind, &method, bytes),
             Event::Call {
                 client,
                 call,
                 bytes,
-            } => match Request::<peer::Op>::decode(&bytes) {
-                Some(args) => {
-                    let id = self.next_request;
-                    self.next_request += 1;
-                    self.waiting.insert(id, (client, call));
-                    self.server.request(&mut *self.peer, now_ms, id, args);
-                }
-                None => {
-                    let reply: Reply<String> = Reply::Refused {
-                        why: "undecodable request".into(),
-                    };
-                    let _ = client.send(Frame::Answer {
-                        call,
-                        bytes: crate::wire::encode(&reply),
-                    });
-                }
-            },
+            } => self.call(client, call, &bytes),
             Event::Status { client } => {
                 let s = self.peer.status();
                 let _ = client.send(Frame::Status {
@@ -467,19 +433,60 @@ impl Node {
                     commit_index: s.commit_index,
                 });
             }
-            Event::Refused { from, why } => {
-                eprintln!("node {}: node {from} refuses us: {why}", self.id);
-                self.refused_by.insert(from);
-                let n = self.senders.len();
-                if self.refused_by.len() >= peer::majority(n).min(n - 1) {
-                    return Err(format!(
-                        "a majority of the cluster refuses this node (last: node {from}: {why}); \
-                         check --cluster, --peers and --peer against the running nodes"
-                    ));
-                }
-            }
+            Event::Refused { from, why } => self.refused(from, why)?,
         }
         self.pump()
+    }
+
+    /// A peer's message, to the peer; one it cannot take is lost, as on
+    /// the simulated network.
+    fn step(&mut self, from: PeerId, kind: WireKind, method: &str, bytes: Vec<u8>) {
+        let methods = self.peer.methods();
+        let Some(&(method, _)) = methods.iter().find(|(m, _)| *m == method) else {
+            eprintln!(
+                "node {}: dropped a message of unknown method {method:?}",
+                self.id
+            );
+            return;
+        };
+        let wire = Wire {
+            kind: kind.into(),
+            method,
+            bytes,
+        };
+        if let Err(e) = self.peer.step(self.now_ms(), from, wire) {
+            eprintln!("node {}: refused a {method} from {from}: {e}", self.id);
+        }
+    }
+
+    /// A client's call, to the server; its answer waits in `waiting`.
+    fn call(&mut self, client: ClientTx, call: u64, bytes: &[u8]) {
+        let Some(args) = Request::<peer::Op>::decode(bytes) else {
+            let why = "undecodable request".to_owned();
+            let bytes = crate::wire::encode(&Reply::<String>::Refused { why });
+            let _ = client.send(Frame::Answer { call, bytes });
+            return;
+        };
+        let id = self.next_request;
+        self.next_request += 1;
+        self.waiting.insert(id, (client, call));
+        let now_ms = self.now_ms();
+        self.server.request(&mut *self.peer, now_ms, id, args);
+    }
+
+    /// Peer `from` refused this node: once a majority has, this node is the
+    /// odd one out, and stops.
+    fn refused(&mut self, from: PeerId, why: String) -> Result<(), String> {
+        eprintln!("node {}: node {from} refuses us: {why}", self.id);
+        self.refused_by.insert(from);
+        let n = self.senders.len();
+        if self.refused_by.len() >= peer::majority(n).min(n - 1) {
+            return Err(format!(
+                "a majority of the cluster refuses this node (last: node {from}: {why}); \
+                 check --cluster, --addrs and --peer against the running nodes"
+            ));
+        }
+        Ok(())
     }
 
     /// Takes every Ready the peer has: writes reach the disk (not yet

@@ -468,6 +468,16 @@ struct Seen {
     failovers_ms: Vec<u64>,
 }
 
+/// How a run went.
+struct Outcome {
+    seen: Seen,
+    history: History,
+    /// Every client completed a new operation after the heal.
+    live: bool,
+    /// When the clients stopped, since the first leader.
+    end_ns: u64,
+}
+
 impl RealCluster {
     async fn nemesis(
         &mut self,
@@ -493,17 +503,7 @@ impl RealCluster {
                 tokio::spawn(client(c, clerk, seed, history.clone(), stopped.clone(), t0))
             })
             .collect();
-        let mut seen = Seen::default();
-        for fault in schedule.faults.clone() {
-            tokio::time::sleep_until(t0 + Duration::from_millis(fault.at_ms)).await;
-            let mut fault = self.inject(fault, args.target_leader, &mut seen).await?;
-            // The time it really started (an aimed fault waits for a leader).
-            fault.at_ms = fault.at_ms.max(t0.elapsed().as_millis() as u64);
-            tokio::time::sleep_until(t0 + Duration::from_millis(fault.at_ms + fault.duration_ms))
-                .await;
-            self.undo(&fault)?;
-            seen.faults.push(fault);
-        }
+        let seen = self.run_faults(&schedule, args.target_leader, t0).await?;
         tokio::time::sleep_until(t0 + args.time.max(Duration::from_millis(schedule.end_ms())))
             .await;
         self.heal()?;
@@ -519,17 +519,62 @@ impl RealCluster {
         }
         let end_ns = t0.elapsed().as_nanos() as u64;
         let history = std::mem::take(&mut *history.lock().expect("clients are done"));
+        let outcome = Outcome {
+            seen,
+            history,
+            live,
+            end_ns,
+        };
+        self.report(args, schedule, seed, &outcome)
+    }
+
+    /// Injects the schedule's faults one at a time, each undone at its end.
+    async fn run_faults(
+        &mut self,
+        schedule: &Schedule,
+        target_leader: bool,
+        t0: Instant,
+    ) -> Result<Seen, String> {
+        let mut seen = Seen::default();
+        for fault in schedule.faults.clone() {
+            tokio::time::sleep_until(t0 + Duration::from_millis(fault.at_ms)).await;
+            let mut fault = self.inject(fault, target_leader, &mut seen).await?;
+            // The time it really started (an aimed fault waits for a leader).
+            fault.at_ms = fault.at_ms.max(t0.elapsed().as_millis() as u64);
+            let end = fault.at_ms + fault.duration_ms;
+            tokio::time::sleep_until(t0 + Duration::from_millis(end)).await;
+            self.undo(&fault)?;
+            seen.faults.push(fault);
+        }
+        Ok(seen)
+    }
+
+    /// Saves the faults as a simulator schedule, prints the figures and the
+    /// verdict line; true for a pass.
+    fn report(
+        &self,
+        args: &Args,
+        schedule: Schedule,
+        seed: u64,
+        outcome: &Outcome,
+    ) -> Result<bool, String> {
+        let Outcome {
+            seen,
+            history,
+            live,
+            end_ns,
+        } = outcome;
+        let peer = self.specs[0].peer.clone();
         let saved = Schedule {
             faults: seen.faults.clone(),
-            peer: Some(self.specs[0].peer.clone()),
+            peer: Some(peer.clone()),
             ..schedule
         };
         let path = args.dir.join("schedule.json");
         std::fs::write(&path, saved.to_json() + "\n")
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        summarize(&history.ops, &seen, end_ns);
-        let verdict = verdict(&history, live, args);
-        let peer = &self.specs[0].peer;
+        summarize(&history.ops, seen, *end_ns);
+        let verdict = verdict(history, *live, args);
         let who = match peer.as_str() {
             tests::peers::REFERENCE => String::new(),
             other => format!(" peer={other}"),
@@ -539,8 +584,16 @@ impl RealCluster {
             Ok(line) => println!("PASSED {name}: {line}"),
             Err(line) => println!("FAILED {name}: {line}"),
         }
+        let servers = tests::scenarios::SERVERS;
+        let numbering = match args.nodes == servers {
+            true => String::new(),
+            false => format!(
+                " (its {servers} servers; the faults name nodes 0..{})",
+                args.nodes
+            ),
+        };
         println!(
-            "faults saved to {}; the same faults in the simulator: lab replay kv-nemesis --seed {seed} --schedule {}",
+            "faults saved to {}; the same faults in the simulator{numbering}: lab replay kv-nemesis --seed {seed} --schedule {}",
             path.display(),
             path.display()
         );
