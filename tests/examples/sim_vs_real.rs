@@ -5,31 +5,10 @@
 //! set beside the real cluster's figures (see README, "Running for real").
 //! Run with `cargo run --release -p tests --example sim_vs_real [SEED]`.
 
-use labsim::{SEC, SimRng};
+use labsim::SEC;
 use linearizability::KvInput;
-use peer::Op;
-use rand::RngExt;
-use tests::kv_suite::clerk::{STAMPS_PER_NS, Workload};
+use tests::kv_suite::clerk::{Mixed, STAMPS_PER_NS};
 use tests::kv_suite::{KvConfig, KvOptions};
-
-/// real-nemesis's client: Gets, Puts and Appends on ten keys, back to back.
-struct Mixed {
-    me: usize,
-    n: u64,
-}
-
-impl Workload for Mixed {
-    fn next(&mut self, rng: &mut SimRng, _last: Option<(&Op, &str)>) -> Option<Op> {
-        self.n += 1;
-        let key = format!("k{}", rng.random_range(0..10));
-        let value = format!("{}.{} ", self.me, self.n);
-        Some(match rng.random_range(0..4) {
-            0 | 1 => Op::Get { key },
-            2 => Op::Put { key, value },
-            _ => Op::Append { key, value },
-        })
-    }
-}
 
 fn percentile_ms(sorted: &[u64], p: f64) -> f64 {
     let at = ((sorted.len().max(1) - 1) as f64 * p).round() as usize;
@@ -55,7 +34,7 @@ fn main() {
         let all = cfg.all();
         let cks: Vec<_> = (0..clients).map(|_| cfg.make_client(&all)).collect();
         for (me, ck) in cks.into_iter().enumerate() {
-            cfg.start_workload(ck, Box::new(Mixed { me, n: 0 }));
+            cfg.start_workload(ck, Box::new(Mixed { client: me, n: 0 }));
         }
         cfg.sleep(2 * SEC).expect("warm-up: a leader is elected");
         let from = cfg.sim.now_ns() * STAMPS_PER_NS;

@@ -15,14 +15,13 @@
 use super::{NodeSpec, entropy, free_ports, signal};
 use crate::common::parse_wall;
 use linearizability::{KvInput, KvOutput, NEVER, Operation};
-use peer::Op;
 use rand::RngExt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitCode};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tests::kv_suite::clerk::to_input;
+use tests::kv_suite::clerk::{Mixed, Workload, to_input};
 use tests::nemesis::{Fault, FaultKind, Schedule, links};
 use tokio::time::Instant;
 
@@ -391,8 +390,6 @@ impl Drop for RealCluster {
     }
 }
 
-/// Keys the clients work on.
-const KEYS: usize = 10;
 /// How long an aimed fault waits for a leader to aim at.
 const AIM_WAIT: Duration = Duration::from_secs(5);
 /// How long a node may take to answer a status query during a fault.
@@ -419,17 +416,12 @@ async fn client(
     t0: Instant,
 ) {
     let mut rng = labsim::derive_stream(seed ^ (c as u64 + 1) << 32, labsim::Stream::Workload);
-    for n in 0.. {
+    let mut workload = Mixed { client: c, n: 0 };
+    loop {
         if *stop.borrow() {
             return;
         }
-        let key = format!("k{}", rng.random_range(0..KEYS));
-        let value = format!("{c}.{n} ");
-        let op = match rng.random_range(0..4) {
-            0 | 1 => Op::Get { key },
-            2 => Op::Put { key, value },
-            _ => Op::Append { key, value },
-        };
+        let op = workload.next(&mut rng, None).expect("Mixed never stops");
         let call_ns = t0.elapsed().as_nanos() as u64;
         let outcome = tokio::select! {
             r = clerk.run(op.clone()) => Some(r),

@@ -8,6 +8,7 @@ use crate::replicated::clerk::{ClerkLink, OpLink, Settled};
 use labsim::{Node, NodeId, SimRng, TimerId};
 use linearizability::{KvInput, KvOutput, NEVER, Operation};
 use peer::{Kv, Op};
+use rand::RngExt;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -49,6 +50,33 @@ impl HistoryClock {
             .checked_mul(STAMPS_PER_NS)
             .and_then(|s| s.checked_add(within))
             .expect("virtual time fits a stamp")
+    }
+}
+
+/// Keys of the [`Mixed`] workload.
+pub const MIXED_KEYS: usize = 10;
+
+/// Half Gets, a quarter Puts, a quarter Appends on [`MIXED_KEYS`] keys, back
+/// to back, each written value unique (`"CLIENT.N "`): the workload a real
+/// cluster runs (`lab real-nemesis`), and the simulator beside it.
+#[derive(Clone, Debug)]
+pub struct Mixed {
+    /// The client's number, in the values it writes.
+    pub client: usize,
+    /// Operations so far.
+    pub n: u64,
+}
+
+impl Workload for Mixed {
+    fn next(&mut self, rng: &mut SimRng, _last: Option<(&Op, &str)>) -> Option<Op> {
+        self.n += 1;
+        let key = format!("k{}", rng.random_range(0..MIXED_KEYS));
+        let value = format!("{}.{} ", self.client, self.n);
+        Some(match rng.random_range(0..4) {
+            0 | 1 => Op::Get { key },
+            2 => Op::Put { key, value },
+            _ => Op::Append { key, value },
+        })
     }
 }
 
