@@ -113,16 +113,23 @@ fn up(nodes: usize, dir: &Path, maxraftstate: u64, peer: &str) -> Result<(), Str
             maxraftstate,
         }
     };
+    let mut children = Vec::new();
     for id in 0..cluster.addrs.len() {
         let child = spec(&cluster, dir, id).spawn(false)?;
         cluster.pids[id] = Some(child.id());
+        children.push(child);
     }
     cluster.write(dir)?;
-    let leader = match wait_for_leader(&cluster, dir, Duration::from_secs(10)) {
+    let leader = match wait_for_leader(&cluster, &mut children, dir, Duration::from_secs(10)) {
         Ok(leader) => leader,
         Err(e) => {
             // Half a cluster left running would hold its ports and its files.
-            stop(&mut cluster, dir)?;
+            for child in &mut children {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            cluster.pids = vec![None; cluster.addrs.len()];
+            cluster.write(dir)?;
             return Err(e);
         }
     };
@@ -147,15 +154,20 @@ fn up(nodes: usize, dir: &Path, maxraftstate: u64, peer: &str) -> Result<(), Str
 
 /// Waits for a node to report itself leader; an error if a node died (its
 /// log says why) or none leads in time.
-fn wait_for_leader(cluster: &ClusterFile, dir: &Path, limit: Duration) -> Result<usize, String> {
+fn wait_for_leader(
+    cluster: &ClusterFile,
+    children: &mut [std::process::Child],
+    dir: &Path,
+    limit: Duration,
+) -> Result<usize, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     let start = Instant::now();
     while start.elapsed() < limit {
-        for id in 0..cluster.addrs.len() {
-            if !running(cluster, dir).any(|(i, _)| i == id) {
+        for (id, child) in children.iter_mut().enumerate() {
+            if !matches!(child.try_wait(), Ok(None)) {
                 let log = dir.join(format!("node-{id}.log"));
                 let tail = std::fs::read_to_string(&log).unwrap_or_default();
                 let last = tail.lines().last().unwrap_or("(empty log)");
