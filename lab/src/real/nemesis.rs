@@ -57,6 +57,12 @@ pub struct Args {
     /// Clients, each one operation at a time.
     #[arg(long, default_value_t = 5)]
     clients: usize,
+    /// Operations per second each client starts at most (Jepsen's clients are
+    /// staggered too); 0: back to back, for throughput. The history's check
+    /// needs memory that grows with the square of the operations on one key,
+    /// so an unlimited run of minutes is more than the checker can hold.
+    #[arg(long, default_value_t = 50)]
+    rate: u32,
     /// After the heal, every client must complete a new operation within this long.
     #[arg(long, value_parser = parse_wall, default_value = "20s")]
     liveness: Duration,
@@ -414,10 +420,21 @@ async fn client(
     history: Shared,
     mut stop: tokio::sync::watch::Receiver<bool>,
     t0: Instant,
+    period: Option<Duration>,
 ) {
     let mut rng = labsim::derive_stream(seed ^ (c as u64 + 1) << 32, labsim::Stream::Workload);
     let mut workload = Mixed { client: c, n: 0 };
+    let mut next_at = Instant::now();
     loop {
+        if let Some(period) = period {
+            // Paced: the next start is a period after the last, or now if
+            // the last operation took longer (no burst to catch up).
+            tokio::select! {
+                _ = tokio::time::sleep_until(next_at) => {}
+                _ = stop.changed() => return,
+            }
+            next_at = (next_at + period).max(Instant::now());
+        }
         if *stop.borrow() {
             return;
         }
@@ -492,7 +509,9 @@ impl RealCluster {
             .map(|c| {
                 let clerk =
                     realnet::RealClerk::new(self.addrs.clone(), base_id.wrapping_add(c as u64));
-                tokio::spawn(client(c, clerk, seed, history.clone(), stopped.clone(), t0))
+                let period = (args.rate > 0).then(|| Duration::from_secs(1) / args.rate);
+                let history = history.clone();
+                tokio::spawn(client(c, clerk, seed, history, stopped.clone(), t0, period))
             })
             .collect();
         let seen = self.run_faults(&schedule, args.target_leader, t0).await?;
