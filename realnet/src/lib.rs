@@ -15,5 +15,5 @@ pub mod wire;
 
 pub use client::{NodeStatus, RealClerk, status};
 pub use disk::FileDisk;
-pub use node::{IDENTITY_FILE, NodeOptions, serve};
+pub use node::{IDENTITY_FILE, NodeOptions, entropy, serve};
 pub use proxy::Proxy;

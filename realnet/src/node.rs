@@ -164,9 +164,10 @@ async fn run(
     node.run(events).await
 }
 
-/// Random bits for the peer's seed: a real node is not a pure function of
-/// anything, and two incarnations must not draw the same timeouts.
-fn entropy() -> u64 {
+/// Random bits from the clock and the process id: for a real node's peer
+/// seed (two incarnations must not draw the same timeouts), client ids and
+/// cluster names. Nothing real is a pure function of a seed.
+pub fn entropy() -> u64 {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
@@ -178,6 +179,9 @@ fn entropy() -> u64 {
 fn claim_dir(dir: &Path, me: &Identity) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let path = dir.join(IDENTITY_FILE);
+    let tmp = dir.join(format!("{IDENTITY_FILE}.tmp"));
+    // A claim a crash cut short: never renamed, so never made.
+    let _ = std::fs::remove_file(&tmp);
     let mine = format!(
         "cluster={}\npeers={}\npeer_kind={}\nid={}\n",
         me.cluster, me.peers, me.peer_kind, me.id
@@ -198,7 +202,10 @@ fn claim_dir(dir: &Path, me: &Identity) -> Result<(), String> {
                     dir.display()
                 ));
             }
-            std::fs::write(&path, mine).map_err(|e| format!("cannot write {}: {e}", path.display()))
+            // Written aside and renamed: a crash never leaves half a claim.
+            std::fs::write(&tmp, mine)
+                .and_then(|()| std::fs::rename(&tmp, &path))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))
         }
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
@@ -563,5 +570,46 @@ impl Node {
                 eprintln!("node {}: leader in term {}", self.id, s.term);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me(id: usize) -> Identity {
+        Identity {
+            cluster: "c".into(),
+            peers: 3,
+            peer_kind: "reference".into(),
+            id,
+        }
+    }
+
+    #[test]
+    fn a_directory_is_claimed_once_and_refused_to_any_other_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("node");
+        claim_dir(&d, &me(0)).unwrap();
+        claim_dir(&d, &me(0)).unwrap();
+        let e = claim_dir(&d, &me(1)).unwrap_err();
+        assert!(
+            e.contains("belongs to another node") && e.contains("id=0"),
+            "{e}"
+        );
+        // A claim a crash cut short (written aside, never renamed) is no claim.
+        let fresh = dir.path().join("fresh");
+        std::fs::create_dir_all(&fresh).unwrap();
+        std::fs::write(fresh.join(format!("{IDENTITY_FILE}.tmp")), "clus").unwrap();
+        claim_dir(&fresh, &me(2)).unwrap();
+        // A directory of something else is not taken over.
+        let other = dir.path().join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(other.join("notes.txt"), "mine").unwrap();
+        let e = claim_dir(&other, &me(0)).unwrap_err();
+        assert!(
+            e.contains("not empty and not a raftlab node's directory"),
+            "{e}"
+        );
     }
 }

@@ -8,6 +8,8 @@ pub mod kv;
 pub mod nemesis;
 pub mod serve;
 
+pub use realnet::entropy;
+
 use serde::{Deserialize, Serialize};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -159,12 +161,4 @@ pub fn node_alive(pid: u32, node_dir: &Path) -> bool {
     };
     let dir = node_dir.as_os_str().as_encoded_bytes();
     cmdline.split(|&b| b == 0).any(|arg| arg == dir)
-}
-
-/// Random bits for names and client ids: real runs are not reproducible.
-pub fn entropy() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    nanos ^ (u64::from(std::process::id()) << 40)
 }
