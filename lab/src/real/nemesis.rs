@@ -262,6 +262,7 @@ impl RealCluster {
             }
             proxies.push(row);
         }
+        let name = format!("real-nemesis-{:08x}", entropy() as u32);
         let specs: Vec<NodeSpec> = (0..n)
             .map(|id| NodeSpec {
                 id,
@@ -270,18 +271,10 @@ impl RealCluster {
                     .map(|b| proxies[id][b].as_ref().map_or(addrs[b], |p| p.addr()))
                     .collect(),
                 dir: args.dir.join(format!("node-{id}")),
-                cluster: format!("real-nemesis-{:08x}", entropy() as u32),
+                cluster: name.clone(),
                 peer: peer.to_owned(),
                 maxraftstate: args.maxraftstate,
                 log: args.dir.join(format!("node-{id}.log")),
-            })
-            .collect();
-        let cluster_name = specs[0].cluster.clone();
-        let specs: Vec<NodeSpec> = specs
-            .into_iter()
-            .map(|s| NodeSpec {
-                cluster: cluster_name.clone(),
-                ..s
             })
             .collect();
         let mut cluster = RealCluster {
