@@ -174,12 +174,9 @@ fn wait_for_leader(
                 return Err(format!("node {id} exited: {last}"));
             }
         }
-        for &addr in &cluster.addrs {
-            if let Ok(s) = runtime.block_on(realnet::status(addr, Duration::from_millis(300)))
-                && s.role == "Leader"
-            {
-                return Ok(s.id);
-            }
+        let asked = super::leader(&cluster.addrs, Duration::from_millis(300));
+        if let Some((id, _)) = runtime.block_on(asked) {
+            return Ok(id);
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -162,3 +162,23 @@ pub fn node_alive(pid: u32, node_dir: &Path) -> bool {
     let dir = node_dir.as_os_str().as_encoded_bytes();
     cmdline.split(|&b| b == 0).any(|arg| arg == dir)
 }
+
+/// The node that says it leads in the highest term, and that term, if any
+/// answers so: every node asked at once, so a paused one does not hold up
+/// the rest, and an ex-leader cut off in an older term loses to the new one.
+pub async fn leader(addrs: &[SocketAddr], timeout: std::time::Duration) -> Option<(usize, u64)> {
+    let mut asks = tokio::task::JoinSet::new();
+    for &addr in addrs {
+        asks.spawn(realnet::status(addr, timeout));
+    }
+    let mut best: Option<(u64, usize)> = None;
+    while let Some(answer) = asks.join_next().await {
+        if let Ok(Ok(s)) = answer
+            && s.role == "Leader"
+            && best.is_none_or(|(t, _)| s.term > t)
+        {
+            best = Some((s.term, s.id));
+        }
+    }
+    best.map(|(term, id)| (id, term))
+}

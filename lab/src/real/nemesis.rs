@@ -295,23 +295,9 @@ impl RealCluster {
         self.start.elapsed().as_millis() as u64
     }
 
-    /// The node that says it leads in the highest term, if any answers so
-    /// (every node asked at once: a paused one does not hold up the rest).
+    /// The node that says it leads in the highest term, and that term.
     async fn leader(&self) -> Option<(usize, u64)> {
-        let mut asks = tokio::task::JoinSet::new();
-        for &addr in &self.addrs {
-            asks.spawn(realnet::status(addr, STATUS_TIMEOUT));
-        }
-        let mut best: Option<(u64, usize)> = None;
-        while let Some(answer) = asks.join_next().await {
-            if let Ok(Ok(s)) = answer
-                && s.role == "Leader"
-                && best.is_none_or(|(t, _)| s.term > t)
-            {
-                best = Some((s.term, s.id));
-            }
-        }
-        best.map(|(term, id)| (id, term))
+        super::leader(&self.addrs, STATUS_TIMEOUT).await
     }
 
     /// Waits for a leader of a term above `after` (0: any leader).
@@ -725,12 +711,13 @@ fn verdict(history: &History, live: bool, args: &Args) -> Result<String, String>
     Ok(format!("{} operations, linearizable", history.ops.len()))
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
+/// The latency at quantile `q` of `sorted`, in ms (0 for none), by the
+/// experiments' nearest rank.
+fn quantile_ms(sorted: &[u64], q: f64) -> f64 {
+    match sorted.is_empty() {
+        true => 0.0,
+        false => crate::experiment::quantile(sorted, q) as f64 / 1e6,
     }
-    let at = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[at] as f64 / 1e6
 }
 
 /// Completed operations per second, and p50 and p99 latency in ms, of `ops`.
@@ -741,8 +728,8 @@ fn figures(ops: &[&Operation<KvInput, KvOutput>], secs: f64) -> String {
         "{} ({:.0}/s, p50 {:.2} ms, p99 {:.2} ms)",
         ops.len(),
         ops.len() as f64 / secs,
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
+        quantile_ms(&latencies, 0.5),
+        quantile_ms(&latencies, 0.99),
     )
 }
 
