@@ -111,6 +111,10 @@ pub struct PeerConfig {
     /// (thesis 6.4.1: no round of heartbeats, but safe only while clocks
     /// drift within the bound the peer assumes). `None`: the peer's default.
     pub lease_reads: Option<bool>,
+    /// A hint: where a leader moves nextIndex after a follower refuses an
+    /// AppendEntries for a conflicting term. `None`: the peer's own way; a
+    /// peer with one way only ignores it.
+    pub backtracking: Option<Backtracking>,
     /// The voters the cluster starts with; `None`: all `peers`. The others
     /// start outside the configuration and join when a leader adds them
     /// ([`Peer::change_membership`]). Every peer of a run is told the same.
@@ -132,9 +136,28 @@ impl PeerConfig {
             max_entries_per_append: None,
             check_quorum: None,
             lease_reads: None,
+            backtracking: None,
             voters: None,
         }
     }
+}
+
+/// Where a leader moves a follower's nextIndex after the follower refused an
+/// AppendEntries because its entry at prevLogIndex has another term (the
+/// conflicting term). Both are correct; they differ in what the follower
+/// sees next, so the lab draws one per seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backtracking {
+    /// Past the leader's last entry of the conflicting term, or to the
+    /// follower's first entry of it if the leader has none (the 6.824
+    /// students' guide): nextIndex lands on the first entry that differs.
+    LeaderTerm,
+    /// To the follower's first entry of the conflicting term (the Raft
+    /// paper, section 5.3): simpler, and it may resend entries the follower
+    /// holds, so the follower sees AppendEntries whose entries all match and
+    /// end before its own log does.
+    FollowerTerm,
 }
 
 /// A peer's role. A peer with more roles (a PreVote candidate, a learner) reports the

@@ -1,7 +1,7 @@
 //! Static configuration of one peer.
 
 use crate::{PeerId, RaftError};
-use peer::{MAX_PEERS, PeerSet};
+use peer::{Backtracking, MAX_PEERS, PeerSet};
 
 /// How one peer behaves. Build with [`Config::new`] and adjust fields as needed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +49,8 @@ pub struct Config {
     /// clock against real time). Faster followers or a slower leader than
     /// this break the lease, and lease reads may then be stale.
     pub max_clock_drift_ppm: u64,
+    /// Where nextIndex goes after a follower refuses for a conflicting term.
+    pub backtracking: Backtracking,
     /// A deliberate bug, for testing the testers (checkers, the shrinker).
     #[cfg(feature = "injected-bugs")]
     pub injected_bug: Option<InjectedBug>,
@@ -118,6 +120,7 @@ impl Config {
             check_quorum: false,
             lease_reads: false,
             max_clock_drift_ppm: 100_000,
+            backtracking: Backtracking::LeaderTerm,
             #[cfg(feature = "injected-bugs")]
             injected_bug: None,
             #[cfg(feature = "injected-bugs")]

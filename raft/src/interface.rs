@@ -103,6 +103,7 @@ impl ReferencePeer {
             pre_vote: lab.pre_vote.unwrap_or(defaults.pre_vote),
             check_quorum: lab.check_quorum.unwrap_or(defaults.check_quorum),
             lease_reads: lab.lease_reads.unwrap_or(defaults.lease_reads),
+            backtracking: lab.backtracking.unwrap_or(defaults.backtracking),
             max_entries_per_append: lab
                 .max_entries_per_append
                 .unwrap_or(defaults.max_entries_per_append),

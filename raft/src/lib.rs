@@ -48,7 +48,9 @@ pub use message::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotArgs, InstallSnapshotReply, Message,
     RequestVoteArgs, RequestVoteReply, TimeoutNowArgs,
 };
-pub use peer::{ApplyMsg, Entry, EntryKind, Index, Membership, PeerId, PeerSet, Term};
+pub use peer::{
+    ApplyMsg, Backtracking, Entry, EntryKind, Index, Membership, PeerId, PeerSet, Term,
+};
 pub use raft::{Raft, Role};
 pub use ready::Ready;
 pub use state::{HardState, Restored, Snapshot};

@@ -8,7 +8,7 @@ use crate::{
     InstallSnapshotArgs, InstallSnapshotReply, Message, PeerId, RaftError, Ready, RequestVoteArgs,
     RequestVoteReply, Restored, Snapshot, Term, TimeoutNowArgs,
 };
-use peer::{EntryKind, Membership, PeerSet, ReadState, SplitMix64};
+use peer::{Backtracking, EntryKind, Membership, PeerSet, ReadState, SplitMix64};
 
 /// Lease reads: the unanswered heartbeat rounds remembered (a leader cut off
 /// for longer forgets the oldest; they could only extend a lease long gone).
@@ -1205,13 +1205,11 @@ impl Raft {
             return;
         }
         // Fast backtracking: skip the follower's whole conflicting term at once.
-        let hint = match reply.conflict_term {
-            Some(term) => match self.log.last_index_of_term(term) {
-                Some(last) => last + 1,
-                None => reply.conflict_index,
-            },
-            None => reply.conflict_index,
+        let leader_last_of_term = match (self.config.backtracking, reply.conflict_term) {
+            (Backtracking::LeaderTerm, Some(term)) => self.log.last_index_of_term(term),
+            (Backtracking::FollowerTerm, _) | (_, None) => None,
         };
+        let hint = leader_last_of_term.map_or(reply.conflict_index, |last| last + 1);
         let pr = self.progress.get_mut(from);
         if pr.on_reject(reply.match_index, hint.max(1)) {
             pr.inflight = false;

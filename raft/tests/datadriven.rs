@@ -204,6 +204,7 @@ transcripts!(
     confchange_joint,
     confchange_refusals,
     confchange_rollback,
+    backtracking,
 );
 
 #[test]

@@ -160,7 +160,7 @@ fn cluster(setup: &Setup, seed: u64) -> Cluster {
         max_entries_per_append: Some(1),
         check_quorum: None,
         lease_reads: None,
-        voters: None,
+        ..RaftTuning::default()
     };
     let options = ClusterOptions {
         tuning,

@@ -5,7 +5,8 @@
 //!
 //! Commands (peer ids are `0..n`; `[...]` is optional):
 //! - `add-nodes n=3 [voters=0,1,2] [pre-vote=true] [check-quorum=true] [lease-reads=true]
-//!   [seed=5]`: the cluster (once), each peer with `raft::Config::new(id, n, seed)`, the
+//!   [max-entries=N] [backtracking=follower-term] [seed=5]`: the cluster (once), each
+//!   peer with `raft::Config::new(id, n, seed)`, the
 //!   initial voters given (all peers by default; the others start outside the
 //!   configuration and never campaign) and the switches given (all off by default,
 //!   plain Raft); prints each peer's status.
@@ -47,7 +48,9 @@ mod views;
 use std::collections::BTreeSet;
 
 use args::Args;
-use raft::{ApplyMsg, Config, Index, Membership, Message, PeerId, PeerSet, Raft, Role, Term};
+use raft::{
+    ApplyMsg, Backtracking, Config, Index, Membership, Message, PeerId, PeerSet, Raft, Role, Term,
+};
 
 /// A command's handler: reads its arguments, prints with [`Env::say`]. An `Err` is a
 /// mistake in the transcript (not an output), and fails the test at its line.
@@ -216,6 +219,8 @@ impl Env {
                 "pre-vote",
                 "check-quorum",
                 "lease-reads",
+                "max-entries",
+                "backtracking",
                 "seed",
             ],
         )?;
@@ -226,12 +231,26 @@ impl Env {
         // The default seed has peer 0 time out first, so that it tends to lead.
         let seed: u64 = args.get("seed")?.unwrap_or(5);
         let voters = args.set("voters")?.unwrap_or(PeerSet::first(n.min(64)));
+        let defaults = Config::new(0, n, seed);
+        let backtracking = match args.get::<String>("backtracking")?.as_deref() {
+            None | Some("leader-term") => Backtracking::LeaderTerm,
+            Some("follower-term") => Backtracking::FollowerTerm,
+            Some(other) => {
+                return Err(format!(
+                    "backtracking={other}: leader-term or follower-term"
+                ));
+            }
+        };
         for id in 0..n {
             let config = Config {
                 voters,
                 pre_vote: args.get("pre-vote")?.unwrap_or(false),
                 check_quorum: args.get("check-quorum")?.unwrap_or(false),
                 lease_reads: args.get("lease-reads")?.unwrap_or(false),
+                max_entries_per_append: args
+                    .get("max-entries")?
+                    .unwrap_or(defaults.max_entries_per_append),
+                backtracking,
                 ..Config::new(id, n, seed)
             };
             let raft = Raft::new(config, None, self.now_ms).map_err(|e| e.to_string())?;
@@ -244,13 +263,19 @@ impl Env {
         }
         let c = self.nodes[0].raft.config().clone();
         self.say(format!(
-            "election timeout {}..={}ms, heartbeat {}ms, pre-vote={} check-quorum={} lease-reads={}",
+            "election timeout {}..={}ms, heartbeat {}ms, pre-vote={} check-quorum={} lease-reads={}\n\
+             max-entries={} backtracking={}",
             c.election_timeout_min_ms,
             c.election_timeout_max_ms,
             c.heartbeat_interval_ms,
             c.pre_vote,
             c.check_quorum,
-            c.lease_reads
+            c.lease_reads,
+            c.max_entries_per_append,
+            match c.backtracking {
+                Backtracking::LeaderTerm => "leader-term",
+                Backtracking::FollowerTerm => "follower-term",
+            }
         ));
         self.status(&Args::parse("status"))
     }

@@ -47,6 +47,8 @@ pub struct RaftTuning {
     pub check_quorum: Option<bool>,
     /// Lease reads on or off (`None`: the peer's default).
     pub lease_reads: Option<bool>,
+    /// How a leader backs up nextIndex (`None`: the peer's default).
+    pub backtracking: Option<peer::Backtracking>,
     /// The voters the cluster starts with (`None`: every server); the
     /// others wait as spares until a membership change adds them.
     pub voters: Option<peer::PeerSet>,
@@ -63,6 +65,7 @@ impl Default for RaftTuning {
             max_entries_per_append: c.max_entries_per_append,
             check_quorum: c.check_quorum,
             lease_reads: c.lease_reads,
+            backtracking: c.backtracking,
             voters: c.voters,
         }
     }
@@ -941,6 +944,7 @@ impl<S: Service> Node<labrpc::Net> for PeerNode<S> {
             max_entries_per_append: tuning.max_entries_per_append,
             check_quorum: tuning.check_quorum,
             lease_reads: tuning.lease_reads,
+            backtracking: tuning.backtracking,
             voters: tuning.voters,
             ..PeerConfig::new(id, self.peers, rand::RngExt::random(ctx.rng()))
         };
