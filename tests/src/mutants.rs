@@ -97,20 +97,11 @@ pub const MUTANTS: &[Mutant] = &[
         Raft::TruncateMatchingSuffix,
     ),
     #[cfg(feature = "reference")]
-    Mutant {
-        equivalent: Some(
-            "the reference's leader sends every AppendEntries from nextIndex, which its \
-             fast backup sets exactly at the first conflicting entry: a follower's entries \
-             past the last new one are then always the same leader's, so committing them \
-             early is never wrong (the 'commit capped at the last new entry' mark counts \
-             how often it happens)",
-        ),
-        ..raft(
-            "commit-past-last-new-entry",
-            "commitIndex = min(leaderCommit, last index), not the last new entry",
-            Raft::CommitPastLastNewEntry,
-        )
-    },
+    raft(
+        "commit-past-last-new-entry",
+        "commitIndex = min(leaderCommit, last index), not the last new entry",
+        Raft::CommitPastLastNewEntry,
+    ),
     #[cfg(feature = "reference")]
     raft(
         "match-index-from-leader-log",

@@ -220,6 +220,10 @@ pub struct Tuning {
     /// hazard).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_drift_ppm: Option<i64>,
+    /// Where a leader backs up nextIndex after a conflict (absent in older
+    /// schedules: the peer's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backtracking: Option<peer::Backtracking>,
 }
 
 /// The drift lease reads assume (the reference's `max_clock_drift_ppm`).
@@ -257,8 +261,10 @@ impl Tuning {
             read_index: rng.random_bool(0.5),
             lease_reads: false,
             max_drift_ppm: None,
+            backtracking: None,
         }
         .with_lease_reads(rng)
+        .with_backtracking(rng)
     }
 
     /// Lease reads on half the seeds that have both CheckQuorum and
@@ -272,6 +278,19 @@ impl Tuning {
                 ..self
             },
             false => self,
+        }
+    }
+
+    /// The Raft paper's backtracking on half the seeds: its leader resends
+    /// entries a follower holds, which the 6.824 guide's does not.
+    fn with_backtracking(self, rng: &mut SimRng) -> Tuning {
+        let backtracking = match rng.random_bool(0.5) {
+            true => peer::Backtracking::FollowerTerm,
+            false => peer::Backtracking::LeaderTerm,
+        };
+        Tuning {
+            backtracking: Some(backtracking),
+            ..self
         }
     }
 
@@ -315,6 +334,7 @@ impl Tuning {
             max_entries_per_append: Some(self.max_entries_per_append),
             check_quorum: self.check_quorum,
             lease_reads: Some(self.lease_reads),
+            backtracking: self.backtracking,
             voters: None,
         }
     }
@@ -1270,6 +1290,12 @@ mod tests {
         }
         assert!(tunings.iter().any(|t| t.fast_clock.is_some()));
         assert!(tunings.iter().any(|t| t.fast_clock.is_none()));
+        for way in [
+            peer::Backtracking::LeaderTerm,
+            peer::Backtracking::FollowerTerm,
+        ] {
+            assert!(tunings.iter().any(|t| t.backtracking == Some(way)));
+        }
     }
 
     #[test]
