@@ -4,7 +4,7 @@
 use crate::ManySeeds;
 use crate::campaign::{CampaignOptions, on_terminal, run_campaign};
 use crate::common::{fail, finish, print_failure, shard};
-use crate::guided::{GuidedOptions, Proposal, run_guided};
+use crate::guided::{Guide, GuidedOptions, Proposal, run_guided};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,10 +45,25 @@ pub fn explore(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
     finish(&summary)
 }
 
+/// Where a guided campaign's pool comes from and goes to.
+pub struct PoolFiles {
+    /// Start from this pool (`--pool`).
+    pub from: Option<PathBuf>,
+    /// Save the pool here at the end (`--save-pool`).
+    pub to: Option<PathBuf>,
+}
+
 /// `lab explore --guided`: the same, the seeds' schedules bred by the guide.
-pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
+pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFiles) -> ExitCode {
     let Some(scenario) = scenarios::find(name) else {
         return fail(format!("no scenario named `{name}`; `lab list` shows them"));
+    };
+    let learned = match &pools.from {
+        Some(path) => match read_pool(path, scenario) {
+            Ok(guide) => Some(guide),
+            Err(e) => return fail(e),
+        },
+        None => None,
     };
     let mut file = match open_corpus(corpus) {
         Ok(f) => f,
@@ -83,6 +98,7 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
             time_budget: many.time_budget,
             progress: on_terminal(),
             stop_at_failure: false,
+            learned,
         },
         &mut on_failure,
     );
@@ -90,7 +106,28 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
         "guided: {} of {} seeds ran a bred schedule; {} genomes in the pool at the end",
         guided.bred, guided.summary.runs, guided.pool
     );
+    if let Some(path) = &pools.to {
+        let json = serde_json::to_string(&guided.guide.to_file(scenario.name))
+            .expect("a pool is plain data");
+        match std::fs::write(path, json + "\n") {
+            Ok(()) => println!(
+                "pool saved to {} (lab explore --guided --pool)",
+                path.display()
+            ),
+            Err(e) => return fail(format!("cannot write the pool to {}: {e}", path.display())),
+        }
+    }
     finish(&guided.summary)
+}
+
+/// The guide an earlier campaign saved to `path`, for `scenario`.
+pub fn read_pool(path: &Path, scenario: &Scenario) -> Result<Guide, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the pool {}: {e}", path.display()))?;
+    let file = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a pool lab saved: {e}", path.display()))?;
+    Guide::from_file(file, scenario.name, scenario.schedule)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Writes a bred schedule where a replay can find it.

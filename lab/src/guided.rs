@@ -12,7 +12,9 @@
 
 use crate::campaign::{Summary, parallel, progress_bar};
 use labsim::{SimRng, Stream};
+use peer::coverage;
 use rand::RngExt;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tests::failure::{Failure, run_caught};
@@ -51,12 +53,14 @@ pub struct Proposal {
 }
 
 /// A genome kept for reaching rare features.
+#[derive(Clone)]
 struct Parent {
     genome: Genome,
     features: Vec<Feature>,
 }
 
 /// What the guide knows: the features runs reached, and the pool.
+#[derive(Clone)]
 pub struct Guide {
     /// A seed's own schedule.
     own: fn(u64) -> Schedule,
@@ -79,6 +83,16 @@ impl Guide {
             hits: BTreeMap::new(),
             pool: Vec::new(),
             bred: 0,
+        }
+    }
+
+    /// The same knowledge, its further choices drawn from `seed`: a campaign
+    /// that starts from what an earlier one learned.
+    pub fn reseeded(&self, seed: u64) -> Guide {
+        Guide {
+            rng: labsim::derive_stream(seed, Stream::Named("guide")),
+            bred: 0,
+            ..self.clone()
         }
     }
 
@@ -172,6 +186,68 @@ impl Guide {
     }
 }
 
+/// What a guide learned, as a file holds it (`lab explore --guided
+/// --save-pool`, then `--pool`): a fuzzer's corpus, so that a campaign
+/// starts where an earlier one stopped.
+#[derive(Serialize, Deserialize)]
+pub struct PoolFile {
+    /// The scenario the runs were of.
+    scenario: String,
+    /// Runs learned from.
+    runs: u64,
+    /// Runs that reached each feature: (mark, count bucket, runs).
+    hits: Vec<(String, u32, u64)>,
+    /// The genomes kept, with the features they reached.
+    pool: Vec<(Genome, Vec<(String, u32)>)>,
+}
+
+impl Guide {
+    /// What this guide learned, for a file.
+    pub fn to_file(&self, scenario: &str) -> PoolFile {
+        let feature = |(mark, bucket): &Feature| (mark.to_string(), *bucket);
+        PoolFile {
+            scenario: scenario.to_string(),
+            runs: self.runs,
+            hits: (self.hits.iter())
+                .map(|(f, n)| (f.0.to_string(), f.1, *n))
+                .collect(),
+            pool: (self.pool.iter())
+                .map(|p| (p.genome.clone(), p.features.iter().map(feature).collect()))
+                .collect(),
+        }
+    }
+
+    /// A guide that knows what `file` holds, for `scenario`. Marks this build
+    /// does not know are forgotten (a file written by an older lab).
+    pub fn from_file(
+        file: PoolFile,
+        scenario: &str,
+        own: fn(u64) -> Schedule,
+    ) -> Result<Guide, String> {
+        if file.scenario != scenario {
+            return Err(format!(
+                "the pool was learned on {}, not {scenario}",
+                file.scenario
+            ));
+        }
+        let known = |mark: &str| coverage::MARKS.iter().map(|(m, _)| *m).find(|m| *m == mark);
+        let mut guide = Guide::new(0, own);
+        guide.runs = file.runs;
+        for (mark, bucket, n) in file.hits {
+            if let Some(mark) = known(&mark) {
+                guide.hits.insert((mark, bucket), n);
+            }
+        }
+        for (genome, features) in file.pool.into_iter().take(POOL) {
+            let features = (features.into_iter())
+                .filter_map(|(mark, bucket)| Some((known(&mark)?, bucket)))
+                .collect();
+            guide.pool.push(Parent { genome, features });
+        }
+        Ok(guide)
+    }
+}
+
 /// One run under a proposed schedule.
 pub type GuidedRunFn<'a> = dyn Fn(u64, &Schedule) -> Result<RunReport, Failure> + Sync + 'a;
 
@@ -191,6 +267,9 @@ pub struct GuidedOptions {
     pub progress: bool,
     /// Stop at the first failure (`lab mutants`).
     pub stop_at_failure: bool,
+    /// Start from what this guide learned (a warm-up campaign); `None`: from
+    /// nothing.
+    pub learned: Option<Guide>,
 }
 
 /// What a guided campaign did.
@@ -202,6 +281,8 @@ pub struct Guided {
     pub pool: usize,
     /// Each failure, with the schedule it ran under and whether that was bred.
     pub failures: Vec<(Failure, Proposal)>,
+    /// What the guide knows at the end.
+    pub guide: Guide,
 }
 
 /// Runs a guided campaign: generation after generation, the runs of each on
@@ -213,7 +294,11 @@ pub fn run_guided(
     on_failure: &mut dyn FnMut(&Failure, &Proposal),
 ) -> Guided {
     let start = Instant::now();
-    let mut guide = Guide::new(o.seeds.first().unwrap_or(0), o.own);
+    let first_seed = o.seeds.first().unwrap_or(0);
+    let mut guide = match &o.learned {
+        Some(learned) => learned.reseeded(first_seed),
+        None => Guide::new(first_seed, o.own),
+    };
     let bar = progress_bar(&o.label, o.seeds.len(), o.progress);
     let mut summary = Summary::default();
     let mut failures = Vec::new();
@@ -228,9 +313,7 @@ pub fn run_guided(
             .filter_map(|i| o.seeds.get(i))
             .map(|seed| guide.propose(seed))
             .collect();
-        let outcomes = parallel(&proposals, o.jobs, |p| {
-            run_caught(&o.label, p.seed, || run(p.seed, &p.schedule))
-        });
+        let outcomes = run_generation(run, &o, &proposals);
         for (p, outcome) in proposals.into_iter().zip(outcomes) {
             summary.record(&outcome);
             match outcome {
@@ -260,7 +343,31 @@ pub fn run_guided(
         bred: guide.bred,
         pool: guide.pool_len(),
         failures,
+        guide,
     }
+}
+
+/// The outcomes of a generation's runs, in order. A hunt that stops at the
+/// first failure runs them `jobs` at a time and stops after the first batch
+/// with a failure: the runs after it could not come first in seed order, and
+/// a run of a buggy peer can be slow.
+fn run_generation(
+    run: &GuidedRunFn<'_>,
+    o: &GuidedOptions,
+    proposals: &[Proposal],
+) -> Vec<Result<RunReport, Failure>> {
+    let one = |p: &Proposal| run_caught(&o.label, p.seed, || run(p.seed, &p.schedule));
+    if !o.stop_at_failure {
+        return parallel(proposals, o.jobs, one);
+    }
+    let mut outcomes = Vec::with_capacity(proposals.len());
+    for batch in proposals.chunks(o.jobs.max(1)) {
+        outcomes.extend(parallel(batch, o.jobs, one));
+        if outcomes.iter().any(|r| r.is_err()) {
+            break;
+        }
+    }
+    outcomes
 }
 
 #[cfg(test)]
@@ -291,6 +398,7 @@ mod guided_tests {
                 time_budget: None,
                 progress: false,
                 stop_at_failure: false,
+                learned: None,
             },
             &mut |_, _| {},
         );
@@ -361,5 +469,38 @@ mod guided_tests {
             rare > guide.score(&guide.pool[0]) * 50.0,
             "rarity weighs the pick"
         );
+    }
+
+    #[test]
+    fn a_pool_file_keeps_what_the_guide_learned() {
+        use peer::coverage::{TORN_TAIL_DROPPED as RARE, VOTE_GRANTED as COMMON};
+        let own = scenarios::find("kv-nemesis").unwrap().schedule;
+        let mut guide = Guide::new(1, own);
+        for seed in 0..50 {
+            let p = guide.propose(seed);
+            let marks: &[(&'static str, u64)] = match seed % 10 {
+                0 => &[(COMMON, 3), (RARE, 1)],
+                _ => &[(COMMON, 3)],
+            };
+            guide.learn(&p, &report(marks));
+        }
+        let json = serde_json::to_string(&guide.to_file("kv-nemesis")).unwrap();
+        let mut file: serde_json::Value = serde_json::from_str(&json).unwrap();
+        file["hits"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!(["a mark of a later lab", 0, 7]));
+        let back = Guide::from_file(serde_json::from_value(file).unwrap(), "kv-nemesis", own)
+            .expect("a pool for kv-nemesis");
+        assert_eq!(back.runs, 50);
+        assert_eq!(back.hits, guide.hits, "unknown marks are forgotten");
+        assert_eq!(back.pool_len(), guide.pool_len());
+        for (a, b) in back.pool.iter().zip(&guide.pool) {
+            assert_eq!(a.features, b.features);
+            assert_eq!(back.score(a), guide.score(b));
+        }
+        let file = serde_json::from_str(&json).unwrap();
+        let err = Guide::from_file(file, "raft-nemesis", own).err().unwrap();
+        assert!(err.contains("learned on kv-nemesis"), "{err}");
     }
 }

@@ -105,6 +105,14 @@ enum Command {
         /// schedule is saved beside the corpus for replay.
         #[arg(long)]
         guided: bool,
+        /// With --guided: start from the pool and counts an earlier guided
+        /// campaign saved (--save-pool), as a fuzzer starts from its corpus.
+        #[arg(long, requires = "guided", value_name = "FILE")]
+        pool: Option<PathBuf>,
+        /// With --guided: save what the guide learned (its pool of genomes and
+        /// how often each mark was reached) to FILE at the end, for --pool.
+        #[arg(long, requires = "guided", value_name = "FILE")]
+        save_pool: Option<PathBuf>,
     },
     /// Run a graded test (or a scenario) over many seeds.
     Run {
@@ -283,13 +291,24 @@ fn main() -> ExitCode {
             many,
             corpus,
             guided: false,
+            ..
         } => explore::explore(&scenario, many, &corpus),
         Command::Explore {
             scenario,
             many,
             corpus,
             guided: true,
-        } => explore::explore_guided(&scenario, many, &corpus),
+            pool,
+            save_pool,
+        } => explore::explore_guided(
+            &scenario,
+            many,
+            &corpus,
+            explore::PoolFiles {
+                from: pool,
+                to: save_pool,
+            },
+        ),
         Command::Run { test, many } => run::run(&test, many),
         Command::Replay(args) => replay::replay(args, peer),
         Command::Schedule { scenario, seed } => schedule::schedule(&scenario, seed),

@@ -6,7 +6,9 @@
 
 use crate::campaign::parallel;
 use crate::common::{default_jobs, fail, parse_seed_list};
-use crate::guided::{GuidedOptions, run_guided};
+use crate::explore::read_pool;
+use crate::guided::{Guide, GuidedOptions, run_guided};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tests::failure::{Failure, run_caught};
@@ -46,6 +48,11 @@ pub struct Options {
     /// compare it with uniform seeds.
     #[arg(long)]
     guided: bool,
+    /// With --guided: every guided hunt starts from this pool, saved by
+    /// `lab explore --guided --save-pool` on the reference (a fuzzer's
+    /// corpus from earlier campaigns; no mutant is part of what it learned).
+    #[arg(long, requires = "guided", value_name = "FILE")]
+    pool: Option<PathBuf>,
     /// Split the seeds into this many blocks and hunt in each (a mean over
     /// trials instead of one draw of luck); columns then give seeds run per
     /// mutant caught, over all trials.
@@ -138,11 +145,18 @@ pub fn mutants(o: Options) -> ExitCode {
             o.seeds.len()
         ));
     }
+    let learned = match &o.pool {
+        Some(path) => match read_pool(path, scenario("kv-nemesis")) {
+            Ok(guide) => Some(guide),
+            Err(e) => return fail(e),
+        },
+        None => None,
+    };
     print_header(&o);
     let rows: Vec<(&Mutant, Row)> = chosen
         .into_iter()
         .map(|m| {
-            let row = measure(m, &o);
+            let row = measure(m, &o, learned.as_ref());
             print_row(m, &row);
             (m, row)
         })
@@ -150,14 +164,14 @@ pub fn mutants(o: Options) -> ExitCode {
     print_summary(&rows)
 }
 
-fn measure(m: &Mutant, o: &Options) -> Row {
+fn measure(m: &Mutant, o: &Options, learned: Option<&Guide>) -> Row {
     let peer = m.peer_name(o.assertions);
     let (graded_failed, graded_total) = graded(peer, o);
     let kv = hunt(scenario("kv-nemesis"), peer, o);
     let raft = hunt(scenario("raft-nemesis"), peer, o);
     let guided = o
         .guided
-        .then(|| hunt_guided(scenario("kv-nemesis"), peer, o));
+        .then(|| hunt_guided(scenario("kv-nemesis"), peer, o, learned));
     let failing = [(&kv, "kv-nemesis"), (&raft, "raft-nemesis")]
         .into_iter()
         .flat_map(|(h, name)| {
@@ -229,7 +243,12 @@ fn hunt(s: &'static Scenario, peer: &'static str, o: &Options) -> Hunt {
 }
 
 /// A guided campaign in each block of the seeds, each until its first failure.
-fn hunt_guided(s: &'static Scenario, peer: &'static str, o: &Options) -> Hunt {
+fn hunt_guided(
+    s: &'static Scenario,
+    peer: &'static str,
+    o: &Options,
+    learned: Option<&Guide>,
+) -> Hunt {
     in_trials(o, |seeds| {
         let guided = run_guided(
             &|seed, schedule| peers::with_peer(peer, || s.run_with(seed, schedule)),
@@ -241,6 +260,7 @@ fn hunt_guided(s: &'static Scenario, peer: &'static str, o: &Options) -> Hunt {
                 time_budget: None,
                 progress: false,
                 stop_at_failure: true,
+                learned: learned.cloned(),
             },
             &mut |_, _| {},
         );

@@ -123,6 +123,117 @@ fn guided_exploration_lists_marks_never_reached_and_saves_bred_schedules() {
 }
 
 #[test]
+fn a_guided_campaign_saves_its_pool_and_another_starts_from_it() {
+    let pool = scratch("pool.json");
+    let p = pool.to_str().unwrap();
+    let corpus = scratch("pool-corpus.jsonl");
+    let c = corpus.to_str().unwrap();
+    let guided = |seeds: &str, more: &[&str]| {
+        let mut args = vec!["explore", "--guided", "--seeds", seeds, "--corpus", c];
+        args.extend_from_slice(more);
+        lab(&args)
+    };
+    let o = guided("0..32", &["--save-pool", p]);
+    says(&o, 0, &["pool saved to "]);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&pool).unwrap()).unwrap();
+    assert_eq!(saved["runs"], 32);
+    let genomes = saved["pool"].as_array().expect("a pool").len();
+    assert!(genomes > 0, "the first runs reach rare marks");
+
+    // Started from the pool, the first generation already breeds (from
+    // nothing, its 16 runs are the seeds' own).
+    let o = guided("100..116", &["--pool", p]);
+    let out = says(&o, 0, &["16 passed, 0 failed"]);
+    let bred = out
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("guided: ")?
+                .split(' ')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .expect("how many bred");
+    assert!(bred > 0, "{out}");
+    let o = guided("100..116", &[]);
+    says(&o, 0, &["guided: 0 of 16 seeds ran a bred schedule"]);
+
+    // Bad pools: exit 2 and why.
+    says(
+        &lab(&[
+            "explore",
+            "raft-nemesis",
+            "--guided",
+            "--seeds",
+            "0..1",
+            "--pool",
+            p,
+        ]),
+        2,
+        &["the pool was learned on kv-nemesis, not raft-nemesis"],
+    );
+    let bad = scratch("bad-pool.json");
+    std::fs::write(&bad, "{}").unwrap();
+    says(
+        &guided("0..1", &["--pool", bad.to_str().unwrap()]),
+        2,
+        &["is not a pool lab saved"],
+    );
+    let missing = scratch("no-such-pool.json");
+    says(
+        &guided("0..1", &["--pool", missing.to_str().unwrap()]),
+        2,
+        &["cannot read the pool"],
+    );
+    says(
+        &lab(&["explore", "--seeds", "0..1", "--pool", p]),
+        2,
+        &["--guided"],
+    );
+
+    // lab mutants hunts from it too; a pool of another scenario is refused.
+    let hunt = |pool: &str| {
+        lab(&[
+            "mutants",
+            "--only",
+            "no-dedup",
+            "--seeds",
+            "0..4",
+            "--guided",
+            "--pool",
+            pool,
+            "--max-shrink-runs",
+            "1",
+        ])
+    };
+    let o = hunt(p);
+    let all = says(&o, 0, &["1 caught, 0 missed"]);
+    let row = all
+        .lines()
+        .find(|l| l.starts_with("no-dedup"))
+        .unwrap_or_default();
+    assert_eq!(
+        row.matches("linearizability").count(),
+        2,
+        "uniform and guided: {row}"
+    );
+    let raft_pool = scratch("raft-pool.json");
+    let r = raft_pool.to_str().unwrap();
+    let o = lab(&[
+        "explore",
+        "raft-nemesis",
+        "--guided",
+        "--seeds",
+        "0..1",
+        "--save-pool",
+        r,
+    ]);
+    says(&o, 0, &["pool saved to "]);
+    says(&hunt(r), 2, &["learned on raft-nemesis, not kv-nemesis"]);
+}
+
+#[test]
 fn replay_prints_the_same_hash_with_and_without_a_trace_and_filters_it() {
     let trace = scratch("replay.jsonl");
     let plain = lab(&["replay", "raft::figure8", "--seed", "5"]);

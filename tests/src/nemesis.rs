@@ -563,8 +563,9 @@ impl Swarm {
 /// What a schedule is drawn from beyond its fault times: the swarm options,
 /// the peers' configuration and the aimed faults. `lab explore --guided`
 /// keeps the genomes of runs that reached rare coverage marks and breeds
-/// new schedules from them.
-#[derive(Clone, Debug)]
+/// new schedules from them (and saves them, `--save-pool`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(into = "GenomeFile", try_from = "GenomeFile")]
 pub struct Genome {
     swarm: Swarm,
     tuning: Tuning,
@@ -601,6 +602,66 @@ fn draw(rng: &mut SimRng, servers: usize, span_ms: u64) -> (Genome, Vec<Fault>) 
         aims,
     };
     (genome, faults)
+}
+
+/// A genome as a file holds it: fault kinds by name.
+#[derive(Serialize, Deserialize)]
+struct GenomeFile {
+    kinds: Vec<String>,
+    mean_gap_ms: u64,
+    max_duration_ms: u64,
+    tuning: Tuning,
+    #[serde(default)]
+    aims: Vec<Aim>,
+}
+
+impl From<Genome> for GenomeFile {
+    fn from(g: Genome) -> GenomeFile {
+        GenomeFile {
+            kinds: g.swarm.kinds.iter().map(|k| k.to_string()).collect(),
+            mean_gap_ms: g.swarm.mean_gap_ms,
+            max_duration_ms: g.swarm.max_duration_ms,
+            tuning: g.tuning,
+            aims: g.aims,
+        }
+    }
+}
+
+impl TryFrom<GenomeFile> for Genome {
+    type Error = String;
+
+    /// Known fault kinds, at least one; fault pace and configuration a run can use.
+    fn try_from(f: GenomeFile) -> Result<Genome, String> {
+        let kind = |name: &String| {
+            KINDS
+                .iter()
+                .copied()
+                .find(|k| k == name)
+                .ok_or_else(|| format!("no fault kind `{name}` (known: {})", KINDS.join(", ")))
+        };
+        let kinds = f.kinds.iter().map(kind).collect::<Result<Vec<_>, _>>()?;
+        if kinds.is_empty() || f.mean_gap_ms == 0 || f.max_duration_ms <= 50 {
+            return Err(
+                "a genome needs a fault kind, a mean gap above 0 and a longest fault above 50 ms"
+                    .into(),
+            );
+        }
+        if f.mean_gap_ms.max(f.max_duration_ms) > MAX_SCHEDULE_MS {
+            return Err(format!("a genome's times are at most {MAX_SCHEDULE_MS} ms"));
+        }
+        f.tuning.validate()?;
+        f.aims.iter().try_for_each(Aim::validate)?;
+        let swarm = Swarm {
+            kinds,
+            mean_gap_ms: f.mean_gap_ms,
+            max_duration_ms: f.max_duration_ms,
+        };
+        Ok(Genome {
+            swarm,
+            tuning: f.tuning,
+            aims: f.aims,
+        })
+    }
 }
 
 impl Genome {
@@ -1296,6 +1357,28 @@ mod tests {
         ] {
             assert!(tunings.iter().any(|t| t.backtracking == Some(way)));
         }
+    }
+
+    #[test]
+    fn a_genome_survives_its_file_and_a_bad_one_is_refused() {
+        let mut rng = labsim::derive_stream(7, labsim::Stream::Nemesis);
+        let genome = genome(&mut rng, 5, 20_000);
+        let json = serde_json::to_string(&genome).unwrap();
+        let back: Genome = serde_json::from_str(&json).unwrap();
+        let bred = |g: &Genome| {
+            let mut rng = labsim::derive_stream(8, labsim::Stream::Nemesis);
+            g.breed(&mut rng, 5, 20_000).to_json()
+        };
+        assert_eq!(bred(&back), bred(&genome), "the same schedules");
+        let mut file: serde_json::Value = serde_json::from_str(&json).unwrap();
+        file["kinds"] = serde_json::json!(["crash", "meteor"]);
+        let err = serde_json::from_value::<Genome>(file.clone()).unwrap_err();
+        assert!(err.to_string().contains("no fault kind `meteor`"), "{err}");
+        file["kinds"] = serde_json::json!([]);
+        assert!(serde_json::from_value::<Genome>(file.clone()).is_err());
+        file["kinds"] = serde_json::json!(["crash"]);
+        file["mean_gap_ms"] = serde_json::json!(0);
+        assert!(serde_json::from_value::<Genome>(file).is_err());
     }
 
     #[test]
