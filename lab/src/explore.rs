@@ -59,7 +59,7 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
         return fail(format!("no scenario named `{name}`; `lab list` shows them"));
     };
     let learned = match &pools.from {
-        Some(path) => match read_pool(path, scenario) {
+        Some(path) => match Guide::read(path, scenario) {
             Ok(guide) => Some(guide),
             Err(e) => return fail(e),
         },
@@ -104,30 +104,20 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
     );
     println!(
         "guided: {} of {} seeds ran a bred schedule; {} genomes in the pool at the end",
-        guided.bred, guided.summary.runs, guided.pool
+        guided.guide.bred,
+        guided.summary.runs,
+        guided.guide.pool_len()
     );
     if let Some(path) = &pools.to {
-        let json = serde_json::to_string(&guided.guide.to_file(scenario.name))
-            .expect("a pool is plain data");
-        match std::fs::write(path, json + "\n") {
+        match guided.guide.save(path, scenario) {
             Ok(()) => println!(
                 "pool saved to {} (lab explore --guided --pool)",
                 path.display()
             ),
-            Err(e) => return fail(format!("cannot write the pool to {}: {e}", path.display())),
+            Err(e) => return fail(e),
         }
     }
     finish(&guided.summary)
-}
-
-/// The guide an earlier campaign saved to `path`, for `scenario`.
-pub fn read_pool(path: &Path, scenario: &Scenario) -> Result<Guide, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the pool {}: {e}", path.display()))?;
-    let file = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not a pool lab saved: {e}", path.display()))?;
-    Guide::from_file(file, scenario.name, scenario.schedule)
-        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Writes a bred schedule where a replay can find it.

@@ -4,7 +4,9 @@
 //! bucket. A run that reached a feature few earlier runs reached keeps its
 //! genome (swarm options, configuration, aimed faults) in a pool; half the
 //! new runs breed from a pool genome, picked by how rare its features are now,
-//! mutated a little, with fresh fault times from their own seed.
+//! mutated a little, with fresh fault times from their own seed. What a guide
+//! learned can be saved, and a later campaign start from it (`--save-pool`,
+//! `--pool`: a fuzzer's corpus).
 //!
 //! The guide learns between generations of a fixed size, from the runs in
 //! seed order, so a guided campaign is a pure function of its seeds and
@@ -16,11 +18,12 @@ use peer::coverage;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 use tests::failure::{Failure, run_caught};
 use tests::nemesis::{Genome, Schedule};
 use tests::raft_suite::RunReport;
-use tests::scenarios;
+use tests::scenarios::{self, Scenario};
 use tests::seeds::Seeds;
 
 /// Runs proposed at once; the guide learns after each generation.
@@ -190,7 +193,7 @@ impl Guide {
 /// --save-pool`, then `--pool`): a fuzzer's corpus, so that a campaign
 /// starts where an earlier one stopped.
 #[derive(Serialize, Deserialize)]
-pub struct PoolFile {
+struct PoolFile {
     /// The scenario the runs were of.
     scenario: String,
     /// Runs learned from.
@@ -203,7 +206,7 @@ pub struct PoolFile {
 
 impl Guide {
     /// What this guide learned, for a file.
-    pub fn to_file(&self, scenario: &str) -> PoolFile {
+    fn to_file(&self, scenario: &str) -> PoolFile {
         let feature = |(mark, bucket): &Feature| (mark.to_string(), *bucket);
         PoolFile {
             scenario: scenario.to_string(),
@@ -217,9 +220,26 @@ impl Guide {
         }
     }
 
+    /// Saves what this guide learned to `path` (`--save-pool`).
+    pub fn save(&self, path: &Path, scenario: &Scenario) -> Result<(), String> {
+        let json = serde_json::to_string(&self.to_file(scenario.name)).expect("plain data");
+        std::fs::write(path, json + "\n")
+            .map_err(|e| format!("cannot write the pool to {}: {e}", path.display()))
+    }
+
+    /// The guide an earlier campaign saved to `path` (`--pool`), for `scenario`.
+    pub fn read(path: &Path, scenario: &Scenario) -> Result<Guide, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the pool {}: {e}", path.display()))?;
+        let file = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a pool lab saved: {e}", path.display()))?;
+        Guide::from_file(file, scenario.name, scenario.schedule)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     /// A guide that knows what `file` holds, for `scenario`. Marks this build
     /// does not know are forgotten (a file written by an older lab).
-    pub fn from_file(
+    fn from_file(
         file: PoolFile,
         scenario: &str,
         own: fn(u64) -> Schedule,
@@ -267,8 +287,8 @@ pub struct GuidedOptions {
     pub progress: bool,
     /// Stop at the first failure (`lab mutants`).
     pub stop_at_failure: bool,
-    /// Start from what this guide learned (a warm-up campaign); `None`: from
-    /// nothing.
+    /// Start from what this guide learned (read from a pool file); `None`:
+    /// from nothing.
     pub learned: Option<Guide>,
 }
 
@@ -276,12 +296,9 @@ pub struct GuidedOptions {
 pub struct Guided {
     /// The campaign's figures.
     pub summary: Summary,
-    /// Runs bred from the pool, and genomes in the pool at the end.
-    pub bred: u64,
-    pub pool: usize,
     /// Each failure, with the schedule it ran under and whether that was bred.
     pub failures: Vec<(Failure, Proposal)>,
-    /// What the guide knows at the end.
+    /// What the guide knows at the end (and how many runs it bred).
     pub guide: Guide,
 }
 
@@ -340,8 +357,6 @@ pub fn run_guided(
     summary.wall = start.elapsed();
     Guided {
         summary,
-        bred: guide.bred,
-        pool: guide.pool_len(),
         failures,
         guide,
     }
@@ -405,7 +420,7 @@ mod guided_tests {
         assert!(guided.failures.is_empty(), "the reference passes");
         let mut runs = seen.into_inner().unwrap();
         runs.sort();
-        (runs, guided.bred)
+        (runs, guided.guide.bred)
     }
 
     #[test]

@@ -6,7 +6,6 @@
 
 use crate::campaign::parallel;
 use crate::common::{default_jobs, fail, parse_seed_list};
-use crate::explore::read_pool;
 use crate::guided::{Guide, GuidedOptions, run_guided};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -146,7 +145,7 @@ pub fn mutants(o: Options) -> ExitCode {
         ));
     }
     let learned = match &o.pool {
-        Some(path) => match read_pool(path, scenario("kv-nemesis")) {
+        Some(path) => match Guide::read(path, scenario("kv-nemesis")) {
             Ok(guide) => Some(guide),
             Err(e) => return fail(e),
         },

@@ -1204,7 +1204,9 @@ impl Raft {
             self.on_acknowledged(from, index);
             return;
         }
-        // Fast backtracking: skip the follower's whole conflicting term at once.
+        // Fast backtracking: skip the follower's whole conflicting term at once,
+        // to just past the leader's own entries of it (the first entry that
+        // differs) or, the paper's way, to the follower's first entry of it.
         let leader_last_of_term = match (self.config.backtracking, reply.conflict_term) {
             (Backtracking::LeaderTerm, Some(term)) => self.log.last_index_of_term(term),
             (Backtracking::FollowerTerm, _) | (_, None) => None,

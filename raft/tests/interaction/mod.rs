@@ -263,19 +263,21 @@ impl Env {
         }
         let c = self.nodes[0].raft.config().clone();
         self.say(format!(
-            "election timeout {}..={}ms, heartbeat {}ms, pre-vote={} check-quorum={} lease-reads={}\n\
-             max-entries={} backtracking={}",
+            "election timeout {}..={}ms, heartbeat {}ms, pre-vote={} check-quorum={} lease-reads={}",
             c.election_timeout_min_ms,
             c.election_timeout_max_ms,
             c.heartbeat_interval_ms,
             c.pre_vote,
             c.check_quorum,
             c.lease_reads,
-            c.max_entries_per_append,
-            match c.backtracking {
-                Backtracking::LeaderTerm => "leader-term",
-                Backtracking::FollowerTerm => "follower-term",
-            }
+        ));
+        let backtracking = match c.backtracking {
+            Backtracking::LeaderTerm => "leader-term",
+            Backtracking::FollowerTerm => "follower-term",
+        };
+        self.say(format!(
+            "max-entries={} backtracking={backtracking}",
+            c.max_entries_per_append
         ));
         self.status(&Args::parse("status"))
     }
