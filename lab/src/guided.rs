@@ -91,11 +91,11 @@ impl Guide {
 
     /// The same knowledge, its further choices drawn from `seed`: a campaign
     /// that starts from what an earlier one learned.
-    pub fn reseeded(&self, seed: u64) -> Guide {
+    pub fn reseeded(self, seed: u64) -> Guide {
         Guide {
             rng: labsim::derive_stream(seed, Stream::Named("guide")),
             bred: 0,
-            ..self.clone()
+            ..self
         }
     }
 
@@ -307,12 +307,12 @@ pub struct Guided {
 /// goes to `on_failure` as its generation ends.
 pub fn run_guided(
     run: &GuidedRunFn<'_>,
-    o: GuidedOptions,
+    mut o: GuidedOptions,
     on_failure: &mut dyn FnMut(&Failure, &Proposal),
 ) -> Guided {
     let start = Instant::now();
     let first_seed = o.seeds.first().unwrap_or(0);
-    let mut guide = match &o.learned {
+    let mut guide = match o.learned.take() {
         Some(learned) => learned.reseeded(first_seed),
         None => Guide::new(first_seed, o.own),
     };

@@ -160,6 +160,19 @@ pub enum Backtracking {
     FollowerTerm,
 }
 
+impl Backtracking {
+    /// Both ways.
+    pub const ALL: [Backtracking; 2] = [Backtracking::LeaderTerm, Backtracking::FollowerTerm];
+
+    /// Its name in files and transcripts (serde's, kebab-case).
+    pub fn name(self) -> &'static str {
+        match self {
+            Backtracking::LeaderTerm => "leader-term",
+            Backtracking::FollowerTerm => "follower-term",
+        }
+    }
+}
+
 /// A peer's role. A peer with more roles (a PreVote candidate, a learner) reports the
 /// nearest of these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1351,11 +1351,9 @@ mod tests {
         }
         assert!(tunings.iter().any(|t| t.fast_clock.is_some()));
         assert!(tunings.iter().any(|t| t.fast_clock.is_none()));
-        for way in [
-            peer::Backtracking::LeaderTerm,
-            peer::Backtracking::FollowerTerm,
-        ] {
+        for way in peer::Backtracking::ALL {
             assert!(tunings.iter().any(|t| t.backtracking == Some(way)));
+            assert_eq!(serde_json::to_value(way).unwrap(), way.name(), "one name");
         }
     }
 

@@ -232,14 +232,11 @@ impl Env {
         let seed: u64 = args.get("seed")?.unwrap_or(5);
         let voters = args.set("voters")?.unwrap_or(PeerSet::first(n.min(64)));
         let defaults = Config::new(0, n, seed);
-        let backtracking = match args.get::<String>("backtracking")?.as_deref() {
-            None | Some("leader-term") => Backtracking::LeaderTerm,
-            Some("follower-term") => Backtracking::FollowerTerm,
-            Some(other) => {
-                return Err(format!(
-                    "backtracking={other}: leader-term or follower-term"
-                ));
-            }
+        let backtracking = match args.get::<String>("backtracking")? {
+            None => defaults.backtracking,
+            Some(name) => (Backtracking::ALL.into_iter())
+                .find(|b| b.name() == name)
+                .ok_or(format!("backtracking={name}: leader-term or follower-term"))?,
         };
         for id in 0..n {
             let config = Config {
@@ -271,13 +268,10 @@ impl Env {
             c.check_quorum,
             c.lease_reads,
         ));
-        let backtracking = match c.backtracking {
-            Backtracking::LeaderTerm => "leader-term",
-            Backtracking::FollowerTerm => "follower-term",
-        };
         self.say(format!(
-            "max-entries={} backtracking={backtracking}",
-            c.max_entries_per_append
+            "max-entries={} backtracking={}",
+            c.max_entries_per_append,
+            c.backtracking.name()
         ));
         self.status(&Args::parse("status"))
     }
