@@ -253,8 +253,10 @@ struct ShrinkArgs {
     /// Give up after this many runs.
     #[arg(long, default_value_t = 400)]
     max_runs: usize,
-    /// ddmin (delta debugging, then halving lengths, rates and the
-    /// workload) or proptest (proptest's value-tree shrinking).
+    /// ddmin (delta debugging, then each fault dropped on one of the next 8
+    /// seeds, then halving lengths, rates and the workload; the replay
+    /// command names the seed it ends on) or proptest (proptest's value-tree
+    /// shrinking, on the failing seed only).
     #[arg(long, default_value = "ddmin")]
     method: tests::shrink::Method,
 }

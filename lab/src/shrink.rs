@@ -79,12 +79,20 @@ fn report(scenario: &Scenario, seed: u64, shrunk: &Shrunk, out: &Path) {
         ops_limit(before),
         ops_limit(after),
     );
+    if shrunk.seed != seed {
+        println!(
+            "seed {seed} became seed {}: a fault dropped only changed which messages and \
+             operations the seed draws, so the smaller schedule fails on a neighbouring seed",
+            shrunk.seed
+        );
+    }
     let mut failure = shrunk.failure.clone();
     failure.what = format!("{} (with the shrunk schedule)", failure.what);
     println!("{}", failure.headline());
     println!(
-        "replay: cargo run --release -p lab -- replay {} --seed {seed} --schedule {}",
+        "replay: cargo run --release -p lab -- replay {} --seed {} --schedule {}",
         scenario.name,
+        shrunk.seed,
         out.display()
     );
 }
