@@ -105,6 +105,15 @@ pub const CRASH_LOST_UNSYNCED: &str = "nemesis: crash lost unsynced writes";
 /// A leader of a later term than the first leader's was elected (the same
 /// peer or another; the oracle sees every role).
 pub const LEADER_CHANGED: &str = "a second leader elected";
+/// A peer still acted as leader (one input or Ready, counted each time) after
+/// a leader of a later term was elected: how long a deposed leader lives,
+/// the window in which stale reads and stale appends happen. Its count's
+/// bucket is a gauge for the guide, as IJON's maximising annotations are.
+pub const DEPOSED_LEADER_ACTING: &str = "a deposed leader still acting";
+/// A term passed without a leader (counted per term, when the next leader is
+/// elected): how many elections fail in a row, the road to a cluster that
+/// never elects (a gauge, as above).
+pub const TERM_WITHOUT_LEADER: &str = "a term passed without a leader";
 /// A peer's log lost a suffix to a leader's entries (the oracle sees every write).
 pub const SUFFIX_OVERWRITTEN: &str = "log suffix overwritten";
 /// A peer installed a snapshot sent by a leader.
@@ -145,6 +154,8 @@ pub const MARKS: &[(&str, Origin)] = &[
     (MEMBERSHIP_ROLLED_BACK, Origin::Peer),
     (DUPLICATE_WRITE, Origin::Service),
     (LEADER_CHANGED, Origin::Harness),
+    (DEPOSED_LEADER_ACTING, Origin::Harness),
+    (TERM_WITHOUT_LEADER, Origin::Harness),
     (SUFFIX_OVERWRITTEN, Origin::Harness),
     (SNAPSHOT_INSTALLED, Origin::Harness),
     (CRASH_LOST_UNSYNCED, Origin::Harness),

@@ -103,6 +103,10 @@ impl Oracle {
         if !is_leader {
             return;
         }
+        let newest = self.leaders.last_key_value().map(|(t, _)| *t);
+        if newest.is_some_and(|newest| newest > term) {
+            mark(coverage::DEPOSED_LEADER_ACTING);
+        }
         match self.leaders.get(&term) {
             Some(&other) if other != peer => {
                 let (a, b) = (other.min(peer), other.max(peer));
@@ -110,8 +114,14 @@ impl Oracle {
             }
             Some(_) => {}
             None => {
-                if !self.leaders.is_empty() {
+                if let Some(newest) = newest {
                     mark(coverage::LEADER_CHANGED);
+                    // Terms between two leaders had none (a later leader
+                    // reported late leaves its gap counted once, from the
+                    // newest leader before it).
+                    for _ in newest.saturating_add(1)..term {
+                        mark(coverage::TERM_WITHOUT_LEADER);
+                    }
                 }
                 self.leaders.insert(term, peer);
                 // A peer that reports its votes voted for itself as candidate.
@@ -388,6 +398,25 @@ mod figure2_tests {
             None,
             "a peer that reports no votes is not judged on them"
         );
+    }
+
+    #[test]
+    fn a_deposed_leader_and_the_terms_without_a_leader_are_counted() {
+        use peer::coverage::{DEPOSED_LEADER_ACTING, LEADER_CHANGED, TERM_WITHOUT_LEADER};
+        peer::coverage::take_run();
+        let mut o = Oracle::new(3);
+        o.observe_role(0, 2, true, None, None);
+        o.observe_role(0, 2, true, None, None);
+        o.observe_role(1, 5, true, None, None); // terms 3 and 4 had none
+        o.observe_role(0, 2, true, None, None); // peer 0 acts on in term 2
+        o.observe_role(0, 2, true, None, None);
+        o.observe_role(2, 5, false, None, None);
+        o.observe_role(1, 5, true, None, None);
+        o.observe_role(2, 6, true, None, None); // no gap
+        let marks = peer::coverage::take_run();
+        assert_eq!(marks.get(LEADER_CHANGED), Some(&2));
+        assert_eq!(marks.get(TERM_WITHOUT_LEADER), Some(&2));
+        assert_eq!(marks.get(DEPOSED_LEADER_ACTING), Some(&2));
     }
 
     #[test]
