@@ -207,7 +207,34 @@ const MIN_DURATION_MS: u64 = 20;
 const OPS_CAP_START: u64 = 1 << 16;
 
 fn ddmin(runner: &mut Runner<'_>, best: &mut Best) {
-    // ddmin over the faults.
+    drop_fault_chunks(runner, best);
+    // Aimed faults, one at a time (a schedule has at most a few).
+    let mut i = 0;
+    while i < best.schedule.aims.len() {
+        let mut candidate = best.schedule.clone();
+        candidate.aims.remove(i);
+        if !best.try_keep(runner, candidate) {
+            i += 1;
+        }
+    }
+    drop_on_other_seeds(runner, best);
+    soften_faults(runner, best);
+    // Fewer clients, then fewer operations each: the smallest that still
+    // fails, by binary search (failing need not be monotone; any failing
+    // value found is kept).
+    let clients = clients_start(&best.schedule);
+    lowest_failing(runner, best, 0, clients, |s, v| {
+        s.workload.clients = Some(v as usize)
+    });
+    let ops = ops_start(&best.schedule);
+    lowest_failing(runner, best, 1, ops, |s, v| {
+        s.workload.max_ops_per_client = Some(v)
+    });
+}
+
+/// Zeller's ddmin over the faults: drop halves, then quarters, ... until no
+/// chunk, down to single faults, can go.
+fn drop_fault_chunks(runner: &mut Runner<'_>, best: &mut Best) {
     let mut n = 2;
     while best.schedule.faults.len() >= 2 {
         let len = best.schedule.faults.len();
@@ -234,18 +261,10 @@ fn ddmin(runner: &mut Runner<'_>, best: &mut Best) {
         candidate.faults.clear();
         best.try_keep(runner, candidate);
     }
-    // Aimed faults, one at a time (a schedule has at most a few).
-    let mut i = 0;
-    while i < best.schedule.aims.len() {
-        let mut candidate = best.schedule.clone();
-        candidate.aims.remove(i);
-        if !best.try_keep(runner, candidate) {
-            i += 1;
-        }
-    }
-    drop_on_other_seeds(runner, best);
+}
 
-    // Simplify what is left: shorter faults, milder rates.
+/// Each fault halved in length and severity while it still fails.
+fn soften_faults(runner: &mut Runner<'_>, best: &mut Best) {
     for i in 0..best.schedule.faults.len() {
         loop {
             let mut candidate = best.schedule.clone();
@@ -266,18 +285,6 @@ fn ddmin(runner: &mut Runner<'_>, best: &mut Best) {
             }
         }
     }
-
-    // Fewer clients, then fewer operations each: the smallest that still
-    // fails, by binary search (failing need not be monotone; any failing
-    // value found is kept).
-    let clients = clients_start(&best.schedule);
-    lowest_failing(runner, best, 0, clients, |s, v| {
-        s.workload.clients = Some(v as usize)
-    });
-    let ops = ops_start(&best.schedule);
-    lowest_failing(runner, best, 1, ops, |s, v| {
-        s.workload.max_ops_per_client = Some(v)
-    });
 }
 
 /// Other seeds a fault is dropped on when it cannot be dropped on the
