@@ -13,7 +13,7 @@
 //!   the tree's `simplify`/`complicate` loop runs exactly as proptest's test
 //!   runner drives it: one element at a time, numbers by binary search.
 //!
-//! Runs are memoised by schedule, so a candidate that comes up twice (a
+//! Runs are memoised by seed and schedule, so a candidate that comes up twice (a
 //! proptest tree shrinking the length of a fault it already dropped) costs
 //! nothing.
 
