@@ -422,6 +422,14 @@ fn print_comparison(rows: &[(&Mutant, Row)]) {
         return;
     }
     ratios.sort_by(f64::total_cmp);
+    // Seeds to catch every mutant both caught once, in all.
+    let (uniform_total, guided_total) = rows
+        .iter()
+        .filter_map(|(_, r)| {
+            let guided = r.guided.as_ref()?.seeds_per_catch()?;
+            Some((r.kv.seeds_per_catch()?, guided))
+        })
+        .fold((0.0, 0.0), |(u, g), (a, b)| (u + a, g + b));
     let only_guided = rows
         .iter()
         .filter(|(_, r)| r.kv.caught == 0 && r.guided.as_ref().is_some_and(|g| g.caught > 0))
@@ -431,12 +439,24 @@ fn print_comparison(rows: &[(&Mutant, Row)]) {
         .filter(|(_, r)| r.kv.caught > 0 && r.guided.as_ref().is_some_and(|g| g.caught == 0))
         .count();
     println!(
-        "guided against uniform (kv-nemesis): uniform needs {:.2}x the seeds of guided in the median over {} mutants both caught (from {:.2}x to {:.2}x); caught only guided: {only_guided}, only uniform: {only_uniform}",
-        ratios[ratios.len() / 2],
+        "guided against uniform (kv-nemesis): uniform needs {:.2}x the seeds of guided in the median over {} mutants both caught (from {:.2}x to {:.2}x), and {:.2}x to catch each once ({uniform_total:.1} seeds against {guided_total:.1}); caught only guided: {only_guided}, only uniform: {only_uniform}",
+        median(&ratios).expect("not empty"),
         ratios.len(),
         ratios[0],
         ratios[ratios.len() - 1],
+        uniform_total / guided_total,
     );
+}
+
+/// The median of sorted values: the middle one, or the mean of the two
+/// middle ones.
+fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
 }
 
 fn print_summary(rows: &[(&Mutant, Row)]) -> ExitCode {
@@ -464,9 +484,7 @@ fn print_summary(rows: &[(&Mutant, Row)]) -> ExitCode {
         .filter_map(|(_, r)| r.kv.seeds_per_catch())
         .collect();
     kv_seeds.sort_by(f64::total_cmp);
-    let median = kv_seeds
-        .get(kv_seeds.len() / 2)
-        .map_or("-".into(), |m| format!("{m:.1}"));
+    let median = median(&kv_seeds).map_or("-".into(), |m| format!("{m:.1}"));
     let max_shrunk = rows.iter().filter_map(|(_, r)| r.shrunk.map(|s| s.1)).max();
     println!(
         "\n{caught_kv}/{n} caught by the default scenario (kv-nemesis) alone, median {median} seeds to the first failure; {caught_any}/{n} caught by something; largest shrunk schedule: {} faults",
@@ -484,5 +502,17 @@ fn print_summary(rows: &[(&Mutant, Row)]) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod mutants_tests {
+    use super::median;
+
+    #[test]
+    fn a_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[1.0, 2.0, 9.0]), Some(2.0));
+        assert_eq!(median(&[1.0, 2.0, 3.0, 9.0]), Some(2.5));
     }
 }

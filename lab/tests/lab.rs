@@ -889,6 +889,7 @@ fn mutants_lists_the_catalogue_and_measures_one() {
             "in each of 2 blocks (trials)",
             "kv-nemesis --guided",
             "guided against uniform (kv-nemesis): ",
+            "to catch each once (",
         ],
     );
     let row = all
