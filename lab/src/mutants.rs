@@ -409,27 +409,24 @@ fn print_row(m: &Mutant, r: &Row) {
 }
 
 /// Guided against uniform seeds on the default scenario: per mutant caught
-/// by both, the ratio of seeds per failure met; the median ratio.
+/// by both, the ratio of seeds per failure met; the median ratio, and the
+/// seeds to catch each such mutant once, in all.
 fn print_comparison(rows: &[(&Mutant, Row)]) {
-    let mut ratios: Vec<f64> = rows
-        .iter()
-        .filter_map(|(_, r)| {
-            let guided = r.guided.as_ref()?.seeds_per_catch()?;
-            Some(r.kv.seeds_per_catch()? / guided)
-        })
-        .collect();
-    if ratios.is_empty() {
-        return;
-    }
-    ratios.sort_by(f64::total_cmp);
-    // Seeds to catch every mutant both caught once, in all.
-    let (uniform_total, guided_total) = rows
+    // (uniform, guided) seeds per failure met, for each mutant both caught.
+    let both: Vec<(f64, f64)> = rows
         .iter()
         .filter_map(|(_, r)| {
             let guided = r.guided.as_ref()?.seeds_per_catch()?;
             Some((r.kv.seeds_per_catch()?, guided))
         })
-        .fold((0.0, 0.0), |(u, g), (a, b)| (u + a, g + b));
+        .collect();
+    if both.is_empty() {
+        return;
+    }
+    let mut ratios: Vec<f64> = both.iter().map(|(u, g)| u / g).collect();
+    ratios.sort_by(f64::total_cmp);
+    let uniform_total: f64 = both.iter().map(|(u, _)| u).sum();
+    let guided_total: f64 = both.iter().map(|(_, g)| g).sum();
     let only_guided = rows
         .iter()
         .filter(|(_, r)| r.kv.caught == 0 && r.guided.as_ref().is_some_and(|g| g.caught > 0))

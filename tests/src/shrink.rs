@@ -82,11 +82,7 @@ impl Runner<'_> {
     /// Runs a candidate on the current seed; Some(failure) if it fails the
     /// same way.
     fn fails(&mut self, candidate: &Schedule) -> Option<Failure> {
-        self.fails_on(self.seed, candidate)
-    }
-
-    /// Runs a candidate on `seed`; Some(failure) if it fails the same way.
-    fn fails_on(&mut self, seed: u64, candidate: &Schedule) -> Option<Failure> {
+        let (scenario, seed) = (self.scenario, self.seed);
         let key = (seed, candidate.to_json());
         if let Some(known) = self.seen.get(&key) {
             return known.clone();
@@ -95,7 +91,6 @@ impl Runner<'_> {
             return None;
         }
         self.runs += 1;
-        let scenario = self.scenario;
         let outcome = match crate::failure::run_caught(scenario.name, seed, || {
             scenario.run_with(seed, candidate)
         }) {
@@ -328,14 +323,12 @@ fn drop_on_other_seeds(runner: &mut Runner<'_>, best: &mut Best) {
 fn reseed_keep(runner: &mut Runner<'_>, best: &mut Best, candidate: Schedule) -> bool {
     let from = runner.seed;
     for k in 0..=RESEEDS {
-        let seed = from.wrapping_add(k);
-        if let Some(f) = runner.fails_on(seed, &candidate) {
-            runner.seed = seed;
-            best.schedule = candidate;
-            best.failure = f;
+        runner.seed = from.wrapping_add(k);
+        if best.try_keep(runner, candidate.clone()) {
             return true;
         }
     }
+    runner.seed = from;
     false
 }
 
