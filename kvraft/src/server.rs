@@ -281,6 +281,9 @@ impl<M: Machine> Server<M> {
 
     fn is_duplicate(&self, client_id: ClientId, seq: Seq) -> bool {
         let last = self.sessions.get(&client_id).map(|s| s.seq);
+        if last.is_some_and(|s| seq < s) {
+            peer::coverage::mark(peer::coverage::STALE_DUPLICATE_WRITE);
+        }
         #[cfg(feature = "injected-bugs")]
         match self.config.injected_bug {
             Some(InjectedBug::NoDedup) => return false,
@@ -598,6 +601,36 @@ mod tests {
             })
             .unwrap();
         assert_eq!(restored.value("k"), Some("a"));
+    }
+
+    #[test]
+    fn a_write_older_than_its_clients_last_is_marked_and_not_applied_again() {
+        use peer::coverage::{STALE_DUPLICATE_WRITE as STALE, take};
+        let mut raft = leader();
+        let mut kv = KvServer::new(ServerConfig::default());
+        let put = |v: &str| Op::Put {
+            key: "k".into(),
+            value: v.into(),
+        };
+        kv.request(&mut raft, 0, 1, args(9, 1, put("a")));
+        commit_all(&mut raft, &mut kv);
+        kv.request(&mut raft, 0, 2, args(9, 1, put("a")));
+        assert_eq!(take(STALE), 0, "a retry of the last write is not older");
+        kv.request(&mut raft, 0, 3, args(9, 2, put("b")));
+        commit_all(&mut raft, &mut kv);
+        kv.request(&mut raft, 0, 4, args(9, 1, put("a")));
+        assert_eq!(take(STALE), 1, "a late request, met at submission");
+        // The same late request already in the log, met when applied.
+        let late = args(9, 1, put("a")).encode();
+        let index = kv.last_applied() + 1;
+        kv.apply(ApplyMsg::Command {
+            index,
+            term: 1,
+            command: late,
+        })
+        .unwrap();
+        assert_eq!(take(STALE), 1, "a late request, met when applied");
+        assert_eq!(kv.value("k"), Some("b"), "neither applied again");
     }
 
     #[test]

@@ -100,6 +100,10 @@ pub const REMOVED_LEADER_STEPPED_DOWN: &str = "removed leader stepped down";
 pub const MEMBERSHIP_ROLLED_BACK: &str = "uncommitted configuration rolled back";
 /// A KV server found a write it had already applied (a clerk's retry).
 pub const DUPLICATE_WRITE: &str = "kv: duplicate write not applied again";
+/// A KV server met a write older than its client's last (a request that
+/// arrived after its client had moved on: late, or replayed), at submission
+/// or when applied.
+pub const STALE_DUPLICATE_WRITE: &str = "kv: write older than its client's last";
 /// A crash that lost the writes not yet synced.
 pub const CRASH_LOST_UNSYNCED: &str = "nemesis: crash lost unsynced writes";
 /// A leader of a later term than the first leader's was elected (the same
@@ -153,6 +157,7 @@ pub const MARKS: &[(&str, Origin)] = &[
     (REMOVED_LEADER_STEPPED_DOWN, Origin::Peer),
     (MEMBERSHIP_ROLLED_BACK, Origin::Peer),
     (DUPLICATE_WRITE, Origin::Service),
+    (STALE_DUPLICATE_WRITE, Origin::Service),
     (LEADER_CHANGED, Origin::Harness),
     (DEPOSED_LEADER_ACTING, Origin::Harness),
     (TERM_WITHOUT_LEADER, Origin::Harness),

@@ -120,6 +120,9 @@ impl Machine {
     pub(crate) fn is_duplicate(&self, args: &ShardKvArgs) -> bool {
         let shard = key2shard(args.op.key());
         let last = self.data[shard].sessions.get(&args.client_id);
+        if args.op.is_write() && last.is_some_and(|&s| args.seq < s) {
+            peer::coverage::mark(peer::coverage::STALE_DUPLICATE_WRITE);
+        }
         args.op.is_write() && last.is_some_and(|&s| args.seq <= s)
     }
 
