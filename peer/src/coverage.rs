@@ -104,7 +104,8 @@ pub const DUPLICATE_WRITE: &str = "kv: duplicate write not applied again";
 /// arrived after its client had moved on: late, or replayed), at submission
 /// or when applied.
 pub const STALE_DUPLICATE_WRITE: &str = "kv: write older than its client's last";
-/// A crash that lost the writes not yet synced.
+/// A crash that lost writes not yet synced (some were pending when it
+/// struck: the window between a write and its sync).
 pub const CRASH_LOST_UNSYNCED: &str = "nemesis: crash lost unsynced writes";
 /// A leader of a later term than the first leader's was elected (the same
 /// peer or another; the oracle sees every role).
