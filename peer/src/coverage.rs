@@ -104,8 +104,11 @@ pub const DUPLICATE_WRITE: &str = "kv: duplicate write not applied again";
 /// arrived after its client had moved on: late, or replayed), at submission
 /// or when applied.
 pub const STALE_DUPLICATE_WRITE: &str = "kv: write older than its client's last";
-/// A crash that lost writes not yet synced (some were pending when it
-/// struck: the window between a write and its sync).
+/// A machine crash: the writes not yet synced, if any, are lost. Marked
+/// whether or not some were pending. Marking only crashes that struck
+/// pending writes made them rare, and the guide then bred toward crashes and
+/// caught four of the hardest mutants less often (commit-past-last-new-entry
+/// 510 failures against 189 over three pools of 1000 guided seeds).
 pub const CRASH_LOST_UNSYNCED: &str = "nemesis: crash lost unsynced writes";
 /// A leader of a later term than the first leader's was elected (the same
 /// peer or another; the oracle sees every role).

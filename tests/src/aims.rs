@@ -277,9 +277,7 @@ fn strike(
                 }
                 peer::coverage::mark(peer::coverage::AIM_STRUCK);
                 let crashed = if lose_unsynced {
-                    if sim.storage(target).has_unsynced() {
-                        peer::coverage::mark(peer::coverage::CRASH_LOST_UNSYNCED);
-                    }
+                    peer::coverage::mark(peer::coverage::CRASH_LOST_UNSYNCED);
                     sim.crash(target)
                 } else {
                     sim.crash_keep_unsynced(target)

@@ -993,14 +993,13 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
         } => {
             let node = servers[*node];
             if sim.status(node) == Ok(Status::Up) {
-                let loses = *lose_unsynced && sim.storage(node).has_unsynced();
                 let r = match (*lose_unsynced, *torn) {
                     (true, true) => sim.crash_torn(node),
                     (true, false) => sim.crash(node),
                     (false, _) => sim.crash_keep_unsynced(node),
                 };
                 r.expect("an up node can crash");
-                if loses {
+                if *lose_unsynced {
                     peer::coverage::mark(peer::coverage::CRASH_LOST_UNSYNCED);
                 }
                 *u.crashed.entry(node).or_default() += 1;

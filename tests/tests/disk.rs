@@ -9,15 +9,9 @@ use tests::scenarios;
 
 /// Slow syncs, and a torn crash of one server after another every 400 ms.
 fn torn_crashes() -> Schedule {
-    crashes_losing_unsynced(10)
-}
-
-/// Syncs that take `sync_latency_ms`, and a torn crash of one server after
-/// another every 400 ms.
-fn crashes_losing_unsynced(sync_latency_ms: u64) -> Schedule {
     let mut rng = labsim::derive_stream(1, labsim::Stream::Nemesis);
     let tuning = Tuning {
-        sync_latency_ms,
+        sync_latency_ms: 10,
         ..Tuning::draw(&mut rng)
     };
     let faults = (0..40)
@@ -49,25 +43,6 @@ fn torn_writes_at_crashes_are_recovered() {
             }
         }
     }
-}
-
-/// The guide breeds toward crashes that lose data, so the mark counts only
-/// a crash that struck with writes still unsynced: with instant syncs, none.
-#[test]
-fn only_a_crash_with_writes_unsynced_is_marked_as_losing_them() {
-    let s = scenarios::find("kv-nemesis").expect("a scenario");
-    let lost = |sync_latency_ms| {
-        let report = (s.run_with(1, &crashes_losing_unsynced(sync_latency_ms)))
-            .unwrap_or_else(|f| panic!("{f}"));
-        let mark = peer::coverage::CRASH_LOST_UNSYNCED;
-        report.marks.get(mark).copied().unwrap_or(0)
-    };
-    assert_eq!(lost(0), 0, "instant syncs leave nothing to lose");
-    let slow = lost(10);
-    assert!(
-        (1..40).contains(&slow),
-        "with 10 ms syncs some of the 40 crashes, not all, strike unsynced writes: {slow}"
-    );
 }
 
 #[test]
