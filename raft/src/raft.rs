@@ -1012,6 +1012,9 @@ impl Raft {
         );
     }
 
+    /// The AppendEntries receiver of Figure 2: a stale leader is refused;
+    /// otherwise the log must match the leader's at prevLogIndex, what is new
+    /// is appended, and the commit index follows the leader's.
     fn handle_append_entries(&mut self, now_ms: u64, from: PeerId, args: AppendEntriesArgs) {
         if args.term < self.current_term {
             mark(coverage::APPEND_FROM_STALE_LEADER);
@@ -1028,39 +1031,65 @@ impl Raft {
         self.reset_election_timer(now_ms);
 
         let last_new = args.prev_log_index + args.entries.len() as Index;
-        let mut prev = args.prev_log_index;
-        let mut entries = &args.entries[..];
-        if prev < self.log.snapshot_index() {
+        let Some(entries) = self.entries_past_matching_prev(from, &args, last_new) else {
+            return;
+        };
+        self.append_new_entries(entries, last_new);
+        self.commit_from_leader(args.leader_commit, last_new);
+        self.reply_append_entries(from, true, last_new, 0, None);
+    }
+
+    /// Receiver step 2: the entries of `args` after the point where this log
+    /// is known to match the leader's. `None`, with the reply sent, when the
+    /// log does not hold prevLogTerm at prevLogIndex (with the hint of where
+    /// the leader should back up to), or when the snapshot holds every entry.
+    fn entries_past_matching_prev<'a>(
+        &mut self,
+        from: PeerId,
+        args: &'a AppendEntriesArgs,
+        last_new: Index,
+    ) -> Option<&'a [Entry]> {
+        let prev = args.prev_log_index;
+        let snapshot_index = self.log.snapshot_index();
+        if prev < snapshot_index {
             // Everything through our snapshot is committed, hence equal to the leader's:
             // skip that part and check consistency at the snapshot point instead.
-            let skip = ((self.log.snapshot_index() - prev) as usize).min(entries.len());
-            entries = &entries[skip..];
-            prev = self.log.snapshot_index();
+            let skip = ((snapshot_index - prev) as usize).min(args.entries.len());
+            let entries = &args.entries[skip..];
             if entries.is_empty() {
                 self.reply_append_entries(from, true, last_new, 0, None);
-                return;
+                return None;
             }
-        } else {
-            match self.log.term_at(prev) {
-                None => {
-                    mark(coverage::APPEND_PREV_MISMATCH);
-                    let ci = self.log.last_index() + 1;
-                    self.reply_append_entries(from, false, args.prev_log_index, ci, None);
-                    return;
-                }
-                Some(term)
-                    if term != args.prev_log_term && !mutant!(self, AppendWithoutPrevLogCheck) =>
-                {
-                    mark(coverage::APPEND_PREV_MISMATCH);
-                    let ci = self.log.first_index_of_term_at(prev);
-                    self.reply_append_entries(from, false, args.prev_log_index, ci, Some(term));
-                    return;
-                }
-                Some(_) => {}
+            debug_assert_eq!(entries[0].index, snapshot_index + 1);
+            return Some(entries);
+        }
+        match self.log.term_at(prev) {
+            None => {
+                mark(coverage::APPEND_PREV_MISMATCH);
+                let ci = self.log.last_index() + 1;
+                self.reply_append_entries(from, false, prev, ci, None);
+                None
+            }
+            Some(term)
+                if term != args.prev_log_term && !mutant!(self, AppendWithoutPrevLogCheck) =>
+            {
+                mark(coverage::APPEND_PREV_MISMATCH);
+                let ci = self.log.first_index_of_term_at(prev);
+                self.reply_append_entries(from, false, prev, ci, Some(term));
+                None
+            }
+            Some(_) => {
+                debug_assert_eq!(args.entries.first().map_or(prev + 1, |e| e.index), prev + 1);
+                Some(&args.entries)
             }
         }
-        debug_assert_eq!(entries.first().map_or(prev + 1, |e| e.index), prev + 1);
+    }
 
+    /// Receiver steps 3 and 4: truncate at the first entry that conflicts
+    /// with the leader's, and append what the log does not hold. `entries`
+    /// follow a point where the log matches the leader's; the last of them is
+    /// `last_new`.
+    fn append_new_entries(&mut self, entries: &[Entry], last_new: Index) {
         let matching = |e: &Entry| self.log.term_at(e.index) == Some(e.term);
         if !entries.is_empty() && self.log.last_index() > last_new && entries.iter().all(matching) {
             mark(coverage::MATCHING_ENTRIES_KEPT);
@@ -1071,9 +1100,9 @@ impl Raft {
         {
             self.truncate_log_from(first.index);
         }
-        // Append what is new; truncate only at a real conflict. A stale or duplicated
-        // AppendEntries whose entries all match changes nothing (truncating there could
-        // drop entries that are already committed).
+        // Truncate only at a real conflict. A stale or duplicated AppendEntries whose
+        // entries all match changes nothing (truncating there could drop entries that
+        // are already committed).
         for (i, e) in entries.iter().enumerate() {
             match self.log.term_at(e.index) {
                 Some(term) if term == e.term => continue,
@@ -1095,24 +1124,28 @@ impl Raft {
             }
             break;
         }
+    }
 
-        // Commit no further than what this message proved matches the leader.
-        if args.leader_commit > self.commit_index {
-            if args.leader_commit > last_new && self.log.last_index() > last_new {
-                mark(coverage::COMMIT_CAPPED_AT_LAST_NEW);
-            }
-            let last_known = if mutant!(self, CommitPastLastNewEntry) {
-                self.log.last_index()
-            } else {
-                last_new
-            };
-            let new_commit = args.leader_commit.min(last_known);
-            if new_commit > self.commit_index {
-                self.commit_index = new_commit;
-                self.apply_committed();
-            }
+    /// Receiver step 5: commitIndex = min(leaderCommit, index of the last new
+    /// entry). No further than `last_new`: what lies past it in this log was
+    /// not shown to match the leader's.
+    fn commit_from_leader(&mut self, leader_commit: Index, last_new: Index) {
+        if leader_commit <= self.commit_index {
+            return;
         }
-        self.reply_append_entries(from, true, last_new, 0, None);
+        if leader_commit > last_new && self.log.last_index() > last_new {
+            mark(coverage::COMMIT_CAPPED_AT_LAST_NEW);
+        }
+        let last_known = if mutant!(self, CommitPastLastNewEntry) {
+            self.log.last_index()
+        } else {
+            last_new
+        };
+        let new_commit = leader_commit.min(last_known);
+        if new_commit > self.commit_index {
+            self.commit_index = new_commit;
+            self.apply_committed();
+        }
     }
 
     fn handle_install_snapshot(&mut self, now_ms: u64, from: PeerId, args: InstallSnapshotArgs) {
