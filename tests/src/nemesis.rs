@@ -948,43 +948,13 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
     record(sim, format!("start {kind:?}"));
     let mut u = undo.borrow_mut();
     match kind {
-        FaultKind::Isolate { node } => {
+        FaultKind::Isolate { .. }
+        | FaultKind::MajorityMinority { .. }
+        | FaultKind::Bridge { .. }
+        | FaultKind::MajoritiesRing { .. }
+        | FaultKind::OneWay { .. } => {
             u.partitions += 1;
-            let node = servers[*node];
-            sim.with_net(|net, k| net.isolate(k, node, servers))
-                .expect("servers exist");
-        }
-        FaultKind::MajorityMinority { rotate } => {
-            u.partitions += 1;
-            let order = rotated(servers, *rotate);
-            sim.with_net(|net, k| net.split_majority(k, &order))
-                .expect("servers exist");
-        }
-        FaultKind::Bridge { rotate } => {
-            u.partitions += 1;
-            let order = rotated(servers, *rotate);
-            // A bridge needs three nodes; with fewer, split instead.
-            let r = sim.with_net(|net, k| net.bridge(k, &order));
-            if r.is_err() {
-                sim.with_net(|net, k| net.split_majority(k, &order))
-                    .expect("servers exist");
-            }
-        }
-        FaultKind::MajoritiesRing { rotate } => {
-            u.partitions += 1;
-            let order = rotated(servers, *rotate);
-            let r = sim.with_net(|net, k| net.majorities_ring(k, &order));
-            if r.is_err() {
-                sim.with_net(|net, k| net.split_majority(k, &order))
-                    .expect("servers exist");
-            }
-        }
-        FaultKind::OneWay { from, to } => {
-            u.partitions += 1;
-            let from: Vec<NodeId> = from.iter().map(|n| servers[*n]).collect();
-            let to: Vec<NodeId> = to.iter().map(|n| servers[*n]).collect();
-            sim.with_net(|net, k| net.cut_one_way(k, &from, &to))
-                .expect("servers exist");
+            partition(sim, servers, kind);
         }
         FaultKind::Crash {
             node,
@@ -993,15 +963,7 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
         } => {
             let node = servers[*node];
             if sim.status(node) == Ok(Status::Up) {
-                let r = match (*lose_unsynced, *torn) {
-                    (true, true) => sim.crash_torn(node),
-                    (true, false) => sim.crash(node),
-                    (false, _) => sim.crash_keep_unsynced(node),
-                };
-                r.expect("an up node can crash");
-                if *lose_unsynced {
-                    peer::coverage::mark(peer::coverage::CRASH_LOST_UNSYNCED);
-                }
+                crash(sim, node, *lose_unsynced, *torn);
                 *u.crashed.entry(node).or_default() += 1;
             }
         }
@@ -1022,18 +984,15 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
         }
         FaultKind::Duplicate { per_million } => {
             u.duplicate += 1;
-            let rate = *per_million;
-            sim.with_net(|net, _| net.config_mut().duplicate_per_million = rate);
+            sim.with_net(|net, _| net.config_mut().duplicate_per_million = *per_million);
         }
         FaultKind::LateRequests { per_million } => {
             u.late += 1;
-            let rate = *per_million;
-            sim.with_net(|net, _| net.config_mut().late_request_per_million = rate);
+            sim.with_net(|net, _| net.config_mut().late_request_per_million = *per_million);
         }
         FaultKind::ReplayRequests { per_million } => {
             u.replayed += 1;
-            let rate = *per_million;
-            sim.with_net(|net, _| net.config_mut().replay_request_per_million = rate);
+            sim.with_net(|net, _| net.config_mut().replay_request_per_million = *per_million);
         }
         FaultKind::ClockDrift { node, ppm } => {
             u.drifts.entry(*node).or_default().push(*ppm);
@@ -1043,6 +1002,75 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
             sim.set_sync_latency(servers[*node], latency_ms * MS)
                 .expect("node exists");
         }
+        FaultKind::Reconfigure { .. } | FaultKind::TransferLeader { .. } => {
+            drop(u);
+            change_membership(sim, undo, servers, kind);
+        }
+        // The sharded scenario applies these: it has the controller's clerk.
+        FaultKind::ShardJoin { .. }
+        | FaultKind::ShardLeave { .. }
+        | FaultKind::ShardMove { .. } => {}
+    }
+}
+
+/// Cuts the network into the shape a partition fault names.
+fn partition(sim: &mut Sim, servers: &[NodeId], kind: &FaultKind) {
+    let split = |sim: &mut Sim, order: &[NodeId]| {
+        sim.with_net(|net, k| net.split_majority(k, order))
+            .expect("servers exist");
+    };
+    match kind {
+        FaultKind::Isolate { node } => {
+            let node = servers[*node];
+            sim.with_net(|net, k| net.isolate(k, node, servers))
+                .expect("servers exist");
+        }
+        FaultKind::MajorityMinority { rotate } => split(sim, &rotated(servers, *rotate)),
+        FaultKind::Bridge { rotate } => {
+            let order = rotated(servers, *rotate);
+            // A bridge needs three nodes; with fewer, split instead.
+            if sim.with_net(|net, k| net.bridge(k, &order)).is_err() {
+                split(sim, &order);
+            }
+        }
+        FaultKind::MajoritiesRing { rotate } => {
+            let order = rotated(servers, *rotate);
+            if sim
+                .with_net(|net, k| net.majorities_ring(k, &order))
+                .is_err()
+            {
+                split(sim, &order);
+            }
+        }
+        FaultKind::OneWay { from, to } => {
+            let from: Vec<NodeId> = from.iter().map(|n| servers[*n]).collect();
+            let to: Vec<NodeId> = to.iter().map(|n| servers[*n]).collect();
+            sim.with_net(|net, k| net.cut_one_way(k, &from, &to))
+                .expect("servers exist");
+        }
+        _ => unreachable!("not a partition: {kind:?}"),
+    }
+}
+
+/// Crashes an up node: its process only, or its machine (losing the writes
+/// not yet synced, or tearing them).
+fn crash(sim: &mut Sim, node: NodeId, lose_unsynced: bool, torn: bool) {
+    let r = match (lose_unsynced, torn) {
+        (true, true) => sim.crash_torn(node),
+        (true, false) => sim.crash(node),
+        (false, _) => sim.crash_keep_unsynced(node),
+    };
+    r.expect("an up node can crash");
+    if lose_unsynced {
+        peer::coverage::mark(peer::coverage::CRASH_LOST_UNSYNCED);
+    }
+}
+
+/// Asks the cluster that `kind` names a server of for a membership change
+/// or a leadership transfer (never undone).
+fn change_membership(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind) {
+    let u = undo.borrow();
+    match kind {
         FaultKind::Reconfigure { voters, learners } => {
             let Some((nodes, local)) = u.cluster_of(servers, voters.first().copied()) else {
                 return;
@@ -1064,10 +1092,7 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
             drop(u);
             crate::reconfigure::transfer(sim, &nodes, to);
         }
-        // The sharded scenario applies these: it has the controller's clerk.
-        FaultKind::ShardJoin { .. }
-        | FaultKind::ShardLeave { .. }
-        | FaultKind::ShardMove { .. } => {}
+        _ => unreachable!("not a change of membership: {kind:?}"),
     }
 }
 
