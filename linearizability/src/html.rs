@@ -115,64 +115,17 @@ fn render_partition<M: Model>(
     part: &[usize],
     failing: Option<(&[usize], usize)>,
 ) {
-    // Ranks of the distinct finite event times.
-    let mut times: Vec<u64> = part
-        .iter()
-        .flat_map(|&i| [history[i].call_ns, history[i].return_ns])
-        .filter(|&t| t != NEVER)
-        .collect();
-    times.sort_unstable();
-    times.dedup();
-    let x = |t: u64| -> u64 {
-        if t == NEVER {
-            (times.len() as u64 + 2) * STEP_PX
-        } else {
-            times.partition_point(|&u| u < t) as u64 * STEP_PX
-        }
-    };
-    let width = (times.len() as u64 + 4) * STEP_PX;
-
+    let axis = TimeAxis::new(history, part);
     let mut clients: Vec<usize> = part.iter().map(|&i| history[i].client_id).collect();
     clients.sort_unstable();
     clients.dedup();
-
-    // Step number and state after it, for the operations of the prefix.
-    let mut steps: Vec<Option<(usize, String)>> = vec![None; history.len()];
-    let mut table = String::new();
-    if let Some((prefix, bad)) = failing {
-        let mut state = Some(model.init());
-        for (k, &i) in prefix.iter().enumerate() {
-            let op = &history[i];
-            state = state.and_then(|s| model.step(&s, &op.input, &op.output));
-            let shown = state
-                .as_ref()
-                .map_or("?".to_string(), |s| model.describe_state(s));
-            let _ = write!(
-                table,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                k + 1,
-                op.client_id,
-                escape_html(&describe(model, op)),
-                escape_html(&shown)
-            );
-            steps[i] = Some((k + 1, shown));
-        }
-        let op = &history[bad];
-        let from = state
-            .as_ref()
-            .map_or("?".to_string(), |s| model.describe_state(s));
-        let _ = write!(
-            table,
-            "<tr class=\"badrow\"><td>&#10007;</td><td>{}</td><td>{}</td><td>impossible from state {}</td></tr>",
-            op.client_id,
-            escape_html(&describe(model, op)),
-            escape_html(&from)
-        );
-    }
-
+    let (steps, table) = match failing {
+        Some((prefix, bad)) => prefix_table(model, history, prefix, bad),
+        None => (vec![None; history.len()], String::new()),
+    };
     let _ = write!(
         out,
-        "<details{}><summary>partition {p}: {} operations, {} clients{}</summary><div class=\"tl\"><div class=\"rows\" style=\"width:{width}px\">",
+        "<details{}><summary>partition {p}: {} operations, {} clients{}</summary><div class=\"tl\"><div class=\"rows\" style=\"width:{}px\">",
         if failing.is_some() { " open" } else { "" },
         part.len(),
         clients.len(),
@@ -181,6 +134,7 @@ fn render_partition<M: Model>(
         } else {
             ""
         },
+        axis.width_px(),
     );
     for &c in &clients {
         let _ = write!(
@@ -188,40 +142,8 @@ fn render_partition<M: Model>(
             "<div class=\"row\" style=\"height:{ROW_PX}px\"><span class=\"client\">client {c}</span>"
         );
         for &i in part.iter().filter(|&&i| history[i].client_id == c) {
-            let op = &history[i];
-            let left = x(op.call_ns);
-            let w = x(op.return_ns.max(op.call_ns))
-                .saturating_sub(left)
-                .max(STEP_PX / 2);
-            let text = describe(model, op);
-            let mut class = String::from("op");
-            let mut label = escape_html(&text);
-            let ret = if op.return_ns == NEVER {
-                "never".to_string()
-            } else {
-                op.return_ns.to_string()
-            };
-            let mut tip = format!("{text}\ncall {} / return {ret}", op.call_ns);
-            if op.return_ns == NEVER {
-                class.push_str(" never");
-            }
-            if let Some((k, state)) = &steps[i] {
-                class.push_str(" lin");
-                label = format!("#{k} {label}");
-                let _ = write!(
-                    tip,
-                    "\nstep {k} of the longest linearizable prefix; state after: {state}"
-                );
-            }
-            if failing.is_some_and(|(_, bad)| bad == i) {
-                class.push_str(" bad");
-                tip.push_str("\ncannot be linearized after the prefix");
-            }
-            let _ = write!(
-                out,
-                "<div class=\"{class}\" style=\"left:{left}px;width:{w}px\" title=\"{}\">{label}</div>",
-                escape_html(&tip)
-            );
+            let bad = failing.is_some_and(|(_, bad)| bad == i);
+            render_operation(out, model, &history[i], &axis, steps[i].as_ref(), bad);
         }
         out.push_str("</div>");
     }
@@ -233,6 +155,127 @@ fn render_partition<M: Model>(
         );
     }
     out.push_str("</details>");
+}
+
+/// A partition's time axis: the ranks of its distinct finite event times,
+/// one step apart, so that short and long gaps take the same room.
+struct TimeAxis {
+    times: Vec<u64>,
+}
+
+impl TimeAxis {
+    fn new<I, O>(history: &[Operation<I, O>], part: &[usize]) -> TimeAxis {
+        let mut times: Vec<u64> = part
+            .iter()
+            .flat_map(|&i| [history[i].call_ns, history[i].return_ns])
+            .filter(|&t| t != NEVER)
+            .collect();
+        times.sort_unstable();
+        times.dedup();
+        TimeAxis { times }
+    }
+
+    /// Where `t` lies; a return that never came lies past every event.
+    fn x_px(&self, t: u64) -> u64 {
+        if t == NEVER {
+            (self.times.len() as u64 + 2) * STEP_PX
+        } else {
+            self.times.partition_point(|&u| u < t) as u64 * STEP_PX
+        }
+    }
+
+    fn width_px(&self) -> u64 {
+        (self.times.len() as u64 + 4) * STEP_PX
+    }
+}
+
+/// The longest linearizable prefix as table rows, then the operation that
+/// cannot follow it; and, per operation of the prefix, its step number and
+/// the state after it.
+fn prefix_table<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    prefix: &[usize],
+    bad: usize,
+) -> (Vec<Option<(usize, String)>>, String) {
+    let mut steps: Vec<Option<(usize, String)>> = vec![None; history.len()];
+    let mut table = String::new();
+    let mut state = Some(model.init());
+    for (k, &i) in prefix.iter().enumerate() {
+        let op = &history[i];
+        state = state.and_then(|s| model.step(&s, &op.input, &op.output));
+        let shown = state
+            .as_ref()
+            .map_or("?".to_string(), |s| model.describe_state(s));
+        let _ = write!(
+            table,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            k + 1,
+            op.client_id,
+            escape_html(&describe(model, op)),
+            escape_html(&shown)
+        );
+        steps[i] = Some((k + 1, shown));
+    }
+    let op = &history[bad];
+    let from = state
+        .as_ref()
+        .map_or("?".to_string(), |s| model.describe_state(s));
+    let _ = write!(
+        table,
+        "<tr class=\"badrow\"><td>&#10007;</td><td>{}</td><td>{}</td><td>impossible from state {}</td></tr>",
+        op.client_id,
+        escape_html(&describe(model, op)),
+        escape_html(&from)
+    );
+    (steps, table)
+}
+
+/// One operation as a bar from its call to its return, marked if it is a
+/// step of the linearizable prefix (`step`: its number and the state after)
+/// or the operation that cannot follow it (`bad`).
+fn render_operation<M: Model>(
+    out: &mut String,
+    model: &M,
+    op: &Operation<M::Input, M::Output>,
+    axis: &TimeAxis,
+    step: Option<&(usize, String)>,
+    bad: bool,
+) {
+    let left = axis.x_px(op.call_ns);
+    let w = axis
+        .x_px(op.return_ns.max(op.call_ns))
+        .saturating_sub(left)
+        .max(STEP_PX / 2);
+    let text = describe(model, op);
+    let mut class = String::from("op");
+    let mut label = escape_html(&text);
+    let ret = if op.return_ns == NEVER {
+        "never".to_string()
+    } else {
+        op.return_ns.to_string()
+    };
+    let mut tip = format!("{text}\ncall {} / return {ret}", op.call_ns);
+    if op.return_ns == NEVER {
+        class.push_str(" never");
+    }
+    if let Some((k, state)) = step {
+        class.push_str(" lin");
+        label = format!("#{k} {label}");
+        let _ = write!(
+            tip,
+            "\nstep {k} of the longest linearizable prefix; state after: {state}"
+        );
+    }
+    if bad {
+        class.push_str(" bad");
+        tip.push_str("\ncannot be linearized after the prefix");
+    }
+    let _ = write!(
+        out,
+        "<div class=\"{class}\" style=\"left:{left}px;width:{w}px\" title=\"{}\">{label}</div>",
+        escape_html(&tip)
+    );
 }
 
 /// Escapes text for HTML content and attribute values (newlines too, so a
