@@ -57,100 +57,117 @@ pub fn parse_kv(text: &str) -> Result<Vec<Operation<KvInput, KvOutput>>, ParseEr
             continue;
         }
         let map = parse_edn_map(trimmed).map_err(|m| ParseError::at(line, m))?;
-        let process = match field(&map, "process", line)? {
+        KvEvent::read(&map, line)?.apply(&mut b)?;
+    }
+    Ok(b.finish())
+}
+
+/// One line of a KV history, its fields checked.
+struct KvEvent<'a, 'l> {
+    line: usize,
+    process: u64,
+    /// `invoke`, `ok`, `fail` or `info`.
+    kind: &'l str,
+    /// `get`, `put`, `append` or `delete`.
+    f: &'static str,
+    key: String,
+    value: &'a Edn<'l>,
+}
+
+impl<'a, 'l> KvEvent<'a, 'l> {
+    fn read(map: &'a EdnMap<'l>, line: usize) -> Result<Self, ParseError> {
+        let bad =
+            |what: &str, other: &Edn<'_>| ParseError::at(line, format!("{what}, not {other}"));
+        let process = match field(map, "process", line)? {
             Edn::Int(p) if *p >= 0 => *p as u64,
-            other => {
-                return Err(ParseError::at(
-                    line,
-                    format!(":process must be a natural number, not {other}"),
-                ));
-            }
+            other => return Err(bad(":process must be a natural number", other)),
         };
-        let kind = match field(&map, "type", line)? {
+        let kind = match field(map, "type", line)? {
             Edn::Keyword(k) => *k,
-            other => {
-                return Err(ParseError::at(
-                    line,
-                    format!(":type must be a keyword, not {other}"),
-                ));
-            }
+            other => return Err(bad(":type must be a keyword", other)),
         };
-        let f = match field(&map, "f", line)? {
+        let f = match field(map, "f", line)? {
             Edn::Keyword(k) if *k == "get" => "get",
             Edn::Keyword(k) if *k == "put" => "put",
             Edn::Keyword(k) if *k == "append" => "append",
             Edn::Keyword(k) if *k == "delete" => "delete",
-            other => {
-                return Err(ParseError::at(
-                    line,
-                    format!(":f must be :get, :put, :append or :delete, not {other}"),
-                ));
-            }
+            other => return Err(bad(":f must be :get, :put, :append or :delete", other)),
         };
-        let key = match field(&map, "key", line)? {
+        let key = match field(map, "key", line)? {
             Edn::Str(s) => s.to_string(),
             Edn::Int(i) => i.to_string(),
-            other => {
-                return Err(ParseError::at(
-                    line,
-                    format!(":key must be a string, not {other}"),
-                ));
-            }
+            other => return Err(bad(":key must be a string", other)),
         };
         let value = map.get("value").unwrap_or(&Edn::Nil);
-        let string_value = || match value {
+        Ok(KvEvent {
+            line,
+            process,
+            kind,
+            f,
+            key,
+            value,
+        })
+    }
+
+    /// The value as a string (a number is one too).
+    fn string_value(&self) -> Result<String, ParseError> {
+        match self.value {
             Edn::Str(s) => Ok(s.to_string()),
             Edn::Int(i) => Ok(i.to_string()),
             other => Err(ParseError::at(
-                line,
+                self.line,
                 format!(":value must be a string, not {other}"),
             )),
-        };
-        match kind {
+        }
+    }
+
+    /// Adds the event to the history being built.
+    fn apply(self, b: &mut Builder<KvInput, KvOutput>) -> Result<(), ParseError> {
+        let (line, process, f) = (self.line, self.process, self.f);
+        match self.kind {
             "invoke" => {
                 let input = match f {
-                    "get" => KvInput::Get { key },
+                    "get" => KvInput::Get { key: self.key },
                     "put" => KvInput::Put {
-                        key,
-                        value: string_value()?,
+                        value: self.string_value()?,
+                        key: self.key,
                     },
                     "append" => KvInput::Append {
-                        key,
-                        value: string_value()?,
+                        value: self.string_value()?,
+                        key: self.key,
                     },
-                    _ => KvInput::Delete { key },
+                    _ => KvInput::Delete { key: self.key },
                 };
-                b.invoke(line, process, f, input)?;
+                b.invoke(line, process, f, input)
             }
             "ok" => {
-                let output = match (f, value) {
+                let output = match (f, self.value) {
                     ("get", Edn::Nil) => KvOutput::Value(String::new()),
-                    ("get", _) => KvOutput::Value(string_value()?),
+                    ("get", _) => KvOutput::Value(self.string_value()?),
                     _ => KvOutput::Done,
                 };
                 let op = b.complete(line, process, f)?;
-                if op.input.key() != key {
+                if op.input.key() != self.key {
                     return Err(ParseError::at(
                         line,
                         format!(
-                            "key {key:?} differs from the invoked key {:?}",
+                            "key {:?} differs from the invoked key {:?}",
+                            self.key,
                             op.input.key()
                         ),
                     ));
                 }
                 op.output = output;
+                Ok(())
             }
-            "fail" => b.fail(line, process, f)?,
-            "info" => b.info(line, process, f)?,
-            other => {
-                return Err(ParseError::at(
-                    line,
-                    format!(":type must be :invoke, :ok, :fail or :info, not :{other}"),
-                ));
-            }
+            "fail" => b.fail(line, process, f),
+            "info" => b.info(line, process, f),
+            other => Err(ParseError::at(
+                line,
+                format!(":type must be :invoke, :ok, :fail or :info, not :{other}"),
+            )),
         }
     }
-    Ok(b.finish())
 }
 
 /// Parses a Jepsen etcd register log (see the module docs).
