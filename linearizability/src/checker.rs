@@ -18,20 +18,23 @@
 //! Partitions are searched in turns of a fixed number of steps (on one thread, or
 //! dealt to several), as Porcupine runs them all at once: a violation that is quick
 //! to find in one partition is not held up by a long search in another, and the
-//! time budget is looked at between turns.
+//! step budget is looked at between turns. The violation reported is the one found
+//! in the earliest turn (the lowest-numbered partition of those found in that turn):
+//! every partition has had that many turns, on any number of threads, so the report
+//! is the same whatever the threads and their timing.
 
 use super::hash::{FxBuild, splitmix64};
 use super::history::Operation;
 use super::model::Model;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How to run the checker.
 #[derive(Clone, Debug)]
 pub struct CheckOptions {
     /// Worker threads for checking partitions concurrently (1: on the calling
-    /// thread). With more than one thread and several violating partitions, which of
-    /// them is reported may vary from run to run; the verdict does not.
+    /// thread). The verdict, and the violation reported, are the same whatever
+    /// their number.
     pub threads: usize,
     /// A budget that does not depend on the machine: the most search steps one
     /// partition may take; a partition that needs more is [`CheckResult::Unknown`]
@@ -79,7 +82,8 @@ pub struct Violation {
 pub enum CheckResult {
     /// Every partition has a linearization.
     Linearizable,
-    /// Some partition has none; the evidence, for the first one found.
+    /// Some partition has none; the evidence, for the one found in the earliest
+    /// turn of the search (see the module docs).
     NotLinearizable(Violation),
     /// The time budget ran out before a verdict: this is not a pass.
     Unknown,
@@ -113,7 +117,7 @@ where
             );
         }
     }
-    let stop = AtomicBool::new(false);
+    let violation_turn = AtomicU64::new(u64::MAX);
     let threads = options.threads.max(1).min(partitions.len());
 
     // Partitions dealt to threads largest first, alternately, so the loads balance.
@@ -124,10 +128,10 @@ where
         .collect();
     let limits = Limits {
         max_steps: options.max_steps_per_partition,
-        stop: &stop,
+        violation_turn: &violation_turn,
     };
     let run_share = |share: &[usize]| round_robin(model, history, &partitions, share, &limits);
-    let outcomes: Vec<(usize, Outcome)> = if threads <= 1 {
+    let outcomes: Vec<(usize, u64, Outcome)> = if threads <= 1 {
         run_share(&order)
     } else {
         std::thread::scope(|scope| {
@@ -141,33 +145,29 @@ where
                 .collect()
         })
     };
-    let mut by_partition: Vec<Outcome> = vec![Outcome::Stopped; partitions.len()];
-    for (p, outcome) in outcomes {
-        by_partition[p] = outcome;
-    }
-
-    let mut unknown = false;
-    for (p, outcome) in by_partition.into_iter().enumerate() {
-        match outcome {
-            Outcome::Ok => {}
+    let ok = (outcomes.iter())
+        .filter(|(_, _, o)| matches!(o, Outcome::Ok))
+        .count();
+    let first_violation = (outcomes.into_iter())
+        .filter(|(_, _, o)| matches!(o, Outcome::Illegal { .. }))
+        .min_by_key(|(p, turn, _)| (*turn, *p));
+    match first_violation {
+        Some((
+            p,
+            _,
             Outcome::Illegal {
                 longest_prefix,
                 failing_op,
-            } => {
-                return CheckResult::NotLinearizable(Violation {
-                    partition: p,
-                    partition_ops: partitions[p].clone(),
-                    longest_prefix,
-                    failing_op,
-                });
-            }
-            Outcome::Stopped => unknown = true,
-        }
-    }
-    if unknown {
-        CheckResult::Unknown
-    } else {
-        CheckResult::Linearizable
+            },
+        )) => CheckResult::NotLinearizable(Violation {
+            partition: p,
+            partition_ops: partitions[p].clone(),
+            longest_prefix,
+            failing_op,
+        }),
+        _ if ok == partitions.len() => CheckResult::Linearizable,
+        // Out of steps, with no violation found.
+        _ => CheckResult::Unknown,
     }
 }
 
@@ -178,7 +178,7 @@ enum Outcome {
         longest_prefix: Vec<usize>,
         failing_op: usize,
     },
-    /// Out of time, or another partition already failed.
+    /// Out of steps.
     Stopped,
 }
 
@@ -190,34 +190,40 @@ const HEAD: u32 = 0;
 const SLICE: u32 = 1 << 14;
 
 /// When the searches give up: a budget of steps per partition (the same on
-/// every machine), or another thread's violation.
+/// every machine), or a violation found in an earlier turn.
 struct Limits<'a> {
     max_steps: Option<u64>,
-    stop: &'a AtomicBool,
+    /// The earliest turn in which some partition was found violating
+    /// (`u64::MAX`: none yet). No search goes on past it.
+    violation_turn: &'a AtomicU64,
 }
 
-/// Runs the searches of `share` (partition indices) in turns until each finishes, a
-/// violation is found or `stop` is raised. Returns the finished
-/// outcomes; partitions missing from the result count as stopped, and so does one
-/// that used up its steps.
+/// Runs the searches of `share` (partition indices) in turns until each finishes,
+/// or until the turn after the earliest turn in which one (on any thread) was found
+/// violating. Returns the finished outcomes, each with the turn that ended it;
+/// partitions missing from the result did not finish.
+///
+/// Turn `t` of a partition is its `t`-th slice of steps, whatever the threads, so
+/// which partitions are found violating by the end of a turn does not depend on them.
 fn round_robin<M: Model>(
     model: &M,
     history: &[Operation<M::Input, M::Output>],
     partitions: &[Vec<usize>],
     share: &[usize],
     limits: &Limits<'_>,
-) -> Vec<(usize, Outcome)> {
+) -> Vec<(usize, u64, Outcome)> {
     let mut done = Vec::with_capacity(share.len());
+    let mut turn: u64 = 0;
     let mut live: Vec<(usize, u64, Search<'_, M>)> = share
         .iter()
         .map(|&p| (p, 0, Search::new(model, history, &partitions[p])))
         .collect();
     while !live.is_empty() {
+        if turn > limits.violation_turn.load(Ordering::Relaxed) {
+            return done;
+        }
         let mut k = 0;
         while k < live.len() {
-            if limits.stop.load(Ordering::Relaxed) {
-                return done;
-            }
             let (_, steps, search) = &mut live[k];
             // The last slice stops exactly at the budget, so a budget means
             // the same number of steps whatever the slice size.
@@ -229,20 +235,19 @@ fn round_robin<M: Model>(
             match result {
                 None if spent => {
                     let (p, _, _) = live.remove(k);
-                    done.push((p, Outcome::Stopped));
+                    done.push((p, turn, Outcome::Stopped));
                 }
                 None => k += 1,
                 Some(outcome) => {
                     let (p, _, _) = live.remove(k);
-                    let illegal = matches!(outcome, Outcome::Illegal { .. });
-                    done.push((p, outcome));
-                    if illegal {
-                        limits.stop.store(true, Ordering::Relaxed);
-                        return done;
+                    if matches!(outcome, Outcome::Illegal { .. }) {
+                        limits.violation_turn.fetch_min(turn, Ordering::Relaxed);
                     }
+                    done.push((p, turn, outcome));
                 }
             }
         }
+        turn += 1;
     }
     done
 }

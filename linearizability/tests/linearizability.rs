@@ -295,6 +295,31 @@ fn parallel_checking_gives_the_same_verdicts() {
     }
 }
 
+/// c10-bad has several violating keys. Which one is reported must not
+/// depend on the threads, or on which of them got there first (a race that
+/// a hundred tries on four threads used to lose).
+#[test]
+fn the_violation_reported_is_the_same_on_any_number_of_threads() {
+    let text = std::fs::read_to_string(porcupine_dir().join("kv/c10-bad.txt")).unwrap();
+    let history = parse_kv(&text).unwrap();
+    let report = |threads| {
+        let options = CheckOptions {
+            threads,
+            ..CheckOptions::default()
+        };
+        match check(&KvModel, &history, &options) {
+            CheckResult::NotLinearizable(v) => v,
+            other => panic!("c10-bad is not linearizable, not {}", verdict_name(&other)),
+        }
+    };
+    let one = report(1);
+    for threads in [2, 3, 4, 8] {
+        for _ in 0..100 {
+            assert_eq!(report(threads), one, "{threads} threads");
+        }
+    }
+}
+
 #[test]
 fn the_html_picture_marks_the_failing_operation() {
     let path = porcupine_dir().join("kv/c01-bad.txt");
