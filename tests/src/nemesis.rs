@@ -1102,10 +1102,6 @@ const RECONFIGURE_RETRY_NS: u64 = 2 * labsim::SEC;
 fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind) {
     record(sim, format!("end {kind:?}"));
     let mut u = undo.borrow_mut();
-    let release = |count: &mut u32| {
-        *count = count.saturating_sub(1);
-        *count == 0
-    };
     match kind {
         FaultKind::Isolate { .. }
         | FaultKind::MajorityMinority { .. }
@@ -1118,24 +1114,14 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
         }
         FaultKind::Crash { node, .. } => {
             let node = servers[*node];
-            if let Some(c) = u.crashed.get_mut(&node)
-                && release(c)
-            {
-                u.crashed.remove(&node);
-                if sim.status(node) == Ok(Status::Crashed) {
-                    sim.restart(node).expect("a crashed node restarts");
-                }
+            if last_of(&mut u.crashed, node) && sim.status(node) == Ok(Status::Crashed) {
+                sim.restart(node).expect("a crashed node restarts");
             }
         }
         FaultKind::Pause { node } => {
             let node = servers[*node];
-            if let Some(c) = u.paused.get_mut(&node)
-                && release(c)
-            {
-                u.paused.remove(&node);
-                if sim.status(node) == Ok(Status::Paused) {
-                    sim.resume(node).expect("a paused node resumes");
-                }
+            if last_of(&mut u.paused, node) && sim.status(node) == Ok(Status::Paused) {
+                sim.resume(node).expect("a paused node resumes");
             }
         }
         FaultKind::Unreliable => {
@@ -1181,6 +1167,22 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
         | FaultKind::ShardLeave { .. }
         | FaultKind::ShardMove { .. } => {}
     }
+}
+
+/// One fault of a kind ends: true when it was the last one on.
+fn release(count: &mut u32) -> bool {
+    *count = count.saturating_sub(1);
+    *count == 0
+}
+
+/// One fault on `node` ends: true when it was the last one on it (the node
+/// is then forgotten).
+fn last_of(on: &mut BTreeMap<NodeId, u32>, node: NodeId) -> bool {
+    let last = on.get_mut(&node).is_some_and(release);
+    if last {
+        on.remove(&node);
+    }
+    last
 }
 
 /// What the servers are like without faults: their disks' sync latency and
