@@ -204,41 +204,15 @@ pub fn parse_jepsen_register(
                 ));
             }
         };
-        let int = |s: &str| {
-            s.parse::<i64>()
-                .map_err(|_| ParseError::at(line, format!("expected an integer, found {s:?}")))
-        };
         match kind {
             ":invoke" => {
-                let input = match f {
-                    "read" => RegisterInput::Read,
-                    "write" => RegisterInput::Write(int(&value)?),
-                    _ => {
-                        let inner = value
-                            .strip_prefix('[')
-                            .and_then(|v| v.strip_suffix(']'))
-                            .ok_or_else(|| {
-                                ParseError::at(line, format!("expected [FROM TO], found {value:?}"))
-                            })?;
-                        let parts: Vec<&str> = inner.split_whitespace().collect();
-                        let [from, to] = parts[..] else {
-                            return Err(ParseError::at(
-                                line,
-                                format!("expected [FROM TO], found {value:?}"),
-                            ));
-                        };
-                        RegisterInput::Cas {
-                            from: int(from)?,
-                            to: int(to)?,
-                        }
-                    }
-                };
+                let input = register_input(f, &value, line)?;
                 b.invoke(line, process, f, input)?;
             }
             ":ok" => {
                 let output = match f {
                     "read" if value == "nil" => RegisterOutput::Read(None),
-                    "read" => RegisterOutput::Read(Some(int(&value)?)),
+                    "read" => RegisterOutput::Read(Some(integer(&value, line)?)),
                     _ => RegisterOutput::Ok,
                 };
                 b.complete(line, process, f)?.output = output;
@@ -254,6 +228,35 @@ pub fn parse_jepsen_register(
         }
     }
     Ok(b.finish())
+}
+
+/// What a register log's `:invoke` of `f` (`read`, `write` or `cas`) asks,
+/// from the rest of its line: nothing, a value, or `[FROM TO]`.
+fn register_input(f: &str, value: &str, line: usize) -> Result<RegisterInput, ParseError> {
+    match f {
+        "read" => Ok(RegisterInput::Read),
+        "write" => Ok(RegisterInput::Write(integer(value, line)?)),
+        _ => {
+            let not_a_pair =
+                || ParseError::at(line, format!("expected [FROM TO], found {value:?}"));
+            let inner = (value.strip_prefix('['))
+                .and_then(|v| v.strip_suffix(']'))
+                .ok_or_else(not_a_pair)?;
+            let parts: Vec<&str> = inner.split_whitespace().collect();
+            let [from, to] = parts[..] else {
+                return Err(not_a_pair());
+            };
+            Ok(RegisterInput::Cas {
+                from: integer(from, line)?,
+                to: integer(to, line)?,
+            })
+        }
+    }
+}
+
+fn integer(s: &str, line: usize) -> Result<i64, ParseError> {
+    s.parse::<i64>()
+        .map_err(|_| ParseError::at(line, format!("expected an integer, found {s:?}")))
 }
 
 fn field<'a, 'l>(map: &'a EdnMap<'l>, name: &str, line: usize) -> Result<&'a Edn<'l>, ParseError> {
