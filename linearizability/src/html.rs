@@ -200,13 +200,15 @@ fn prefix_table<M: Model>(
 ) -> (Vec<Option<(usize, String)>>, String) {
     let mut steps: Vec<Option<(usize, String)>> = vec![None; history.len()];
     let mut table = String::new();
+    // A state the model could not reach is shown as "?".
+    let show = |state: &Option<M::State>| {
+        (state.as_ref()).map_or("?".to_string(), |s| model.describe_state(s))
+    };
     let mut state = Some(model.init());
     for (k, &i) in prefix.iter().enumerate() {
         let op = &history[i];
         state = state.and_then(|s| model.step(&s, &op.input, &op.output));
-        let shown = state
-            .as_ref()
-            .map_or("?".to_string(), |s| model.describe_state(s));
+        let shown = show(&state);
         let _ = write!(
             table,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -218,9 +220,7 @@ fn prefix_table<M: Model>(
         steps[i] = Some((k + 1, shown));
     }
     let op = &history[bad];
-    let from = state
-        .as_ref()
-        .map_or("?".to_string(), |s| model.describe_state(s));
+    let from = show(&state);
     let _ = write!(
         table,
         "<tr class=\"badrow\"><td>&#10007;</td><td>{}</td><td>{}</td><td>impossible from state {}</td></tr>",
