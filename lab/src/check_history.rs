@@ -29,6 +29,9 @@ pub fn check_history(file: &Path, model: &str, max_steps: u64, html: Option<Path
     match report.result {
         CheckResult::Linearizable => ExitCode::SUCCESS,
         CheckResult::NotLinearizable(_) => ExitCode::from(1),
-        CheckResult::Unknown => ExitCode::from(3),
+        CheckResult::Unknown => {
+            println!("the step budget: {max_steps} per key; raise it with --max-steps");
+            ExitCode::from(3)
+        }
     }
 }

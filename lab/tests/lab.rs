@@ -552,6 +552,11 @@ fn check_history_exit_codes() {
         "1",
     ]);
     assert_eq!(unknown.status.code(), Some(3), "{}", text(&unknown));
+    assert!(
+        text(&unknown).contains("step budget: 1 per key; raise it with --max-steps"),
+        "{}",
+        text(&unknown)
+    );
     let garbage = scratch("garbage.txt");
     std::fs::write(
         &garbage,

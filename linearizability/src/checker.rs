@@ -85,7 +85,9 @@ pub enum CheckResult {
     /// Some partition has none; the evidence, for the one found in the earliest
     /// turn of the search (see the module docs).
     NotLinearizable(Violation),
-    /// The time budget ran out before a verdict: this is not a pass.
+    /// A partition's search used up its step budget
+    /// ([`CheckOptions::max_steps_per_partition`]) before a verdict: this is
+    /// not a pass, and the same history gives it on every machine.
     Unknown,
 }
 

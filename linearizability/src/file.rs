@@ -94,7 +94,9 @@ impl Report {
     pub fn summary(&self) -> String {
         let verdict = match &self.result {
             CheckResult::Linearizable => "linearizable".to_string(),
-            CheckResult::Unknown => "UNKNOWN (time budget ran out; not a pass)".to_string(),
+            CheckResult::Unknown => {
+                "UNKNOWN (the search used up its step budget; not a pass)".to_string()
+            }
             CheckResult::NotLinearizable(v) => {
                 let op = match &self.history {
                     History::Kv(h) => describe(&KvModel, &h[v.failing_op]),
