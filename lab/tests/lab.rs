@@ -835,6 +835,10 @@ fn a_schedule_out_of_bounds_is_refused_with_status_2() {
             r#"{"at_ms":100,"duration_ms":10,"kind":{"fault":"duplicate","per_million":2000000}}"#,
             "above 1000000",
         ),
+        (
+            r#"{"at_ms":100,"duration_ms":10,"kind":{"fault":"clock-drift","node":1,"ppm":-900000}}"#,
+            "fault #0: clock drift -900000 ppm is outside -500000..=500000",
+        ),
     ] {
         let file = scratch("out-of-bounds.json");
         std::fs::write(&file, format!(r#"{{"faults":[{fault}]}}"#)).unwrap();

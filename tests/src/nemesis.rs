@@ -436,50 +436,8 @@ impl Schedule {
         for (i, f) in self.faults.iter().enumerate() {
             f.validate_bounds()
                 .map_err(|e| format!("fault #{i}: {e}"))?;
-            let nodes: Vec<usize> = match &f.kind {
-                FaultKind::Isolate { node }
-                | FaultKind::Crash { node, .. }
-                | FaultKind::Pause { node }
-                | FaultKind::ClockDrift { node, .. }
-                | FaultKind::SlowDisk { node, .. } => vec![*node],
-                FaultKind::OneWay { from, to } => from.iter().chain(to).copied().collect(),
-                FaultKind::Reconfigure { voters, learners } => {
-                    voters.iter().chain(learners).copied().collect()
-                }
-                FaultKind::TransferLeader { to } => vec![*to],
-                _ => vec![],
-            };
-            if let Some(n) = nodes.iter().find(|n| **n >= servers) {
-                return Err(format!(
-                    "fault #{i} names node {n}, but the scenario has {servers} servers (0..{servers})"
-                ));
-            }
-            let groups = crate::shardkv_suite::config::NGROUPS;
-            if let FaultKind::ShardJoin { group }
-            | FaultKind::ShardLeave { group }
-            | FaultKind::ShardMove { group, .. } = f.kind
-                && group >= groups
-            {
-                return Err(format!(
-                    "fault #{i} names group {group}, but a sharded scenario has {groups} (0..{groups})"
-                ));
-            }
-            if let FaultKind::ShardMove { shard, .. } = f.kind
-                && shard >= peer::NSHARDS
-            {
-                return Err(format!(
-                    "fault #{i} moves shard {shard}, but there are {} (0..{})",
-                    peer::NSHARDS,
-                    peer::NSHARDS
-                ));
-            }
-            if let FaultKind::ClockDrift { ppm, .. } = f.kind
-                && !(-500_000..=500_000).contains(&ppm)
-            {
-                return Err(format!(
-                    "fault #{i}: clock drift {ppm} ppm is outside -500000..=500000"
-                ));
-            }
+            f.validate_names(servers)
+                .map_err(|e| format!("fault #{i} {e}"))?;
         }
         Ok(())
     }
@@ -506,6 +464,49 @@ impl Fault {
             {
                 Err(format!("rate {per_million} per million is above 1000000"))
             }
+            FaultKind::ClockDrift { ppm, .. } if !(-500_000..=500_000).contains(&ppm) => {
+                Err(format!("clock drift {ppm} ppm is outside -500000..=500000"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Nodes, groups and shards that exist in a scenario of `servers`.
+    fn validate_names(&self, servers: usize) -> Result<(), String> {
+        let nodes: Vec<usize> = match &self.kind {
+            FaultKind::Isolate { node }
+            | FaultKind::Crash { node, .. }
+            | FaultKind::Pause { node }
+            | FaultKind::ClockDrift { node, .. }
+            | FaultKind::SlowDisk { node, .. } => vec![*node],
+            FaultKind::OneWay { from, to } => from.iter().chain(to).copied().collect(),
+            FaultKind::Reconfigure { voters, learners } => {
+                voters.iter().chain(learners).copied().collect()
+            }
+            FaultKind::TransferLeader { to } => vec![*to],
+            _ => vec![],
+        };
+        if let Some(n) = nodes.iter().find(|n| **n >= servers) {
+            return Err(format!(
+                "names node {n}, but the scenario has {servers} servers (0..{servers})"
+            ));
+        }
+        let groups = crate::shardkv_suite::config::NGROUPS;
+        if let FaultKind::ShardJoin { group }
+        | FaultKind::ShardLeave { group }
+        | FaultKind::ShardMove { group, .. } = self.kind
+            && group >= groups
+        {
+            return Err(format!(
+                "names group {group}, but a sharded scenario has {groups} (0..{groups})"
+            ));
+        }
+        match self.kind {
+            FaultKind::ShardMove { shard, .. } if shard >= peer::NSHARDS => Err(format!(
+                "moves shard {shard}, but there are {} (0..{})",
+                peer::NSHARDS,
+                peer::NSHARDS
+            )),
             _ => Ok(()),
         }
     }
