@@ -117,12 +117,12 @@ pub fn recorded_peer(
     }
 }
 
-/// Reads a schedule file and checks it against the scenarios' cluster.
-pub fn load_schedule(path: &Path) -> Result<Schedule, String> {
+/// Reads a schedule file and checks it against a cluster of `servers`.
+pub fn load_schedule(path: &Path, servers: usize) -> Result<Schedule, String> {
     std::fs::read_to_string(path)
         .map_err(|e| e.to_string())
         .and_then(|t| Schedule::from_json(&t))
-        .and_then(|s| s.validate(scenarios::MAX_SERVERS).map(|()| s))
+        .and_then(|s| s.validate(servers).map(|()| s))
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 

@@ -78,12 +78,13 @@ fn parse_entry(line: &str, explicit: Option<&'static str>) -> Result<Entry, Stri
         return Err("a corpus line needs \"scenario\" and \"seed\"".to_string());
     };
     let target = targets::find(name)?;
+    let servers = scenarios::find(name).map_or(scenarios::MAX_SERVERS, |s| s.servers);
     let schedule = match &entry["schedule"] {
         Value::Null => None,
         v => Some(
             serde_json::from_value::<Schedule>(v.clone())
                 .map_err(|e| e.to_string())
-                .and_then(|s| s.validate(scenarios::MAX_SERVERS).map(|()| s))
+                .and_then(|s| s.validate(servers).map(|()| s))
                 .map_err(|e| format!("not a fault schedule: {e}"))?,
         ),
     };

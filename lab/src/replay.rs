@@ -69,13 +69,13 @@ pub fn replay(args: ReplayArgs, peer: Option<&'static str>) -> ExitCode {
 
 /// The schedule to replay a scenario under; graded tests take none.
 fn replay_schedule(target: &Target, path: &Path) -> Result<Schedule, String> {
-    if scenarios::find(target.name).is_none() {
+    let Some(scenario) = scenarios::find(target.name) else {
         return Err(format!(
             "{} is a graded test; only scenarios take a --schedule",
             target.name
         ));
-    }
-    load_schedule(path)
+    };
+    load_schedule(path, scenario.servers)
 }
 
 fn open_trace(path: &Path) -> Result<Box<dyn Write>, String> {

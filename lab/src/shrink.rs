@@ -25,7 +25,7 @@ pub fn shrink(args: ShrinkArgs, peer: Option<&'static str>) -> ExitCode {
         ));
     };
     let schedule = match schedule {
-        Some(path) => match load_schedule(&path) {
+        Some(path) => match load_schedule(&path, scenario.servers) {
             Ok(s) => s,
             Err(e) => return fail(e),
         },

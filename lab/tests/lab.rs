@@ -839,6 +839,10 @@ fn a_schedule_out_of_bounds_is_refused_with_status_2() {
             r#"{"at_ms":100,"duration_ms":10,"kind":{"fault":"clock-drift","node":1,"ppm":-900000}}"#,
             "fault #0: clock drift -900000 ppm is outside -500000..=500000",
         ),
+        (
+            r#"{"at_ms":100,"duration_ms":10,"kind":{"fault":"crash","node":7,"lose_unsynced":false}}"#,
+            "fault #0 names node 7, but the scenario has 5 servers (0..5)",
+        ),
     ] {
         let file = scratch("out-of-bounds.json");
         std::fs::write(&file, format!(r#"{{"faults":[{fault}]}}"#)).unwrap();

@@ -22,6 +22,8 @@ pub struct Scenario {
     pub body: fn(&Test, &Schedule) -> Result<RunReport, Failure>,
     /// The schedule a seed generates.
     pub schedule: fn(u64) -> Schedule,
+    /// Servers in its cluster (a schedule may name nodes below it).
+    pub servers: usize,
 }
 
 impl Scenario {
@@ -51,36 +53,42 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "5 Raft peers, 5 clients, 20 s of generated faults (swarm), then a liveness phase",
         body: raft_nemesis,
         schedule: raft_nemesis_schedule,
+        servers: SERVERS,
     },
     Scenario {
         name: "kv-nemesis",
         about: "5 KV servers on Raft, 5 clients, 20 s of generated faults, liveness, linearizability",
         body: kv_nemesis,
         schedule: raft_nemesis_schedule,
+        servers: SERVERS,
     },
     Scenario {
         name: "kv-lease",
         about: "kv-nemesis with Gets from the leader's lease (CheckQuorum on), every clock within the drift the lease assumes",
         body: kv_lease,
         schedule: lease_within_bound,
+        servers: SERVERS,
     },
     Scenario {
         name: "kv-lease-beyond-bound",
         about: "kv-lease with clocks drifting 5 times past what the lease assumes: stale reads (fails on purpose)",
         body: kv_lease,
         schedule: lease_beyond_bound,
+        servers: SERVERS,
     },
     Scenario {
         name: "partial-partition",
         about: "5 Raft peers, PreVote, CheckQuorum or both on: one follower cut from the leader alone, one reaching only the leader; the leader must stay",
         body: crate::partial_partition::remedied,
         schedule: no_faults,
+        servers: SERVERS,
     },
     Scenario {
         name: "partial-partition-unremedied",
         about: "partial-partition with PreVote and CheckQuorum off: the cut-off follower deposes the leader (fails on purpose)",
         body: crate::partial_partition::unremedied,
         schedule: no_faults,
+        servers: SERVERS,
     },
     #[cfg(feature = "reference")]
     Scenario {
@@ -88,6 +96,7 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "test-only: raft-nemesis with a bug (votes granted without the up-to-date check)",
         body: buggy_votes,
         schedule: raft_nemesis_schedule,
+        servers: SERVERS,
     },
     #[cfg(feature = "reference")]
     Scenario {
@@ -95,6 +104,7 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "test-only: raft-nemesis on a peer seeded from outside the run (check-determinism must flag it)",
         body: unseeded_peer,
         schedule: raft_nemesis_schedule,
+        servers: SERVERS,
     },
     #[cfg(feature = "reference")]
     Scenario {
@@ -102,12 +112,14 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "test-only: kv-nemesis with a bug (a leader answers Gets from its own state)",
         body: stale_reads,
         schedule: raft_nemesis_schedule,
+        servers: SERVERS,
     },
     Scenario {
         name: "shardkv-nemesis",
         about: "a shard controller and 3 replica groups of 3, 5 clients on every shard, 20 s of generated faults and shard moves, liveness, linearizability",
         body: crate::shardkv_nemesis::run,
         schedule: crate::shardkv_nemesis::schedule,
+        servers: crate::shardkv_nemesis::SERVERS,
     },
 ];
 
@@ -126,8 +138,8 @@ pub fn find(name: &str) -> Option<&'static Scenario> {
 
 /// Servers in every single-group scenario's cluster.
 pub const SERVERS: usize = 5;
-/// The most servers of any scenario (a schedule file naming more is refused
-/// when read; a scenario checks it against its own count when it runs).
+/// The most servers of any scenario (a corpus line's schedule for a graded
+/// test is checked against it; a scenario's, against the scenario's own).
 pub const MAX_SERVERS: usize = crate::shardkv_nemesis::SERVERS;
 pub(crate) const FAULT_SPAN_MS: u64 = 20_000;
 const LIVENESS_LIMIT_NS: u64 = 15 * SEC;

@@ -505,6 +505,7 @@ mod tests {
         about: "a bug that needs one fault, and a second one on two seeds of three",
         body: lucky,
         schedule: |_| Schedule::default(),
+        servers: 5,
     };
 
     fn three_faults() -> Schedule {
