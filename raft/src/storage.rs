@@ -118,11 +118,27 @@ impl LogStore {
             .map(|b| decode_checked(b, SNAPSHOT_FILE))
             .transpose()?;
 
+        let (mut store, mut entries) = LogStore::read_log(log_bytes)?;
+        if let Some(s) = &snapshot {
+            store.drop_covered(&mut entries, s);
+        }
+        Ok((
+            store,
+            Some(Restored {
+                hard_state,
+                snapshot,
+                entries,
+            }),
+        ))
+    }
+
+    /// The log file's whole records, in order, and their index: up to a torn
+    /// tail, which ends the log (`persist` cuts it off before appending).
+    fn read_log(log_bytes: &[u8]) -> Result<(LogStore, Vec<Entry>), RaftError> {
         let mut store = LogStore::default();
         let mut entries = Vec::new();
         let mut offset = 0usize;
         while offset < log_bytes.len() {
-            // A torn tail ends the log; persist() cuts it off before appending.
             let read = record::read(&log_bytes[offset..]).map_err(|Rot(what)| {
                 RaftError::CorruptState(format!(
                     "{LOG_FILE}: record at byte {offset}: {what}: the disk damaged synced data"
@@ -149,34 +165,28 @@ impl LogStore {
             offset += len;
         }
         store.log_bytes = offset as u64;
+        Ok((store, entries))
+    }
 
-        // Entries the snapshot covers are left over from a crash between writing the
-        // snapshot and rewriting the log: drop them as persist would have.
-        if let Some(s) = &snapshot {
-            if store.term_at(s.last_included_index) == Some(s.last_included_term) {
-                let skip = (s.last_included_index + 1 - store.first_index) as usize;
-                entries.drain(..skip.min(entries.len()));
-            } else if entries
-                .first()
-                .is_some_and(|e| e.index <= s.last_included_index)
-            {
-                entries.clear();
-                // The file's records are all stale: the next persist starts the
-                // log afresh after the snapshot (and cuts the file to nothing).
-                store = LogStore {
-                    first_index: s.last_included_index + 1,
-                    ..LogStore::default()
-                };
-            }
+    /// Drops the restored entries the snapshot covers: they are left over from a
+    /// crash between writing the snapshot and rewriting the log, and persist would
+    /// have dropped them.
+    fn drop_covered(&mut self, entries: &mut Vec<Entry>, s: &Snapshot) {
+        if self.term_at(s.last_included_index) == Some(s.last_included_term) {
+            let skip = (s.last_included_index + 1 - self.first_index) as usize;
+            entries.drain(..skip.min(entries.len()));
+        } else if entries
+            .first()
+            .is_some_and(|e| e.index <= s.last_included_index)
+        {
+            entries.clear();
+            // The file's records are all stale: the next persist starts the
+            // log afresh after the snapshot (and cuts the file to nothing).
+            *self = LogStore {
+                first_index: s.last_included_index + 1,
+                ..LogStore::default()
+            };
         }
-        Ok((
-            store,
-            Some(Restored {
-                hard_state,
-                snapshot,
-                entries,
-            }),
-        ))
     }
 
     /// Write what `ready` asks to persist: hard state, then snapshot, then entries. The
