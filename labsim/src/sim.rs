@@ -565,73 +565,9 @@ impl<N: Network> Sim<N> {
 
     fn process(&mut self, ev: Scheduled<N>) {
         match &ev.kind {
-            EventKind::Timer {
-                node,
-                incarnation,
-                timer,
-                armed_seq,
-                ..
-            } => {
-                let node = *node;
-                if *incarnation != self.kernel.meta[node].incarnation
-                    || !self.kernel.is_armed(node, *timer, *armed_seq)
-                {
-                    return; // cancelled, or set before a crash
-                }
-                let Some(ev) = self.defer_if_paused(node, ev) else {
-                    return;
-                };
-                let EventKind::Timer { timer, tag, .. } = ev.kind else {
-                    unreachable!()
-                };
-                self.kernel.meta[node].armed.remove(&timer);
-                self.kernel.record(Some(node), "timer", &tag);
-                self.dispatch(node, |n, ctx| n.on_timer(ctx, timer, tag));
-            }
-            EventKind::Deliver {
-                to, incarnation, ..
-            } => {
-                let to = *to;
-                if *incarnation != self.kernel.meta[to].incarnation
-                    || self.kernel.meta[to].status == Status::Crashed
-                {
-                    let EventKind::Deliver { from, msg, .. } = ev.kind else {
-                        unreachable!()
-                    };
-                    self.kernel
-                        .record(Some(to), "lost", &DeliverDetail { from, msg: &msg });
-                    return;
-                }
-                let Some(ev) = self.defer_if_paused(to, ev) else {
-                    return;
-                };
-                let EventKind::Deliver { from, msg, .. } = ev.kind else {
-                    unreachable!()
-                };
-                let Some(msg) = self.net.arrive(&mut self.kernel, from, to, msg) else {
-                    return;
-                };
-                self.kernel
-                    .record(Some(to), "deliver", &DeliverDetail { from, msg: &msg });
-                self.dispatch(to, |n, ctx| n.on_message(ctx, from, msg));
-            }
-            EventKind::Sync {
-                node, incarnation, ..
-            } => {
-                let node = *node;
-                if *incarnation != self.kernel.meta[node].incarnation {
-                    return; // the node crashed before the sync completed
-                }
-                let Some(ev) = self.defer_if_paused(node, ev) else {
-                    return;
-                };
-                let EventKind::Sync { sync, .. } = ev.kind else {
-                    unreachable!()
-                };
-                self.slots[node].storage.complete_sync(sync);
-                self.kernel.record(Some(node), "sync", &sync);
-                self.dispatch(node, |n, ctx| n.on_sync(ctx, sync));
-            }
+            EventKind::Timer { .. } => self.process_timer(ev),
+            EventKind::Deliver { .. } => self.process_deliver(ev),
+            EventKind::Sync { .. } => self.process_sync(ev),
             EventKind::Call { .. } => {
                 let EventKind::Call { label, f } = ev.kind else {
                     unreachable!()
@@ -640,6 +576,88 @@ impl<N: Network> Sim<N> {
                 f(self);
             }
         }
+    }
+
+    /// A timer fires, unless it was cancelled or set before a crash.
+    fn process_timer(&mut self, ev: Scheduled<N>) {
+        let EventKind::Timer {
+            node,
+            incarnation,
+            timer,
+            armed_seq,
+            ..
+        } = ev.kind
+        else {
+            unreachable!()
+        };
+        if incarnation != self.kernel.meta[node].incarnation
+            || !self.kernel.is_armed(node, timer, armed_seq)
+        {
+            return;
+        }
+        let Some(ev) = self.defer_if_paused(node, ev) else {
+            return;
+        };
+        let EventKind::Timer { timer, tag, .. } = ev.kind else {
+            unreachable!()
+        };
+        self.kernel.meta[node].armed.remove(&timer);
+        self.kernel.record(Some(node), "timer", &tag);
+        self.dispatch(node, |n, ctx| n.on_timer(ctx, timer, tag));
+    }
+
+    /// A message arrives, unless its receiver crashed since it was sent.
+    fn process_deliver(&mut self, ev: Scheduled<N>) {
+        let EventKind::Deliver {
+            to, incarnation, ..
+        } = ev.kind
+        else {
+            unreachable!()
+        };
+        if incarnation != self.kernel.meta[to].incarnation
+            || self.kernel.meta[to].status == Status::Crashed
+        {
+            let EventKind::Deliver { from, msg, .. } = ev.kind else {
+                unreachable!()
+            };
+            self.kernel
+                .record(Some(to), "lost", &DeliverDetail { from, msg: &msg });
+            return;
+        }
+        let Some(ev) = self.defer_if_paused(to, ev) else {
+            return;
+        };
+        let EventKind::Deliver { from, msg, .. } = ev.kind else {
+            unreachable!()
+        };
+        let Some(msg) = self.net.arrive(&mut self.kernel, from, to, msg) else {
+            return;
+        };
+        self.kernel
+            .record(Some(to), "deliver", &DeliverDetail { from, msg: &msg });
+        self.dispatch(to, |n, ctx| n.on_message(ctx, from, msg));
+    }
+
+    /// A sync completes, unless its node crashed before it did.
+    fn process_sync(&mut self, ev: Scheduled<N>) {
+        let EventKind::Sync {
+            node, incarnation, ..
+        } = ev.kind
+        else {
+            unreachable!()
+        };
+        if incarnation != self.kernel.meta[node].incarnation {
+            return;
+        }
+        let Some(ev) = self.defer_if_paused(node, ev) else {
+            return;
+        };
+        let EventKind::Sync { sync, .. } = ev.kind else {
+            unreachable!()
+        };
+        self.slots[node].storage.complete_sync(sync);
+        self.kernel.record(Some(node), "sync", &sync);
+        self.dispatch(node, |n, ctx| n.on_sync(ctx, sync));
     }
 
     /// Runs events until `done(self)` holds (true) or virtual time reaches
