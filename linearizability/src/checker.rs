@@ -119,9 +119,25 @@ where
             );
         }
     }
+    let outcomes = search_all(model, history, &partitions, options);
+    verdict(&partitions, outcomes)
+}
+
+/// Every partition's search, on `options.threads` threads: the outcomes of
+/// those that finished, each with the turn that ended it.
+fn search_all<M>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    partitions: &[Vec<usize>],
+    options: &CheckOptions,
+) -> Vec<(usize, u64, Outcome)>
+where
+    M: Model + Sync,
+    M::Input: Sync,
+    M::Output: Sync,
+{
     let violation_turn = AtomicU64::new(u64::MAX);
     let threads = options.threads.max(1).min(partitions.len());
-
     // Partitions dealt to threads largest first, alternately, so the loads balance.
     let mut order: Vec<usize> = (0..partitions.len()).collect();
     order.sort_by_key(|&p| std::cmp::Reverse(partitions[p].len()));
@@ -132,21 +148,26 @@ where
         max_steps: options.max_steps_per_partition,
         violation_turn: &violation_turn,
     };
-    let run_share = |share: &[usize]| round_robin(model, history, &partitions, share, &limits);
-    let outcomes: Vec<(usize, u64, Outcome)> = if threads <= 1 {
-        run_share(&order)
-    } else {
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = shares
-                .iter()
-                .map(|share| scope.spawn(|| run_share(share)))
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("checker thread panicked"))
-                .collect()
-        })
-    };
+    let run_share = |share: &[usize]| round_robin(model, history, partitions, share, &limits);
+    if threads <= 1 {
+        return run_share(&order);
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = shares
+            .iter()
+            .map(|share| scope.spawn(|| run_share(share)))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("checker thread panicked"))
+            .collect()
+    })
+}
+
+/// The verdict from the searches' outcomes: the violation found in the earliest
+/// turn (the lowest partition of that turn), else linearizable if every
+/// partition finished, else unknown.
+fn verdict(partitions: &[Vec<usize>], outcomes: Vec<(usize, u64, Outcome)>) -> CheckResult {
     let ok = (outcomes.iter())
         .filter(|(_, _, o)| matches!(o, Outcome::Ok))
         .count();
