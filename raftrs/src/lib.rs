@@ -147,6 +147,31 @@ fn to_apply(e: &Entry) -> ApplyMsg {
     }
 }
 
+/// raft-rs's configuration for a peer of the lab's, which has applied up to
+/// `applied` (its snapshot).
+fn rs_config(
+    config: &PeerConfig,
+    timing: &Timing,
+    applied: u64,
+) -> Result<raft_rs::Config, PeerError> {
+    let cfg = raft_rs::Config {
+        id: config.id as u64 + 1,
+        election_tick: timing.election_tick,
+        heartbeat_tick: timing.heartbeat_tick,
+        applied,
+        max_size_per_msg: MAX_SIZE_PER_MSG,
+        max_inflight_msgs: 256,
+        check_quorum: config.check_quorum.unwrap_or(true),
+        pre_vote: config.pre_vote.unwrap_or(true),
+        min_election_tick: timing.election_lo,
+        max_election_tick: timing.election_hi + 1,
+        ..Default::default()
+    };
+    cfg.validate()
+        .map_err(|e| PeerError(format!("raft-rs configuration: {e}")))?;
+    Ok(cfg)
+}
+
 impl RaftRsPeer {
     /// A peer from the lab's configuration, restored from `disk` (fresh if it holds
     /// none of this crate's files).
@@ -185,21 +210,7 @@ impl RaftRsPeer {
             restored.snapshot,
             restored.entries,
         );
-        let cfg = raft_rs::Config {
-            id: config.id as u64 + 1,
-            election_tick: timing.election_tick,
-            heartbeat_tick: timing.heartbeat_tick,
-            applied: snapshot_index,
-            max_size_per_msg: MAX_SIZE_PER_MSG,
-            max_inflight_msgs: 256,
-            check_quorum: config.check_quorum.unwrap_or(true),
-            pre_vote: config.pre_vote.unwrap_or(true),
-            min_election_tick: timing.election_lo,
-            max_election_tick: timing.election_hi + 1,
-            ..Default::default()
-        };
-        cfg.validate()
-            .map_err(|e| PeerError(format!("raft-rs configuration: {e}")))?;
+        let cfg = rs_config(&config, &timing, snapshot_index)?;
         let logger = slog::Logger::root(slog::Discard, slog::o!());
         let mut node = RawNode::new(&cfg, storage, &logger)
             .map_err(|e| PeerError(format!("raft-rs could not start: {e}")))?;
