@@ -535,7 +535,7 @@ fn a_snapshot_past_the_whole_log_then_entries_after_a_crash() {
 }
 
 #[test]
-fn fresh_and_corrupt_disks() {
+fn a_fresh_disk_restores_nothing_a_torn_tail_is_dropped_and_rot_refused() {
     let empty = MemDisk::default();
     let (_, restored) = LogStore::restore(&empty).unwrap();
     assert!(restored.is_none());
@@ -588,102 +588,60 @@ fn fresh_and_corrupt_disks() {
         d.files.remove("raft-hardstate");
     });
     assert!(why.contains("missing"), "{why}");
+}
 
-    // Raft::new validates restored state.
-    let bad = |r: Restored| match Raft::new(Config::new(0, 3, 1), Some(r), 0) {
-        Err(RaftError::CorruptState(why)) => why,
-        other => panic!("expected CorruptState, got {:?}", other.map(|_| ())),
-    };
+#[test]
+fn raft_new_refuses_restored_state_that_does_not_hang_together() {
     let hs = HardState {
         current_term: 5,
         voted_for: None,
     };
-    let mut gap = entries(&[1, 1, 2]);
-    gap[2].index = 4;
-    assert!(
-        bad(Restored {
-            hard_state: hs.clone(),
-            snapshot: None,
-            entries: gap
-        })
-        .contains("contiguous")
-    );
-    assert!(
-        bad(Restored {
-            hard_state: hs.clone(),
-            snapshot: None,
-            entries: entries(&[2, 1])
-        })
-        .contains("term")
-    );
-    assert!(
-        bad(Restored {
-            hard_state: hs.clone(),
-            snapshot: None,
-            entries: entries(&[6])
-        })
-        .contains("term")
-    );
-    assert!(
-        bad(Restored {
-            hard_state: HardState {
-                current_term: 1,
-                voted_for: Some(3)
-            },
-            snapshot: None,
-            entries: vec![]
-        })
-        .contains("voted_for")
-    );
-    let snap = Some(Snapshot {
+    let restored = |hard_state: &HardState, snapshot: Option<Snapshot>, entries| Restored {
+        hard_state: hard_state.clone(),
+        snapshot,
+        entries,
+    };
+    let snap = Snapshot {
         last_included_index: 5,
         last_included_term: 2,
         membership: three(),
         data: vec![],
-    });
-    assert!(
-        bad(Restored {
-            hard_state: hs.clone(),
-            snapshot: snap.clone(),
-            entries: entries(&[2])
-        })
-        .contains("index")
-    );
+    };
+    let mut gap = entries(&[1, 1, 2]);
+    gap[2].index = 4;
     let mut outsider = entries(&[1]);
     outsider[0].kind = raft::EntryKind::Membership;
     outsider[0].command = raft::Membership::of_voters([0, 7].into_iter().collect()).encode();
-    assert!(
-        bad(Restored {
-            hard_state: hs.clone(),
-            snapshot: None,
-            entries: outsider
-        })
-        .contains("configuration")
-    );
-    let no_voters = Some(Snapshot {
+    let no_voters = Snapshot {
         membership: raft::Membership::default(),
-        ..snap.clone().unwrap()
-    });
-    assert!(
-        bad(Restored {
-            hard_state: hs.clone(),
-            snapshot: no_voters,
-            entries: vec![]
-        })
-        .contains("configuration")
-    );
-    assert!(
-        bad(Restored {
-            hard_state: HardState {
-                current_term: 1,
-                voted_for: None
-            },
-            snapshot: snap,
-            entries: vec![]
-        })
-        .contains("snapshot term")
-    );
+        ..snap.clone()
+    };
+    let term_one = |voted_for| HardState {
+        current_term: 1,
+        voted_for,
+    };
+    for (state, says) in [
+        (restored(&hs, None, gap), "contiguous"),
+        (restored(&hs, None, entries(&[2, 1])), "term"),
+        (restored(&hs, None, entries(&[6])), "term"),
+        (restored(&term_one(Some(3)), None, vec![]), "voted_for"),
+        (restored(&hs, Some(snap.clone()), entries(&[2])), "index"),
+        (restored(&hs, None, outsider), "configuration"),
+        (restored(&hs, Some(no_voters), vec![]), "configuration"),
+        (
+            restored(&term_one(None), Some(snap), vec![]),
+            "snapshot term",
+        ),
+    ] {
+        match Raft::new(Config::new(0, 3, 1), Some(state), 0) {
+            Err(RaftError::CorruptState(why)) => assert!(why.contains(says), "{says}: {why}"),
+            other => panic!("{says}: expected CorruptState, got {:?}", other.map(|_| ())),
+        }
+    }
+}
 
+#[test]
+fn raft_new_refuses_an_invalid_config() {
     assert!(matches!(
         Raft::new(Config::new(3, 3, 1), None, 0),
         Err(RaftError::InvalidConfig(_))
