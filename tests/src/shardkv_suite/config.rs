@@ -42,6 +42,39 @@ struct Group {
     names: Vec<String>,
 }
 
+impl Group {
+    /// The replica groups of `n` servers each, numbered from gid 100, their
+    /// nodes after the controller's.
+    fn all(n: usize) -> Vec<Group> {
+        (0..NGROUPS)
+            .map(|gi| {
+                let gid = 100 + gi as Gid;
+                let names = (0..n).map(|i| format!("server-{gid}-{i}")).collect();
+                Group {
+                    gid,
+                    base: NCTRLERS + gi * n,
+                    names,
+                }
+            })
+            .collect()
+    }
+
+    /// Every group server's name and node: how a shard's servers are reached.
+    fn directory(groups: &[Group]) -> Directory {
+        Rc::new(
+            groups
+                .iter()
+                .flat_map(|g| {
+                    g.names
+                        .iter()
+                        .enumerate()
+                        .map(|(i, name)| (name.clone(), g.base + i))
+                })
+                .collect(),
+        )
+    }
+}
+
 /// A shard controller: its servers and a clerk of its own for joins and leaves.
 #[derive(Clone, Debug)]
 pub struct Ctl {
@@ -109,28 +142,8 @@ impl ShardKvConfig {
         };
         let mut h = Harness::new(options, ctrler_node(NCTRLERS, tuning));
         let ctrlers: Vec<NodeId> = (0..NCTRLERS).collect();
-        let groups: Vec<Group> = (0..NGROUPS)
-            .map(|gi| {
-                let gid = 100 + gi as Gid;
-                let names = (0..n).map(|i| format!("server-{gid}-{i}")).collect();
-                Group {
-                    gid,
-                    base: NCTRLERS + gi * n,
-                    names,
-                }
-            })
-            .collect();
-        let directory: Directory = Rc::new(
-            groups
-                .iter()
-                .flat_map(|g| {
-                    g.names
-                        .iter()
-                        .enumerate()
-                        .map(|(i, name)| (name.clone(), g.base + i))
-                })
-                .collect(),
-        );
+        let groups = Group::all(n);
+        let directory = Group::directory(&groups);
         for g in &groups {
             let reach = Reach {
                 ctrlers: ctrlers.clone(),
