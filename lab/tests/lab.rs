@@ -122,19 +122,32 @@ fn guided_exploration_lists_marks_never_reached_and_saves_bred_schedules() {
     assert!(lines.lines().count() >= 2, "every failure in the corpus");
 }
 
+/// `lab explore --guided` over `seeds` of `scenario`, its pool saved to a
+/// scratch file `name`; the file's path.
+fn saved_pool(name: &str, scenario: &str, seeds: &str) -> PathBuf {
+    let pool = scratch(name);
+    let p = pool.to_str().unwrap();
+    let corpus = scratch(&format!("{name}.corpus.jsonl"));
+    let c = corpus.to_str().unwrap();
+    let o = lab(&[
+        "explore",
+        scenario,
+        "--guided",
+        "--seeds",
+        seeds,
+        "--save-pool",
+        p,
+        "--corpus",
+        c,
+    ]);
+    says(&o, 0, &["pool saved to "]);
+    pool
+}
+
 #[test]
 fn a_guided_campaign_saves_its_pool_and_another_starts_from_it() {
-    let pool = scratch("pool.json");
+    let pool = saved_pool("pool.json", "kv-nemesis", "0..32");
     let p = pool.to_str().unwrap();
-    let corpus = scratch("pool-corpus.jsonl");
-    let c = corpus.to_str().unwrap();
-    let guided = |seeds: &str, more: &[&str]| {
-        let mut args = vec!["explore", "--guided", "--seeds", seeds, "--corpus", c];
-        args.extend_from_slice(more);
-        lab(&args)
-    };
-    let o = guided("0..32", &["--save-pool", p]);
-    says(&o, 0, &["pool saved to "]);
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&pool).unwrap()).unwrap();
     assert_eq!(saved["runs"], 32);
@@ -143,8 +156,14 @@ fn a_guided_campaign_saves_its_pool_and_another_starts_from_it() {
 
     // Started from the pool, the first generation already breeds (from
     // nothing, its 16 runs are the seeds' own).
-    let o = guided("100..116", &["--pool", p]);
-    let out = says(&o, 0, &["16 passed, 0 failed"]);
+    let corpus = scratch("pool-corpus.jsonl");
+    let c = corpus.to_str().unwrap();
+    let guided = |more: &[&str]| {
+        let mut args = vec!["explore", "--guided", "--seeds", "100..116", "--corpus", c];
+        args.extend_from_slice(more);
+        lab(&args)
+    };
+    let out = says(&guided(&["--pool", p]), 0, &["16 passed, 0 failed"]);
     let bred = out
         .lines()
         .find_map(|l| {
@@ -156,33 +175,39 @@ fn a_guided_campaign_saves_its_pool_and_another_starts_from_it() {
         })
         .expect("how many bred");
     assert!(bred > 0, "{out}");
-    let o = guided("100..116", &[]);
-    says(&o, 0, &["guided: 0 of 16 seeds ran a bred schedule"]);
-
-    // Bad pools: exit 2 and why.
     says(
-        &lab(&[
-            "explore",
-            "raft-nemesis",
-            "--guided",
-            "--seeds",
-            "0..1",
-            "--pool",
-            p,
-        ]),
+        &guided(&[]),
+        0,
+        &["guided: 0 of 16 seeds ran a bred schedule"],
+    );
+}
+
+#[test]
+fn a_pool_of_another_scenario_or_not_a_pool_is_refused_with_status_2() {
+    let pool = saved_pool("refused-pool.json", "kv-nemesis", "0..16");
+    let p = pool.to_str().unwrap();
+    let corpus = scratch("refused-pool-corpus.jsonl");
+    let c = corpus.to_str().unwrap();
+    let explore = |scenario: &str, pool: &str| {
+        lab(&[
+            "explore", scenario, "--guided", "--seeds", "0..1", "--pool", pool, "--corpus", c,
+        ])
+    };
+    says(
+        &explore("raft-nemesis", p),
         2,
         &["the pool was learned on kv-nemesis, not raft-nemesis"],
     );
     let bad = scratch("bad-pool.json");
     std::fs::write(&bad, "{}").unwrap();
     says(
-        &guided("0..1", &["--pool", bad.to_str().unwrap()]),
+        &explore("kv-nemesis", bad.to_str().unwrap()),
         2,
         &["is not a pool lab saved"],
     );
     let missing = scratch("no-such-pool.json");
     says(
-        &guided("0..1", &["--pool", missing.to_str().unwrap()]),
+        &explore("kv-nemesis", missing.to_str().unwrap()),
         2,
         &["cannot read the pool"],
     );
@@ -191,9 +216,11 @@ fn a_guided_campaign_saves_its_pool_and_another_starts_from_it() {
         2,
         &["--guided"],
     );
+}
 
-    // lab mutants hunts from it too; a pool of another scenario is refused.
-    let hunt = |pool: &str| {
+#[test]
+fn lab_mutants_hunts_from_a_pool_of_its_scenario_only() {
+    let hunt = |pool: &PathBuf| {
         lab(&[
             "mutants",
             "--only",
@@ -202,12 +229,12 @@ fn a_guided_campaign_saves_its_pool_and_another_starts_from_it() {
             "0..4",
             "--guided",
             "--pool",
-            pool,
+            pool.to_str().unwrap(),
             "--max-shrink-runs",
             "1",
         ])
     };
-    let o = hunt(p);
+    let o = hunt(&saved_pool("hunt-pool.json", "kv-nemesis", "0..16"));
     let all = says(&o, 0, &["1 caught, 0 missed"]);
     let row = all
         .lines()
@@ -218,19 +245,12 @@ fn a_guided_campaign_saves_its_pool_and_another_starts_from_it() {
         2,
         "uniform and guided: {row}"
     );
-    let raft_pool = scratch("raft-pool.json");
-    let r = raft_pool.to_str().unwrap();
-    let o = lab(&[
-        "explore",
-        "raft-nemesis",
-        "--guided",
-        "--seeds",
-        "0..1",
-        "--save-pool",
-        r,
-    ]);
-    says(&o, 0, &["pool saved to "]);
-    says(&hunt(r), 2, &["learned on raft-nemesis, not kv-nemesis"]);
+    let raft_pool = saved_pool("raft-pool.json", "raft-nemesis", "0..1");
+    says(
+        &hunt(&raft_pool),
+        2,
+        &["learned on raft-nemesis, not kv-nemesis"],
+    );
 }
 
 #[test]
