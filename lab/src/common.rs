@@ -117,6 +117,12 @@ pub fn recorded_peer(
     }
 }
 
+/// The scenario named `name`, which a schedule is for: graded tests take none.
+pub fn schedule_scenario(name: &str) -> Result<&'static scenarios::Scenario, String> {
+    scenarios::find(name)
+        .ok_or_else(|| format!("{name} is a graded test; only scenarios take a schedule"))
+}
+
 /// Reads a schedule file and checks it against a cluster of `servers`.
 pub fn load_schedule(path: &Path, servers: usize) -> Result<Schedule, String> {
     std::fs::read_to_string(path)

@@ -1,13 +1,13 @@
 //! `lab corpus`: every line of a corpus of past failures replayed as a
 //! regression suite; each must pass now.
 
-use crate::common::{fail, recorded_peer, run_seed};
+use crate::common::{fail, recorded_peer, run_seed, schedule_scenario};
 use serde_json::Value;
 use std::path::Path;
 use std::process::ExitCode;
 use tests::nemesis::Schedule;
+use tests::peers;
 use tests::targets::{self, Target};
-use tests::{peers, scenarios};
 
 /// One line of a corpus, ready to replay.
 struct Entry {
@@ -78,15 +78,17 @@ fn parse_entry(line: &str, explicit: Option<&'static str>) -> Result<Entry, Stri
         return Err("a corpus line needs \"scenario\" and \"seed\"".to_string());
     };
     let target = targets::find(name)?;
-    let servers = scenarios::find(name).map_or(scenarios::MAX_SERVERS, |s| s.servers);
     let schedule = match &entry["schedule"] {
         Value::Null => None,
-        v => Some(
-            serde_json::from_value::<Schedule>(v.clone())
-                .map_err(|e| e.to_string())
-                .and_then(|s| s.validate(servers).map(|()| s))
-                .map_err(|e| format!("not a fault schedule: {e}"))?,
-        ),
+        v => {
+            let servers = schedule_scenario(name)?.servers;
+            Some(
+                serde_json::from_value::<Schedule>(v.clone())
+                    .map_err(|e| e.to_string())
+                    .and_then(|s| s.validate(servers).map(|()| s))
+                    .map_err(|e| format!("not a fault schedule: {e}"))?,
+            )
+        }
     };
     let peer = recorded_peer(explicit, entry["peer"].as_str(), "corpus line")?;
     Ok(Entry {

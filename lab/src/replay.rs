@@ -6,7 +6,7 @@
 //! draw the picture.
 
 use crate::ReplayArgs;
-use crate::common::{fail, load_schedule, run_seed, schedule_peer};
+use crate::common::{fail, load_schedule, run_seed, schedule_peer, schedule_scenario};
 use crate::picture::{PictureOptions, write_run_html};
 use labsim::{Trace, TraceFilter};
 use std::io::Write;
@@ -16,7 +16,7 @@ use tests::failure::Failure;
 use tests::nemesis::Schedule;
 use tests::raft_suite::RunReport;
 use tests::targets::{self, Target};
-use tests::{hooks, peers, scenarios};
+use tests::{hooks, peers};
 
 pub fn replay(args: ReplayArgs, peer: Option<&'static str>) -> ExitCode {
     let ReplayArgs {
@@ -69,13 +69,7 @@ pub fn replay(args: ReplayArgs, peer: Option<&'static str>) -> ExitCode {
 
 /// The schedule to replay a scenario under; graded tests take none.
 fn replay_schedule(target: &Target, path: &Path) -> Result<Schedule, String> {
-    let Some(scenario) = scenarios::find(target.name) else {
-        return Err(format!(
-            "{} is a graded test; only scenarios take a --schedule",
-            target.name
-        ));
-    };
-    load_schedule(path, scenario.servers)
+    load_schedule(path, schedule_scenario(target.name)?.servers)
 }
 
 fn open_trace(path: &Path) -> Result<Box<dyn Write>, String> {

@@ -657,6 +657,17 @@ fn the_regression_corpus_replays_and_passes() {
         "{}",
         text(&o)
     );
+    // A graded test runs its own faults: a schedule for it is refused, not ignored.
+    std::fs::write(
+        &bad,
+        "{\"scenario\": \"raft::figure8\", \"seed\": 1, \"schedule\": {\"faults\": []}}\n",
+    )
+    .unwrap();
+    says(
+        &lab(&["corpus", bad.to_str().unwrap()]),
+        2,
+        &["raft::figure8 is a graded test; only scenarios take a schedule"],
+    );
 }
 
 /// Asserts that `o` exited with `code` and said each of `needles`; returns all

@@ -138,9 +138,6 @@ pub fn find(name: &str) -> Option<&'static Scenario> {
 
 /// Servers in every single-group scenario's cluster.
 pub const SERVERS: usize = 5;
-/// The most servers of any scenario (a corpus line's schedule for a graded
-/// test is checked against it; a scenario's, against the scenario's own).
-pub const MAX_SERVERS: usize = crate::shardkv_nemesis::SERVERS;
 pub(crate) const FAULT_SPAN_MS: u64 = 20_000;
 const LIVENESS_LIMIT_NS: u64 = 15 * SEC;
 /// kv-nemesis clients wait 0 to twice this between operations: each sees
