@@ -126,23 +126,15 @@ fn survives_kill_9_and_a_partition(peer: &str, dir: &Path) -> PathBuf {
         t.contains("faults: 1 kill -9, 0 pauses, 1 partitions; leader lost 2 times"),
         "{t}"
     );
-    let completed: usize = t
-        .split(" operations completed;")
-        .next()
-        .and_then(|s| s.rsplit(' ').next())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no count of operations in:\n{t}"));
+    let completed = operations_completed(&t);
     assert!(completed >= 100, "only {completed} operations in 7 s:\n{t}");
     assert!(!t.contains("gets 0 (") && !t.contains("writes 0 ("), "{t}");
-    // The killed node came back from its own directory.
-    let killed_log = std::fs::read_to_string(out.join("node-0.log")).unwrap_or_default()
-        + &std::fs::read_to_string(out.join("node-1.log")).unwrap_or_default()
-        + &std::fs::read_to_string(out.join("node-2.log")).unwrap_or_default();
-    assert_eq!(
-        killed_log.matches("listening on").count(),
-        4,
-        "{killed_log}"
-    );
+    // The killed node came back from its own directory: three nodes
+    // started, and one of them again.
+    let logs: String = (0..3)
+        .map(|i| std::fs::read_to_string(out.join(format!("node-{i}.log"))).unwrap_or_default())
+        .collect();
+    assert_eq!(logs.matches("listening on").count(), 4, "{logs}");
     // The schedule names the node actually hit, and replays in the simulator.
     let saved = std::fs::read_to_string(out.join("schedule.json")).unwrap();
     assert!(
@@ -151,6 +143,15 @@ fn survives_kill_9_and_a_partition(peer: &str, dir: &Path) -> PathBuf {
     );
     assert!(processes_in(dir).is_empty(), "nodes left running");
     out
+}
+
+/// The count in real-nemesis's "N operations completed;".
+fn operations_completed(t: &str) -> usize {
+    t.split(" operations completed;")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no count of operations in:\n{t}"))
 }
 
 #[test]
@@ -234,7 +235,12 @@ fn cluster_up_serves_the_kv_client_refuses_strangers_and_comes_down() {
     let t = text(&status);
     assert_eq!(t.matches(" in term ").count(), 3, "{t}");
     assert_eq!(t.matches(": Leader in term").count(), 1, "{t}");
-    // The cluster's file says how to reach it.
+    strangers_are_refused(&dir);
+    down_and_up_again_keeps_the_data(&dir);
+}
+
+/// The cluster's file says how to reach it: its addresses and its name.
+fn cluster_file(dir: &Path) -> (String, String) {
     let file = std::fs::read_to_string(dir.join("cluster.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&file).unwrap();
     let addrs: Vec<&str> = json["addrs"]
@@ -243,12 +249,16 @@ fn cluster_up_serves_the_kv_client_refuses_strangers_and_comes_down() {
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
-    let name = json["name"].as_str().unwrap();
+    (addrs.join(","), json["name"].as_str().unwrap().to_owned())
+}
+
+/// Nodes that cannot join the cluster up in `dir` stop with the reason.
+fn strangers_are_refused(dir: &Path) {
+    let (addrs, name) = cluster_file(dir);
     // A node that believes the cluster has four members is refused by the
-    // three that know it has three, and stops with the reason.
-    let stranger_dir = dir.join("stranger");
-    let four = format!("{},127.0.0.1:9", addrs.join(","));
-    let sd = stranger_dir.to_str().unwrap();
+    // three that know it has three.
+    let four = format!("{addrs},127.0.0.1:9");
+    let sd = dir.join("stranger");
     let stranger = [
         "serve",
         "--id",
@@ -257,45 +267,39 @@ fn cluster_up_serves_the_kv_client_refuses_strangers_and_comes_down() {
         &four,
         "--listen",
         "127.0.0.1:0",
-        "--cluster",
-        name,
-        "--dir",
-        sd,
     ];
-    let o = lab_within(&stranger, limit);
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{t}");
-    assert!(
-        t.contains("a majority of the cluster refuses this node"),
-        "{t}"
+    refused(
+        &[
+            &stranger[..],
+            &["--cluster", &name, "--dir", sd.to_str().unwrap()],
+        ]
+        .concat(),
+        &[
+            "a majority of the cluster refuses this node",
+            "a cluster of 3 peers, not 4",
+        ],
     );
-    assert!(t.contains("a cluster of 3 peers, not 4"), "{t}");
     // A node on a port already taken says so.
     let td = dir.join("taken");
-    let td = td.to_str().unwrap();
-    let taken = [
-        "serve",
-        "--id",
-        "0",
-        "--addrs",
-        &addrs.join(","),
-        "--cluster",
-        name,
-        "--dir",
-        td,
-    ];
-    let o = lab_within(&taken, limit);
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{t}");
-    assert!(t.contains(&format!("cannot listen on {}", addrs[0])), "{t}");
-    // Up again while up: refused; down stops every node; up brings the
-    // cluster back from its directory, with its data.
-    let again = lab_within(&["cluster", "up", "--dir", d], limit);
-    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    let taken = ["serve", "--id", "0", "--addrs", &addrs, "--cluster", &name];
+    let first = addrs.split(',').next().unwrap();
+    refused(
+        &[&taken[..], &["--dir", td.to_str().unwrap()]].concat(),
+        &[&format!("cannot listen on {first}")],
+    );
+}
+
+/// Up again while up: refused; down stops every node; up brings the cluster
+/// back from its directory, with its data.
+fn down_and_up_again_keeps_the_data(dir: &Path) {
+    let d = dir.to_str().unwrap();
+    let limit = Duration::from_secs(20);
+    refused(&["cluster", "up", "--dir", d], &[]);
     let down = lab_within(&["cluster", "down", "--dir", d], limit);
     assert!(down.status.success(), "{}", text(&down));
     assert!(text(&down).contains("stopped 3 nodes"), "{}", text(&down));
-    assert!(processes_in(&dir).is_empty(), "nodes left running");
+    assert!(processes_in(dir).is_empty(), "nodes left running");
+    let kv = |args: &[&str]| lab_within(&[&["kv", "--dir", d], args].concat(), limit);
     let failed = kv(&["--timeout", "1s", "get", "x"]);
     assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
     assert!(
@@ -314,65 +318,50 @@ fn cluster_up_serves_the_kv_client_refuses_strangers_and_comes_down() {
             .status
             .success()
     );
-    assert!(processes_in(&dir).is_empty(), "nodes left running");
+    assert!(processes_in(dir).is_empty(), "nodes left running");
+}
+
+/// Runs `lab args` and checks it is refused as bad input (exit 2) with a
+/// message that contains every one of `reasons`.
+fn refused(args: &[&str], reasons: &[&str]) {
+    let o = lab_within(args, Duration::from_secs(20));
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "lab {args:?}:\n{t}");
+    for reason in reasons {
+        assert!(
+            t.contains(reason),
+            "lab {args:?} does not say {reason:?}:\n{t}"
+        );
+    }
 }
 
 #[test]
 fn bad_addresses_and_unreal_schedules_are_refused_with_the_reason() {
     let dir = scratch("bad");
     let d = dir.join("n").to_str().unwrap().to_owned();
-    let limit = Duration::from_secs(10);
-    let o = lab_within(
+    let serve = |id: &'static str, addrs: &'static str| ["serve", "--id", id, "--addrs", addrs];
+    refused(
+        &[&serve("0", "localhost-7000")[..], &["--dir", &d]].concat(),
+        &["invalid socket address"],
+    );
+    refused(
         &[
-            "serve",
-            "--id",
-            "0",
-            "--addrs",
-            "localhost-7000",
-            "--dir",
-            &d,
-        ],
-        limit,
-    );
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("invalid socket address"), "{}", text(&o));
-    let addrs = "127.0.0.1:7000,127.0.0.1:7001";
-    let o = lab_within(
-        &["serve", "--id", "2", "--addrs", addrs, "--dir", &d],
-        limit,
-    );
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("--id 2 is not a place in --addrs (it has 2 addresses)"),
-        "{}",
-        text(&o)
+            &serve("2", "127.0.0.1:7000,127.0.0.1:7001")[..],
+            &["--dir", &d],
+        ]
+        .concat(),
+        &["--id 2 is not a place in --addrs (it has 2 addresses)"],
     );
     // An address of no interface of this machine cannot be listened on.
-    let o = lab_within(
+    refused(
         &[
-            "serve",
-            "--id",
-            "0",
-            "--addrs",
-            "192.0.2.1:7000,127.0.0.1:7001",
-            "--dir",
-            &d,
-        ],
-        limit,
+            &serve("0", "192.0.2.1:7000,127.0.0.1:7001")[..],
+            &["--dir", &d],
+        ]
+        .concat(),
+        &["cannot listen on 192.0.2.1:7000"],
     );
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("cannot listen on 192.0.2.1:7000"),
-        "{}",
-        text(&o)
-    );
-    let o = lab_within(&["kv", "get", "x"], limit);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("--dir DIR") && text(&o).contains("--addrs"),
-        "{}",
-        text(&o)
-    );
+    refused(&["kv", "get", "x"], &["--dir DIR", "--addrs"]);
     // A simulator's fault a real cluster cannot suffer: refused before
     // anything starts.
     let schedule = dir.join("unreal.json");
@@ -387,12 +376,6 @@ fn bad_addresses_and_unreal_schedules_are_refused_with_the_reason() {
         "--dir",
         out.to_str().unwrap(),
     ];
-    let o = lab_within(&args, limit);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        text(&o).contains("remove fault 0 (LongReordering)"),
-        "{}",
-        text(&o)
-    );
+    refused(&args, &["remove fault 0 (LongReordering)"]);
     assert!(processes_in(&dir).is_empty());
 }
