@@ -810,43 +810,12 @@ fn randomized_safety_and_liveness_over_many_seeds() {
     let (mut total_applied, mut total_terms, mut total_snapshots, mut sim_ms, mut total_rpcs) =
         (0, 0, 0, 0, 0);
     for seed in 0..400u64 {
-        let peers = if seed % 2 == 0 { 3 } else { 5 };
-        let mut c = Cluster::new(peers, seed);
-        c.drop_per_mille = [0, 50, 150][(seed % 3) as usize];
-        c.dup_per_mille = 50;
-        c.max_delay_ms = [5, 30, 120][(seed % 3) as usize];
-        if seed % 4 < 2 {
-            c.snapshot_every = Some(7);
-        }
+        let mut c = faulty_cluster(seed);
         let mut next_cmd = 0u64;
         for _round in 0..25 {
-            match c.rng.below(6) {
-                0 => {
-                    // Random partition into two groups.
-                    for id in 0..peers {
-                        c.group[id] = c.rng.below(2) as u32;
-                    }
-                }
-                1 => c.connect_all(),
-                2 => {
-                    let id = c.rng.below(peers as u64) as usize;
-                    c.crash(id);
-                }
-                3 => {
-                    let id = c.rng.below(peers as u64) as usize;
-                    c.restart(id);
-                }
-                _ => {}
-            }
+            random_fault(&mut c);
             for _ in 0..c.rng.below(8) {
-                for id in 0..peers {
-                    if c.alive(id) && c.raft(id).role() == Role::Leader {
-                        let now = c.now_ms;
-                        c.raft_mut(id).start(now, cmd(next_cmd));
-                        next_cmd += 1;
-                        c.process(id);
-                    }
-                }
+                start_on_every_leader(&mut c, &mut next_cmd);
                 let ms = 1 + c.rng.below(60);
                 c.run_for(ms);
             }
@@ -854,25 +823,7 @@ fn randomized_safety_and_liveness_over_many_seeds() {
             c.run_for(ms);
             c.check_log_matching();
         }
-        // Heal: everyone up, connected, reliable.
-        c.connect_all();
-        c.drop_per_mille = 0;
-        c.dup_per_mille = 0;
-        c.max_delay_ms = 5;
-        for id in 0..peers {
-            if !c.alive(id) {
-                c.restart(id);
-            }
-        }
-        c.one(cmd(1_000_000 + seed), peers);
-        c.run_for(1_000);
-        c.check_log_matching();
-        let applied = c.check_all_applied_same();
-        assert!(applied >= 1);
-        for id in 0..peers {
-            assert_eq!(c.raft(id).commit_index(), applied, "seed {seed} peer {id}");
-        }
-        total_applied += applied;
+        total_applied += heal_and_agree(&mut c, seed);
         total_terms += c.leaders.len() as u64;
         total_snapshots += c.nodes.iter().map(|n| n.snapshots_installed).sum::<u64>();
         sim_ms += c.now_ms;
@@ -892,6 +843,83 @@ fn randomized_safety_and_liveness_over_many_seeds() {
         total_applied > 400 * 20,
         "too little progress: {total_applied}"
     );
+}
+
+/// A cluster of 3 or 5 whose network drops, duplicates and delays as `seed` says,
+/// snapshotting every 7 entries on half the seeds.
+fn faulty_cluster(seed: u64) -> Cluster {
+    let peers = if seed.is_multiple_of(2) { 3 } else { 5 };
+    let mut c = Cluster::new(peers, seed);
+    c.drop_per_mille = [0, 50, 150][(seed % 3) as usize];
+    c.dup_per_mille = 50;
+    c.max_delay_ms = [5, 30, 120][(seed % 3) as usize];
+    if seed % 4 < 2 {
+        c.snapshot_every = Some(7);
+    }
+    c
+}
+
+/// One of: a random partition into two groups, a heal, a crash, a restart, nothing.
+fn random_fault(c: &mut Cluster) {
+    let peers = c.nodes.len();
+    match c.rng.below(6) {
+        0 => {
+            for id in 0..peers {
+                c.group[id] = c.rng.below(2) as u32;
+            }
+        }
+        1 => c.connect_all(),
+        2 => {
+            let id = c.rng.below(peers as u64) as usize;
+            c.crash(id);
+        }
+        3 => {
+            let id = c.rng.below(peers as u64) as usize;
+            c.restart(id);
+        }
+        _ => {}
+    }
+}
+
+/// A command to every live peer that thinks it leads.
+fn start_on_every_leader(c: &mut Cluster, next_cmd: &mut u64) {
+    for id in 0..c.nodes.len() {
+        if c.alive(id) && c.raft(id).role() == Role::Leader {
+            let now = c.now_ms;
+            c.raft_mut(id).start(now, cmd(*next_cmd));
+            *next_cmd += 1;
+            c.process(id);
+        }
+    }
+}
+
+/// Every peer up and connected, on a reliable network.
+fn heal(c: &mut Cluster) {
+    c.connect_all();
+    c.drop_per_mille = 0;
+    c.dup_per_mille = 0;
+    c.max_delay_ms = 5;
+    for id in 0..c.nodes.len() {
+        if !c.alive(id) {
+            c.restart(id);
+        }
+    }
+}
+
+/// Heals everything, then the cluster must agree on a new command and every peer
+/// commit it; returns the entries applied.
+fn heal_and_agree(c: &mut Cluster, seed: u64) -> u64 {
+    let peers = c.nodes.len();
+    heal(c);
+    c.one(cmd(1_000_000 + seed), peers);
+    c.run_for(1_000);
+    c.check_log_matching();
+    let applied = c.check_all_applied_same();
+    assert!(applied >= 1);
+    for id in 0..peers {
+        assert_eq!(c.raft(id).commit_index(), applied, "seed {seed} peer {id}");
+    }
+    applied
 }
 
 /// 6.824's Figure 8 (unreliable): leaders crash right after taking commands, and the
@@ -934,14 +962,7 @@ fn figure8_unreliable_style_churn() {
                 c.restart(id);
             }
         }
-        c.drop_per_mille = 0;
-        c.dup_per_mille = 0;
-        c.max_delay_ms = 5;
-        for id in 0..peers {
-            if !c.alive(id) {
-                c.restart(id);
-            }
-        }
+        heal(&mut c);
         c.one(cmd(1 << 40), peers);
         c.check_log_matching();
         eprintln!(
