@@ -91,7 +91,7 @@ impl Aim {
                 false => rng.random_range(20..800),
             },
         };
-        let (moment, action, other) = match rng.random_range(0..7) {
+        let (moment, action, other) = match rng.random_range(0..8) {
             0 => (Moment::VoteGranted, crash(rng), false),
             1 => (Moment::BecameLeader, crash(rng), false),
             2 => (
@@ -107,6 +107,13 @@ impl Aim {
                 Moment::BecameLeader,
                 Action::DropRequests {
                     count: rng.random_range(1..=MAX_DROPPED_REQUESTS),
+                },
+                false,
+            ),
+            6 => (
+                Moment::Committed,
+                Action::Partition {
+                    ms: rng.random_range(50..1500),
                 },
                 false,
             ),
