@@ -67,6 +67,8 @@ pub enum NetError {
         /// How many it got.
         got: usize,
     },
+    /// A mend of a link no fault severed.
+    NotSevered(NodeId, NodeId),
 }
 
 impl fmt::Display for NetError {
@@ -77,6 +79,7 @@ impl fmt::Display for NetError {
             NetError::TooFewNodes { shape, needs, got } => {
                 write!(f, "a {shape} needs at least {needs} nodes, got {got}")
             }
+            NetError::NotSevered(a, b) => write!(f, "the link {a} -> {b} is not severed"),
         }
     }
 }
@@ -99,6 +102,11 @@ pub struct Net {
     enabled: Vec<bool>,
     /// Directed links: `link_up[from][to]`.
     link_up: Vec<Vec<bool>>,
+    /// Directed links a fault of its own severed (`sever`), and by how many
+    /// such faults at once: a link carries messages only if it is up and
+    /// severed by none. Partitions and `heal` leave these alone, so a fault
+    /// that severs and later mends overlaps a partition without undoing it.
+    severed: BTreeMap<(NodeId, NodeId), u32>,
     link_latency: BTreeMap<(NodeId, NodeId), Latency>,
     calls: BTreeMap<CallId, Call>,
     /// Requests still to drop, per sender (an aimed fault: a new leader's
@@ -170,7 +178,7 @@ impl Net {
             .and_then(|r| r.get(to))
             .copied()
             .unwrap_or(true);
-        on(from) && on(to) && link
+        on(from) && on(to) && link && !self.severed.contains_key(&(from, to))
     }
 
     /// True if `node` is connected (6.824's sense).
@@ -273,6 +281,68 @@ impl Net {
         }
         k.record(None, "cut-one-way", &format!("{from:?} -> {to:?}"));
         self.fail_cut_calls(k);
+        Ok(())
+    }
+
+    /// Severs every link between `node` and each of `others`, both ways, over
+    /// whatever partition is in force, until [`Net::mend`] with the same
+    /// nodes: partitions and heals in between neither end it nor are undone
+    /// by it.
+    pub fn sever(
+        &mut self,
+        k: &mut Kernel<Net>,
+        node: NodeId,
+        others: &[NodeId],
+    ) -> Result<(), NetError> {
+        self.sever_or_mend(k, node, others, true)
+    }
+
+    /// Ends one [`Net::sever`] of `node` from `others`.
+    pub fn mend(
+        &mut self,
+        k: &mut Kernel<Net>,
+        node: NodeId,
+        others: &[NodeId],
+    ) -> Result<(), NetError> {
+        self.sever_or_mend(k, node, others, false)
+    }
+
+    fn sever_or_mend(
+        &mut self,
+        k: &mut Kernel<Net>,
+        node: NodeId,
+        others: &[NodeId],
+        sever: bool,
+    ) -> Result<(), NetError> {
+        self.check(k, &[node])?;
+        self.check(k, others)?;
+        let links: Vec<(NodeId, NodeId)> = others
+            .iter()
+            .filter(|&&o| o != node)
+            .flat_map(|&o| [(node, o), (o, node)])
+            .collect();
+        let unsevered = links.iter().find(|l| !self.severed.contains_key(l));
+        if let (false, Some(&(a, b))) = (sever, unsevered) {
+            return Err(NetError::NotSevered(a, b));
+        }
+        for link in links {
+            let count = self.severed.entry(link).or_default();
+            match sever {
+                true => *count += 1,
+                false => *count -= 1,
+            }
+            if *count == 0 {
+                self.severed.remove(&link);
+            }
+        }
+        k.record(
+            Some(node),
+            if sever { "sever" } else { "mend" },
+            &format!("{others:?}"),
+        );
+        if sever {
+            self.fail_cut_calls(k);
+        }
         Ok(())
     }
 

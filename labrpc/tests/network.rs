@@ -537,6 +537,53 @@ fn partition_shapes() {
 }
 
 #[test]
+fn a_severed_node_and_the_partitions_around_it_do_not_undo_each_other() {
+    let nodes = [0, 1, 2, 3, 4];
+    let mut sim = sim_with(12, NetConfig::default(), 5);
+    sim.with_net(|net, k| net.partition(k, &[vec![0, 1, 2], vec![3, 4]]))
+        .unwrap();
+    // 0 severed from 1, 2 and 3: 1 and 2 still reach each other, and 3 and
+    // 4 stay apart from them.
+    sim.with_net(|net, k| net.sever(k, 0, &[1, 2, 3])).unwrap();
+    assert_eq!(reach(&mut sim, &nodes), all_pairs(&[&[1, 2], &[3, 4]]));
+    // A partition that starts, and a heal, while 0 is severed leave it so.
+    sim.with_net(|net, k| net.partition(k, &[vec![0, 3], vec![1, 2, 4]]))
+        .unwrap();
+    assert_eq!(reach(&mut sim, &nodes), all_pairs(&[&[1, 2, 4]]));
+    sim.with_net(|net, k| net.heal(k));
+    let mut expected = all_pairs(&[&[1, 2, 3, 4], &[0, 4]]);
+    expected.sort();
+    expected.dedup();
+    assert_eq!(reach(&mut sim, &nodes), expected);
+    // Mended: 0 reaches everyone again, and the partition it was severed
+    // over is whatever is in force now.
+    sim.with_net(|net, k| net.partition(k, &[vec![0, 1, 2], vec![3, 4]]))
+        .unwrap();
+    sim.with_net(|net, k| net.mend(k, 0, &[1, 2, 3])).unwrap();
+    assert_eq!(reach(&mut sim, &nodes), all_pairs(&[&[0, 1, 2], &[3, 4]]));
+}
+
+#[test]
+fn severs_overlap_and_a_mend_of_no_sever_is_refused() {
+    let nodes = [0, 1, 2];
+    let mut sim = sim_with(13, NetConfig::default(), 3);
+    sim.with_net(|net, k| net.sever(k, 0, &[1, 2])).unwrap();
+    sim.with_net(|net, k| net.sever(k, 0, &[1])).unwrap();
+    sim.with_net(|net, k| net.mend(k, 0, &[1, 2])).unwrap();
+    // The second sever of 0 from 1 holds until its own mend.
+    assert_eq!(reach(&mut sim, &nodes), all_pairs(&[&[0, 2], &[1, 2]]));
+    sim.with_net(|net, k| net.mend(k, 0, &[1])).unwrap();
+    assert_eq!(reach(&mut sim, &nodes).len(), 6);
+    let err = sim.with_net(|net, k| net.mend(k, 0, &[2])).unwrap_err();
+    assert_eq!(err.to_string(), "the link 0 -> 2 is not severed");
+    assert_eq!(
+        reach(&mut sim, &nodes).len(),
+        6,
+        "a refused mend changes nothing"
+    );
+}
+
+#[test]
 fn one_way_partition_blocks_one_direction_of_requests() {
     let mut sim = sim_with(11, NetConfig::default(), 3);
     // 0 cannot reach 1; 1 can still send to 0. A call needs both ways, so

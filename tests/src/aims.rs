@@ -47,9 +47,11 @@ pub enum Action {
         /// Time cut off.
         ms: u64,
     },
-    /// Cut the node off for `ms` from every other node but the first client
-    /// (the node after the servers): a leader that still answers one client
-    /// while the others move on to its successor.
+    /// Cut the node off for `ms` from every other node but one client (the
+    /// scenario's first; a scenario with no client nodes keeps none): a
+    /// leader that still answers one client while the others move on to its
+    /// successor. The cut is severed over any partition in force and mended
+    /// after, so it neither undoes nor is undone by the swarm's partitions.
     Partition {
         /// Time cut off.
         ms: u64,
@@ -159,10 +161,12 @@ impl Aim {
 /// twice over).
 pub const MAX_DROPPED_REQUESTS: u32 = 8;
 
-/// The aims armed on this thread's run, and the servers they may strike.
+/// The aims armed on this thread's run, the servers they may strike, and
+/// the client a partition keeps.
 struct Armed {
     aims: Vec<Aim>,
     servers: Vec<NodeId>,
+    kept: Option<NodeId>,
 }
 
 thread_local! {
@@ -179,12 +183,14 @@ impl Drop for Disarm {
 }
 
 /// Arms `aims` on `servers` for this thread's run, until [`disarm`] or the
-/// guard's drop.
+/// guard's drop; `kept` is the client node a [`Action::Partition`] leaves
+/// its target (none where clients are not nodes).
 #[must_use = "the aims stay armed only while the guard lives"]
-pub fn arm(aims: &[Aim], servers: &[NodeId]) -> Disarm {
+pub fn arm(aims: &[Aim], servers: &[NodeId], kept: Option<NodeId>) -> Disarm {
     let armed = (!aims.is_empty()).then(|| Armed {
         aims: aims.to_vec(),
         servers: servers.to_vec(),
+        kept,
     });
     ARMED.with(|a| *a.borrow_mut() = armed);
     Disarm(())
@@ -200,13 +206,13 @@ pub fn disarm() {
 pub fn reached(ctx: &mut labrpc::Ctx<'_>, node: NodeId, moment: Moment) {
     // Called at every such moment of every run: nothing is copied unless an
     // aim of this moment is armed.
-    let (strikes, servers): (Vec<(Aim, NodeId)>, Vec<NodeId>) = ARMED.with(|a| {
+    let (strikes, kept): (Vec<(Aim, NodeId)>, Option<NodeId>) = ARMED.with(|a| {
         let a = a.borrow();
         let Some(armed) = a.as_ref() else {
-            return (vec![], vec![]);
+            return (vec![], None);
         };
         let Some(me) = armed.servers.iter().position(|&s| s == node) else {
-            return (vec![], vec![]);
+            return (vec![], None);
         };
         let n = armed.servers.len();
         let strikes: Vec<(Aim, NodeId)> = armed
@@ -220,16 +226,12 @@ pub fn reached(ctx: &mut labrpc::Ctx<'_>, node: NodeId, moment: Moment) {
                 )
             })
             .collect();
-        let servers = match strikes.is_empty() {
-            true => vec![],
-            false => armed.servers.clone(),
-        };
-        (strikes, servers)
+        (strikes, armed.kept)
     });
     for (aim, target) in strikes {
         match aim.action {
             Action::DropRequests { count } => drop_requests(ctx, aim, moment, target, count),
-            _ => strike(ctx, aim, moment, target, servers.clone()),
+            _ => strike(ctx, aim, moment, target, kept),
         }
     }
 }
@@ -263,7 +265,7 @@ fn strike(
     aim: Aim,
     moment: Moment,
     target: NodeId,
-    servers: Vec<NodeId>,
+    kept: Option<NodeId>,
 ) {
     ctx.schedule_call(0, "aim", move |sim| {
         if !rolls(sim.kernel(), aim) {
@@ -310,14 +312,15 @@ fn strike(
             }
             Action::Partition { ms } => {
                 peer::coverage::mark(peer::coverage::AIM_STRUCK);
-                let kept = servers.len();
-                let others: Vec<NodeId> = (0..sim.node_count()).filter(|&n| n != kept).collect();
-                sim.with_net(|net, k| net.isolate(k, target, &others))
+                let others: Vec<NodeId> = (0..sim.node_count())
+                    .filter(|&n| n != target && Some(n) != kept)
+                    .collect();
+                sim.with_net(|net, k| net.sever(k, target, &others))
                     .expect("nodes exist");
                 let at = sim.now_ns() + ms * MS;
                 let rejoin = move |sim: &mut labrpc::Sim| {
-                    let all = [others];
-                    let _ = sim.with_net(|net, k| net.partition(k, &all));
+                    sim.with_net(|net, k| net.mend(k, target, &others))
+                        .expect("severed at the strike");
                 };
                 sim.schedule(at, "aim", rejoin).expect("in the future");
             }

@@ -282,7 +282,8 @@ fn run_raft_nemesis(
     if let Err(e) = nemesis::apply(&mut cfg.sim, schedule, &servers) {
         return cfg.check(format!("bad schedule: {e}"));
     }
-    let aimed = crate::aims::arm(&schedule.aims, &servers);
+    // Clients are not nodes here: an aimed partition keeps none.
+    let aimed = crate::aims::arm(&schedule.aims, &servers, None);
     let stop = Rc::new(Cell::new(false));
     let max_ops = schedule.workload.max_ops_per_client;
     let clients: Vec<_> = (0..schedule.workload.clients() as u64)
@@ -498,10 +499,10 @@ fn run_kv_nemesis(
     if let Err(e) = nemesis::apply(&mut cfg.sim, schedule, &servers) {
         return cfg.check_fail(format!("bad schedule: {e}"));
     }
-    let aimed = crate::aims::arm(&schedule.aims, &servers);
     let stop = Rc::new(Cell::new(false));
     let clients = schedule.workload.clients();
     let clerks: Vec<_> = (0..clients).map(|_| cfg.make_client(&servers)).collect();
+    let aimed = crate::aims::arm(&schedule.aims, &servers, clerks.first().map(|ck| ck.0));
     for (me, &ck) in clerks.iter().enumerate() {
         cfg.start_workload(
             ck,

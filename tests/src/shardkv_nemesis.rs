@@ -140,12 +140,12 @@ pub fn run(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
     if let Err(e) = applied {
         return cfg.check_fail(format!("bad schedule: {e}"));
     }
-    let aimed = crate::aims::arm(&schedule.aims, &servers);
     let stop = Rc::new(Cell::new(false));
     let ctl = cfg.ctl();
     let clerks: Vec<Ck> = (0..schedule.workload.clients())
         .map(|_| cfg.make_client(&ctl))
         .collect();
+    let aimed = crate::aims::arm(&schedule.aims, &servers, clerks.first().map(|ck| ck.0));
     for (me, &ck) in clerks.iter().enumerate() {
         let chaos = KvChaos {
             keys: NSHARDS as u32,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use tests::aims::{Action, Aim, Moment};
-use tests::nemesis::{Schedule, WorkloadSize};
+use tests::nemesis::{Fault, FaultKind, Schedule, WorkloadSize};
 use tests::peers::with_peer;
 use tests::scenarios;
 
@@ -125,4 +125,47 @@ fn the_default_swarm_draws_every_aimed_action() {
         .collect();
     let every = BTreeSet::from(["crash", "isolate", "partition", "drop-requests"]);
     assert_eq!(drawn, every);
+}
+
+#[test]
+fn an_aimed_partition_leaves_the_swarms_partition_in_force() {
+    // The majority's leader severed from the other servers at every commit,
+    // and a majority and a minority apart from 1 s to 4 s, so that cuts are
+    // in force when the split starts and when it ends. The aim severs and
+    // mends the leader's links over the partitions: it never reshapes the
+    // network, so the one partition the trace shows is the swarm's.
+    let mut schedule = only(vec![Aim {
+        moment: Moment::Committed,
+        action: Action::Partition { ms: 200 },
+        other: false,
+        per_million: 1_000_000,
+    }]);
+    schedule.faults.push(Fault {
+        at_ms: 1_000,
+        duration_ms: 3_000,
+        kind: FaultKind::MajorityMinority { rotate: 0 },
+    });
+    for name in ["raft-nemesis", "kv-nemesis"] {
+        let s = scenarios::find(name).expect("a scenario");
+        for seed in 1..=3 {
+            let (report, trace) =
+                tests::hooks::with_trace(|t| t.record_summaries(), || s.run_with(seed, &schedule));
+            report.unwrap_or_else(|f| panic!("{name} seed {seed}: {f}"));
+            let summaries = trace.expect("a trace").take_summaries();
+            let count = |kind: &str| summaries.iter().filter(|e| e.kind == kind).count();
+            assert!(
+                count("aim") > 3,
+                "{name} seed {seed}: {} struck",
+                count("aim")
+            );
+            // (The scenario's own heal, at the end of the 20 s of faults,
+            // links everyone again with a partition of one group.)
+            let partitions = summaries
+                .iter()
+                .filter(|e| e.kind == "partition" && e.at_ns < 19_000_000_000)
+                .count();
+            assert_eq!(partitions, 1, "{name} seed {seed}");
+            assert_eq!(count("sever"), count("aim"), "{name} seed {seed}");
+        }
+    }
 }

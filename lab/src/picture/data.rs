@@ -66,6 +66,8 @@ const ROLES: [&str; 3] = ["follower", "candidate", "leader"];
 const CRASHED: u8 = 0;
 const PAUSED: u8 = 1;
 const DISCONNECTED: u8 = 2;
+/// Cut off by an aimed partition (`sever`) from every node but one client.
+const SEVERED: u8 = 3;
 
 /// The categories of marks, as the page draws them.
 const MARK_MINOR: u8 = 0; // timers and storage: hidden unless asked for
@@ -152,6 +154,8 @@ impl Builder {
             ("resume", Some(n)) => self.node_change(e, t, n, PAUSED, false),
             ("disconnect", Some(n)) => self.node_change(e, t, n, DISCONNECTED, true),
             ("connect", Some(n)) => self.node_change(e, t, n, DISCONNECTED, false),
+            ("sever", Some(n)) => self.node_change(e, t, n, SEVERED, true),
+            ("mend", Some(n)) => self.node_change(e, t, n, SEVERED, false),
             ("partition" | "cut-one-way", None) => self.partition(e, t),
             ("heal", None) => {
                 if let Some((t0, old)) = self.band_open.take() {
