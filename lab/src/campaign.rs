@@ -191,7 +191,8 @@ pub fn quiet_panics() {
 
 /// How to run a campaign.
 pub struct CampaignOptions {
-    /// The name shown on the progress bar.
+    /// The target's name: on the progress bar, and on the failure of a run
+    /// that panics (its replay command names it).
     pub label: String,
     /// Seeds to run, in order.
     pub seeds: Seeds,

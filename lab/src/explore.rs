@@ -91,7 +91,7 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
     let guided = run_guided(
         &|seed, schedule| scenario.run_with(seed, schedule),
         GuidedOptions {
-            label: format!("{} (guided)", scenario.name),
+            name: scenario.name.to_string(),
             own: scenario.schedule,
             seeds: shard(many.seeds, many.shard),
             jobs: many.jobs,

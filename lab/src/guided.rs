@@ -284,8 +284,10 @@ pub type GuidedRunFn<'a> = dyn Fn(u64, &Schedule) -> Result<RunReport, Failure> 
 
 /// How to run a guided campaign.
 pub struct GuidedOptions {
-    /// The name on the progress bar.
-    pub label: String,
+    /// The scenario's name: failures carry it (a run that panics too, so
+    /// its replay command names a scenario); the progress bar adds
+    /// "(guided)".
+    pub name: String,
     /// A seed's own schedule (the scenario's).
     pub own: fn(u64) -> Schedule,
     /// Seeds, in order; the first one also seeds the guide.
@@ -327,7 +329,7 @@ pub fn run_guided(
         Some(learned) => learned.reseeded(first_seed),
         None => Guide::new(first_seed, o.own),
     };
-    let bar = progress_bar(&o.label, o.seeds.len(), o.progress);
+    let bar = progress_bar(&format!("{} (guided)", o.name), o.seeds.len(), o.progress);
     let mut summary = Summary::default();
     let mut failures = Vec::new();
     let mut next = 0;
@@ -382,7 +384,7 @@ fn run_generation(
     o: &GuidedOptions,
     proposals: &[Proposal],
 ) -> Vec<Result<RunReport, Failure>> {
-    let one = |p: &Proposal| run_caught(&o.label, p.seed, || run(p.seed, &p.schedule));
+    let one = |p: &Proposal| run_caught(&o.name, p.seed, || run(p.seed, &p.schedule));
     if !o.stop_at_failure {
         return parallel(proposals, o.jobs, one);
     }
@@ -417,7 +419,7 @@ mod guided_tests {
         let guided = run_guided(
             &run,
             GuidedOptions {
-                label: "raft-nemesis".into(),
+                name: "raft-nemesis".into(),
                 own: scenario.schedule,
                 seeds: Seeds::parse("100..164").unwrap(),
                 jobs,
@@ -457,6 +459,41 @@ mod guided_tests {
         assert!(
             bred_one >= 12,
             "after the first generation, about half the runs breed: {bred_one}"
+        );
+    }
+
+    #[test]
+    fn a_run_that_panics_fails_under_its_scenarios_name() {
+        let scenario = scenarios::find("raft-nemesis").expect("a scenario");
+        let run = |seed: u64, schedule: &Schedule| {
+            if seed == 3 {
+                panic!("a peer's own assertion");
+            }
+            tests::peers::with_peer("reference", || scenario.run_with(seed, schedule))
+        };
+        let mut lines = Vec::new();
+        run_guided(
+            &run,
+            GuidedOptions {
+                name: "raft-nemesis".into(),
+                own: scenario.schedule,
+                seeds: Seeds::parse("0..4").unwrap(),
+                jobs: 1,
+                time_budget: None,
+                progress: false,
+                stop_at_failure: false,
+                learned: None,
+            },
+            &mut |f, _| lines.push(f.to_string()),
+        );
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("panicked: a peer's own assertion")
+                && lines[0].ends_with(
+                    "replay: cargo run --release -p lab -- replay raft-nemesis --seed 3"
+                ),
+            "{}",
+            lines[0]
         );
     }
 

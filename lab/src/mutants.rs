@@ -252,7 +252,7 @@ fn hunt_guided(
         let guided = run_guided(
             &|seed, schedule| peers::with_peer(peer, || s.run_with(seed, schedule)),
             GuidedOptions {
-                label: s.name.to_string(),
+                name: s.name.to_string(),
                 own: s.schedule,
                 seeds: seeds.clone(),
                 jobs: o.jobs,
