@@ -1420,6 +1420,14 @@ impl Raft {
 
     fn append_entry(&mut self, entry: Entry) {
         let index = entry.index;
+        internal_assert!(
+            self,
+            entry.term >= self.log.last_term(),
+            "peer {}: log terms must not decrease: {} after {}",
+            self.config.id,
+            entry.term,
+            self.log.last_term()
+        );
         if entry.kind == EntryKind::Membership {
             self.previous_membership = self.membership;
             self.membership = Membership::decode(&entry.command).expect("a configuration decodes");

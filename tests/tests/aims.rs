@@ -169,3 +169,33 @@ fn an_aimed_partition_leaves_the_swarms_partition_in_force() {
         }
     }
 }
+
+#[test]
+fn a_stale_leaders_appends_are_caught_by_the_oracle_not_by_the_peers_log() {
+    // A guided hunt's failure, shrunk to no timed fault at all: a leader cut
+    // off from the other servers at its commits. The mutant appends a stale
+    // leader's entries; with the reference's own assertions off (as a
+    // student's Raft has none) the harness's oracle must catch it. The log
+    // once asserted monotonic terms itself, so the run panicked first.
+    let schedule = Schedule::from_json(
+        r#"{"faults": [], "workload": {"max_ops_per_client": 7},
+        "tuning": {"pre_vote": false, "max_entries_per_append": 8,
+          "heartbeat_interval_ms": 44, "election_timeout_min_ms": 172,
+          "election_timeout_max_ms": 342, "snapshot_interval": 1,
+          "maxraftstate_bytes": 300, "sync_latency_ms": 10,
+          "check_quorum": false, "backtracking": "leader-term"},
+        "aims": [{"moment": "committed", "action": {"do": "partition", "ms": 1295},
+          "per_million": 407313}]}"#,
+    )
+    .expect("a schedule");
+    let s = scenarios::find("kv-nemesis").expect("the default scenario");
+    let failure = with_peer("mutant:append-from-stale-leader", || {
+        s.run_with(11, &schedule)
+    })
+    .expect_err("the mutant is caught");
+    assert!(
+        failure.what.starts_with("log matching:"),
+        "{}",
+        failure.what
+    );
+}
