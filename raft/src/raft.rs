@@ -1024,7 +1024,13 @@ impl Raft {
             self.reply_append_entries(from, false, args.prev_log_index, 0, None);
             return;
         }
-        debug_assert_eq!(self.role, Role::Follower);
+        internal_assert!(
+            self,
+            self.role == Role::Follower,
+            "peer {}: an AppendEntries of its term found it {:?}",
+            self.config.id,
+            self.role
+        );
         self.leader_id = Some(from);
         self.heard_leader_ms = Some(now_ms);
         self.pre_vote_term = None;
