@@ -294,7 +294,12 @@ impl Net {
         node: NodeId,
         others: &[NodeId],
     ) -> Result<(), NetError> {
-        self.sever_or_mend(k, node, others, true)
+        for link in self.links_between(k, node, others)? {
+            *self.severed.entry(link).or_default() += 1;
+        }
+        k.record(Some(node), "sever", &format!("{others:?}"));
+        self.fail_cut_calls(k);
+        Ok(())
     }
 
     /// Ends one [`Net::sever`] of `node` from `others`.
@@ -304,46 +309,35 @@ impl Net {
         node: NodeId,
         others: &[NodeId],
     ) -> Result<(), NetError> {
-        self.sever_or_mend(k, node, others, false)
-    }
-
-    fn sever_or_mend(
-        &mut self,
-        k: &mut Kernel<Net>,
-        node: NodeId,
-        others: &[NodeId],
-        sever: bool,
-    ) -> Result<(), NetError> {
-        self.check(k, &[node])?;
-        self.check(k, others)?;
-        let links: Vec<(NodeId, NodeId)> = others
-            .iter()
-            .filter(|&&o| o != node)
-            .flat_map(|&o| [(node, o), (o, node)])
-            .collect();
-        let unsevered = links.iter().find(|l| !self.severed.contains_key(l));
-        if let (false, Some(&(a, b))) = (sever, unsevered) {
+        let links = self.links_between(k, node, others)?;
+        if let Some(&(a, b)) = links.iter().find(|l| !self.severed.contains_key(l)) {
             return Err(NetError::NotSevered(a, b));
         }
         for link in links {
-            let count = self.severed.entry(link).or_default();
-            match sever {
-                true => *count += 1,
-                false => *count -= 1,
-            }
+            let count = self.severed.get_mut(&link).expect("checked above");
+            *count -= 1;
             if *count == 0 {
                 self.severed.remove(&link);
             }
         }
-        k.record(
-            Some(node),
-            if sever { "sever" } else { "mend" },
-            &format!("{others:?}"),
-        );
-        if sever {
-            self.fail_cut_calls(k);
-        }
+        k.record(Some(node), "mend", &format!("{others:?}"));
         Ok(())
+    }
+
+    /// The directed links between `node` and each of `others`, both ways.
+    fn links_between(
+        &self,
+        k: &Kernel<Net>,
+        node: NodeId,
+        others: &[NodeId],
+    ) -> Result<Vec<(NodeId, NodeId)>, NetError> {
+        self.check(k, &[node])?;
+        self.check(k, others)?;
+        Ok(others
+            .iter()
+            .filter(|&&o| o != node)
+            .flat_map(|&o| [(node, o), (o, node)])
+            .collect())
     }
 
     /// Sets links among `nodes` so that `a` and `b` are linked (both ways)
