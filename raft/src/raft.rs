@@ -857,7 +857,8 @@ impl Raft {
             Message::AppendEntries(args) => {
                 // Another leader in our own term would break Election Safety; stale ones
                 // (lower term) are simply rejected.
-                debug_assert!(
+                internal_assert!(
+                    self,
                     args.term < self.current_term,
                     "two leaders ({} and {from}) in term {}",
                     self.config.id,
@@ -866,7 +867,8 @@ impl Raft {
                 self.reply_append_entries(from, false, args.prev_log_index, 0, None);
             }
             Message::InstallSnapshot(args) => {
-                debug_assert!(
+                internal_assert!(
+                    self,
                     args.term < self.current_term,
                     "two leaders in term {}",
                     args.term
@@ -1169,7 +1171,12 @@ impl Raft {
             reply(self);
             return;
         }
-        debug_assert_eq!(self.role, Role::Follower);
+        internal_assert!(
+            self,
+            self.role == Role::Follower,
+            "a snapshot of our term to a {:?}",
+            self.role
+        );
         self.leader_id = Some(from);
         self.heard_leader_ms = Some(now_ms);
         self.pre_vote_term = None;
@@ -1587,11 +1594,11 @@ impl Raft {
         if cfg!(debug_assertions) {
             self.log.check_invariants();
             if self.role == Role::Leader {
-                debug_assert_eq!(self.voted_for, Some(self.config.id));
+                internal_assert!(self, self.voted_for == Some(self.config.id));
                 for p in 0..self.config.peers {
                     let pr = self.progress.get(p);
                     debug_assert!(pr.match_index < pr.next_index);
-                    debug_assert!(pr.next_index <= self.log.last_index() + 1);
+                    internal_assert!(self, pr.next_index <= self.log.last_index() + 1);
                 }
             }
         }
@@ -1662,4 +1669,68 @@ fn validate_restored(config: &Config, r: &Restored) -> Result<(), RaftError> {
 /// A configuration with voters, all of them among the cluster's peers.
 fn fits(config: &Config, m: &Membership) -> bool {
     !m.voters.is_empty() && m.members().minus(PeerSet::first(config.peers)).is_empty()
+}
+
+/// The peer's Raft assertions hold in release runs, and a mutant run can
+/// switch them off like the rest (a student's Raft has none of them).
+#[cfg(all(test, feature = "injected-bugs"))]
+mod tests {
+    use super::*;
+    use crate::message::{AppendEntriesArgs, RequestVoteReply};
+
+    /// Peer 0, leader of term 1 in a cluster of three.
+    fn leader(internal_assertions: bool) -> Raft {
+        let config = Config {
+            pre_vote: false,
+            internal_assertions,
+            ..Config::new(0, 3, 7)
+        };
+        let mut raft = Raft::new(config, None, 0).expect("a valid config");
+        raft.tick(raft.next_deadline_ms());
+        let vote = RequestVoteReply {
+            term: 1,
+            vote_granted: true,
+            pre_vote: false,
+        };
+        let now_ms = raft.next_deadline_ms();
+        raft.step(now_ms, 1, Message::RequestVoteReply(vote))
+            .unwrap();
+        assert_eq!((raft.role(), raft.current_term()), (Role::Leader, 1));
+        let _ = raft.ready();
+        raft
+    }
+
+    /// Peer 2's AppendEntries of term 1: a second leader in the term.
+    fn second_leader(raft: &mut Raft) {
+        let args = AppendEntriesArgs {
+            term: 1,
+            leader_id: 2,
+            prev_log_index: 0,
+            prev_log_term: 0,
+            entries: vec![],
+            leader_commit: 0,
+            read_round: 0,
+        };
+        let now_ms = raft.next_deadline_ms();
+        raft.step(now_ms, 2, Message::AppendEntries(args)).unwrap();
+    }
+
+    #[test]
+    fn two_leaders_in_a_term_stop_the_peer_unless_its_assertions_are_off() {
+        let mut on = leader(true);
+        let stopped =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| second_leader(&mut on)));
+        let why = stopped.expect_err("two leaders stop the peer");
+        let why = why.downcast_ref::<String>().map(String::as_str);
+        assert_eq!(why, Some("two leaders (0 and 2) in term 1"));
+
+        let mut off = leader(false);
+        second_leader(&mut off);
+        assert_eq!(off.role(), Role::Leader);
+        let refused =
+            off.ready().messages.iter().any(|(to, m)| {
+                *to == 2 && matches!(m, Message::AppendEntriesReply(r) if !r.success)
+            });
+        assert!(refused, "the second leader is refused");
+    }
 }
