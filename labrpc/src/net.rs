@@ -69,6 +69,11 @@ pub enum NetError {
     },
     /// A mend of a link no fault severed.
     NotSevered(NodeId, NodeId),
+    /// A matrix of links that is not `nodes` by `nodes`.
+    LinksNotSquare {
+        /// How many nodes were named.
+        nodes: usize,
+    },
 }
 
 impl fmt::Display for NetError {
@@ -80,6 +85,9 @@ impl fmt::Display for NetError {
                 write!(f, "a {shape} needs at least {needs} nodes, got {got}")
             }
             NetError::NotSevered(a, b) => write!(f, "the link {a} -> {b} is not severed"),
+            NetError::LinksNotSquare { nodes } => {
+                write!(f, "links among {nodes} nodes need {nodes} rows of {nodes}")
+            }
         }
     }
 }
@@ -340,13 +348,30 @@ impl Net {
             .collect())
     }
 
-    /// Sets links among `nodes` so that `a` and `b` are linked (both ways)
-    /// exactly when `linked(a, b)`.
+    /// Sets every link among `nodes` at once: `nodes[i]` can send to
+    /// `nodes[j]` exactly when `links[i][j]` (a node always reaches itself).
+    /// For a shape no verb names, such as the cuts of several faults in
+    /// force together; `label` names it in the trace.
+    pub fn set_links(
+        &mut self,
+        k: &mut Kernel<Net>,
+        nodes: &[NodeId],
+        links: &[Vec<bool>],
+        label: &str,
+    ) -> Result<(), NetError> {
+        if links.len() != nodes.len() || links.iter().any(|row| row.len() != nodes.len()) {
+            return Err(NetError::LinksNotSquare { nodes: nodes.len() });
+        }
+        self.shape(k, nodes, label, |i, j| links[i][j])
+    }
+
+    /// Sets links among `nodes` so that `nodes[i]` can send to `nodes[j]`
+    /// exactly when `linked(i, j)`.
     fn shape(
         &mut self,
         k: &mut Kernel<Net>,
         nodes: &[NodeId],
-        label: &'static str,
+        label: &str,
         linked: impl Fn(usize, usize) -> bool,
     ) -> Result<(), NetError> {
         self.check(k, nodes)?;

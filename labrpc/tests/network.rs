@@ -532,6 +532,22 @@ fn partition_shapes() {
     ring.sort();
     assert_eq!(got, ring);
 
+    // Any shape at once: here 0 cannot send to 1 (so neither can call the
+    // other) and 3 is cut off.
+    let links: Vec<Vec<bool>> = (0..5)
+        .map(|a| {
+            (0..5)
+                .map(|b| (a, b) != (0, 1) && (a == b || (a != 3 && b != 3)))
+                .collect()
+        })
+        .collect();
+    sim.with_net(|net, k| net.set_links(k, &nodes, &links, "test"))
+        .unwrap();
+    let mut expected = all_pairs(&[&[0, 2, 4], &[1, 2, 4]]);
+    expected.sort();
+    expected.dedup();
+    assert_eq!(reach(&mut sim, &nodes), expected);
+
     sim.with_net(|net, k| net.heal(k));
     assert_eq!(reach(&mut sim, &nodes).len(), 20);
 }
@@ -660,6 +676,12 @@ fn bad_input_is_a_clear_error() {
         Err(NetError::NodeInTwoGroups(0))
     );
     assert!(sim.with_net(|net, k| net.bridge(k, &[0, 1])).is_err());
+    let short = vec![vec![true, false]];
+    let err = sim.with_net(|net, k| net.set_links(k, &[0, 1], &short, "short"));
+    assert_eq!(
+        err.unwrap_err().to_string(),
+        "links among 2 nodes need 2 rows of 2"
+    );
     // A reply that does not decode as the method's type is an error, not a panic.
     struct Liar;
     impl Method for Liar {
