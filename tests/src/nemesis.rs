@@ -861,7 +861,9 @@ struct Undo {
     /// The Raft groups among the servers (indices of them, each group's in
     /// the order of its peer ids): membership changes and transfers act on one.
     clusters: Vec<Vec<usize>>,
-    partitions: u32,
+    /// The partition faults in force, by start: their cuts combine, and each
+    /// holds until its own end.
+    partitions: Vec<FaultKind>,
     unreliable: u32,
     reordering: u32,
     duplicate: u32,
@@ -936,11 +938,6 @@ pub fn links(kind: &FaultKind, n: usize) -> Option<Vec<Vec<bool>>> {
     })
 }
 
-fn rotated(servers: &[NodeId], by: usize) -> Vec<NodeId> {
-    let n = servers.len();
-    (0..n).map(|i| servers[(i + by) % n]).collect()
-}
-
 fn record(sim: &mut Sim, what: String) {
     sim.kernel().record(None, "fault", &what);
 }
@@ -954,8 +951,8 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
         | FaultKind::Bridge { .. }
         | FaultKind::MajoritiesRing { .. }
         | FaultKind::OneWay { .. } => {
-            u.partitions += 1;
-            partition(sim, servers, kind);
+            u.partitions.push(kind.clone());
+            cut(sim, servers, &u.partitions);
         }
         FaultKind::Crash {
             node,
@@ -1014,43 +1011,23 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
     }
 }
 
-/// Cuts the network into the shape a partition fault names.
-fn partition(sim: &mut Sim, servers: &[NodeId], kind: &FaultKind) {
-    let split = |sim: &mut Sim, order: &[NodeId]| {
-        sim.with_net(|net, k| net.split_majority(k, order))
-            .expect("servers exist");
-    };
-    match kind {
-        FaultKind::Isolate { node } => {
-            let node = servers[*node];
-            sim.with_net(|net, k| net.isolate(k, node, servers))
-                .expect("servers exist");
-        }
-        FaultKind::MajorityMinority { rotate } => split(sim, &rotated(servers, *rotate)),
-        FaultKind::Bridge { rotate } => {
-            let order = rotated(servers, *rotate);
-            // A bridge needs three nodes; with fewer, split instead.
-            if sim.with_net(|net, k| net.bridge(k, &order)).is_err() {
-                split(sim, &order);
-            }
-        }
-        FaultKind::MajoritiesRing { rotate } => {
-            let order = rotated(servers, *rotate);
-            if sim
-                .with_net(|net, k| net.majorities_ring(k, &order))
-                .is_err()
-            {
-                split(sim, &order);
-            }
-        }
-        FaultKind::OneWay { from, to } => {
-            let from: Vec<NodeId> = from.iter().map(|n| servers[*n]).collect();
-            let to: Vec<NodeId> = to.iter().map(|n| servers[*n]).collect();
-            sim.with_net(|net, k| net.cut_one_way(k, &from, &to))
-                .expect("servers exist");
-        }
-        _ => unreachable!("not a partition: {kind:?}"),
+/// Cuts the network as the partition faults in force say, together: a link
+/// is up only if every one of them leaves it up. With none, heals.
+fn cut(sim: &mut Sim, servers: &[NodeId], active: &[FaultKind]) {
+    if active.is_empty() {
+        return sim.with_net(|net, k| net.heal(k));
     }
+    let n = servers.len();
+    let mut up = vec![vec![true; n]; n];
+    for kind in active {
+        let shape = links(kind, n).expect("a partition fault");
+        for (row, cut_row) in up.iter_mut().zip(shape) {
+            row.iter_mut().zip(cut_row).for_each(|(l, c)| *l &= c);
+        }
+    }
+    let label: Vec<String> = active.iter().map(|k| format!("{k:?}")).collect();
+    sim.with_net(|net, k| net.set_links(k, servers, &up, &label.join(" + ")))
+        .expect("servers exist");
 }
 
 /// Crashes an up node: its process only, or its machine (losing the writes
@@ -1109,9 +1086,10 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
         | FaultKind::Bridge { .. }
         | FaultKind::MajoritiesRing { .. }
         | FaultKind::OneWay { .. } => {
-            if release(&mut u.partitions) {
-                sim.with_net(|net, k| net.heal(k));
+            if let Some(at) = u.partitions.iter().position(|p| p == kind) {
+                u.partitions.remove(at);
             }
+            cut(sim, servers, &u.partitions);
         }
         FaultKind::Crash { node, .. } => {
             let node = servers[*node];
