@@ -159,9 +159,32 @@ impl Raft {
             None => (0, 0, initial, Vec::new()),
         };
         let log = RaftLog::new(snapshot_index, snapshot_term, snapshot_membership, entries);
+        let mut raft = Raft::at_rest(config, hard_state, log, snapshot_data);
+        if snapshot_index > 0 {
+            raft.applies.push(ApplyMsg::Snapshot {
+                index: snapshot_index,
+                term: snapshot_term,
+                data: raft.snapshot_data.clone(),
+            });
+        }
+        raft.refresh_membership();
+        raft.reset_election_timer(now_ms);
+        Ok(raft)
+    }
+
+    /// A follower that knows nothing beyond its persisted state: its log
+    /// (and snapshot), term and vote; every volatile field at its start.
+    fn at_rest(
+        config: Config,
+        hard_state: HardState,
+        log: RaftLog,
+        snapshot_data: Vec<u8>,
+    ) -> Raft {
+        let snapshot_index = log.snapshot_index();
+        let initial = Membership::of_voters(config.voters);
         // Mix the id in so that peers given the same seed still draw different timeouts.
         let seed = config.rng_seed ^ (config.id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let mut raft = Raft {
+        Raft {
             current_term: hard_state.current_term,
             voted_for: hard_state.voted_for,
             log,
@@ -198,17 +221,7 @@ impl Raft {
             messages: Vec::new(),
             applies: Vec::new(),
             config,
-        };
-        if snapshot_index > 0 {
-            raft.applies.push(ApplyMsg::Snapshot {
-                index: snapshot_index,
-                term: snapshot_term,
-                data: raft.snapshot_data.clone(),
-            });
         }
-        raft.refresh_membership();
-        raft.reset_election_timer(now_ms);
-        Ok(raft)
     }
 
     // ----- inputs -----

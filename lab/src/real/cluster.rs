@@ -81,38 +81,7 @@ fn spec(cluster: &ClusterFile, dir: &Path, id: usize) -> NodeSpec {
 }
 
 fn up(nodes: usize, dir: &Path, maxraftstate: u64, peer: &str) -> Result<(), String> {
-    let mut cluster = if dir.join(CLUSTER_FILE).exists() {
-        let c = ClusterFile::read(dir)?;
-        if running(&c, dir).next().is_some() {
-            return Err(format!(
-                "the cluster in {} is running; `lab cluster down --dir {}` first",
-                dir.display(),
-                dir.display()
-            ));
-        }
-        eprintln!(
-            "restarting the {}-node cluster in {} from its state",
-            c.addrs.len(),
-            dir.display()
-        );
-        c
-    } else {
-        if !(1..=peer::MAX_PEERS).contains(&nodes) {
-            return Err(format!(
-                "--nodes {nodes}: a cluster has 1 to {} nodes",
-                peer::MAX_PEERS
-            ));
-        }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        ClusterFile {
-            name: format!("raftlab-{:08x}", entropy() as u32),
-            peer: peer.to_owned(),
-            addrs: free_ports(nodes)?,
-            pids: vec![None; nodes],
-            maxraftstate,
-        }
-    };
+    let mut cluster = open_or_create(nodes, dir, maxraftstate, peer)?;
     let mut children = Vec::new();
     for id in 0..cluster.addrs.len() {
         let child = spec(&cluster, dir, id).spawn(false)?;
@@ -133,6 +102,52 @@ fn up(nodes: usize, dir: &Path, maxraftstate: u64, peer: &str) -> Result<(), Str
             return Err(e);
         }
     };
+    print_up(&cluster, dir, leader);
+    Ok(())
+}
+
+/// The cluster in `dir` if there is one (and it is not running), or a new
+/// one of `nodes` nodes on free ports.
+fn open_or_create(
+    nodes: usize,
+    dir: &Path,
+    maxraftstate: u64,
+    peer: &str,
+) -> Result<ClusterFile, String> {
+    if dir.join(CLUSTER_FILE).exists() {
+        let c = ClusterFile::read(dir)?;
+        if running(&c, dir).next().is_some() {
+            return Err(format!(
+                "the cluster in {} is running; `lab cluster down --dir {}` first",
+                dir.display(),
+                dir.display()
+            ));
+        }
+        eprintln!(
+            "restarting the {}-node cluster in {} from its state",
+            c.addrs.len(),
+            dir.display()
+        );
+        return Ok(c);
+    }
+    if !(1..=peer::MAX_PEERS).contains(&nodes) {
+        return Err(format!(
+            "--nodes {nodes}: a cluster has 1 to {} nodes",
+            peer::MAX_PEERS
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(ClusterFile {
+        name: format!("raftlab-{:08x}", entropy() as u32),
+        peer: peer.to_owned(),
+        addrs: free_ports(nodes)?,
+        pids: vec![None; nodes],
+        maxraftstate,
+    })
+}
+
+/// Says what is up, where, and what to try next.
+fn print_up(cluster: &ClusterFile, dir: &Path, leader: usize) {
     println!(
         "cluster {} is up: {} nodes of peer `{}`, node {leader} leads",
         cluster.name,
@@ -149,7 +164,6 @@ fn up(nodes: usize, dir: &Path, maxraftstate: u64, peer: &str) -> Result<(), Str
     println!("try:  lab kv --dir {d} put x 1 && lab kv --dir {d} get x");
     println!("      lab cluster status --dir {d}");
     println!("stop: lab cluster down --dir {d}");
-    Ok(())
 }
 
 /// Waits for a node to report itself leader; an error if a node died (its
