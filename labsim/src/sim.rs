@@ -7,7 +7,7 @@ use crate::network::Network;
 use crate::node::{Ctx, Factory, Node, NodeId};
 use crate::rng::Stream;
 use crate::storage::Storage;
-use crate::time::fmt_ns;
+use crate::time::{SEC, fmt_ns};
 use crate::trace::{Detail, Fields, Trace};
 use rand::RngExt;
 use std::any::Any;
@@ -91,6 +91,16 @@ pub enum SimError {
     /// The run processed as many events as its budget allows (a message
     /// storm, or a peer that never lets virtual time move on).
     EventBudget(u64),
+    /// The run processed as many events within one virtual second as its
+    /// rate budget allows (a message storm, caught early).
+    EventRateBudget {
+        /// The budget, in events per node per virtual second.
+        per_node: u64,
+        /// How many nodes the run had.
+        nodes: usize,
+        /// The start of the virtual second that reached it.
+        at_ns: u64,
+    },
 }
 
 impl fmt::Display for SimError {
@@ -119,6 +129,16 @@ impl fmt::Display for SimError {
                 f,
                 "the run reached its budget of {n} events (a message storm, or a peer that keeps virtual time from moving on)"
             ),
+            SimError::EventRateBudget {
+                per_node,
+                nodes,
+                at_ns,
+            } => write!(
+                f,
+                "the run reached its budget of {} events in one virtual second ({per_node} per node, {nodes} nodes) in the second from t={} (a message storm)",
+                per_node * *nodes as u64,
+                fmt_ns(*at_ns)
+            ),
         }
     }
 }
@@ -142,6 +162,18 @@ pub struct Sim<N: Network> {
     violation: Option<Violation>,
     /// Most events a run may process (`None`: no limit).
     event_budget: Option<u64>,
+    /// Most events per node a run may process within one virtual second.
+    rate_budget: Option<RateBudget>,
+}
+
+/// Events counted in the current virtual second, against a budget per node.
+#[derive(Clone, Copy, Debug)]
+struct RateBudget {
+    per_node: u64,
+    /// The virtual second being counted (`now_ns / SEC`).
+    second: u64,
+    /// Events processed within it.
+    events: u64,
 }
 
 struct DeliverDetail<'a, M> {
@@ -175,6 +207,7 @@ impl<N: Network> Sim<N> {
             invariants: Vec::new(),
             violation: None,
             event_budget: None,
+            rate_budget: None,
         }
     }
 
@@ -540,6 +573,7 @@ impl<N: Network> Sim<N> {
         {
             return Err(SimError::EventBudget(budget));
         }
+        self.check_rate_budget()?;
         let Some(ev) = self.kernel.queue.pop() else {
             return Ok(false);
         };
@@ -691,6 +725,44 @@ impl<N: Network> Sim<N> {
                 }
             }
         }
+    }
+
+    /// Stops the run with [`SimError::EventRateBudget`] once it has processed
+    /// `per_node` events per node within one virtual second: a storm is
+    /// caught within the second it reaches that rate, where the whole-run
+    /// [`Sim::set_event_budget`] takes the storm's millions of events. Like
+    /// it, the same on every machine.
+    pub fn set_event_rate_budget(&mut self, per_node: u64) {
+        self.rate_budget = Some(RateBudget {
+            per_node,
+            second: 0,
+            events: 0,
+        });
+    }
+
+    /// Counts the event about to be processed in its virtual second; an error
+    /// if that second has had its budget already.
+    fn check_rate_budget(&mut self) -> Result<(), SimError> {
+        let Some(rate) = &mut self.rate_budget else {
+            return Ok(());
+        };
+        let Some(next_ns) = self.kernel.queue.peek().map(|e| e.at_ns) else {
+            return Ok(());
+        };
+        if next_ns / SEC != rate.second {
+            rate.second = next_ns / SEC;
+            rate.events = 0;
+        }
+        let nodes = self.kernel.node_count();
+        if rate.events >= rate.per_node * nodes as u64 {
+            return Err(SimError::EventRateBudget {
+                per_node: rate.per_node,
+                nodes,
+                at_ns: rate.second * SEC,
+            });
+        }
+        rate.events += 1;
+        Ok(())
     }
 
     /// Stops the run with [`SimError::EventBudget`] once it has processed

@@ -568,6 +568,49 @@ fn the_self_check_names_the_first_divergent_event() {
 }
 
 #[test]
+fn a_run_stops_in_the_virtual_second_that_reaches_its_event_rate_budget() {
+    let chatter = |sim: &mut Sim<Net>| {
+        for _ in 0..3 {
+            sim.add_node("chatter", |_, _| {
+                Box::new(Chatter {
+                    peers: 3,
+                    heard: vec![],
+                })
+            });
+        }
+    };
+    // About 80 events per node per second (a timer every 25 ms on average,
+    // and the message it sends): within a budget of 200, ten seconds run.
+    let mut calm = Sim::new(1, DirectNetwork::new(3 * MS));
+    chatter(&mut calm);
+    calm.set_event_rate_budget(200);
+    calm.run_for(10 * SEC).unwrap();
+    assert!(calm.events() > 2_000, "{} events", calm.events());
+    // A budget of 20 is reached in the first second, and the error says so.
+    let mut stormy = Sim::new(1, DirectNetwork::new(3 * MS));
+    chatter(&mut stormy);
+    stormy.set_event_rate_budget(20);
+    let err = stormy.run_for(10 * SEC).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SimError::EventRateBudget {
+                per_node: 20,
+                nodes: 3,
+                at_ns: 0
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(stormy.now_ns() < SEC, "stopped at {}", stormy.now_ns());
+    assert!(
+        err.to_string()
+            .starts_with("the run reached its budget of 60 events in one virtual second"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_run_stops_at_its_event_budget() {
     let mut sim = Sim::new(1, DirectNetwork::new(3 * MS));
     for _ in 0..3 {
