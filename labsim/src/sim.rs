@@ -136,7 +136,7 @@ impl fmt::Display for SimError {
             } => write!(
                 f,
                 "the run reached its budget of {} events in one virtual second ({per_node} per node, {nodes} nodes) in the second from t={} (a message storm)",
-                per_node * *nodes as u64,
+                per_node.saturating_mul(*nodes as u64),
                 fmt_ns(*at_ns)
             ),
         }
@@ -754,7 +754,7 @@ impl<N: Network> Sim<N> {
             rate.events = 0;
         }
         let nodes = self.kernel.node_count();
-        if rate.events >= rate.per_node * nodes as u64 {
+        if rate.events >= rate.per_node.saturating_mul(nodes as u64) {
             return Err(SimError::EventRateBudget {
                 per_node: rate.per_node,
                 nodes,

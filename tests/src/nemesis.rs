@@ -906,9 +906,10 @@ impl Undo {
 }
 
 /// The links a partition fault leaves among `n` servers, by server index:
-/// `links[a][b]` is true when `a` can send to `b`. The same shapes as the
-/// simulated network's (`labrpc::shapes`), for a real cluster's proxies
-/// (`lab real-nemesis`). `None` for a fault that is not a partition.
+/// `links[a][b]` is true when `a` can send to `b`, from the shapes of
+/// `labrpc::shapes`. The simulated nemesis cuts them (every partition in
+/// force at once) and so do a real cluster's proxies (`lab real-nemesis`).
+/// `None` for a fault that is not a partition.
 pub fn links(kind: &FaultKind, n: usize) -> Option<Vec<Vec<bool>>> {
     let shaped = |rotate: usize, linked: &dyn Fn(usize, usize) -> bool| {
         let at = |server: usize| (server + n - rotate % n) % n;
