@@ -9,6 +9,18 @@ use tests::nemesis::{self, Fault, FaultKind, Schedule};
 use tests::raft_suite::node::RaftNode;
 use tests::raft_suite::{Cluster, ClusterOptions};
 
+/// A cluster of `servers` Raft peers with `faults` scheduled from now.
+fn under(name: &'static str, servers: usize, faults: Vec<Fault>) -> Cluster {
+    let schedule = Schedule {
+        faults,
+        ..Schedule::default()
+    };
+    let mut c = Cluster::new(&Test { name, seed: 1 }, ClusterOptions::new(servers));
+    let ids: Vec<usize> = (0..servers).collect();
+    nemesis::apply(&mut c.sim, &schedule, &ids).unwrap();
+    c
+}
+
 fn local_ms(c: &mut Cluster, node: usize) -> u64 {
     let ns = c.sim.with_node::<RaftNode, _>(node, |_, ctx| ctx.now_ns());
     ns.expect("running") / MS
@@ -21,17 +33,7 @@ fn overlapping_drifts_of_one_node_add_up_and_end_one_by_one() {
         duration_ms: 1_000,
         kind: FaultKind::ClockDrift { node: 0, ppm },
     };
-    let schedule = Schedule {
-        faults: vec![drift(0, 200_000), drift(500, 100_000)],
-        ..Schedule::default()
-    };
-    let t = Test {
-        name: "drift",
-        seed: 1,
-    };
-    let mut c = Cluster::new(&t, ClusterOptions::new(3));
-    let servers: Vec<usize> = (0..3).collect();
-    nemesis::apply(&mut c.sim, &schedule, &servers).unwrap();
+    let mut c = under("drift", 3, vec![drift(0, 200_000), drift(500, 100_000)]);
     let mut rates = vec![];
     let mut last = local_ms(&mut c, 0);
     for _ in 0..4 {
@@ -52,17 +54,11 @@ fn overlapping_partitions_cut_together_and_end_one_by_one() {
         kind: FaultKind::Isolate { node },
     };
     // Server 0 cut off for 1 s; server 1 for 300 ms within it.
-    let schedule = Schedule {
-        faults: vec![isolate(0, 1_000, 0), isolate(300, 300, 1)],
-        ..Schedule::default()
-    };
-    let t = Test {
-        name: "partitions",
-        seed: 1,
-    };
-    let mut c = Cluster::new(&t, ClusterOptions::new(5));
-    let servers: Vec<usize> = (0..5).collect();
-    nemesis::apply(&mut c.sim, &schedule, &servers).unwrap();
+    let mut c = under(
+        "partitions",
+        5,
+        vec![isolate(0, 1_000, 0), isolate(300, 300, 1)],
+    );
     let mut seen = vec![];
     for _ in 0..4 {
         c.sleep(150 * MS).unwrap();
