@@ -170,8 +170,8 @@ pub struct Sim<N: Network> {
 #[derive(Clone, Copy, Debug)]
 struct RateBudget {
     per_node: u64,
-    /// The virtual second being counted (`now_ns / SEC`).
-    second: u64,
+    /// The end of the virtual second being counted (a multiple of `SEC`).
+    second_end_ns: u64,
     /// Events processed within it.
     events: u64,
 }
@@ -735,7 +735,7 @@ impl<N: Network> Sim<N> {
     pub fn set_event_rate_budget(&mut self, per_node: u64) {
         self.rate_budget = Some(RateBudget {
             per_node,
-            second: 0,
+            second_end_ns: 0,
             events: 0,
         });
     }
@@ -749,8 +749,10 @@ impl<N: Network> Sim<N> {
         let Some(next_ns) = self.kernel.queue.peek().map(|e| e.at_ns) else {
             return Ok(());
         };
-        if next_ns / SEC != rate.second {
-            rate.second = next_ns / SEC;
+        // Time never goes back, so a later second starts at the first event
+        // past this one's end (a division only then, not at every event).
+        if next_ns >= rate.second_end_ns {
+            rate.second_end_ns = (next_ns / SEC + 1) * SEC;
             rate.events = 0;
         }
         let nodes = self.kernel.node_count();
@@ -758,7 +760,7 @@ impl<N: Network> Sim<N> {
             return Err(SimError::EventRateBudget {
                 per_node: rate.per_node,
                 nodes,
-                at_ns: rate.second * SEC,
+                at_ns: rate.second_end_ns - SEC,
             });
         }
         rate.events += 1;
