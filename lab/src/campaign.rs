@@ -176,12 +176,21 @@ pub(crate) fn parallel<T: Sync, R: Send>(
 ///
 /// A reader that closes our standard output early (`lab list | head`) is not
 /// a bug: Rust ignores SIGPIPE, so the next print panics with a broken pipe;
-/// the process then ends quietly, as a Unix filter would.
+/// the process then ends quietly, as a Unix filter would. Nor is an output
+/// that cannot be written (a full disk): that is said in one line, exit 2.
 pub fn quiet_panics() {
     std::panic::set_hook(Box::new(|info| {
         let message = info.to_string();
-        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
-            std::process::exit(0);
+        if message.contains("failed printing to stdout") {
+            if message.contains("Broken pipe") {
+                std::process::exit(0);
+            }
+            let reason = message.split("failed printing to stdout: ").nth(1);
+            eprintln!(
+                "lab: cannot write to standard output: {}",
+                reason.unwrap_or("?")
+            );
+            std::process::exit(2);
         }
         if !tests::failure::in_run() {
             eprintln!("lab: internal error, please report it: {info}");

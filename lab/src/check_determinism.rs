@@ -30,7 +30,12 @@ pub fn check_determinism(name: &str, seeds: &Seeds, jobs: usize) -> ExitCode {
             Err(e) => return fail(e),
         }
     }
-    println!("{} seeds checked, {divergent} divergent", seeds.len());
+    // Whether a run passes is explore's question; here a seed passes when
+    // its two runs are the same, event for event.
+    println!(
+        "{} seeds checked, {divergent} divergent (each seed run twice, whether it passes or not)",
+        seeds.len()
+    );
     println!("{} passed, {divergent} failed", seeds.len() - divergent);
     if divergent == 0 {
         ExitCode::SUCCESS

@@ -1,5 +1,6 @@
 //! `lab check-history`: a history recorded elsewhere, checked for
-//! linearizability. Exit 0 linearizable, 1 not, 3 unknown, 2 unreadable.
+//! linearizability. Exit 0 linearizable, 1 not, 3 unknown, 2 unreadable (or
+//! holding no operation).
 
 use crate::common::{default_jobs, fail};
 use linearizability::{CheckOptions, CheckResult, ModelKind, check_file};
@@ -19,6 +20,14 @@ pub fn check_history(file: &Path, model: &str, max_steps: u64, html: Option<Path
         Ok(r) => r,
         Err(e) => return fail(e),
     };
+    // A file of another format (or the other model's) parses to nothing: a
+    // verdict of "linearizable" on it would say nothing.
+    if report.operations == 0 {
+        return fail(format!(
+            "{} holds no operation to check as a {model} history (see --model, and the formats in --help)",
+            file.display()
+        ));
+    }
     println!("{}", report.summary());
     if let Some(path) = &html {
         match report.write_html(path) {

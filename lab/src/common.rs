@@ -47,9 +47,28 @@ pub fn parse_time(text: &str) -> Result<u64, String> {
     labsim::parse_duration_ns(text)
 }
 
-/// A wall-clock duration, written as virtual times are.
+/// A wall-clock duration, written as virtual times are, but with its unit
+/// always: a bare `10` is milliseconds to a virtual time, and a budget of
+/// 10 ms is never what a user meant.
 pub fn parse_wall(text: &str) -> Result<Duration, String> {
+    if text.trim().ends_with(|c: char| c.is_ascii_digit()) {
+        return Err(format!("`{text}` needs a unit: e.g. 90s, 10m, 1h"));
+    }
     labsim::parse_duration_ns(text).map(Duration::from_nanos)
+}
+
+/// Most threads `--jobs` takes: a thread per seed in flight, each with its
+/// own simulation, so more than this only costs memory.
+const MAX_JOBS: usize = 1024;
+
+/// `--jobs N`, from 1 to [`MAX_JOBS`].
+pub fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "`{text}`: threads are a whole number from 1 to {MAX_JOBS}"
+        )),
+    }
 }
 
 /// Says what went wrong on stderr; exit status 2.

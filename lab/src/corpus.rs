@@ -18,35 +18,13 @@ struct Entry {
 }
 
 pub fn corpus(file: &Path, only: Option<usize>, peer: Option<&'static str>) -> ExitCode {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => return fail(format!("cannot read {}: {e}", file.display())),
+    let entries = match read_entries(file, only, peer) {
+        Ok(e) => e,
+        Err(e) => return fail(e),
     };
-    if let Some(k) = only {
-        let lines = text.lines().count();
-        match text.lines().nth(k.wrapping_sub(1)) {
-            _ if k == 0 => return fail("--line counts from 1"),
-            None => {
-                return fail(format!(
-                    "{} has {lines} line(s), no line {k}",
-                    file.display()
-                ));
-            }
-            Some(l) if l.trim().is_empty() => {
-                return fail(format!("{}:{k} is empty", file.display()));
-            }
-            Some(_) => {}
-        }
-    }
     let (mut passed, mut failed) = (0, 0);
-    for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l)) {
-        if line.trim().is_empty() || only.is_some_and(|k| k != n) {
-            continue;
-        }
-        let entry = match parse_entry(line, peer) {
-            Ok(e) => e,
-            Err(e) => return fail(format!("{}:{n}: {e}", file.display())),
-        };
+    for (n, entry) in entries {
+        let has_schedule = entry.schedule.is_some();
         match run_seed(&entry.target, entry.seed, entry.schedule, entry.peer) {
             Ok(_) => {
                 passed += 1;
@@ -55,6 +33,15 @@ pub fn corpus(file: &Path, only: Option<usize>, peer: Option<&'static str>) -> E
                     entry.target.name,
                     entry.seed,
                     peers::flag(entry.peer)
+                );
+            }
+            // The seed alone does not replay a line's own schedule; the line does.
+            Err(f) if has_schedule => {
+                failed += 1;
+                println!(
+                    "{}\nreplay: cargo run --release -p lab -- corpus {} --line {n}",
+                    f.headline(),
+                    file.display()
                 );
             }
             Err(f) => {
@@ -69,6 +56,43 @@ pub fn corpus(file: &Path, only: Option<usize>, peer: Option<&'static str>) -> E
     } else {
         ExitCode::from(1)
     }
+}
+
+/// The lines to replay (all, or line `only`), each with its number. Every
+/// line is read before any runs: a malformed line is reported at once, not
+/// after the lines before it have run.
+fn read_entries(
+    file: &Path,
+    only: Option<usize>,
+    peer: Option<&'static str>,
+) -> Result<Vec<(usize, Entry)>, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    if let Some(k) = only {
+        let lines = text.lines().count();
+        match text.lines().nth(k.wrapping_sub(1)) {
+            _ if k == 0 => return Err("--line counts from 1".into()),
+            None => {
+                return Err(format!(
+                    "{} has {lines} line(s), no line {k}",
+                    file.display()
+                ));
+            }
+            Some(l) if l.trim().is_empty() => {
+                return Err(format!("{}:{k} is empty", file.display()));
+            }
+            Some(_) => {}
+        }
+    }
+    let mut entries = Vec::new();
+    for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l)) {
+        if line.trim().is_empty() || only.is_some_and(|k| k != n) {
+            continue;
+        }
+        let entry = parse_entry(line, peer).map_err(|e| format!("{}:{n}: {e}", file.display()))?;
+        entries.push((n, entry));
+    }
+    Ok(entries)
 }
 
 /// A corpus line: scenario (or test), seed, and maybe a schedule and a peer.
@@ -90,7 +114,9 @@ fn parse_entry(line: &str, explicit: Option<&'static str>) -> Result<Entry, Stri
             )
         }
     };
-    let peer = recorded_peer(explicit, entry["peer"].as_str(), "corpus line")?;
+    // The peer is the line's, or else its schedule's.
+    let recorded = (entry["peer"].as_str()).or(schedule.as_ref().and_then(|s| s.peer.as_deref()));
+    let peer = recorded_peer(explicit, recorded, "corpus line")?;
     Ok(Entry {
         target,
         seed,

@@ -18,6 +18,10 @@ mod page;
 pub const PAPER_RANGES: &str =
     "150-150,150-151,150-155,150-175,150-200,150-300,12-24,25-50,50-100,100-200";
 
+/// Most trials a range takes: each keeps its downtime for the CDFs, and a
+/// million already draws them smooth.
+const MAX_TRIALS: u64 = 1_000_000;
+
 /// Options of `lab experiment election-downtime`.
 #[derive(clap::Args, Debug)]
 pub struct DowntimeArgs {
@@ -26,13 +30,14 @@ pub struct DowntimeArgs {
     ranges: Ranges,
     /// Trials per range. A range without randomness (`150-150`) gets a
     /// tenth of them, as in the paper: its trials run long.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=MAX_TRIALS))]
     trials: u64,
     /// Broadcast time in ms: one-way message latency is a third of it, a
     /// disk write the last third (the paper: about 15 ms).
     #[arg(long, default_value_t = 15)]
     broadcast_ms: u64,
-    /// Servers (the paper: 5; it says 9 gave similar results).
+    /// Servers, 5 to 9 (the paper: 5; it says 9 gave similar results). Two
+    /// are held behind, so the others must be a majority.
     #[arg(long, default_value_t = 5)]
     peers: usize,
     /// PreVote on: what it costs in downtime (the paper's Raft has none).
@@ -43,7 +48,7 @@ pub struct DowntimeArgs {
     #[arg(long, default_value = "60s", value_parser = crate::common::parse_time)]
     limit: u64,
     /// Threads.
-    #[arg(long, default_value_t = crate::common::default_jobs())]
+    #[arg(long, default_value_t = crate::common::default_jobs(), value_parser = crate::common::parse_jobs)]
     jobs: usize,
     /// The page with both graphs.
     #[arg(long, default_value = "lab-out/election-downtime.html")]

@@ -4,7 +4,7 @@
 use crate::ManySeeds;
 use crate::campaign::{CampaignOptions, on_terminal, run_campaign};
 use crate::common::{fail, finish, print_failure, shard};
-use crate::guided::{Guide, GuidedOptions, Proposal, run_guided};
+use crate::guided::{Guide, Guided, GuidedOptions, Proposal, run_guided};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -65,6 +65,9 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
         },
         None => None,
     };
+    if let Some(Err(e)) = pools.to.as_deref().map(can_write) {
+        return fail(e);
+    }
     let mut file = match open_corpus(corpus) {
         Ok(f) => f,
         Err(e) => return fail(e),
@@ -108,16 +111,53 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
         guided.summary.runs,
         guided.guide.pool_len()
     );
-    if let Some(path) = &pools.to {
-        match guided.guide.save(path, scenario) {
-            Ok(()) => println!(
+    let saved = (pools.to.as_deref()).is_none_or(|path| save_pool(&guided, path, scenario));
+    // The summary comes whatever happened to the pool; an unsaved pool is
+    // exit 2 unless a failure already makes it 1.
+    let code = finish(&guided.summary);
+    match saved {
+        false if guided.summary.failures.is_empty() => ExitCode::from(2),
+        _ => code,
+    }
+}
+
+/// Saves what the guide learned to `path`, saying so; false if it could not.
+fn save_pool(guided: &Guided, path: &Path, scenario: &Scenario) -> bool {
+    match guided.guide.save(path, scenario) {
+        Ok(()) => {
+            println!(
                 "pool saved to {} (lab explore --guided --pool)",
                 path.display()
-            ),
-            Err(e) => return fail(e),
+            );
+            true
+        }
+        Err(e) => {
+            eprintln!("lab: {e}");
+            false
         }
     }
-    finish(&guided.summary)
+}
+
+/// Refuses, before a campaign, a path its result could not be written to.
+fn can_write(path: &Path) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if path.is_dir() {
+        return Err(format!(
+            "{} is a directory, not a file to save to",
+            path.display()
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(format!(
+            "cannot save to {}: no directory {}",
+            path.display(),
+            dir.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Writes a bred schedule where a replay can find it.

@@ -26,7 +26,8 @@ mod shrink;
 
 use clap::{Parser, Subcommand};
 use common::{
-    default_jobs, fail, parse_peer, parse_seed_list, parse_shard, parse_time, parse_wall,
+    default_jobs, fail, parse_jobs, parse_peer, parse_seed_list, parse_shard, parse_time,
+    parse_wall,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -121,7 +122,7 @@ enum Command {
         #[command(flatten)]
         many: ManySeeds,
     },
-    /// Re-run one seed, print its outcome and trace hash, and write its trace.
+    /// Re-run one seed and print its outcome and trace hash; write its trace (--trace), draw it (--html).
     Replay(ReplayArgs),
     /// Print the fault schedule a scenario's seed generates (JSON; edit it and pass it to replay).
     Schedule {
@@ -139,7 +140,7 @@ enum Command {
         #[arg(long, value_parser = parse_seed_list, default_value = "0..10")]
         seeds: Seeds,
         /// Threads, one seed (two runs) each at a time.
-        #[arg(long, default_value_t = default_jobs())]
+        #[arg(long, default_value_t = default_jobs(), value_parser = parse_jobs)]
         jobs: usize,
     },
     /// Measure the lab against its mutant catalogue: classic Raft and KV bugs,
@@ -155,7 +156,8 @@ enum Command {
     /// Shrink a failing seed's fault schedule to the few faults that matter.
     Shrink(ShrinkArgs),
     /// Check a history file for linearizability. Exit 0: linearizable; 1: not
-    /// (the HTML page shows why); 3: unknown within the step budget; 2: unreadable.
+    /// (the HTML page shows why); 3: unknown within the step budget; 2: the
+    /// file is unreadable or holds no operation, or the page cannot be written.
     #[command(
         after_help = "Formats:\n  kv        Porcupine/Jepsen key-value text, one event a line:\n            {:process 0, :type :invoke, :f :put, :key \"3\", :value \"x 0 1 y\"} then its {:process 0, :type :ok, ...}\n  register  Jepsen etcd logs of a compare-and-set register (read, write, cas; :fail and :info returns):\n            INFO  jepsen.util - 2  :invoke  :cas  [3 0]"
     )]
@@ -205,7 +207,7 @@ enum Command {
         #[arg(long, value_parser = grade::parse_part)]
         part: Option<&'static str>,
         /// Threads.
-        #[arg(long, default_value_t = default_jobs())]
+        #[arg(long, default_value_t = default_jobs(), value_parser = parse_jobs)]
         jobs: usize,
     },
 }
@@ -267,7 +269,7 @@ struct ManySeeds {
     #[arg(long, value_parser = parse_seed_list, default_value = "0..1000")]
     seeds: Seeds,
     /// Threads, one simulation each.
-    #[arg(long, default_value_t = default_jobs())]
+    #[arg(long, default_value_t = default_jobs(), value_parser = parse_jobs)]
     jobs: usize,
     /// Take every N-th seed from offset I (I/N), so N machines split one campaign.
     #[arg(long, value_parser = parse_shard)]
@@ -280,6 +282,8 @@ struct ManySeeds {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     campaign::quiet_panics();
+    // A violation's page goes beside lab's other outputs, where it is run.
+    tests::artifacts::set_dir(PathBuf::from("lab-out"));
     // An explicit --peer binds every run; without one, a replayed schedule or
     // corpus line names its own, and everything else runs the default peer.
     let peer = cli.peer;

@@ -25,7 +25,7 @@ pub struct Options {
     #[arg(long, value_parser = parse_seed_list, default_value = "0..100")]
     seeds: Seeds,
     /// Threads.
-    #[arg(long, default_value_t = default_jobs())]
+    #[arg(long, default_value_t = default_jobs(), value_parser = crate::common::parse_jobs)]
     jobs: usize,
     /// Only this mutant (see --list).
     #[arg(long)]

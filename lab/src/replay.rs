@@ -12,6 +12,7 @@ use labsim::{Trace, TraceFilter};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use tests::failure::Failure;
 use tests::nemesis::Schedule;
 use tests::raft_suite::RunReport;
@@ -19,6 +20,10 @@ use tests::targets::{self, Target};
 use tests::{hooks, peers};
 
 pub fn replay(args: ReplayArgs, peer: Option<&'static str>) -> ExitCode {
+    replay_or_refuse(args, peer).unwrap_or_else(fail)
+}
+
+fn replay_or_refuse(args: ReplayArgs, peer: Option<&'static str>) -> Result<ExitCode, String> {
     let ReplayArgs {
         name,
         seed,
@@ -29,47 +34,82 @@ pub fn replay(args: ReplayArgs, peer: Option<&'static str>) -> ExitCode {
         to,
         html,
     } = args;
-    let target = match targets::find(&name) {
-        Ok(t) => t,
-        Err(e) => return fail(e),
-    };
-    // The picture is drawn from the trace: keep it beside the page.
-    let trace = trace.or_else(|| html.as_ref().map(|h| h.with_extension("jsonl")));
-    let schedule_path = schedule.clone();
-    let schedule = match schedule.map(|p| replay_schedule(&target, &p)).transpose() {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let peer = match schedule_peer(peer, schedule.as_ref()) {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
-    let sink = match trace.as_deref().map(open_trace).transpose() {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+    let target = targets::find(&name)?;
     let filter = TraceFilter {
         node,
         from_ns: from,
         to_ns: to,
     };
+    check_filter(&filter, trace.is_some() || html.is_some())?;
+    let schedule_path = schedule.clone();
+    let schedule = schedule.map(|p| replay_schedule(&target, &p)).transpose()?;
+    let peer = schedule_peer(peer, schedule.as_ref())?;
+    // The picture is drawn from the trace: the file's, or one kept in memory.
+    let kept = Kept::default();
+    let sink = match (&trace, &html) {
+        (Some(path), _) => Some(open_trace(path)?),
+        (None, Some(_)) => Some(Box::new(kept.clone()) as Box<dyn Write>),
+        (None, None) => None,
+    };
     let (outcome, finished) = run_traced(&target, seed, schedule, peer, sink, filter);
     let code = print_outcome(&target, seed, peer, &outcome, schedule_path.as_deref());
-    if let Err(e) = print_trace(finished, trace.as_deref()) {
-        return fail(e);
-    }
-    if let (Some(page), Some(trace)) = (&html, &trace) {
-        if let Err(e) = draw(page, trace, &target, seed, &outcome) {
-            return fail(e);
-        }
+    print_trace(finished, trace.as_deref())?;
+    if let Some(page) = &html {
+        let text = match &trace {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read back the trace {}: {e}", path.display()))?,
+            None => kept.text(),
+        };
+        draw(page, &text, &target, seed, &outcome)?;
         println!("picture: {}", page.display());
     }
-    code
+    Ok(code)
+}
+
+/// Refuses a filter with nothing to filter, or a window that holds nothing.
+fn check_filter(filter: &TraceFilter, traced: bool) -> Result<(), String> {
+    let filtering = filter.node.is_some() || filter.from_ns.is_some() || filter.to_ns.is_some();
+    if filtering && !traced {
+        return Err(
+            "--node, --from and --to filter the trace: add --trace FILE (or --html)".into(),
+        );
+    }
+    match (filter.from_ns, filter.to_ns) {
+        (Some(from), Some(to)) if from > to => {
+            Err("--from is after --to: the window holds no event".into())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The schedule to replay a scenario under; graded tests take none.
 fn replay_schedule(target: &Target, path: &Path) -> Result<Schedule, String> {
     load_schedule(path, schedule_scenario(target.name)?.servers)
+}
+
+/// A trace kept in memory, for a picture asked without `--trace`: no file
+/// the user did not name is written.
+#[derive(Clone, Default)]
+struct Kept(Arc<Mutex<Vec<u8>>>);
+
+impl Kept {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("no panics while locked")).into_owned()
+    }
+}
+
+impl Write for Kept {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .expect("no panics while locked")
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn open_trace(path: &Path) -> Result<Box<dyn Write>, String> {
@@ -165,20 +205,18 @@ fn title_and_link(
     }
 }
 
-/// Draws the page from the trace written beside it.
+/// Draws the page from the trace's text.
 fn draw(
     page: &Path,
-    trace: &Path,
+    text: &str,
     target: &Target,
     seed: u64,
     outcome: &Result<RunReport, Failure>,
 ) -> Result<(), String> {
     let (title, link) = title_and_link(target, seed, outcome);
-    let text = std::fs::read_to_string(trace)
-        .map_err(|e| format!("cannot read back the trace {}: {e}", trace.display()))?;
     let options = PictureOptions {
         link: link.as_deref(),
         link_text: link.as_ref().map(|_| "the linearizability failure"),
     };
-    write_run_html(page, &title, &text, &options)
+    write_run_html(page, &title, text, &options)
 }

@@ -302,6 +302,10 @@ fn replay_draws_a_picture() {
         page.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !page.with_extension("jsonl").exists(),
+        "without --trace, no trace file is written beside the page"
+    );
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("raft::re_election seed=1"));
     assert!(
@@ -544,6 +548,19 @@ fn check_history_exit_codes() {
         data.join("kv/c10-ok.txt").to_str().unwrap(),
     ]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    // Read as the other model's log, a kv history is no event at all: no
+    // verdict is given on nothing.
+    let wrong_model = lab(&[
+        "check-history",
+        data.join("kv/c10-ok.txt").to_str().unwrap(),
+        "--model",
+        "register",
+    ]);
+    says(
+        &wrong_model,
+        2,
+        &["holds no operation to check as a register history"],
+    );
     let page = scratch("lin.html");
     let bad = lab(&[
         "check-history",
@@ -590,7 +607,7 @@ fn check_history_exit_codes() {
 
 #[test]
 fn bad_arguments_are_clear_errors_with_status_2() {
-    for (args, says) in [
+    refused(&[
         (
             vec!["run", "raft::nope"],
             "no test or scenario named `raft::nope`",
@@ -623,8 +640,13 @@ fn bad_arguments_are_clear_errors_with_status_2() {
             ],
             "no shrink method `bisect`",
         ),
-    ] {
-        let o = lab(&args);
+    ]);
+}
+
+/// Asserts that each command exits 2 saying what it should.
+fn refused(cases: &[(Vec<&str>, &str)]) {
+    for (args, says) in cases {
+        let o = lab(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
         assert!(
             text(&o).contains(says),
@@ -632,6 +654,53 @@ fn bad_arguments_are_clear_errors_with_status_2() {
             text(&o)
         );
     }
+}
+
+#[test]
+fn bounds_on_threads_durations_filters_and_trials_are_clear_errors() {
+    refused(&[
+        // A thread per job: a huge count would start every thread it names.
+        (
+            vec!["explore", "--seeds", "0..2", "--jobs", "99999999999"],
+            "threads are a whole number from 1 to 1024",
+        ),
+        (vec!["explore", "--jobs", "0"], "from 1 to 1024"),
+        // A bare number is milliseconds to a virtual time; a wall-clock
+        // budget must say its unit.
+        (vec!["explore", "--time-budget", "10"], "needs a unit"),
+        (
+            vec!["replay", "raft::figure8", "--seed", "1", "--node", "2"],
+            "filter the trace: add --trace FILE",
+        ),
+        (
+            vec![
+                "replay",
+                "raft::figure8",
+                "--seed",
+                "1",
+                "--html",
+                "/dev/null/x.html",
+                "--from",
+                "5s",
+                "--to",
+                "1s",
+            ],
+            "--from is after --to",
+        ),
+        (
+            vec![
+                "experiment",
+                "election-downtime",
+                "--trials",
+                "100000000000",
+            ],
+            "not in 1..=1000000",
+        ),
+        (
+            vec!["experiment", "election-downtime", "--peers", "4"],
+            "from 5 to 9",
+        ),
+    ]);
 }
 
 #[test]
@@ -989,4 +1058,98 @@ fn a_reader_that_stops_early_ends_lab_quietly() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{:?}: {err}", o.status);
     assert!(!err.contains("internal error"), "{err}");
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_one_line_and_status_2() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full, a device that is always full");
+    let o = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["schedule", "kv-nemesis", "--seed", "3"])
+        .stdout(full)
+        .output()
+        .expect("lab runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot write to standard output"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_failing_corpus_line_with_a_schedule_replays_through_the_corpus() {
+    // raft-nemesis-buggy-votes fails seed 0 under its own schedule; as a
+    // corpus line with that schedule, the seed alone would not replay it.
+    let schedule = lab(&["schedule", "raft-nemesis-buggy-votes", "--seed", "0"]);
+    assert!(schedule.status.success(), "{}", text(&schedule));
+    let schedule: serde_json::Value = serde_json::from_slice(&schedule.stdout).unwrap();
+    let line = serde_json::json!({
+        "scenario": "raft-nemesis-buggy-votes",
+        "seed": 0,
+        "schedule": schedule,
+    });
+    let file = scratch("corpus-scheduled.jsonl");
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let f = file.to_str().unwrap();
+    let o = lab(&["corpus", f]);
+    says(
+        &o,
+        1,
+        &[&format!(
+            "replay: cargo run --release -p lab -- corpus {f} --line 1"
+        )],
+    );
+    assert!(!text(&o).contains("-- replay"), "{}", text(&o));
+}
+
+#[test]
+fn a_corpus_with_a_bad_line_runs_none_of_it() {
+    let file = scratch("corpus-bad-last.jsonl");
+    std::fs::write(
+        &file,
+        "{\"scenario\":\"raft::initial_election\",\"seed\":1}\nnot json\n",
+    )
+    .unwrap();
+    let o = lab(&["corpus", file.to_str().unwrap()]);
+    let all = says(&o, 2, &[":2: not JSON"]);
+    assert!(!all.contains("passed raft::initial_election"), "{all}");
+}
+
+#[test]
+fn a_pool_that_could_not_be_saved_is_refused_before_the_campaign() {
+    let dir = scratch("pool-dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = lab(&[
+        "explore",
+        "raft-nemesis",
+        "--guided",
+        "--seeds",
+        "0..2",
+        "--save-pool",
+        dir.to_str().unwrap(),
+    ]);
+    let all = says(&o, 2, &["is a directory"]);
+    assert!(!all.contains("passed"), "no seed runs: {all}");
+}
+
+#[test]
+fn a_corpus_line_runs_the_peer_its_schedule_names() {
+    let schedule = lab(&["schedule", "raft-nemesis", "--seed", "1"]);
+    let mut schedule: serde_json::Value = serde_json::from_slice(&schedule.stdout).unwrap();
+    schedule["peer"] = "student".into();
+    let line = serde_json::json!({"scenario": "raft-nemesis", "seed": 1, "schedule": schedule});
+    let file = scratch("corpus-schedule-peer.jsonl");
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let f = file.to_str().unwrap();
+    says(
+        &lab(&["corpus", f]),
+        1,
+        &["raft-nemesis peer=student seed=1"],
+    );
+    says(
+        &lab(&["corpus", f, "--peer", "reference"]),
+        2,
+        &["found on peer `student`"],
+    );
 }

@@ -27,13 +27,15 @@ pub fn parse_duration_ns(text: &str) -> Result<u64, String> {
         (n, SEC as f64)
     } else if let Some(n) = t.strip_suffix('m') {
         (n, 60.0 * SEC as f64)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0 * SEC as f64)
     } else {
         (t, MS as f64)
     };
     let value: f64 = number
         .trim()
         .parse()
-        .map_err(|_| format!("`{text}` is not a duration (try 150ms, 2s, 1.5s)"))?;
+        .map_err(|_| format!("`{text}` is not a duration (try 150ms, 2s, 1.5s, 10m, 1h)"))?;
     if !value.is_finite() || value < 0.0 {
         return Err(format!("`{text}` is not a non-negative duration"));
     }
@@ -50,6 +52,7 @@ mod tests {
         assert_eq!(parse_duration_ns("150ms"), Ok(150 * MS));
         assert_eq!(parse_duration_ns("1.5s"), Ok(1500 * MS));
         assert_eq!(parse_duration_ns("2m"), Ok(120 * SEC));
+        assert_eq!(parse_duration_ns("1h"), Ok(3600 * SEC));
         assert_eq!(parse_duration_ns("7"), Ok(7 * MS));
         assert!(parse_duration_ns("soon").is_err());
         assert!(parse_duration_ns("-1s").is_err());

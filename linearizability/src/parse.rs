@@ -186,8 +186,12 @@ pub fn parse_jepsen_register(
         {
             continue;
         }
-        let Some(Ok(process)) = tokens.next().map(str::parse::<u64>) else {
-            continue;
+        // A nemesis's lines (`:nemesis`) are not a client's.
+        let process = match tokens.next() {
+            Some(p) if p.starts_with(|c: char| c.is_ascii_digit()) => p
+                .parse::<u64>()
+                .map_err(|_| ParseError::at(line, format!("process {p:?} is not a number")))?,
+            _ => continue,
         };
         let kind = tokens.next().unwrap_or("");
         let f = tokens.next().unwrap_or("");
@@ -612,6 +616,11 @@ mod tests {
             ("x\nINFO  jepsen.util - 0\t:invoke\t:write\tfoo", 2),
             ("INFO  jepsen.util - 0\t:ok\t:read\t3", 1),
             ("INFO  jepsen.util - 0\t:invoke\t:frob\t3", 1),
+            // A process number out of range is a bad line, not a nemesis's.
+            (
+                "INFO  jepsen.util - 99999999999999999999\t:invoke\t:read\tnil",
+                1,
+            ),
             (
                 "INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:ok\t:write\t1",
                 2,

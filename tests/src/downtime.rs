@@ -136,12 +136,16 @@ const SLOW_REPLY_NS: u64 = 3_600 * labsim::SEC;
 
 /// Bounds a setup must respect.
 pub fn validate(setup: &Setup) -> Result<(), String> {
-    if !(3..=9).contains(&setup.peers) {
-        return Err(format!("{} servers: from 3 to 9", setup.peers));
+    // Two followers are held behind, and the rest must still commit.
+    if !(5..=9).contains(&setup.peers) {
+        return Err(format!(
+            "{} servers: from 5 to 9 (two are held behind, and the others must still be a majority)",
+            setup.peers
+        ));
     }
     if setup.election_min_ms < 2 || setup.election_min_ms > setup.election_max_ms {
         return Err(format!(
-            "election timeout {}-{} ms: the minimum at least 2 and at most the maximum",
+            "election timeout {}-{} ms: the minimum must be at least 2 and at most the maximum",
             setup.election_min_ms, setup.election_max_ms
         ));
     }
@@ -197,7 +201,9 @@ fn first_leader(c: &mut Cluster, setup: &Setup) -> Result<NodeId, Failure> {
         c.restart(i);
         c.connect(i);
     }
-    let limit_ns = setup.limit_ms * MS;
+    // The limit is the downtime's, after the crash; the first election has
+    // twenty timeouts, however short the limit.
+    let limit_ns = 20 * setup.election_max_ms * MS;
     let peers = setup.peers;
     if !c.run_until(|s| everyone_follows(s, peers).is_some(), limit_ns)? {
         return c.check("no leader that every peer follows at the start");

@@ -6,6 +6,7 @@
 //! command line is a crate of its own, built on this one.
 
 pub mod aims;
+pub mod artifacts;
 pub mod ctrler_suite;
 pub mod downtime;
 pub mod failure;

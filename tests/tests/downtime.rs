@@ -72,10 +72,25 @@ fn bad_setups_are_refused_with_the_reason() {
             .unwrap_err()
             .contains("at most the maximum")
     );
-    let two = Setup {
-        peers: 2,
+    // Two of the servers are held behind: with four, the other two are no
+    // majority, and no trial could ever commit.
+    let four = Setup {
+        peers: 4,
         ..setup(150, 300)
     };
-    assert!(validate(&two).unwrap_err().contains("from 3 to 9"));
+    assert!(validate(&four).unwrap_err().contains("from 5 to 9"));
     assert!(trial(&setup(0, 10), 1).is_err());
+}
+
+#[test]
+fn a_limit_shorter_than_an_election_counts_the_trial_over_it() {
+    let short = Setup {
+        limit_ms: 1,
+        ..setup(150, 300)
+    };
+    let t = trial(&short, 1).expect("the first election is not held to the limit");
+    assert_eq!(
+        t.downtime_ns, None,
+        "no election ends within 1 ms of the crash"
+    );
 }

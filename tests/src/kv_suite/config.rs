@@ -339,20 +339,13 @@ impl<L: OpLink> KvConfig<L> {
 
     /// Where a linearizability failure's page goes.
     pub fn html_path(&self) -> PathBuf {
-        let base = std::env::var_os("RAFTLAB_ARTIFACTS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                let tests_crate = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-                tests_crate
-                    .parent()
-                    .unwrap_or(tests_crate)
-                    .join("target/raftlab")
-            });
-        base.join("linearizability").join(format!(
-            "{}-seed{}.html",
-            self.test.replace("::", "-"),
-            self.seed
-        ))
+        crate::artifacts::dir()
+            .join("linearizability")
+            .join(format!(
+                "{}-seed{}.html",
+                self.test.replace("::", "-"),
+                self.seed
+            ))
     }
 
     /// Checks the history for linearizability: `Ok` only for a linearizable
