@@ -26,12 +26,19 @@ fn list_peers() {
         };
         println!("  {:<12} {}{default}", p.name, p.about);
     }
+    println!(
+        "  {:<12} the reference with one classic bug (lab mutants --list)",
+        "mutant:NAME"
+    );
 }
 
 /// Scenarios and graded tests, a heading per group.
 fn list_targets() {
+    let all = targets::all();
+    // The widest name sets the column, so every description lines up.
+    let width = all.iter().map(|t| t.name.len()).max().unwrap_or(0);
     let mut group = "";
-    for t in targets::all() {
+    for t in all {
         if t.group != group {
             group = t.group;
             let title = match group {
@@ -40,6 +47,6 @@ fn list_targets() {
             };
             println!("\n{title}");
         }
-        println!("  {:<42} {}", t.name, t.about);
+        println!("  {:<width$} {}", t.name, t.about);
     }
 }

@@ -1153,3 +1153,17 @@ fn a_corpus_line_runs_the_peer_its_schedule_names() {
         &["found on peer `student`"],
     );
 }
+
+#[test]
+fn raft_nemesis_counts_the_commands_its_clients_saw_commit() {
+    // Not only the one command of the liveness phase after the heal.
+    let o = lab(&["replay", "raft-nemesis", "--seed", "1"]);
+    let said = says(&o, 0, &["PASSED raft-nemesis seed=1"]);
+    let commands: u64 = said
+        .split(" RPCs, ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a command count in {said}"));
+    assert!(commands > 100, "{said}");
+}

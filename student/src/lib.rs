@@ -2,7 +2,7 @@
 //! grades them (MIT 6.824 labs 3, 4 and 5).
 //!
 //! Fill in [`Raft`] (parts 3A to 3E), [`KvServer`] (parts 4A and 4B),
-//! [`CtrlServer`] (part 5A) and [`ShardServer`] (part 5B). Both are
+//! [`CtrlServer`] (part 5A) and [`ShardServer`] (part 5B). All four are
 //! sans-IO state machines: the lab calls them with inputs (time passing, a message, a
 //! command) and carries out what they hand back (state to persist, messages to send,
 //! entries to apply), all in virtual time on a simulated network that loses, delays,

@@ -98,7 +98,7 @@ pub const PEERS: &[PeerKind] = &[
     #[cfg(feature = "reference")]
     PeerKind {
         name: DEFAULT_PEER,
-        about: "raftlab's reference Raft (Figure 2, snapshots, PreVote) with kvraft",
+        about: "raftlab's reference Raft (Figure 2, snapshots, PreVote, CheckQuorum, ReadIndex, membership changes) with kvraft",
         make: raft::factory,
         kv_server: reference_kv,
         ctrler: reference_ctrler,
@@ -115,7 +115,7 @@ pub const PEERS: &[PeerKind] = &[
     },
     PeerKind {
         name: "student",
-        about: "your Raft, KV server and shard controller: the skeleton in student/ (see student/README.md)",
+        about: "your Raft, KV server, shard controller and sharded KV server: the skeleton in student/ (see student/README.md)",
         make: student::factory,
         kv_server: |o| Box::new(student::KvServer::new(o.maxraftstate)),
         ctrler: || Box::new(student::CtrlServer::new()),

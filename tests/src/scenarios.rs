@@ -304,6 +304,8 @@ fn run_raft_nemesis(
     raft_liveness(&mut cfg)?;
     let ended = |_: &labrpc::Sim| clients.iter().all(|c| c.borrow().done);
     cfg.run_until(ended, 2 * SEC)?;
+    let seen: usize = clients.iter().map(|c| c.borrow().values.len()).sum();
+    cfg.count_commands(seen as u64);
     cfg.end()
 }
 

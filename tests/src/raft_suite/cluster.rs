@@ -73,7 +73,7 @@ pub struct RunReport {
     pub virtual_ns: u64,
     /// RPCs sent.
     pub rpcs: u64,
-    /// Commands agreed by `one`.
+    /// Commands agreed: by `one`, and those clients saw commit.
     pub commands: u64,
     /// The coverage marks the run reached, with how often (`peer::coverage`).
     pub marks: std::collections::BTreeMap<&'static str, u64>,
@@ -470,6 +470,11 @@ impl Cluster {
             .borrow()
             .applied_at(i, index)
             .map(<[u8]>::to_vec)
+    }
+
+    /// Counts `n` commands that clients of the test's own saw commit.
+    pub fn count_commands(&mut self, n: u64) {
+        self.commands += n;
     }
 
     /// Ends the run: a last safety check, the time limit (if any), and the
