@@ -136,6 +136,31 @@ pub fn recorded_peer(
     }
 }
 
+/// The scenario named `name`, for a command that runs scenarios only: a
+/// graded test's name is told where it runs, an unknown one what is close.
+pub fn scenario(name: &str) -> Result<&'static scenarios::Scenario, String> {
+    if let Some(s) = scenarios::find(name) {
+        return Ok(s);
+    }
+    if let Ok(t) = tests::targets::find(name) {
+        return Err(format!(
+            "`{}` is a graded test, not a scenario: `lab run {}` runs it over seeds; `lab list` shows the scenarios",
+            t.name, t.name
+        ));
+    }
+    let close: Vec<&str> = (scenarios::SCENARIOS.iter())
+        .map(|s| s.name)
+        .filter(|n| n.contains(name) || name.contains(*n))
+        .collect();
+    let hint = match close.is_empty() {
+        true => String::new(),
+        false => format!(" (did you mean {}?)", close.join(", ")),
+    };
+    Err(format!(
+        "no scenario named `{name}`{hint}; `lab list` shows them"
+    ))
+}
+
 /// The scenario named `name`, which a schedule is for: graded tests take none.
 pub fn schedule_scenario(name: &str) -> Result<&'static scenarios::Scenario, String> {
     scenarios::find(name)

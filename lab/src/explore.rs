@@ -12,11 +12,12 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use tests::failure::Failure;
 use tests::nemesis::Schedule;
-use tests::scenarios::{self, Scenario};
+use tests::scenarios::Scenario;
 
 pub fn explore(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
-    let Some(scenario) = scenarios::find(name) else {
-        return fail(format!("no scenario named `{name}`; `lab list` shows them"));
+    let scenario = match crate::common::scenario(name) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
     };
     let seeds = shard(many.seeds, many.shard);
     let file = match open_corpus(corpus) {
@@ -55,8 +56,9 @@ pub struct PoolFiles {
 
 /// `lab explore --guided`: the same, the seeds' schedules bred by the guide.
 pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFiles) -> ExitCode {
-    let Some(scenario) = scenarios::find(name) else {
-        return fail(format!("no scenario named `{name}`; `lab list` shows them"));
+    let scenario = match crate::common::scenario(name) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
     };
     let learned = match &pools.from {
         Some(path) => match Guide::read(path, scenario) {

@@ -46,6 +46,9 @@ const POOL: usize = 64;
 /// thousandths).
 const RARE_PER_MILLE: u64 = 20;
 
+/// Most runs a pool file may say it learned from (far beyond any campaign).
+const MAX_POOL_RUNS: u64 = 1 << 48;
+
 /// A feature: a mark, and the power-of-two bucket of its count (1, 2-3, 4-7 ...).
 type Feature = (&'static str, u32);
 
@@ -258,6 +261,13 @@ impl Guide {
             return Err(format!(
                 "the pool was learned on {}, not {scenario}",
                 file.scenario
+            ));
+        }
+        // Counts a campaign could have reached: a hand-edited file cannot
+        // make the guide's arithmetic overflow.
+        if file.runs > MAX_POOL_RUNS || file.hits.iter().any(|(_, _, n)| *n > file.runs) {
+            return Err(format!(
+                "its counts are out of range (runs at most {MAX_POOL_RUNS}, each mark's at most runs)"
             ));
         }
         let known = |mark: &str| coverage::MARKS.iter().map(|(m, _)| *m).find(|m| *m == mark);
@@ -567,6 +577,11 @@ mod guided_tests {
         let file = serde_json::from_str(&json).unwrap();
         let err = Guide::from_file(file, "raft-nemesis", own).err().unwrap();
         assert!(err.contains("learned on kv-nemesis"), "{err}");
+        // Counts no campaign reaches are refused, not wrapped around.
+        let mut file: serde_json::Value = serde_json::from_str(&json).unwrap();
+        file["runs"] = serde_json::json!(u64::MAX);
+        let err = Guide::from_file(serde_json::from_value(file).unwrap(), "kv-nemesis", own);
+        assert!(err.err().unwrap().contains("out of range"));
     }
 
     #[test]

@@ -44,6 +44,9 @@ enum Experiment {
     /// downtime from the crash until every survivor has heard the new
     /// leader. Per range: min, p10, p25, p50, p75, p90, p99, max and mean
     /// in ms, and the trials over the limit. A pure function of its options.
+    #[command(
+        after_help = "Examples:\n  lab experiment election-downtime                       the paper's ranges, 1000 trials each\n  lab experiment election-downtime --ranges 150-300 --prevote --trials 10000"
+    )]
     ElectionDowntime(experiment::DowntimeArgs),
 }
 
@@ -84,12 +87,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// List every scenario and graded test, by name (or, with --peers, every peer).
+    #[command(
+        after_help = "Examples:\n  lab list                   every scenario and graded test\n  lab list --peers           every Raft --peer can name"
+    )]
     List {
         /// List the peers instead: the Raft implementations `--peer` can name.
         #[arg(long)]
         peers: bool,
     },
     /// Run a scenario over many seeds under generated faults (the main job).
+    #[command(
+        after_help = "Examples:\n  lab explore --seeds 0..2000 --jobs 2                  kv-nemesis over 2000 seeds\n  lab explore raft-nemesis --seeds 0..100000 --shard 3/8   machine 3 (of 0..7) of a sharded campaign\n  lab explore --seeds 0..100000000 --time-budget 10m     as many seeds as 10 minutes take\n  lab explore --guided --seeds 0..2000 --save-pool p.json   guided, keeping what it learned\n  lab --peer student explore --guided --pool p.json       your Raft, bred from that pool"
+    )]
     Explore {
         /// The scenario (see `lab list`).
         #[arg(default_value = scenarios::DEFAULT_SCENARIO)]
@@ -116,6 +125,9 @@ enum Command {
         save_pool: Option<PathBuf>,
     },
     /// Run a graded test (or a scenario) over many seeds.
+    #[command(
+        after_help = "Examples:\n  lab run raft::figure8_unreliable --seeds 1..1000\n  lab run kv::basic --peer student --seeds 1..20"
+    )]
     Run {
         /// The test, e.g. `raft::figure8` (see `lab list`).
         test: String,
@@ -123,8 +135,14 @@ enum Command {
         many: ManySeeds,
     },
     /// Re-run one seed and print its outcome and trace hash; write its trace (--trace), draw it (--html).
+    #[command(
+        after_help = "Examples:\n  lab replay raft::figure8 --seed 7                        the outcome and trace hash\n  lab replay raft::figure8 --seed 7 --trace t.jsonl --node 2 --from 1s --to 3s\n  lab replay kv-nemesis --seed 3 --html run.html          the run as a picture\n  lab replay kv-nemesis --seed 3 --schedule s.json        under an edited schedule"
+    )]
     Replay(ReplayArgs),
     /// Print the fault schedule a scenario's seed generates (JSON; edit it and pass it to replay).
+    #[command(
+        after_help = "Examples:\n  lab schedule kv-nemesis --seed 42 > s.json     then edit it, and:\n  lab replay kv-nemesis --seed 42 --schedule s.json"
+    )]
     Schedule {
         /// The scenario.
         scenario: String,
@@ -133,6 +151,9 @@ enum Command {
         seed: u64,
     },
     /// Run each seed twice; any divergence names the first event that differs.
+    #[command(
+        after_help = "Examples:\n  lab check-determinism raft-nemesis --seeds 0..100\n  lab check-determinism raft::figure8 --peer student --seeds 1..20   your Raft's randomness"
+    )]
     CheckDeterminism {
         /// The test or scenario.
         name: String,
@@ -147,6 +168,9 @@ enum Command {
     /// each a test-only variant of the reference. Per mutant: graded tests
     /// failed, seeds of each default scenario to the first failure and what
     /// caught it, and the shrunk schedule's size. Exit 1 if a mutant escapes.
+    #[command(
+        after_help = "Examples:\n  lab mutants --list                                   the catalogue\n  lab mutants --only stale-reads --seeds 0..100        how fast the lab catches one bug\n  lab mutants --trials 10 --seeds 0..2000 --guided --pool p.json   the whole table (about 9 minutes)"
+    )]
     Mutants(mutants::Options),
     /// Reproduce a published experiment: `election-downtime` is Figure 16 of
     /// the Raft paper (time without a leader after the leader crashes, per
@@ -154,12 +178,15 @@ enum Command {
     #[command(subcommand)]
     Experiment(Experiment),
     /// Shrink a failing seed's fault schedule to the few faults that matter.
+    #[command(
+        after_help = "Examples:\n  lab shrink raft-nemesis-buggy-votes --seed 2                   delta debugging (the default)\n  lab shrink raft-nemesis-buggy-votes --seed 2 --method proptest\n  lab shrink kv-nemesis --seed 7 --schedule s.json --out small.json"
+    )]
     Shrink(ShrinkArgs),
     /// Check a history file for linearizability. Exit 0: linearizable; 1: not
     /// (the HTML page shows why); 3: unknown within the step budget; 2: the
     /// file is unreadable or holds no operation, or the page cannot be written.
     #[command(
-        after_help = "Formats:\n  kv        Porcupine/Jepsen key-value text, one event a line:\n            {:process 0, :type :invoke, :f :put, :key \"3\", :value \"x 0 1 y\"} then its {:process 0, :type :ok, ...}\n  register  Jepsen etcd logs of a compare-and-set register (read, write, cas; :fail and :info returns):\n            INFO  jepsen.util - 2  :invoke  :cas  [3 0]"
+        after_help = "Examples:\n  lab check-history linearizability/testdata/porcupine/kv/c10-bad.txt --html why.html\n  lab check-history etcd_000.log --model register\n\nFormats:\n  kv        Porcupine/Jepsen key-value text, one event a line:\n            {:process 0, :type :invoke, :f :put, :key \"3\", :value \"x 0 1 y\"} then its {:process 0, :type :ok, ...}\n  register  Jepsen etcd logs of a compare-and-set register (read, write, cas; :fail and :info returns):\n            INFO  jepsen.util - 2  :invoke  :cas  [3 0]"
     )]
     CheckHistory {
         /// The history file.
@@ -178,6 +205,9 @@ enum Command {
     },
     /// Replay every line of a corpus of past failures (a regression suite):
     /// each must pass now. Exit 1 if any still fails.
+    #[command(
+        after_help = "Examples:\n  lab corpus tests/corpus/regressions.jsonl            every past failure must pass now\n  lab corpus lab-out/corpus.jsonl --line 3             replay one line (its schedule and peer)"
+    )]
     Corpus {
         /// The corpus (JSON lines with scenario, seed and, for scenarios, schedule).
         file: PathBuf,
@@ -199,6 +229,9 @@ enum Command {
     /// real); the fault schedule is saved for `lab replay kv-nemesis --schedule`.
     RealNemesis(real::nemesis::Args),
     /// Every graded test over some seeds: a table by part, as a student hands in.
+    #[command(
+        after_help = "Examples:\n  lab grade                                   every part, seeds 1..4\n  lab grade --peer student --part 3A          your Raft's part 3A\n  lab grade --seeds 1..6 --part 5B"
+    )]
     Grade {
         /// Seeds per test.
         #[arg(long, value_parser = parse_seed_list, default_value = "1..4")]

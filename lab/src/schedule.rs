@@ -4,11 +4,12 @@
 use crate::common::fail;
 use std::process::ExitCode;
 use tests::nemesis::Schedule;
-use tests::{peers, scenarios};
+use tests::peers;
 
 pub fn schedule(name: &str, seed: u64) -> ExitCode {
-    let Some(scenario) = scenarios::find(name) else {
-        return fail(format!("no scenario named `{name}`; `lab list` shows them"));
+    let scenario = match crate::common::scenario(name) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
     };
     let schedule = Schedule {
         peer: Some(peers::current_name()),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tests::nemesis::Schedule;
 use tests::peers;
-use tests::scenarios::{self, Scenario};
+use tests::scenarios::Scenario;
 use tests::shrink::Shrunk;
 
 pub fn shrink(args: ShrinkArgs, peer: Option<&'static str>) -> ExitCode {
@@ -19,10 +19,9 @@ pub fn shrink(args: ShrinkArgs, peer: Option<&'static str>) -> ExitCode {
         max_runs,
         method,
     } = args;
-    let Some(scenario) = scenarios::find(&name) else {
-        return fail(format!(
-            "no scenario named `{name}`; `lab list` shows them (graded tests have no schedule)"
-        ));
+    let scenario = match crate::common::scenario(&name) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
     };
     let schedule = match schedule {
         Some(path) => match load_schedule(&path, scenario.servers) {

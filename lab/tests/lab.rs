@@ -618,6 +618,18 @@ fn bad_arguments_are_clear_errors_with_status_2() {
         ),
         (vec!["explore", "--shard", "4/4"], "is not a shard"),
         (vec!["explore", "no-such-scenario"], "no scenario named"),
+        (
+            vec!["explore", "raft::figure8"],
+            "`raft::figure8` is a graded test, not a scenario: `lab run raft::figure8`",
+        ),
+        (
+            vec!["schedule", "kv-nemes", "--seed", "1"],
+            "(did you mean kv-nemesis",
+        ),
+        (
+            vec!["explore", "--seeds", "1,2..4"],
+            "a comma list holds single seeds",
+        ),
         (vec!["replay", "raft::figure8"], "--seed"),
         (
             vec!["replay", "raft::figure8", "--seed", "1", "--from", "soon"],
@@ -943,6 +955,14 @@ fn a_schedule_out_of_bounds_is_refused_with_status_2() {
             r#"{"at_ms":100,"duration_ms":10,"kind":{"fault":"crash","node":7,"lose_unsynced":false}}"#,
             "fault #0 names node 7, but the scenario has 5 servers (0..5)",
         ),
+        (
+            r#"{"at_ms":100,"duration_ms":10,"kind":{"fault":"reconfigure","voters":[],"learners":[1]}}"#,
+            "fault #0 asks for a configuration without voters",
+        ),
+        (
+            r#"{"at_ms":100,"duration_ms":10,"kind":{"fault":"reconfigure","voters":[0,1,2],"learners":[2]}}"#,
+            "fault #0 makes node 2 both a voter and a learner",
+        ),
     ] {
         let file = scratch("out-of-bounds.json");
         std::fs::write(&file, format!(r#"{{"faults":[{fault}]}}"#)).unwrap();
@@ -953,6 +973,16 @@ fn a_schedule_out_of_bounds_is_refused_with_status_2() {
             &[said],
         );
     }
+    // An aim is named as the file names it.
+    let file = scratch("aim-out-of-bounds.json");
+    let aim = r#"{"moment":"became-leader","action":{"do":"crash","lose_unsynced":true,"down_ms":0},"per_million":2000000}"#;
+    std::fs::write(&file, format!(r#"{{"faults":[],"aims":[{aim}]}}"#)).unwrap();
+    let f = file.to_str().unwrap();
+    says(
+        &lab(&["replay", "kv-nemesis", "--seed", "1", "--schedule", f]),
+        2,
+        &["aim became-leader: at most"],
+    );
 }
 
 #[test]

@@ -146,10 +146,12 @@ impl Aim {
             || self.per_million > 1_000_000
             || count > MAX_DROPPED_REQUESTS
         {
+            // Named as the schedule file names it (`became-leader`).
+            let moment = serde_json::to_value(self.moment).unwrap_or_default();
             return Err(format!(
-                "aim {:?}: at most {} ms, {MAX_DROPPED_REQUESTS} requests dropped \
+                "aim {}: at most {} ms, {MAX_DROPPED_REQUESTS} requests dropped \
                  and 1000000 per million",
-                self.moment,
+                moment.as_str().unwrap_or("?"),
                 crate::nemesis::MAX_SCHEDULE_MS
             ));
         }

@@ -501,12 +501,21 @@ impl Fault {
                 "names group {group}, but a sharded scenario has {groups} (0..{groups})"
             ));
         }
-        match self.kind {
-            FaultKind::ShardMove { shard, .. } if shard >= peer::NSHARDS => Err(format!(
+        match &self.kind {
+            FaultKind::ShardMove { shard, .. } if *shard >= peer::NSHARDS => Err(format!(
                 "moves shard {shard}, but there are {} (0..{})",
                 peer::NSHARDS,
                 peer::NSHARDS
             )),
+            FaultKind::Reconfigure { voters, .. } if voters.is_empty() => {
+                Err("asks for a configuration without voters".into())
+            }
+            FaultKind::Reconfigure { voters, learners } => {
+                match voters.iter().find(|v| learners.contains(v)) {
+                    Some(n) => Err(format!("makes node {n} both a voter and a learner")),
+                    None => Ok(()),
+                }
+            }
             _ => Ok(()),
         }
     }

@@ -21,12 +21,18 @@ pub enum Seeds {
 impl Seeds {
     /// Parses `A..B` (B excluded), `A..=B`, a single seed, or a comma list.
     pub fn parse(text: &str) -> Result<Seeds, String> {
-        let num = |s: &str| {
-            s.trim()
-                .parse::<u64>()
-                .map_err(|_| format!("`{s}` is not a seed (a whole number)"))
-        };
         let text = text.trim();
+        let num = |s: &str| match s.trim() {
+            "" => Err(format!(
+                "`{text}` is missing a seed (A..B, A..=B, N or N,M,...)"
+            )),
+            s => (s.parse::<u64>()).map_err(|_| format!("`{s}` is not a seed (a whole number)")),
+        };
+        if text.contains(',') && text.contains("..") {
+            return Err(format!(
+                "`{text}`: a comma list holds single seeds; a range (A..B) stands alone"
+            ));
+        }
         let range = |first: u64, count: u64| Seeds::Range {
             first,
             count,
@@ -123,6 +129,12 @@ mod tests {
         assert!(p("5..5").is_err());
         assert!(p("x").unwrap_err().contains("`x`"));
         assert!(p("0..=18446744073709551615").unwrap_err().contains("2^64"));
+        assert!(
+            p("1,2..4")
+                .unwrap_err()
+                .contains("a comma list holds single seeds")
+        );
+        assert!(p("0..").unwrap_err().contains("`0..` is missing a seed"));
     }
 
     #[test]
