@@ -1,10 +1,12 @@
 //! `lab check-determinism`: each seed run twice; a divergence names the
 //! first event that differs.
 
+use crate::campaign::{on_terminal, progress_bar};
 use crate::common::fail;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use tests::failure::run_caught;
 use tests::hooks;
 use tests::seeds::Seeds;
@@ -14,13 +16,19 @@ use tests::targets::{self, Target};
 /// not, `Err` if a run did not hand back its trace.
 type Verdict = Result<Option<String>, String>;
 
-pub fn check_determinism(name: &str, seeds: &Seeds, jobs: usize) -> ExitCode {
+pub fn check_determinism(
+    name: &str,
+    seeds: &Seeds,
+    jobs: usize,
+    time_budget: Option<Duration>,
+) -> ExitCode {
     let target = match targets::find(name) {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
+    let checked = check_all(&target, seeds, jobs, time_budget);
     let mut divergent = 0;
-    for (_, verdict) in check_all(&target, seeds, jobs) {
+    for (_, verdict) in checked.divergent {
         match verdict {
             Ok(None) => {}
             Ok(Some(report)) => {
@@ -32,11 +40,16 @@ pub fn check_determinism(name: &str, seeds: &Seeds, jobs: usize) -> ExitCode {
     }
     // Whether a run passes is explore's question; here a seed passes when
     // its two runs are the same, event for event.
+    let cut = if checked.cut_short {
+        " (time budget reached)"
+    } else {
+        ""
+    };
     println!(
-        "{} seeds checked, {divergent} divergent (each seed run twice, whether it passes or not)",
-        seeds.len()
+        "{} seeds checked, {divergent} divergent (each seed run twice, whether it passes or not){cut}",
+        checked.seeds
     );
-    println!("{} passed, {divergent} failed", seeds.len() - divergent);
+    println!("{} passed, {divergent} failed", checked.seeds - divergent);
     if divergent == 0 {
         ExitCode::SUCCESS
     } else {
@@ -44,30 +57,50 @@ pub fn check_determinism(name: &str, seeds: &Seeds, jobs: usize) -> ExitCode {
     }
 }
 
-/// Every seed's verdict, in seed order, `jobs` seeds at a time.
-fn check_all(target: &Target, seeds: &Seeds, jobs: usize) -> Vec<(u64, Verdict)> {
-    let next = AtomicU64::new(0);
+/// What the seeds checked showed.
+struct Checked {
+    /// Seeds checked.
+    seeds: u64,
+    /// Each divergent seed's verdict, in seed order.
+    divergent: Vec<(u64, Verdict)>,
+    /// True if the time budget stopped the check before the last seed.
+    cut_short: bool,
+}
+
+/// Every seed's verdict, `jobs` seeds at a time, with a progress bar on a
+/// terminal, until the seeds or the time budget run out.
+fn check_all(target: &Target, seeds: &Seeds, jobs: usize, budget: Option<Duration>) -> Checked {
+    let start = Instant::now();
+    let bar = progress_bar(target.name, seeds.len(), on_terminal());
+    let (next, done) = (AtomicU64::new(0), AtomicU64::new(0));
     let found = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
+        for _ in 0..jobs {
             scope.spawn(|| {
-                while let Some(seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
+                while budget.is_none_or(|b| start.elapsed() < b)
+                    && let Some(seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed))
+                {
                     // Only divergences are kept: a long range costs no memory.
                     let verdict = diverges(target, seed);
-                    if verdict == Ok(None) {
-                        continue;
+                    done.fetch_add(1, Ordering::Relaxed);
+                    bar.inc(1);
+                    if verdict != Ok(None) {
+                        let mut found = found.lock().expect("no panics while locked");
+                        found.push((seed, verdict));
                     }
-                    found
-                        .lock()
-                        .expect("no panics while locked")
-                        .push((seed, verdict));
                 }
             });
         }
     });
-    let mut found = found.into_inner().expect("no panics while locked");
-    found.sort_by_key(|(seed, _)| *seed);
-    found
+    bar.finish_and_clear();
+    let mut divergent = found.into_inner().expect("no panics while locked");
+    divergent.sort_by_key(|(seed, _)| *seed);
+    let seeds_checked = done.into_inner();
+    Checked {
+        seeds: seeds_checked,
+        divergent,
+        cut_short: seeds_checked < seeds.len(),
+    }
 }
 
 /// Runs a seed twice; the first difference between the runs, if any.

@@ -163,6 +163,9 @@ enum Command {
         /// Threads, one seed (two runs) each at a time.
         #[arg(long, default_value_t = default_jobs(), value_parser = parse_jobs)]
         jobs: usize,
+        /// Stop starting seeds after this much wall time (e.g. 10m, 90s).
+        #[arg(long, value_parser = parse_wall)]
+        time_budget: Option<std::time::Duration>,
     },
     /// Measure the lab against its mutant catalogue: classic Raft and KV bugs,
     /// each a test-only variant of the reference. Per mutant: graded tests
@@ -351,9 +354,12 @@ fn main() -> ExitCode {
         Command::Run { test, many } => run::run(&test, many),
         Command::Replay(args) => replay::replay(args, peer),
         Command::Schedule { scenario, seed } => schedule::schedule(&scenario, seed),
-        Command::CheckDeterminism { name, seeds, jobs } => {
-            check_determinism::check_determinism(&name, &seeds, jobs)
-        }
+        Command::CheckDeterminism {
+            name,
+            seeds,
+            jobs,
+            time_budget,
+        } => check_determinism::check_determinism(&name, &seeds, jobs, time_budget),
         Command::Grade { seeds, part, jobs } => grade::grade(&seeds, part, jobs),
         Command::Shrink(args) => shrink::shrink(args, peer),
         Command::Experiment(Experiment::ElectionDowntime(args)) => {

@@ -12,7 +12,7 @@ pub fn run(name: &str, many: ManySeeds) -> ExitCode {
         Err(e) => return fail(e),
     };
     let seeds = shard(many.seeds, many.shard);
-    let summary = run_campaign(
+    let mut summary = run_campaign(
         &move |seed| target.run(seed),
         CampaignOptions {
             label: target.name.to_string(),
@@ -23,5 +23,6 @@ pub fn run(name: &str, many: ManySeeds) -> ExitCode {
             on_failure: Box::new(print_failure),
         },
     );
+    summary.count_unreached = tests::scenarios::find(target.name).is_none();
     finish(&summary)
 }

@@ -47,6 +47,12 @@ fn run_reports_a_summary_ending_in_passed_failed() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(out.lines().last(), Some("3 passed, 0 failed"), "{out}");
     assert!(out.contains("seeds run:        3"));
+    // A graded test reaches few marks: they are counted, not listed.
+    let never = out.lines().find(|l| l.starts_with("marks never reached: "));
+    assert!(
+        never.is_some_and(|l| l.ends_with(&format!(" of {}", peer::coverage::MARKS.len()))),
+        "{out}"
+    );
 }
 
 #[test]
@@ -1196,4 +1202,20 @@ fn raft_nemesis_counts_the_commands_its_clients_saw_commit() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("a command count in {said}"));
     assert!(commands > 100, "{said}");
+}
+
+#[test]
+fn check_determinism_of_a_huge_range_stops_at_its_time_budget() {
+    let o = lab(&[
+        "check-determinism",
+        "raft-nemesis",
+        "--seeds",
+        "0..10000000000",
+        "--time-budget",
+        "1s",
+        "--jobs",
+        "2",
+    ]);
+    let all = says(&o, 0, &["divergent", "(time budget reached)"]);
+    assert!(last_line(&o).ends_with(" passed, 0 failed"), "{all}");
 }
