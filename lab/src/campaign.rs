@@ -110,6 +110,15 @@ impl Summary {
                 ""
             }
         )?;
+        // Rates of nothing would read as a slow machine.
+        if self.runs == 0 {
+            let why = match self.cut_short {
+                true => "the time budget was spent before the first seed",
+                false => "the seeds given (or this shard of them) hold none",
+            };
+            writeln!(out, "no seed ran: {why}")?;
+            return writeln!(out, "0 passed, 0 failed");
+        }
         writeln!(
             out,
             "wall time:        {:.2} s ({:.1} seeds/s)",

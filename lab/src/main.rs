@@ -288,9 +288,9 @@ struct ShrinkArgs {
     /// Write the shrunk schedule here [default: lab-out/shrunk-SCENARIO-SEED.json].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Give up after this many runs.
-    #[arg(long, default_value_t = 400)]
-    max_runs: usize,
+    /// Give up after this many runs (the first confirms the failure).
+    #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_runs: u64,
     /// ddmin (delta debugging, then each fault dropped on one of the next 8
     /// seeds, then halving lengths, rates and the workload; the replay
     /// command names the seed it ends on) or proptest (proptest's value-tree

@@ -34,6 +34,7 @@ pub fn shrink(args: ShrinkArgs, peer: Option<&'static str>) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    let max_runs = usize::try_from(max_runs).unwrap_or(usize::MAX);
     let shrink = || tests::shrink::shrink(scenario, seed, schedule, max_runs, method);
     let mut shrunk = match peers::with_peer(peer, shrink) {
         Ok(s) => s,

@@ -71,6 +71,17 @@ fn explore_runs_the_default_scenario_and_shards() {
     );
     assert!(out.contains("marks reached (runs that passed):"));
     assert!(out.contains("  vote granted "), "{out}");
+    // A shard past the seeds runs none, and says why rather than print
+    // rates of nothing.
+    let o = lab(&[
+        "explore", "--seeds", "0..2", "--shard", "3/4", "--corpus", c,
+    ]);
+    let all = says(
+        &o,
+        0,
+        &["no seed ran: the seeds given (or this shard of them) hold none"],
+    );
+    assert!(!all.contains("faster than real time"), "{all}");
 }
 
 #[test]
@@ -717,6 +728,10 @@ fn bounds_on_threads_durations_filters_and_trials_are_clear_errors() {
         (
             vec!["experiment", "election-downtime", "--peers", "4"],
             "from 5 to 9",
+        ),
+        (
+            vec!["shrink", "raft-nemesis", "--seed", "1", "--max-runs", "0"],
+            "0 is not in 1..=1000000",
         ),
     ]);
 }
