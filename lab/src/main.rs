@@ -326,6 +326,9 @@ fn main() -> ExitCode {
     if let Err(e) = peers::select(peer.unwrap_or(peers::DEFAULT_PEER)) {
         return fail(e);
     }
+    if let Err(e) = tests::harness::event_rate_budget_per_node() {
+        return fail(e);
+    }
     match cli.command {
         Command::List { peers } => list::list(peers),
         Command::Explore {

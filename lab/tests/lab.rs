@@ -1234,3 +1234,29 @@ fn check_determinism_of_a_huge_range_stops_at_its_time_budget() {
     let all = says(&o, 0, &["divergent", "(time budget reached)"]);
     assert!(last_line(&o).ends_with(" passed, 0 failed"), "{all}");
 }
+
+#[test]
+fn the_event_rate_budget_says_how_to_raise_it_and_a_bad_one_is_refused() {
+    let run = |rate: &str| {
+        Command::new(env!("CARGO_BIN_EXE_lab"))
+            .args(["replay", "raft::initial_election", "--seed", "1"])
+            .env("RAFTLAB_EVENT_RATE", rate)
+            .output()
+            .expect("lab runs")
+    };
+    // Three peers electing a leader make more than 10 events a second.
+    says(
+        &run("10"),
+        1,
+        &[
+            "budget of 30 events in one virtual second (10 per node, 3 nodes)",
+            "raise the budget with RAFTLAB_EVENT_RATE=EVENTS",
+        ],
+    );
+    says(&run("100000"), 0, &["PASSED raft::initial_election"]);
+    says(
+        &run("lots"),
+        2,
+        &["RAFTLAB_EVENT_RATE=\"lots\" is not a number"],
+    );
+}

@@ -92,6 +92,14 @@ impl Failure {
                 v.at_ns,
                 format!("{} (event #{})", v.message, v.event),
             ),
+            SimError::EventRateBudget { .. } => (
+                FailureKind::Check,
+                at_ns,
+                format!(
+                    "{e}; a healthy peer this chatty can raise the budget with {}=EVENTS (per node per virtual second)",
+                    crate::harness::EVENT_RATE_ENV
+                ),
+            ),
             other => (FailureKind::Check, at_ns, other.to_string()),
         };
         Failure::new(test, seed, at_ns, kind, what)

@@ -30,6 +30,27 @@ pub const EVENT_BUDGET: u64 = 5_000_000;
 /// leader's log, truncating a matching suffix) run at 48,000 to 82,000.
 pub const EVENT_RATE_BUDGET_PER_NODE: u64 = 20_000;
 
+/// The environment variable that replaces [`EVENT_RATE_BUDGET_PER_NODE`],
+/// for a healthy peer chattier than any measured: like the checker's
+/// budget, an input of the run, so a replay with it set gives the same
+/// verdict on every machine.
+pub const EVENT_RATE_ENV: &str = "RAFTLAB_EVENT_RATE";
+
+/// The per-node event rate budget: [`EVENT_RATE_ENV`] if set, else the
+/// default.
+pub fn event_rate_budget_per_node() -> Result<u64, String> {
+    match std::env::var(EVENT_RATE_ENV) {
+        Err(std::env::VarError::NotPresent) => Ok(EVENT_RATE_BUDGET_PER_NODE),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!(
+                "{EVENT_RATE_ENV}={v:?} is not a number of events per node per virtual second (a whole number above 0)"
+            )),
+        },
+        Err(e) => Err(format!("{EVENT_RATE_ENV}: {e}")),
+    }
+}
+
 /// One cluster of peers under test.
 pub struct Harness {
     /// The simulation.
@@ -77,7 +98,8 @@ impl Harness {
         });
         let mut sim = Sim::new(options.seed, net);
         sim.set_event_budget(EVENT_BUDGET);
-        sim.set_event_rate_budget(EVENT_RATE_BUDGET_PER_NODE);
+        // `lab` refuses a bad value before any run; a test run says so here.
+        sim.set_event_rate_budget(event_rate_budget_per_node().unwrap_or_else(|e| panic!("{e}")));
         crate::hooks::prepare(sim.trace_mut());
         // Marks left by an earlier run on this thread are not this run's.
         peer::coverage::take_run();
