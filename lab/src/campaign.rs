@@ -249,7 +249,9 @@ pub fn run_campaign(run: &RunFn, options: CampaignOptions) -> Summary {
         options,
     };
     std::thread::scope(|scope| {
-        for _ in 0..campaign.options.jobs.max(1) {
+        // No more threads than seeds: the rest would start and find nothing.
+        let seeds = campaign.options.seeds.len().max(1);
+        for _ in 0..(campaign.options.jobs as u64).clamp(1, seeds) {
             scope.spawn(|| campaign.work());
         }
     });

@@ -38,6 +38,10 @@ pub fn check_determinism(
             Err(e) => return fail(e),
         }
     }
+    if checked.seeds == 0 {
+        // A gate that checked nothing must not read as a pass.
+        return fail("no seed was checked: the time budget was spent before the first");
+    }
     // Whether a run passes is explore's question; here a seed passes when
     // its two runs are the same, event for event.
     let cut = if checked.cut_short {
@@ -71,19 +75,25 @@ struct Checked {
 /// terminal, until the seeds or the time budget run out.
 fn check_all(target: &Target, seeds: &Seeds, jobs: usize, budget: Option<Duration>) -> Checked {
     let start = Instant::now();
-    let bar = progress_bar(target.name, seeds.len(), on_terminal());
+    let progress = on_terminal();
+    let bar = progress_bar(target.name, seeds.len(), progress);
+    let plain_every = (seeds.len() / 20).max(1);
     let (next, done) = (AtomicU64::new(0), AtomicU64::new(0));
     let found = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..jobs {
+        for _ in 0..(jobs as u64).clamp(1, seeds.len().max(1)) {
             scope.spawn(|| {
                 while budget.is_none_or(|b| start.elapsed() < b)
                     && let Some(seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed))
                 {
                     // Only divergences are kept: a long range costs no memory.
                     let verdict = diverges(target, seed);
-                    done.fetch_add(1, Ordering::Relaxed);
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                     bar.inc(1);
+                    // Without a terminal (a CI log), a plain line now and then.
+                    if !progress && (n.is_multiple_of(plain_every) || n == seeds.len()) {
+                        eprintln!("{}: {n}/{} seeds checked", target.name, seeds.len());
+                    }
                     if verdict != Ok(None) {
                         let mut found = found.lock().expect("no panics while locked");
                         found.push((seed, verdict));

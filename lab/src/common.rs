@@ -15,7 +15,7 @@ use tests::{peers, scenarios};
 
 /// One thread per core.
 pub fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_JOBS))
 }
 
 /// `--seeds`: `A..B` (B excluded), `A..=B`, `N`, or a comma list.
@@ -93,7 +93,15 @@ pub fn print_failure(f: &Failure) {
 /// Prints a campaign's summary; exit status 1 if any seed failed.
 pub fn finish(summary: &Summary) -> ExitCode {
     let mut out = std::io::stdout().lock();
-    let _ = summary.print(&mut out);
+    match summary
+        .print(&mut out)
+        .and_then(|()| std::io::Write::flush(&mut out))
+    {
+        // A reader that stopped early, as `quiet_panics` treats a print.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+        Err(e) => return fail(format!("cannot write to standard output: {e}")),
+        Ok(()) => {}
+    }
     if summary.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -148,14 +156,7 @@ pub fn scenario(name: &str) -> Result<&'static scenarios::Scenario, String> {
             t.name, t.name
         ));
     }
-    let close: Vec<&str> = (scenarios::SCENARIOS.iter())
-        .map(|s| s.name)
-        .filter(|n| n.contains(name) || name.contains(*n))
-        .collect();
-    let hint = match close.is_empty() {
-        true => String::new(),
-        false => format!(" (did you mean {}?)", close.join(", ")),
-    };
+    let hint = tests::targets::did_you_mean(scenarios::SCENARIOS.iter().map(|s| s.name), name);
     Err(format!(
         "no scenario named `{name}`{hint}; `lab list` shows them"
     ))

@@ -39,9 +39,10 @@ pub fn corpus(file: &Path, only: Option<usize>, peer: Option<&'static str>) -> E
             Err(f) if has_schedule => {
                 failed += 1;
                 println!(
-                    "{}\nreplay: cargo run --release -p lab -- corpus {} --line {n}",
+                    "{}\nreplay: cargo run --release -p lab -- corpus {} --line {n}{}",
                     f.headline(),
-                    file.display()
+                    file.display(),
+                    peers::flag(entry.peer)
                 );
             }
             Err(f) => {

@@ -26,10 +26,13 @@ fn list_peers() {
         };
         println!("  {:<12} {}{default}", p.name, p.about);
     }
-    println!(
-        "  {:<12} the reference with one classic bug (lab mutants --list)",
-        "mutant:NAME"
-    );
+    // A handout (without the reference) has no mutants.
+    if !tests::mutants::MUTANTS.is_empty() {
+        println!(
+            "  {:<12} the reference with one classic bug (lab mutants --list)",
+            "mutant:NAME"
+        );
+    }
 }
 
 /// Scenarios and graded tests, a heading per group.

@@ -326,7 +326,7 @@ fn main() -> ExitCode {
     if let Err(e) = peers::select(peer.unwrap_or(peers::DEFAULT_PEER)) {
         return fail(e);
     }
-    if let Err(e) = tests::harness::event_rate_budget_per_node() {
+    if let Err(e) = tests::budgets::check_all() {
         return fail(e);
     }
     match cli.command {

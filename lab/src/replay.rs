@@ -94,7 +94,9 @@ struct Kept(Arc<Mutex<Vec<u8>>>);
 
 impl Kept {
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("no panics while locked")).into_owned()
+        let bytes = std::mem::take(&mut *self.0.lock().expect("no panics while locked"));
+        String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 }
 

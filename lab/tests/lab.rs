@@ -309,20 +309,25 @@ fn replay_prints_the_same_hash_with_and_without_a_trace_and_filters_it() {
 
 #[test]
 fn replay_draws_a_picture() {
+    let draw = |page: &PathBuf, more: &[&str]| {
+        let args = ["replay", "raft::re_election", "--seed", "1", "--html"];
+        let o = lab(&[&args[..], &[page.to_str().unwrap()], more].concat());
+        assert!(o.status.success(), "{}", text(&o));
+        std::fs::read(page).unwrap()
+    };
     let page = scratch("picture.html");
-    let o = lab(&[
-        "replay",
-        "raft::re_election",
-        "--seed",
-        "1",
-        "--html",
-        page.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    let drawn = draw(&page, &[]);
     assert!(
         !page.with_extension("jsonl").exists(),
         "without --trace, no trace file is written beside the page"
     );
+    // The page drawn from the trace kept in memory is the one drawn from a file.
+    let trace = scratch("picture.jsonl");
+    let traced = draw(
+        &scratch("picture-traced.html"),
+        &["--trace", trace.to_str().unwrap()],
+    );
+    assert_eq!(drawn, traced);
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("raft::re_election seed=1"));
     assert!(
@@ -919,7 +924,12 @@ fn an_exhausted_check_budget_is_an_unknown_verdict_that_says_how_to_raise_it() {
     says(
         &tight,
         1,
-        &["failures by kind: 1 unknown", "RAFTLAB_CHECK_STEPS=STEPS"],
+        &[
+            "failures by kind: 1 unknown",
+            "RAFTLAB_CHECK_STEPS=STEPS",
+            // The budget is an input of the run: its replay carries it.
+            "replay: RAFTLAB_CHECK_STEPS=1 cargo run --release -p lab -- replay kv::basic --seed 1",
+        ],
     );
     // Counted in steps, not seconds: the same failure on every run.
     let failed = |o: &Output| {
@@ -932,7 +942,7 @@ fn an_exhausted_check_budget_is_an_unknown_verdict_that_says_how_to_raise_it() {
     assert_eq!(failed(&tight), failed(&run("1")));
     says(
         &run("lots"),
-        1,
+        2,
         &["RAFTLAB_CHECK_STEPS=\"lots\" is not a number"],
     );
     says(&run("1000000000"), 0, &["1 passed, 0 failed"]);
@@ -1113,19 +1123,25 @@ fn a_reader_that_stops_early_ends_lab_quietly() {
 
 #[test]
 fn an_output_that_cannot_be_written_is_one_line_and_status_2() {
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .expect("/dev/full, a device that is always full");
-    let o = Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(["schedule", "kv-nemesis", "--seed", "3"])
-        .stdout(full)
-        .output()
-        .expect("lab runs");
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("cannot write to standard output"), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
+    // A print (schedule) and a campaign's summary (run) alike.
+    for args in [
+        &["schedule", "kv-nemesis", "--seed", "3"][..],
+        &["run", "raft::initial_election", "--seeds", "1..2"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full, a device that is always full");
+        let o = Command::new(env!("CARGO_BIN_EXE_lab"))
+            .args(args)
+            .stdout(full)
+            .output()
+            .expect("lab runs");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("cannot write to standard output"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }
 
 #[test]
@@ -1196,7 +1212,10 @@ fn a_corpus_line_runs_the_peer_its_schedule_names() {
     says(
         &lab(&["corpus", f]),
         1,
-        &["raft-nemesis peer=student seed=1"],
+        &[
+            "raft-nemesis peer=student seed=1",
+            &format!("corpus {f} --line 1 --peer student"),
+        ],
     );
     says(
         &lab(&["corpus", f, "--peer", "reference"]),
@@ -1233,6 +1252,9 @@ fn check_determinism_of_a_huge_range_stops_at_its_time_budget() {
     ]);
     let all = says(&o, 0, &["divergent", "(time budget reached)"]);
     assert!(last_line(&o).ends_with(" passed, 0 failed"), "{all}");
+    // A check that checked nothing is no pass.
+    let none = lab(&["check-determinism", "raft-nemesis", "--time-budget", "0s"]);
+    says(&none, 2, &["no seed was checked"]);
 }
 
 #[test]
@@ -1251,6 +1273,7 @@ fn the_event_rate_budget_says_how_to_raise_it_and_a_bad_one_is_refused() {
         &[
             "budget of 30 events in one virtual second (10 per node, 3 nodes)",
             "raise the budget with RAFTLAB_EVENT_RATE=EVENTS",
+            "replay: RAFTLAB_EVENT_RATE=10 cargo run --release -p lab -- replay raft::initial_election --seed 1",
         ],
     );
     says(&run("100000"), 0, &["PASSED raft::initial_election"]);

@@ -202,8 +202,9 @@ fn first_leader(c: &mut Cluster, setup: &Setup) -> Result<NodeId, Failure> {
         c.connect(i);
     }
     // The limit is the downtime's, after the crash; the first election has
-    // twenty timeouts, however short the limit.
-    let limit_ns = 20 * setup.election_max_ms * MS;
+    // a minute, or a thousand timeouts, however short the limit (with the
+    // paper's 12-24 ms range it can take longer than twenty).
+    let limit_ns = (60 * labsim::SEC).max(1000 * setup.election_max_ms * MS);
     let peers = setup.peers;
     if !c.run_until(|s| everyone_follows(s, peers).is_some(), limit_ns)? {
         return c.check("no leader that every peer follows at the start");

@@ -50,10 +50,12 @@ impl fmt::Display for FailureKind {
 }
 
 impl Failure {
-    /// The command that replays this failure (on the same peer).
+    /// The command that replays this failure (on the same peer, with the
+    /// budgets this process was given: they are inputs of the run).
     pub fn replay_command(&self) -> String {
         format!(
-            "cargo run --release -p lab -- replay {} --seed {}{}",
+            "{}cargo run --release -p lab -- replay {} --seed {}{}",
+            crate::budgets::raised(),
             self.test,
             self.seed,
             crate::peers::flag(&self.peer)
@@ -97,7 +99,7 @@ impl Failure {
                 at_ns,
                 format!(
                     "{e}; a healthy peer this chatty can raise the budget with {}=EVENTS (per node per virtual second)",
-                    crate::harness::EVENT_RATE_ENV
+                    crate::budgets::EVENT_RATE.var
                 ),
             ),
             other => (FailureKind::Check, at_ns, other.to_string()),

@@ -21,36 +21,6 @@ use std::rc::Rc;
 /// in events, so the failure is the same on every machine.
 pub const EVENT_BUDGET: u64 = 5_000_000;
 
-/// Most events one run may process per node within one virtual second: a
-/// storm is cut off in the second it reaches this rate, not after the
-/// millions of events of [`EVENT_BUDGET`] (13 to 23 s of wall time a seed).
-/// Healthy runs stay far below it: the busiest measured, raft-rs in the KV
-/// test with 60 clients, peaks at about 4,200 per node; the reference's
-/// busiest at about 700. The storms of two mutants (matchIndex from the
-/// leader's log, truncating a matching suffix) run at 48,000 to 82,000.
-pub const EVENT_RATE_BUDGET_PER_NODE: u64 = 20_000;
-
-/// The environment variable that replaces [`EVENT_RATE_BUDGET_PER_NODE`],
-/// for a healthy peer chattier than any measured: like the checker's
-/// budget, an input of the run, so a replay with it set gives the same
-/// verdict on every machine.
-pub const EVENT_RATE_ENV: &str = "RAFTLAB_EVENT_RATE";
-
-/// The per-node event rate budget: [`EVENT_RATE_ENV`] if set, else the
-/// default.
-pub fn event_rate_budget_per_node() -> Result<u64, String> {
-    match std::env::var(EVENT_RATE_ENV) {
-        Err(std::env::VarError::NotPresent) => Ok(EVENT_RATE_BUDGET_PER_NODE),
-        Ok(v) => match v.trim().parse::<u64>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!(
-                "{EVENT_RATE_ENV}={v:?} is not a number of events per node per virtual second (a whole number above 0)"
-            )),
-        },
-        Err(e) => Err(format!("{EVENT_RATE_ENV}: {e}")),
-    }
-}
-
 /// One cluster of peers under test.
 pub struct Harness {
     /// The simulation.
@@ -99,7 +69,10 @@ impl Harness {
         let mut sim = Sim::new(options.seed, net);
         sim.set_event_budget(EVENT_BUDGET);
         // `lab` refuses a bad value before any run; a test run says so here.
-        sim.set_event_rate_budget(event_rate_budget_per_node().unwrap_or_else(|e| panic!("{e}")));
+        let per_node = crate::budgets::EVENT_RATE
+            .get()
+            .unwrap_or_else(|e| panic!("{e}"));
+        sim.set_event_rate_budget(per_node);
         crate::hooks::prepare(sim.trace_mut());
         // Marks left by an earlier run on this thread are not this run's.
         peer::coverage::take_run();

@@ -7,6 +7,7 @@
 
 pub mod aims;
 pub mod artifacts;
+pub mod budgets;
 pub mod ctrler_suite;
 pub mod downtime;
 pub mod failure;

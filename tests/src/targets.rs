@@ -101,17 +101,20 @@ pub fn find(name: &str) -> Result<Target, String> {
     {
         return Ok(*t);
     }
-    let close: Vec<&str> = all
-        .iter()
-        .map(|t| t.name)
-        .filter(|n| n.contains(name) || name.contains(*n))
-        .collect();
-    let hint = if close.is_empty() {
-        String::new()
-    } else {
-        format!(" (did you mean {}?)", close.join(", "))
-    };
+    let hint = did_you_mean(all.iter().map(|t| t.name), name);
     Err(format!(
         "no test or scenario named `{name}`{hint}; `lab list` shows them all"
     ))
+}
+
+/// ` (did you mean A, B?)` for the `names` that contain `name` or that it
+/// contains; empty if none does.
+pub fn did_you_mean<'a>(names: impl Iterator<Item = &'a str>, name: &str) -> String {
+    let close: Vec<&str> = names
+        .filter(|n| n.contains(name) || name.contains(*n))
+        .collect();
+    match close.is_empty() {
+        true => String::new(),
+        false => format!(" (did you mean {}?)", close.join(", ")),
+    }
 }

@@ -5,6 +5,7 @@
 
 use super::clerk::{ClerkNode, HistoryClock, KvHistory, Workload};
 use crate::Test;
+use crate::budgets::CHECK_STEPS;
 use crate::failure::{Failure, FailureKind};
 use crate::harness::{Harness, HarnessOptions};
 use crate::peers::{KvServerOptions, PeerChoice};
@@ -25,28 +26,6 @@ use std::rc::Rc;
 pub const ELECTION_TIMEOUT_NS: u64 = SEC;
 /// 6.824's limit on one test, in virtual time.
 pub const TEST_LIMIT_NS: u64 = 120 * SEC;
-/// Budget of the linearizability check, in search steps per key (partition):
-/// past it the verdict is unknown, which fails the test. Counted in steps, not
-/// seconds, so the verdict is the same on every machine at any load.
-pub const CHECK_BUDGET_STEPS: u64 = 1 << 30;
-
-/// The environment variable that replaces [`CHECK_BUDGET_STEPS`].
-pub const CHECK_BUDGET_ENV: &str = "RAFTLAB_CHECK_STEPS";
-
-/// The checker's budget: [`CHECK_BUDGET_ENV`] if set, else the default.
-fn check_budget_steps() -> Result<u64, String> {
-    match std::env::var(CHECK_BUDGET_ENV) {
-        Err(std::env::VarError::NotPresent) => Ok(CHECK_BUDGET_STEPS),
-        Ok(v) => match v.trim().parse::<u64>() {
-            Ok(steps) if steps > 0 => Ok(steps),
-            _ => Err(format!(
-                "{CHECK_BUDGET_ENV}={v:?} is not a number of search steps (a whole number above 0)"
-            )),
-        },
-        Err(e) => Err(format!("{CHECK_BUDGET_ENV}: {e}")),
-    }
-}
-
 /// A clerk, as the test holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ck(pub NodeId);
@@ -404,7 +383,7 @@ pub fn check_kv_history(
     history: &[linearizability::Operation<linearizability::KvInput, linearizability::KvOutput>],
     html: &std::path::Path,
 ) -> Result<(), (FailureKind, String)> {
-    let budget_steps = check_budget_steps().map_err(|e| (FailureKind::Check, e))?;
+    let budget_steps = (CHECK_STEPS.get()).map_err(|e| (FailureKind::Check, e))?;
     let result = check(
         &KvModel,
         history,
@@ -418,8 +397,9 @@ pub fn check_kv_history(
         CheckResult::Unknown => Err((
             FailureKind::Unknown,
             format!(
-                "linearizability check of {} operations ran out of its budget of {budget_steps} search steps per key, so the verdict is unknown; raise the budget with {CHECK_BUDGET_ENV}=STEPS",
+                "linearizability check of {} operations ran out of its budget of {budget_steps} search steps per key, so the verdict is unknown; raise the budget with {}=STEPS",
                 history.len(),
+                CHECK_STEPS.var,
             ),
         )),
         CheckResult::NotLinearizable(ref v) => {
