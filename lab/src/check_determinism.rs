@@ -1,14 +1,13 @@
 //! `lab check-determinism`: each seed run twice; a divergence names the
 //! first event that differs.
 
-use crate::campaign::{on_terminal, progress_bar};
+use crate::campaign::{CampaignOptions, on_terminal, run_campaign};
 use crate::common::fail;
 use std::process::ExitCode;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-use tests::failure::run_caught;
+use std::time::Duration;
+use tests::failure::{Failure, FailureKind, run_caught};
 use tests::hooks;
+use tests::raft_suite::RunReport;
 use tests::seeds::Seeds;
 use tests::targets::{self, Target};
 
@@ -16,6 +15,9 @@ use tests::targets::{self, Target};
 /// not, `Err` if a run did not hand back its trace.
 type Verdict = Result<Option<String>, String>;
 
+/// Checks the seeds on the campaign runner (its threads, progress and time
+/// budget): a seed "passes" when its two runs agree, event for event,
+/// whether or not they pass the run's own checks.
 pub fn check_determinism(
     name: &str,
     seeds: &Seeds,
@@ -26,90 +28,49 @@ pub fn check_determinism(
         Ok(t) => t,
         Err(e) => return fail(e),
     };
-    let checked = check_all(&target, seeds, jobs, time_budget);
-    let mut divergent = 0;
-    for (_, verdict) in checked.divergent {
-        match verdict {
-            Ok(None) => {}
-            Ok(Some(report)) => {
-                divergent += 1;
-                println!("{report}");
-            }
-            Err(e) => return fail(e),
-        }
-    }
-    if checked.seeds == 0 {
+    let check = move |seed| match diverges(&target, seed) {
+        Ok(None) => Ok(RunReport::default()),
+        Ok(Some(report)) | Err(report) => Err(Failure::new(
+            target.name,
+            seed,
+            0,
+            FailureKind::Check,
+            report,
+        )),
+    };
+    let summary = run_campaign(
+        &check,
+        CampaignOptions {
+            label: target.name.to_string(),
+            seeds: seeds.clone(),
+            jobs,
+            time_budget,
+            progress: on_terminal(),
+            on_failure: Box::new(|_| {}),
+        },
+    );
+    if summary.runs == 0 {
         // A gate that checked nothing must not read as a pass.
         return fail("no seed was checked: the time budget was spent before the first");
     }
-    // Whether a run passes is explore's question; here a seed passes when
-    // its two runs are the same, event for event.
-    let cut = if checked.cut_short {
+    for f in &summary.failures {
+        println!("{}", f.what);
+    }
+    let divergent = summary.failures.len() as u64;
+    let cut = if summary.cut_short {
         " (time budget reached)"
     } else {
         ""
     };
     println!(
         "{} seeds checked, {divergent} divergent (each seed run twice, whether it passes or not){cut}",
-        checked.seeds
+        summary.runs
     );
-    println!("{} passed, {divergent} failed", checked.seeds - divergent);
+    println!("{} passed, {divergent} failed", summary.runs - divergent);
     if divergent == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    }
-}
-
-/// What the seeds checked showed.
-struct Checked {
-    /// Seeds checked.
-    seeds: u64,
-    /// Each divergent seed's verdict, in seed order.
-    divergent: Vec<(u64, Verdict)>,
-    /// True if the time budget stopped the check before the last seed.
-    cut_short: bool,
-}
-
-/// Every seed's verdict, `jobs` seeds at a time, with a progress bar on a
-/// terminal, until the seeds or the time budget run out.
-fn check_all(target: &Target, seeds: &Seeds, jobs: usize, budget: Option<Duration>) -> Checked {
-    let start = Instant::now();
-    let progress = on_terminal();
-    let bar = progress_bar(target.name, seeds.len(), progress);
-    let plain_every = (seeds.len() / 20).max(1);
-    let (next, done) = (AtomicU64::new(0), AtomicU64::new(0));
-    let found = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..(jobs as u64).clamp(1, seeds.len().max(1)) {
-            scope.spawn(|| {
-                while budget.is_none_or(|b| start.elapsed() < b)
-                    && let Some(seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed))
-                {
-                    // Only divergences are kept: a long range costs no memory.
-                    let verdict = diverges(target, seed);
-                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    bar.inc(1);
-                    // Without a terminal (a CI log), a plain line now and then.
-                    if !progress && (n.is_multiple_of(plain_every) || n == seeds.len()) {
-                        eprintln!("{}: {n}/{} seeds checked", target.name, seeds.len());
-                    }
-                    if verdict != Ok(None) {
-                        let mut found = found.lock().expect("no panics while locked");
-                        found.push((seed, verdict));
-                    }
-                }
-            });
-        }
-    });
-    bar.finish_and_clear();
-    let mut divergent = found.into_inner().expect("no panics while locked");
-    divergent.sort_by_key(|(seed, _)| *seed);
-    let seeds_checked = done.into_inner();
-    Checked {
-        seeds: seeds_checked,
-        divergent,
-        cut_short: seeds_checked < seeds.len(),
     }
 }
 

@@ -63,7 +63,7 @@ impl ClusterOptions {
 }
 
 /// What a finished run reports.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RunReport {
     /// The run's trace hash.
     pub trace_hash: u64,
