@@ -19,6 +19,13 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// A scratch file holding `text`.
+fn written(name: &str, text: impl AsRef<[u8]>) -> PathBuf {
+    let file = scratch(name);
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("raftlab-lab-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -539,12 +546,10 @@ fn explore_catches_stale_reads_under_the_nemesis() {
 
 #[test]
 fn a_schedule_sets_the_workload_size() {
-    let file = scratch("small-workload.json");
-    std::fs::write(
-        &file,
+    let file = written(
+        "small-workload.json",
         r#"{"faults": [], "workload": {"clients": 2, "max_ops_per_client": 3}}"#,
-    )
-    .unwrap();
+    );
     let f = file.to_str().unwrap();
     let o = lab(&["replay", "kv-nemesis", "--seed", "1", "--schedule", f]);
     assert!(o.status.success(), "{}", text(&o));
@@ -877,12 +882,10 @@ fn check_determinism_flags_a_peer_seeded_from_outside_the_run() {
 
 #[test]
 fn a_corpus_line_replays_on_its_peer_and_refuses_another() {
-    let file = scratch("corpus-peer.jsonl");
-    std::fs::write(
-        &file,
+    let file = written(
+        "corpus-peer.jsonl",
         "{\"scenario\":\"raft::initial_election\",\"peer\":\"student\",\"seed\":4}\n",
-    )
-    .unwrap();
+    );
     let f = file.to_str().unwrap();
     let o = lab(&["corpus", f]);
     says(
@@ -995,8 +998,7 @@ fn a_schedule_out_of_bounds_is_refused_with_status_2() {
             "fault #0 makes node 2 both a voter and a learner",
         ),
     ] {
-        let file = scratch("out-of-bounds.json");
-        std::fs::write(&file, format!(r#"{{"faults":[{fault}]}}"#)).unwrap();
+        let file = written("out-of-bounds.json", format!(r#"{{"faults":[{fault}]}}"#));
         let f = file.to_str().unwrap();
         says(
             &lab(&["replay", "kv-nemesis", "--seed", "1", "--schedule", f]),
@@ -1005,9 +1007,11 @@ fn a_schedule_out_of_bounds_is_refused_with_status_2() {
         );
     }
     // An aim is named as the file names it.
-    let file = scratch("aim-out-of-bounds.json");
     let aim = r#"{"moment":"became-leader","action":{"do":"crash","lose_unsynced":true,"down_ms":0},"per_million":2000000}"#;
-    std::fs::write(&file, format!(r#"{{"faults":[],"aims":[{aim}]}}"#)).unwrap();
+    let file = written(
+        "aim-out-of-bounds.json",
+        format!(r#"{{"faults":[],"aims":[{aim}]}}"#),
+    );
     let f = file.to_str().unwrap();
     says(
         &lab(&["replay", "kv-nemesis", "--seed", "1", "--schedule", f]),
@@ -1156,8 +1160,7 @@ fn a_failing_corpus_line_with_a_schedule_replays_through_the_corpus() {
         "seed": 0,
         "schedule": schedule,
     });
-    let file = scratch("corpus-scheduled.jsonl");
-    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let file = written("corpus-scheduled.jsonl", format!("{line}\n"));
     let f = file.to_str().unwrap();
     let o = lab(&["corpus", f]);
     says(
@@ -1172,12 +1175,10 @@ fn a_failing_corpus_line_with_a_schedule_replays_through_the_corpus() {
 
 #[test]
 fn a_corpus_with_a_bad_line_runs_none_of_it() {
-    let file = scratch("corpus-bad-last.jsonl");
-    std::fs::write(
-        &file,
+    let file = written(
+        "corpus-bad-last.jsonl",
         "{\"scenario\":\"raft::initial_election\",\"seed\":1}\nnot json\n",
-    )
-    .unwrap();
+    );
     let o = lab(&["corpus", file.to_str().unwrap()]);
     let all = says(&o, 2, &[":2: not JSON"]);
     assert!(!all.contains("passed raft::initial_election"), "{all}");
@@ -1206,8 +1207,7 @@ fn a_corpus_line_runs_the_peer_its_schedule_names() {
     let mut schedule: serde_json::Value = serde_json::from_slice(&schedule.stdout).unwrap();
     schedule["peer"] = "student".into();
     let line = serde_json::json!({"scenario": "raft-nemesis", "seed": 1, "schedule": schedule});
-    let file = scratch("corpus-schedule-peer.jsonl");
-    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let file = written("corpus-schedule-peer.jsonl", format!("{line}\n"));
     let f = file.to_str().unwrap();
     says(
         &lab(&["corpus", f]),
