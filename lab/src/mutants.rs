@@ -408,9 +408,46 @@ fn print_row(m: &Mutant, r: &Row) {
     );
 }
 
-/// Guided against uniform seeds on the default scenario: per mutant caught
-/// by both, the ratio of seeds per failure met; the median ratio, and the
-/// seeds to catch each such mutant once, in all.
+/// Guided against uniform seeds on the default scenario, over the mutants
+/// both caught. "Fewer seeds in the median" reads two ways, and both are
+/// printed: the median of the per-mutant ratios, and the ratio of the two
+/// columns' medians.
+#[derive(Debug, PartialEq)]
+struct Comparison {
+    /// Mutants both caught.
+    mutants: usize,
+    /// The median, least and greatest of uniform's seeds over guided's.
+    ratio_median: f64,
+    ratio_min: f64,
+    ratio_max: f64,
+    /// Each column's median seeds per failure met: (uniform, guided).
+    column_medians: (f64, f64),
+    /// Seeds to catch each mutant once, in all: (uniform, guided).
+    totals: (f64, f64),
+}
+
+/// The comparison of (uniform, guided) seeds per failure met, one pair per
+/// mutant both caught; None without any.
+fn compare(both: &[(f64, f64)]) -> Option<Comparison> {
+    let sorted = |f: fn(&(f64, f64)) -> f64| {
+        let mut v: Vec<f64> = both.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let ratios = sorted(|(u, g)| u / g);
+    Some(Comparison {
+        mutants: both.len(),
+        ratio_median: median(&ratios)?,
+        ratio_min: ratios[0],
+        ratio_max: ratios[ratios.len() - 1],
+        column_medians: (median(&sorted(|p| p.0))?, median(&sorted(|p| p.1))?),
+        totals: (
+            both.iter().map(|p| p.0).sum(),
+            both.iter().map(|p| p.1).sum(),
+        ),
+    })
+}
+
 fn print_comparison(rows: &[(&Mutant, Row)]) {
     // (uniform, guided) seeds per failure met, for each mutant both caught.
     let both: Vec<(f64, f64)> = rows
@@ -420,13 +457,9 @@ fn print_comparison(rows: &[(&Mutant, Row)]) {
             Some((r.kv.seeds_per_catch()?, guided))
         })
         .collect();
-    if both.is_empty() {
+    let Some(c) = compare(&both) else {
         return;
-    }
-    let mut ratios: Vec<f64> = both.iter().map(|(u, g)| u / g).collect();
-    ratios.sort_by(f64::total_cmp);
-    let uniform_total: f64 = both.iter().map(|(u, _)| u).sum();
-    let guided_total: f64 = both.iter().map(|(_, g)| g).sum();
+    };
     let only_guided = rows
         .iter()
         .filter(|(_, r)| r.kv.caught == 0 && r.guided.as_ref().is_some_and(|g| g.caught > 0))
@@ -435,13 +468,15 @@ fn print_comparison(rows: &[(&Mutant, Row)]) {
         .iter()
         .filter(|(_, r)| r.kv.caught > 0 && r.guided.as_ref().is_some_and(|g| g.caught == 0))
         .count();
+    let ((u_median, g_median), (u_total, g_total)) = (c.column_medians, c.totals);
     println!(
-        "guided against uniform (kv-nemesis): uniform needs {:.2}x the seeds of guided in the median over {} mutants both caught (from {:.2}x to {:.2}x), and {:.2}x to catch each once ({uniform_total:.1} seeds against {guided_total:.1}); caught only guided: {only_guided}, only uniform: {only_uniform}",
-        median(&ratios).expect("not empty"),
-        ratios.len(),
-        ratios[0],
-        ratios[ratios.len() - 1],
-        uniform_total / guided_total,
+        "guided against uniform (kv-nemesis), on the mutants both caught ({}): uniform needs {:.2}x the seeds of guided in the median of the per-mutant ratios (from {:.2}x to {:.2}x); the columns' medians are {u_median:.1} seeds uniform and {g_median:.1} guided ({:.2}x); {:.2}x to catch each once ({u_total:.1} seeds against {g_total:.1}); caught only guided: {only_guided}, only uniform: {only_uniform}",
+        c.mutants,
+        c.ratio_median,
+        c.ratio_min,
+        c.ratio_max,
+        u_median / g_median,
+        u_total / g_total,
     );
 }
 
@@ -504,12 +539,33 @@ fn print_summary(rows: &[(&Mutant, Row)]) -> ExitCode {
 
 #[cfg(test)]
 mod mutants_tests {
-    use super::median;
+    use super::{Comparison, compare, median};
 
     #[test]
     fn a_median_of_an_even_count_is_the_mean_of_the_middle_two() {
         assert_eq!(median(&[]), None);
         assert_eq!(median(&[1.0, 2.0, 9.0]), Some(2.0));
         assert_eq!(median(&[1.0, 2.0, 3.0, 9.0]), Some(2.5));
+    }
+
+    #[test]
+    fn guided_against_uniform_reads_both_medians() {
+        assert_eq!(compare(&[]), None);
+        // Ratios 1, 2 and 3; the columns' medians 4 and 2; 14 seeds against 6.
+        let c = compare(&[(9.0, 3.0), (1.0, 1.0), (4.0, 2.0)]).unwrap();
+        assert_eq!(
+            c,
+            Comparison {
+                mutants: 3,
+                ratio_median: 2.0,
+                ratio_min: 1.0,
+                ratio_max: 3.0,
+                column_medians: (4.0, 2.0),
+                totals: (14.0, 6.0),
+            }
+        );
+        // The two medians part when the columns' middles are different mutants.
+        let c = compare(&[(1.0, 1.0), (1.0, 1.0), (8.0, 8.0), (100.0, 2.0)]).unwrap();
+        assert_eq!((c.ratio_median, c.column_medians), (1.0, (4.5, 1.5)));
     }
 }

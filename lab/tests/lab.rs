@@ -1066,7 +1066,8 @@ fn mutants_lists_the_catalogue_and_measures_one() {
             "1 caught, 0 missed",
             "in each of 2 blocks (trials)",
             "kv-nemesis --guided",
-            "guided against uniform (kv-nemesis): ",
+            "guided against uniform (kv-nemesis), on the mutants both caught (1): ",
+            "the columns' medians are ",
             "to catch each once (",
         ],
     );
