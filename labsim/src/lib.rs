@@ -53,7 +53,7 @@ pub use kernel::{Kernel, Status};
 pub use network::{DirectNetwork, Network};
 pub use node::{Ctx, Factory, Node, NodeId, Synced, TimerId};
 pub use rng::{SimRng, Stream, derive as derive_stream, fnv1a, splitmix64};
-pub use sim::{Invariant, Sim, SimError, Violation, last_event_hint};
+pub use sim::{CrashMode, Invariant, Sim, SimError, Violation, last_event_hint};
 pub use storage::{Storage, SyncId};
 pub use time::{MS, SEC, US, fmt_ns, parse_duration_ns};
 pub use trace::{Detail, Divergence, EventSummary, Field, Fields, Trace, TraceFilter, WithFields};

@@ -13,9 +13,11 @@ use rand::RngExt;
 use std::any::Any;
 use std::fmt;
 
+mod holds;
+
 /// What a crash keeps of the writes a node had not synced.
-#[derive(Clone, Copy)]
-enum CrashMode {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrashMode {
     /// All of them (the process died; the OS's page cache survived).
     Process,
     /// None of them (the machine lost power).
@@ -150,6 +152,8 @@ struct Slot<N: Network> {
     node: Option<Box<dyn Node<N>>>,
     factory: Factory<N>,
     storage: Storage,
+    /// Faults holding the node crashed or paused (see [`Sim::hold_crashed`]).
+    holds: holds::Holds,
 }
 
 /// One deterministic run: a pure function of the scenario that drives it and
@@ -305,6 +309,7 @@ impl<N: Network> Sim<N> {
             node: Some(node),
             factory: Box::new(factory),
             storage,
+            holds: holds::Holds::default(),
         });
         self.dispatch(id, |node, ctx| node.on_start(ctx));
         self.check_invariants();

@@ -2,8 +2,8 @@
 //! trace and its hash, invariants and the determinism self-check.
 
 use labsim::{
-    Ctx, DirectNetwork, Field, MS, Node, NodeId, SEC, Sim, SimError, Status, Storage, Stream,
-    Synced, TimerId, Trace, TraceFilter, determinism,
+    CrashMode, Ctx, DirectNetwork, Field, MS, Node, NodeId, SEC, Sim, SimError, Status, Storage,
+    Stream, Synced, TimerId, Trace, TraceFilter, determinism,
 };
 use rand::RngExt;
 use serde_json::json;
@@ -251,6 +251,50 @@ fn crash_loses_volatile_state_timers_and_messages_in_flight() {
     assert_eq!(sim.now_ns() - t0, 10 * MS);
     assert!(matches!(sim.restart(a), Err(SimError::BadState { .. })));
     assert!(matches!(sim.crash(17), Err(SimError::UnknownNode(17))));
+}
+
+#[test]
+fn overlapping_holds_keep_a_node_down_until_the_last_ends() {
+    let (mut sim, a, _) = counter_sim();
+    let status = |sim: &Sim<Net>| sim.status(a).unwrap();
+    // A crash nested in another: the inner one's end leaves the node down.
+    assert_eq!(sim.hold_crashed(a, CrashMode::Machine), Ok(true));
+    assert_eq!(sim.hold_crashed(a, CrashMode::Machine), Ok(false));
+    sim.release_crashed(a).unwrap();
+    assert_eq!(status(&sim), Status::Crashed, "the outer crash still holds");
+    sim.release_crashed(a).unwrap();
+    assert_eq!(status(&sim), Status::Up);
+    // A pause nested in another.
+    sim.hold_paused(a).unwrap();
+    sim.hold_paused(a).unwrap();
+    sim.release_paused(a).unwrap();
+    assert_eq!(status(&sim), Status::Paused, "the outer pause still holds");
+    sim.release_paused(a).unwrap();
+    assert_eq!(status(&sim), Status::Up);
+    // A crash inside a pause crashes the node, and it comes back paused.
+    sim.hold_paused(a).unwrap();
+    assert_eq!(sim.hold_crashed(a, CrashMode::Process), Ok(true));
+    sim.release_crashed(a).unwrap();
+    assert_eq!(status(&sim), Status::Paused, "restarted, still paused");
+    assert!(sim.node::<Counter>(a).is_some(), "rebuilt from its disk");
+    sim.release_paused(a).unwrap();
+    assert_eq!(status(&sim), Status::Up);
+    // A pause inside a crash: the pause's end leaves the node down.
+    sim.hold_crashed(a, CrashMode::Torn).unwrap();
+    sim.hold_paused(a).unwrap();
+    sim.release_paused(a).unwrap();
+    assert_eq!(status(&sim), Status::Crashed);
+    // The heal drops every hold; a release after it does nothing.
+    sim.hold_paused(a).unwrap();
+    sim.release_all(a).unwrap();
+    assert_eq!(status(&sim), Status::Up);
+    sim.release_crashed(a).unwrap();
+    sim.release_paused(a).unwrap();
+    assert_eq!(status(&sim), Status::Up);
+    assert_eq!(
+        sim.hold_crashed(9, CrashMode::Machine),
+        Err(SimError::UnknownNode(9))
+    );
 }
 
 #[test]
