@@ -316,6 +316,12 @@ impl<N: Network> Sim<N> {
         id
     }
 
+    /// How long a sync of this node's storage takes now.
+    pub fn sync_latency_ns(&self, node: NodeId) -> Result<u64, SimError> {
+        self.check_node(node)?;
+        Ok(self.kernel.meta[node].sync_latency_ns)
+    }
+
     /// Sets how long a sync of this node's storage takes (0: at once).
     pub fn set_sync_latency(&mut self, node: NodeId, latency_ns: u64) -> Result<(), SimError> {
         self.check_node(node)?;
