@@ -10,7 +10,7 @@
 //! replayed), armed for the fault span of one run on one thread, and draw
 //! from their own random stream, so they shift no other draw.
 
-use labsim::{MS, NodeId, SimRng, Status, Stream};
+use labsim::{CrashMode, MS, NodeId, SimRng, Status, Stream};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -287,18 +287,18 @@ fn strike(
                     return;
                 }
                 peer::coverage::mark(peer::coverage::AIM_STRUCK);
-                let crashed = if lose_unsynced {
+                let mode = if lose_unsynced {
                     peer::coverage::mark(peer::coverage::CRASH_LOST_UNSYNCED);
-                    sim.crash(target)
+                    CrashMode::Machine
                 } else {
-                    sim.crash_keep_unsynced(target)
+                    CrashMode::Process
                 };
-                crashed.expect("an up node can crash");
+                sim.hold_crashed(target, mode).expect("servers exist");
+                // A crash of the schedule that starts meanwhile holds the
+                // node down past this one's end, as overlapping faults do.
                 let at = sim.now_ns() + down_ms * MS;
                 let restart = move |sim: &mut labrpc::Sim| {
-                    if sim.status(target) == Ok(Status::Crashed) {
-                        sim.restart(target).expect("a crashed node restarts");
-                    }
+                    sim.release_crashed(target).expect("servers exist");
                 };
                 sim.schedule(at, "aim", restart).expect("in the future");
             }

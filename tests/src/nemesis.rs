@@ -6,7 +6,7 @@
 
 use crate::aims::Aim;
 use labrpc::Sim;
-use labsim::{MS, NodeId, SimRng, Status};
+use labsim::{CrashMode, MS, NodeId, SimRng};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -875,11 +875,13 @@ struct Undo {
     partitions: Vec<FaultKind>,
     unreliable: u32,
     reordering: u32,
-    duplicate: u32,
-    late: u32,
-    replayed: u32,
-    crashed: BTreeMap<NodeId, u32>,
-    paused: BTreeMap<NodeId, u32>,
+    /// The rates of the duplicate, late-request and replay faults in force:
+    /// the highest of each kind holds.
+    duplicate: Vec<u32>,
+    late: Vec<u32>,
+    replayed: Vec<u32>,
+    /// The slow-disk latencies in force, per server: the slowest holds.
+    slow_disks: BTreeMap<usize, Vec<u64>>,
     /// Clock drifts on, per server: overlapping ones add up.
     drifts: BTreeMap<usize, Vec<i64>>,
 }
@@ -911,6 +913,37 @@ impl Undo {
         let ppm = (self.base.drift_ppm(node) + on).clamp(-bound.min(900_000), bound);
         sim.set_clock_drift(servers[node], ppm)
             .expect("a clamped drift");
+    }
+
+    /// Sets `node`'s disk to its base sync latency, or to the slowest
+    /// slow-disk fault on it.
+    fn set_sync_latency(&self, sim: &mut Sim, servers: &[NodeId], node: usize) {
+        let slowest = self.slow_disks.get(&node).and_then(|l| l.iter().max());
+        let latency_ns = slowest.copied().unwrap_or(self.base.sync_latency_ns);
+        sim.set_sync_latency(servers[node], latency_ns)
+            .expect("servers exist");
+    }
+
+    /// The rates in force of a duplicate, late-request or replay fault's kind.
+    fn rates(&mut self, kind: &FaultKind) -> &mut Vec<u32> {
+        match kind {
+            FaultKind::Duplicate { .. } => &mut self.duplicate,
+            FaultKind::LateRequests { .. } => &mut self.late,
+            FaultKind::ReplayRequests { .. } => &mut self.replayed,
+            _ => unreachable!("not a fault with a rate: {kind:?}"),
+        }
+    }
+
+    /// Sets the network's duplicate, late-request and replay rates to the
+    /// highest of each kind in force (0 with none).
+    fn set_rates(&self, sim: &mut Sim) {
+        let top = |on: &[u32]| on.iter().max().copied().unwrap_or(0);
+        sim.with_net(|net, _| {
+            let config = net.config_mut();
+            config.duplicate_per_million = top(&self.duplicate);
+            config.late_request_per_million = top(&self.late);
+            config.replay_request_per_million = top(&self.replayed);
+        });
     }
 }
 
@@ -969,18 +1002,10 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
             lose_unsynced,
             torn,
         } => {
-            let node = servers[*node];
-            if sim.status(node) == Ok(Status::Up) {
-                crash(sim, node, *lose_unsynced, *torn);
-                *u.crashed.entry(node).or_default() += 1;
-            }
+            crash(sim, servers[*node], *lose_unsynced, *torn);
         }
         FaultKind::Pause { node } => {
-            let node = servers[*node];
-            if sim.status(node) == Ok(Status::Up) {
-                sim.pause(node).expect("an up node can pause");
-                *u.paused.entry(node).or_default() += 1;
-            }
+            sim.hold_paused(servers[*node]).expect("servers exist");
         }
         FaultKind::Unreliable => {
             u.unreliable += 1;
@@ -990,25 +1015,19 @@ fn start(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKi
             u.reordering += 1;
             sim.with_net(|net, _| net.set_long_reordering(true));
         }
-        FaultKind::Duplicate { per_million } => {
-            u.duplicate += 1;
-            sim.with_net(|net, _| net.config_mut().duplicate_per_million = *per_million);
-        }
-        FaultKind::LateRequests { per_million } => {
-            u.late += 1;
-            sim.with_net(|net, _| net.config_mut().late_request_per_million = *per_million);
-        }
-        FaultKind::ReplayRequests { per_million } => {
-            u.replayed += 1;
-            sim.with_net(|net, _| net.config_mut().replay_request_per_million = *per_million);
+        FaultKind::Duplicate { per_million }
+        | FaultKind::LateRequests { per_million }
+        | FaultKind::ReplayRequests { per_million } => {
+            u.rates(kind).push(*per_million);
+            u.set_rates(sim);
         }
         FaultKind::ClockDrift { node, ppm } => {
             u.drifts.entry(*node).or_default().push(*ppm);
             u.set_drift(sim, servers, *node);
         }
         FaultKind::SlowDisk { node, latency_ms } => {
-            sim.set_sync_latency(servers[*node], latency_ms * MS)
-                .expect("node exists");
+            u.slow_disks.entry(*node).or_default().push(latency_ms * MS);
+            u.set_sync_latency(sim, servers, *node);
         }
         FaultKind::Reconfigure { .. } | FaultKind::TransferLeader { .. } => {
             drop(u);
@@ -1040,16 +1059,17 @@ fn cut(sim: &mut Sim, servers: &[NodeId], active: &[FaultKind]) {
         .expect("servers exist");
 }
 
-/// Crashes an up node: its process only, or its machine (losing the writes
-/// not yet synced, or tearing them).
+/// Holds a node crashed until the fault ends: its process only, or its
+/// machine (losing the writes not yet synced, or tearing them). A node
+/// already down only stays down longer.
 fn crash(sim: &mut Sim, node: NodeId, lose_unsynced: bool, torn: bool) {
-    let r = match (lose_unsynced, torn) {
-        (true, true) => sim.crash_torn(node),
-        (true, false) => sim.crash(node),
-        (false, _) => sim.crash_keep_unsynced(node),
+    let mode = match (lose_unsynced, torn) {
+        (true, true) => CrashMode::Torn,
+        (true, false) => CrashMode::Machine,
+        (false, _) => CrashMode::Process,
     };
-    r.expect("an up node can crash");
-    if lose_unsynced {
+    let crashed = sim.hold_crashed(node, mode).expect("servers exist");
+    if crashed && lose_unsynced {
         peer::coverage::mark(peer::coverage::CRASH_LOST_UNSYNCED);
     }
 }
@@ -1102,16 +1122,10 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
             cut(sim, servers, &u.partitions);
         }
         FaultKind::Crash { node, .. } => {
-            let node = servers[*node];
-            if last_of(&mut u.crashed, node) && sim.status(node) == Ok(Status::Crashed) {
-                sim.restart(node).expect("a crashed node restarts");
-            }
+            sim.release_crashed(servers[*node]).expect("servers exist");
         }
         FaultKind::Pause { node } => {
-            let node = servers[*node];
-            if last_of(&mut u.paused, node) && sim.status(node) == Ok(Status::Paused) {
-                sim.resume(node).expect("a paused node resumes");
-            }
+            sim.release_paused(servers[*node]).expect("servers exist");
         }
         FaultKind::Unreliable => {
             if release(&mut u.unreliable) {
@@ -1123,31 +1137,19 @@ fn end(sim: &mut Sim, undo: &RefCell<Undo>, servers: &[NodeId], kind: &FaultKind
                 sim.with_net(|net, _| net.set_long_reordering(false));
             }
         }
-        FaultKind::Duplicate { .. } => {
-            if release(&mut u.duplicate) {
-                sim.with_net(|net, _| net.config_mut().duplicate_per_million = 0);
-            }
-        }
-        FaultKind::LateRequests { .. } => {
-            if release(&mut u.late) {
-                sim.with_net(|net, _| net.config_mut().late_request_per_million = 0);
-            }
-        }
-        FaultKind::ReplayRequests { .. } => {
-            if release(&mut u.replayed) {
-                sim.with_net(|net, _| net.config_mut().replay_request_per_million = 0);
-            }
+        FaultKind::Duplicate { per_million }
+        | FaultKind::LateRequests { per_million }
+        | FaultKind::ReplayRequests { per_million } => {
+            remove_one(u.rates(kind), per_million);
+            u.set_rates(sim);
         }
         FaultKind::ClockDrift { node, ppm } => {
-            let on = u.drifts.entry(*node).or_default();
-            if let Some(i) = on.iter().position(|p| p == ppm) {
-                on.remove(i);
-            }
+            remove_one(u.drifts.entry(*node).or_default(), ppm);
             u.set_drift(sim, servers, *node);
         }
-        FaultKind::SlowDisk { node, .. } => {
-            sim.set_sync_latency(servers[*node], u.base.sync_latency_ns)
-                .expect("node exists");
+        FaultKind::SlowDisk { node, latency_ms } => {
+            remove_one(u.slow_disks.entry(*node).or_default(), &(latency_ms * MS));
+            u.set_sync_latency(sim, servers, *node);
         }
         // Changes of membership, leadership and shard assignment are not undone.
         FaultKind::Reconfigure { .. }
@@ -1164,14 +1166,11 @@ fn release(count: &mut u32) -> bool {
     *count == 0
 }
 
-/// One fault on `node` ends: true when it was the last one on it (the node
-/// is then forgotten).
-fn last_of(on: &mut BTreeMap<NodeId, u32>, node: NodeId) -> bool {
-    let last = on.get_mut(&node).is_some_and(release);
-    if last {
-        on.remove(&node);
+/// One fault of those in force, `value`, ends.
+fn remove_one<T: PartialEq>(on: &mut Vec<T>, value: &T) {
+    if let Some(i) = on.iter().position(|v| v == value) {
+        on.remove(i);
     }
-    last
 }
 
 /// What the servers are like without faults: their disks' sync latency and
@@ -1283,11 +1282,7 @@ pub fn heal_groups(sim: &mut Sim, servers: &[NodeId], base: Base, groups: &[Vec<
     });
     base.set(sim, servers);
     for &node in servers {
-        match sim.status(node) {
-            Ok(Status::Paused) => sim.resume(node).expect("paused"),
-            Ok(Status::Crashed) => sim.restart(node).expect("crashed"),
-            _ => {}
-        }
+        sim.release_all(node).expect("servers exist");
     }
     if base.reconfigures {
         crate::reconfigure::supersede();
