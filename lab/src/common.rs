@@ -168,12 +168,24 @@ pub fn schedule_scenario(name: &str) -> Result<&'static scenarios::Scenario, Str
         .ok_or_else(|| format!("{name} is a graded test; only scenarios take a schedule"))
 }
 
-/// Reads a schedule file and checks it against a cluster of `servers`.
-pub fn load_schedule(path: &Path, servers: usize) -> Result<Schedule, String> {
+/// The scenario named `name`, for a command that works on its schedule
+/// (shrink, a guided campaign): one whose faults are its own is refused.
+pub fn scheduled_scenario(name: &str) -> Result<&'static scenarios::Scenario, String> {
+    let s = scenario(name)?;
+    match s.faults {
+        scenarios::Faults::BuiltIn => Err(format!(
+            "{name} runs faults of its own, not a schedule: there is no schedule to shrink or breed (explore and replay run it by seed)"
+        )),
+        _ => Ok(s),
+    }
+}
+
+/// Reads a schedule file and checks that `scenario` can run it as written.
+pub fn load_schedule(path: &Path, scenario: &scenarios::Scenario) -> Result<Schedule, String> {
     std::fs::read_to_string(path)
         .map_err(|e| e.to_string())
         .and_then(|t| Schedule::from_json(&t))
-        .and_then(|s| s.validate(servers).map(|()| s))
+        .and_then(|s| scenario.check_schedule(&s).map(|()| s))
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 

@@ -106,11 +106,11 @@ fn parse_entry(line: &str, explicit: Option<&'static str>) -> Result<Entry, Stri
     let schedule = match &entry["schedule"] {
         Value::Null => None,
         v => {
-            let servers = schedule_scenario(name)?.servers;
+            let scenario = schedule_scenario(name)?;
             Some(
                 serde_json::from_value::<Schedule>(v.clone())
                     .map_err(|e| e.to_string())
-                    .and_then(|s| s.validate(servers).map(|()| s))
+                    .and_then(|s| scenario.check_schedule(&s).map(|()| s))
                     .map_err(|e| format!("not a fault schedule: {e}"))?,
             )
         }

@@ -56,7 +56,7 @@ pub struct PoolFiles {
 
 /// `lab explore --guided`: the same, the seeds' schedules bred by the guide.
 pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFiles) -> ExitCode {
-    let scenario = match crate::common::scenario(name) {
+    let scenario = match crate::common::scheduled_scenario(name) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };

@@ -84,7 +84,7 @@ fn check_filter(filter: &TraceFilter, traced: bool) -> Result<(), String> {
 
 /// The schedule to replay a scenario under; graded tests take none.
 fn replay_schedule(target: &Target, path: &Path) -> Result<Schedule, String> {
-    load_schedule(path, schedule_scenario(target.name)?.servers)
+    load_schedule(path, schedule_scenario(target.name)?)
 }
 
 /// A trace kept in memory, for a picture asked without `--trace`: no file

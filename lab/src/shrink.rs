@@ -19,12 +19,12 @@ pub fn shrink(args: ShrinkArgs, peer: Option<&'static str>) -> ExitCode {
         max_runs,
         method,
     } = args;
-    let scenario = match crate::common::scenario(&name) {
+    let scenario = match crate::common::scheduled_scenario(&name) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
     let schedule = match schedule {
-        Some(path) => match load_schedule(&path, scenario.servers) {
+        Some(path) => match load_schedule(&path, scenario) {
             Ok(s) => s,
             Err(e) => return fail(e),
         },

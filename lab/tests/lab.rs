@@ -745,6 +745,22 @@ fn bounds_on_threads_durations_filters_and_trials_are_clear_errors() {
             vec!["shrink", "raft-nemesis", "--seed", "1", "--max-runs", "0"],
             "0 is not in 1..=1000000",
         ),
+        // Its faults are its own: a schedule was ignored, and a shrink
+        // claimed to have cut what never ran.
+        (
+            vec!["shrink", "partial-partition-unremedied", "--seed", "1"],
+            "runs faults of its own, not a schedule",
+        ),
+        (
+            vec![
+                "explore",
+                "partial-partition",
+                "--guided",
+                "--seeds",
+                "0..2",
+            ],
+            "runs faults of its own, not a schedule",
+        ),
     ]);
 }
 
@@ -999,6 +1015,14 @@ fn a_schedule_out_of_bounds_is_refused_with_status_2() {
             r#"{"at_ms":100,"duration_ms":10,"kind":{"fault":"reconfigure","voters":[0,1,2],"learners":[2]}}"#,
             "fault #0 makes node 2 both a voter and a learner",
         ),
+        (
+            r#"{"at_ms":100,"duration_ms":10,"kind":{"fault":"shard-join","group":1}}"#,
+            "fault #0 changes shards, but kv-nemesis has no shards",
+        ),
+        (
+            r#"{"at_ms":100,"duration_ms":10,"kind":{"fault":"crash","node":1,"lose_unsynced":true,"tron":true}}"#,
+            "unknown field `tron`",
+        ),
     ] {
         let file = written("out-of-bounds.json", format!(r#"{{"faults":[{fault}]}}"#));
         let f = file.to_str().unwrap();
@@ -1019,6 +1043,20 @@ fn a_schedule_out_of_bounds_is_refused_with_status_2() {
         &lab(&["replay", "kv-nemesis", "--seed", "1", "--schedule", f]),
         2,
         &["aim became-leader: at most"],
+    );
+    let none = written("no-faults.json", r#"{"faults":[]}"#);
+    let f = none.to_str().unwrap();
+    says(
+        &lab(&[
+            "replay",
+            "partial-partition",
+            "--seed",
+            "1",
+            "--schedule",
+            f,
+        ]),
+        2,
+        &["partial-partition runs faults of its own and takes no schedule"],
     );
 }
 

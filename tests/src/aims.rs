@@ -33,7 +33,7 @@ pub enum Moment {
 
 /// What an aim does when its moment comes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "do", rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, tag = "do", rename_all = "kebab-case")]
 pub enum Action {
     /// Crash the node at once and restart it `down_ms` later.
     Crash {
@@ -69,6 +69,7 @@ pub enum Action {
 /// One aimed fault: at `moment`, with probability `per_million`, `action`
 /// strikes the node that reached it, or another node (`other`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Aim {
     /// When.
     pub moment: Moment,

@@ -15,6 +15,7 @@ use std::rc::Rc;
 
 /// One fault: what, when, for how long (virtual milliseconds).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Fault {
     /// When it starts.
     pub at_ms: u64,
@@ -26,7 +27,7 @@ pub struct Fault {
 
 /// The faults the nemesis knows. Node numbers index the scenario's servers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "fault", rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, tag = "fault", rename_all = "kebab-case")]
 pub enum FaultKind {
     /// Cut one node off from the others.
     Isolate {
@@ -141,6 +142,16 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// A change of the shard assignment (the sharded scenario applies these).
+    pub fn is_shard_change(&self) -> bool {
+        matches!(
+            self,
+            FaultKind::ShardJoin { .. }
+                | FaultKind::ShardLeave { .. }
+                | FaultKind::ShardMove { .. }
+        )
+    }
+
     /// The target of a [`FaultKind::Reconfigure`].
     fn membership(voters: &[usize], learners: &[usize]) -> peer::Membership {
         peer::Membership {
@@ -153,6 +164,7 @@ impl FaultKind {
 
 /// A whole fault schedule.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// The swarm options it was drawn with (informational).
     #[serde(default)]
@@ -178,6 +190,7 @@ pub struct Schedule {
 
 /// A configuration of the peers and their service, drawn per seed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Tuning {
     /// PreVote before elections.
     pub pre_vote: bool,
@@ -231,6 +244,7 @@ pub const LEASE_DRIFT_BOUND_PPM: i64 = 100_000;
 
 /// A node's clock running fast (its timers fire early).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FastClock {
     /// The node.
     pub node: usize,
@@ -342,6 +356,7 @@ impl Tuning {
 
 /// The size of a scenario's client workload; `None` is the scenario's default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WorkloadSize {
     /// Clients started (default [`DEFAULT_CLIENTS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1388,6 +1403,31 @@ mod tests {
         file["kinds"] = serde_json::json!(["crash"]);
         file["mean_gap_ms"] = serde_json::json!(0);
         assert!(serde_json::from_value::<Genome>(file).is_err());
+    }
+
+    #[test]
+    fn a_misspelt_key_is_refused_not_dropped() {
+        // A typo once dropped what it named: a whole tuning, or a torn crash
+        // read as an untorn one, and the replay ran another schedule.
+        let schedule = generate(
+            &mut labsim::derive_stream(3, labsim::Stream::Nemesis),
+            5,
+            20_000,
+        );
+        let json = schedule.to_json();
+        assert_eq!(Schedule::from_json(&json), Ok(schedule));
+        for (from, to) in [
+            ("\"tuning\"", "\"tunning\""),
+            ("\"faults\"", "\"faults\":[],\"fautls\""),
+            ("\"at_ms\"", "\"at\""),
+        ] {
+            assert!(json.contains(from), "{from} in {json}");
+            let err = Schedule::from_json(&json.replacen(from, to, 1)).unwrap_err();
+            assert!(err.contains("unknown field"), "{to}: {err}");
+        }
+        let torn = r#"{"faults":[{"at_ms":1,"duration_ms":2,"kind":{"fault":"crash","node":0,"lose_unsynced":true,"tron":true}}]}"#;
+        let err = Schedule::from_json(torn).unwrap_err();
+        assert!(err.contains("unknown field `tron`"), "{err}");
     }
 
     #[test]

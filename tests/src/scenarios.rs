@@ -24,9 +24,47 @@ pub struct Scenario {
     pub schedule: fn(u64) -> Schedule,
     /// Servers in its cluster (a schedule may name nodes below it).
     pub servers: usize,
+    /// What faults it runs, and so which schedules it takes.
+    pub faults: Faults,
+}
+
+/// The faults a scenario runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Faults {
+    /// A schedule drawn from its seed, or one given in its place (a file,
+    /// a shrunk or bred one).
+    Scheduled,
+    /// The same, with shard changes among the faults (the sharded service).
+    ScheduledWithShards,
+    /// Its own, built into the run: it takes no schedule.
+    BuiltIn,
 }
 
 impl Scenario {
+    /// Checks that this scenario can run `schedule` as written: it takes
+    /// schedules, every node and shard the schedule names exists, and no
+    /// fault would be left out (a shard change where there are no shards).
+    pub fn check_schedule(&self, schedule: &Schedule) -> Result<(), String> {
+        if self.faults == Faults::BuiltIn {
+            return Err(format!(
+                "{} runs faults of its own and takes no schedule (only its seed)",
+                self.name
+            ));
+        }
+        schedule.validate(self.servers)?;
+        let shard_change = schedule
+            .faults
+            .iter()
+            .position(|f| f.kind.is_shard_change());
+        match shard_change {
+            Some(i) if self.faults != Faults::ScheduledWithShards => Err(format!(
+                "fault #{i} changes shards, but {} has no shards (shardkv-nemesis does)",
+                self.name
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Runs it on `seed` under the seed's own schedule (or the one
     /// [`with_schedule`] set).
     pub fn run(&self, seed: u64) -> Result<RunReport, Failure> {
@@ -54,6 +92,7 @@ pub const SCENARIOS: &[Scenario] = &[
         body: raft_nemesis,
         schedule: raft_nemesis_schedule,
         servers: SERVERS,
+        faults: Faults::Scheduled,
     },
     Scenario {
         name: "kv-nemesis",
@@ -61,6 +100,7 @@ pub const SCENARIOS: &[Scenario] = &[
         body: kv_nemesis,
         schedule: raft_nemesis_schedule,
         servers: SERVERS,
+        faults: Faults::Scheduled,
     },
     Scenario {
         name: "kv-lease",
@@ -68,6 +108,7 @@ pub const SCENARIOS: &[Scenario] = &[
         body: kv_lease,
         schedule: lease_within_bound,
         servers: SERVERS,
+        faults: Faults::Scheduled,
     },
     Scenario {
         name: "kv-lease-beyond-bound",
@@ -75,6 +116,7 @@ pub const SCENARIOS: &[Scenario] = &[
         body: kv_lease,
         schedule: lease_beyond_bound,
         servers: SERVERS,
+        faults: Faults::Scheduled,
     },
     Scenario {
         name: "partial-partition",
@@ -82,6 +124,7 @@ pub const SCENARIOS: &[Scenario] = &[
         body: crate::partial_partition::remedied,
         schedule: no_faults,
         servers: SERVERS,
+        faults: Faults::BuiltIn,
     },
     Scenario {
         name: "partial-partition-unremedied",
@@ -89,6 +132,7 @@ pub const SCENARIOS: &[Scenario] = &[
         body: crate::partial_partition::unremedied,
         schedule: no_faults,
         servers: SERVERS,
+        faults: Faults::BuiltIn,
     },
     #[cfg(feature = "reference")]
     Scenario {
@@ -97,6 +141,7 @@ pub const SCENARIOS: &[Scenario] = &[
         body: buggy_votes,
         schedule: raft_nemesis_schedule,
         servers: SERVERS,
+        faults: Faults::Scheduled,
     },
     #[cfg(feature = "reference")]
     Scenario {
@@ -105,6 +150,7 @@ pub const SCENARIOS: &[Scenario] = &[
         body: unseeded_peer,
         schedule: raft_nemesis_schedule,
         servers: SERVERS,
+        faults: Faults::Scheduled,
     },
     #[cfg(feature = "reference")]
     Scenario {
@@ -113,6 +159,7 @@ pub const SCENARIOS: &[Scenario] = &[
         body: stale_reads,
         schedule: raft_nemesis_schedule,
         servers: SERVERS,
+        faults: Faults::Scheduled,
     },
     Scenario {
         name: "shardkv-nemesis",
@@ -120,6 +167,7 @@ pub const SCENARIOS: &[Scenario] = &[
         body: crate::shardkv_nemesis::run,
         schedule: crate::shardkv_nemesis::schedule,
         servers: crate::shardkv_nemesis::SERVERS,
+        faults: Faults::ScheduledWithShards,
     },
 ];
 
@@ -530,4 +578,30 @@ fn run_kv_nemesis(
     stop.set(true);
     kv_liveness(&mut cfg, &clerks, &servers)?;
     cfg.end()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find;
+    use crate::nemesis::{Fault, FaultKind, Schedule};
+
+    #[test]
+    fn a_scenario_refuses_a_schedule_it_would_not_run_as_written() {
+        let shard_join = Schedule {
+            faults: vec![Fault {
+                at_ms: 0,
+                duration_ms: 1,
+                kind: FaultKind::ShardJoin { group: 1 },
+            }],
+            ..Schedule::default()
+        };
+        let check = |name: &str, s: &Schedule| find(name).unwrap().check_schedule(s);
+        assert_eq!(check("shardkv-nemesis", &shard_join), Ok(()));
+        let err = check("kv-nemesis", &shard_join).unwrap_err();
+        assert!(err.contains("fault #0 changes shards"), "{err}");
+        assert_eq!(check("kv-nemesis", &Schedule::default()), Ok(()));
+        // Its faults are its own: a schedule given to it was ignored.
+        let err = check("partial-partition", &Schedule::default()).unwrap_err();
+        assert!(err.contains("takes no schedule"), "{err}");
+    }
 }

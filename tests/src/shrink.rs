@@ -506,6 +506,7 @@ mod tests {
         body: lucky,
         schedule: |_| Schedule::default(),
         servers: 5,
+        faults: crate::scenarios::Faults::Scheduled,
     };
 
     fn three_faults() -> Schedule {
