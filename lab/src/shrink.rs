@@ -46,7 +46,7 @@ pub fn shrink(args: ShrinkArgs, peer: Option<&'static str>) -> ExitCode {
     if let Err(e) = write_schedule(&out, &shrunk.shrunk) {
         return fail(e);
     }
-    report(scenario, seed, &shrunk, &out);
+    report(scenario, seed, &shrunk, &out, max_runs);
     ExitCode::SUCCESS
 }
 
@@ -59,12 +59,13 @@ fn write_schedule(out: &Path, schedule: &Schedule) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", out.display()))
 }
 
-/// Prints the shrunk schedule, how much it shrank, the failure it still
-/// gives and the command that replays it.
-fn report(scenario: &Scenario, seed: u64, shrunk: &Shrunk, out: &Path) {
+/// Prints the shrunk schedule on stdout (`lab shrink ... > s.json` is a
+/// schedule), and on stderr how much it shrank, the failure it still gives
+/// and the command that replays it.
+fn report(scenario: &Scenario, seed: u64, shrunk: &Shrunk, out: &Path, max_runs: usize) {
     println!("{}", shrunk.shrunk.to_json());
     let (before, after) = (&shrunk.original, &shrunk.shrunk);
-    println!(
+    eprintln!(
         "shrunk {} faults to {} and {} aimed faults to {} in {} runs ({} ms of faults to {}; \
          clients {} to {}; operations per client {} to {}); it still fails:",
         before.faults.len(),
@@ -79,8 +80,13 @@ fn report(scenario: &Scenario, seed: u64, shrunk: &Shrunk, out: &Path) {
         ops_limit(before),
         ops_limit(after),
     );
+    if shrunk.runs >= max_runs {
+        eprintln!(
+            "it used all {max_runs} runs --max-runs allows: more may shrink it further"
+        );
+    }
     if shrunk.seed != seed {
-        println!(
+        eprintln!(
             "seed {seed} became seed {}: a fault dropped only changed which messages and \
              operations the seed draws, so the smaller schedule fails on a neighbouring seed",
             shrunk.seed
@@ -88,8 +94,8 @@ fn report(scenario: &Scenario, seed: u64, shrunk: &Shrunk, out: &Path) {
     }
     let mut failure = shrunk.failure.clone();
     failure.what = format!("{} (with the shrunk schedule)", failure.what);
-    println!("{}", failure.headline());
-    println!(
+    eprintln!("{}", failure.headline());
+    eprintln!(
         "replay: cargo run --release -p lab -- replay {} --seed {} --schedule {}",
         scenario.name,
         shrunk.seed,

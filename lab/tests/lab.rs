@@ -445,6 +445,11 @@ fn shrink_and_replay(method: &str) -> usize {
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
+    // Standard output is the schedule alone, as written to the file.
+    let printed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a schedule");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(printed, saved);
     let t = text(&o);
     let line = t
         .lines()
@@ -503,6 +508,22 @@ fn shrink_and_replay(method: &str) -> usize {
 #[test]
 fn shrink_by_delta_debugging_finds_the_few_faults_behind_a_bug() {
     assert!(shrink_and_replay("ddmin") <= 3);
+}
+
+#[test]
+fn a_shrink_cut_short_by_max_runs_says_so() {
+    let out = scratch("shrunk-short.json");
+    let o = lab(&[
+        "shrink",
+        "raft-nemesis-buggy-votes",
+        "--seed",
+        "0",
+        "--max-runs",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    says(&o, 0, &["in 3 runs", "it used all 3 runs --max-runs allows"]);
 }
 
 #[test]
