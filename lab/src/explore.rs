@@ -5,8 +5,10 @@ use crate::ManySeeds;
 use crate::campaign::{CampaignOptions, on_terminal, run_campaign};
 use crate::common::{fail, finish, print_failure, shard};
 use crate::guided::{Guide, Guided, GuidedOptions, Proposal, run_guided};
+use std::collections::HashSet;
 use std::fs::File;
-use std::io::Write;
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -20,17 +22,14 @@ pub fn explore(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
         Err(e) => return fail(e),
     };
     let seeds = shard(many.seeds, many.shard);
-    let file = match open_corpus(corpus) {
+    let file = match Corpus::open(corpus) {
         Ok(f) => Mutex::new(f),
         Err(e) => return fail(e),
     };
     let on_failure = move |f: &Failure| {
         print_failure(f);
         let line = corpus_line(scenario, f, &(scenario.schedule)(f.seed));
-        let mut file = file.lock().expect("no panics while locked");
-        if let Err(e) = writeln!(file, "{line}") {
-            eprintln!("lab: cannot append to the corpus: {e}");
-        }
+        file.lock().expect("no panics while locked").append(&line);
     };
     let summary = run_campaign(
         &|seed| scenario.run(seed),
@@ -70,7 +69,7 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
     if let Some(Err(e)) = pools.to.as_deref().map(can_write) {
         return fail(e);
     }
-    let mut file = match open_corpus(corpus) {
+    let mut file = match Corpus::open(corpus) {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
@@ -88,10 +87,7 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
                 }
             }
         }
-        let line = corpus_line(scenario, f, &proposal.schedule);
-        if let Err(e) = writeln!(file, "{line}") {
-            eprintln!("lab: cannot append to the corpus: {e}");
-        }
+        file.append(&corpus_line(scenario, f, &proposal.schedule));
     };
     let guided = run_guided(
         &|seed, schedule| scenario.run_with(seed, schedule),
@@ -173,16 +169,51 @@ fn save_schedule(path: &Path, s: &Schedule) -> Result<PathBuf, String> {
 }
 
 /// Opens the corpus to append to, creating its directory.
-fn open_corpus(corpus: &Path) -> Result<File, String> {
-    if let Some(dir) = corpus.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+/// The corpus a campaign appends its failures to, each line once: a seed
+/// run again by a later campaign fails the same way (a run is a pure
+/// function of its inputs), and its line is not written twice.
+struct Corpus {
+    file: File,
+    /// Digests of the lines it holds.
+    lines: HashSet<u64>,
+}
+
+impl Corpus {
+    fn open(path: &Path) -> Result<Corpus, String> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let cannot = |e: std::io::Error| format!("cannot open the corpus {}: {e}", path.display());
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(cannot)?;
+        let mut lines = HashSet::new();
+        for line in BufReader::new(&file).lines() {
+            lines.insert(line_digest(&line.map_err(cannot)?));
+        }
+        Ok(Corpus { file, lines })
     }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(corpus)
-        .map_err(|e| format!("cannot open the corpus {}: {e}", corpus.display()))
+
+    /// Appends `line` unless the corpus holds it already.
+    fn append(&mut self, line: &serde_json::Value) {
+        let line = line.to_string();
+        if !self.lines.insert(line_digest(&line)) {
+            return;
+        }
+        if let Err(e) = writeln!(self.file, "{line}") {
+            eprintln!("lab: cannot append to the corpus: {e}");
+        }
+    }
+}
+
+fn line_digest(line: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    line.trim_end().hash(&mut h);
+    h.finish()
 }
 
 /// A failure as a corpus line: enough to replay it (`lab corpus`).

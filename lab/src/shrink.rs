@@ -81,9 +81,7 @@ fn report(scenario: &Scenario, seed: u64, shrunk: &Shrunk, out: &Path, max_runs:
         ops_limit(after),
     );
     if shrunk.runs >= max_runs {
-        eprintln!(
-            "it used all {max_runs} runs --max-runs allows: more may shrink it further"
-        );
+        eprintln!("it used all {max_runs} runs --max-runs allows: more may shrink it further");
     }
     if shrunk.seed != seed {
         eprintln!(

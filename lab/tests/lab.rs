@@ -146,6 +146,29 @@ fn guided_exploration_lists_marks_never_reached_and_saves_bred_schedules() {
     assert!(lines.lines().count() >= 2, "every failure in the corpus");
 }
 
+#[test]
+fn a_failure_found_again_is_not_appended_to_the_corpus_again() {
+    // Seeds run again fail the same way; the corpus once grew by every
+    // failing seed of every rerun (45 MB in one working tree).
+    let corpus = scratch("rerun.jsonl");
+    let c = corpus.to_str().unwrap();
+    let explore = || {
+        lab(&[
+            "explore",
+            "kv-nemesis-stale-reads",
+            "--seeds",
+            "0..8",
+            "--corpus",
+            c,
+        ])
+    };
+    says(&explore(), 1, &["6 passed, 2 failed"]);
+    let first = std::fs::read_to_string(&corpus).unwrap();
+    assert_eq!(first.lines().count(), 2, "{first}");
+    says(&explore(), 1, &["6 passed, 2 failed"]);
+    assert_eq!(std::fs::read_to_string(&corpus).unwrap(), first);
+}
+
 /// `lab explore --guided` over `seeds` of `scenario`, its pool saved to a
 /// scratch file `name`; the file's path.
 fn saved_pool(name: &str, scenario: &str, seeds: &str) -> PathBuf {
@@ -523,7 +546,11 @@ fn a_shrink_cut_short_by_max_runs_says_so() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    says(&o, 0, &["in 3 runs", "it used all 3 runs --max-runs allows"]);
+    says(
+        &o,
+        0,
+        &["in 3 runs", "it used all 3 runs --max-runs allows"],
+    );
 }
 
 #[test]
