@@ -125,6 +125,29 @@ impl Summary {
             secs,
             self.runs as f64 / secs
         )?;
+        self.print_rates(out, secs)?;
+        if !self.failures.is_empty() {
+            let kinds: Vec<String> = self
+                .by_kind()
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
+            writeln!(out, "failures by kind: {}", kinds.join(", "))?;
+        }
+        self.print_marks(out)?;
+        let failed = self.failures.len() as u64;
+        writeln!(out, "{} passed, {} failed", self.runs - failed, failed)
+    }
+
+    /// Virtual time, events and commands, which only runs that passed report.
+    fn print_rates(&self, out: &mut impl Write, secs: f64) -> std::io::Result<()> {
+        let passed = self.runs - self.failures.len() as u64;
+        if passed == 0 {
+            return writeln!(
+                out,
+                "virtual time, events and commands are counted over the runs that passed: none did"
+            );
+        }
         writeln!(
             out,
             "virtual time:     {:.1} s ({:.0}x faster than real time)",
@@ -141,19 +164,8 @@ impl Summary {
             out,
             "commands:         {} ({:.0} per seed that passed)",
             self.commands,
-            self.commands as f64 / (self.runs - self.failures.len() as u64).max(1) as f64
-        )?;
-        if !self.failures.is_empty() {
-            let kinds: Vec<String> = self
-                .by_kind()
-                .iter()
-                .map(|(k, n)| format!("{n} {k}"))
-                .collect();
-            writeln!(out, "failures by kind: {}", kinds.join(", "))?;
-        }
-        self.print_marks(out)?;
-        let failed = self.failures.len() as u64;
-        writeln!(out, "{} passed, {} failed", self.runs - failed, failed)
+            self.commands as f64 / passed as f64
+        )
     }
 }
 

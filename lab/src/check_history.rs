@@ -18,7 +18,15 @@ pub fn check_history(file: &Path, model: &str, max_steps: u64, html: Option<Path
     };
     let report = match check_file(file, kind, &options) {
         Ok(r) => r,
-        Err(e) => return fail(e),
+        Err(e) => {
+            let other = match kind {
+                ModelKind::Kv => "register",
+                ModelKind::Register => "kv",
+            };
+            return fail(format!(
+                "{e}\n(read as a {model} history; if it is a {other} one, add --model {other})"
+            ));
+        }
     };
     // A file of another format (or the other model's) parses to nothing: a
     // verdict of "linearizable" on it would say nothing.

@@ -659,6 +659,15 @@ fn check_history_exit_codes() {
         "etcd_000 is not linearizable: {}",
         text(&etcd)
     );
+    // Read as a kv history (the default), it says which model it may be.
+    says(
+        &lab(&[
+            "check-history",
+            data.join("jepsen/etcd_000.log").to_str().unwrap(),
+        ]),
+        2,
+        &["read as a kv history; if it is a register one, add --model register"],
+    );
     let unknown = lab(&[
         "check-history",
         data.join("kv/c50-ok.txt").to_str().unwrap(),
@@ -877,6 +886,17 @@ fn grade_on_the_untouched_student_skeleton_fails_every_test_clearly() {
     );
     assert_eq!(last_line(&o), "0 passed, 78 failed", "{all}");
     assert!(!all.contains("panicked"), "{all}");
+    // Only runs that pass report virtual time: with none, no rate of nothing.
+    let o = lab(&[
+        "run",
+        "raft::figure8",
+        "--seeds",
+        "0..2",
+        "--peer",
+        "student",
+    ]);
+    let all = says(&o, 1, &["counted over the runs that passed: none did"]);
+    assert!(!all.contains("faster than real time"), "{all}");
 }
 
 #[test]
