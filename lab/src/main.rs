@@ -264,7 +264,8 @@ struct ReplayArgs {
     /// Keep only events at this node (and sim-level events).
     #[arg(long)]
     node: Option<usize>,
-    /// Keep only events at or after this virtual time (e.g. 1.5s, 300ms).
+    /// Keep only events at or after this virtual time (e.g. 1.5s, 300ms; a
+    /// bare number is milliseconds).
     #[arg(long, value_parser = parse_time)]
     from: Option<u64>,
     /// Keep only events at or before this virtual time.

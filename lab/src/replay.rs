@@ -54,6 +54,13 @@ fn replay_or_refuse(args: ReplayArgs, peer: Option<&'static str>) -> Result<Exit
     let (outcome, finished) = run_traced(&target, seed, schedule, peer, sink, filter);
     let code = print_outcome(&target, seed, peer, &outcome, schedule_path.as_deref());
     print_trace(finished, trace.as_deref())?;
+    let end_ns = outcome.as_ref().map_or_else(|f| f.at_ns, |r| r.virtual_ns);
+    if from.is_some_and(|from| from > end_ns) {
+        eprintln!(
+            "lab: --from is after the run's end (t={}): the trace holds no event of the run",
+            labsim::fmt_ns(end_ns)
+        );
+    }
     if let Some(page) = &html {
         let text = match &trace {
             Some(path) => std::fs::read_to_string(path)

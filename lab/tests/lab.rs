@@ -147,6 +147,34 @@ fn guided_exploration_lists_marks_never_reached_and_saves_bred_schedules() {
 }
 
 #[test]
+fn a_trace_window_after_the_run_says_it_holds_nothing() {
+    let trace = scratch("after-the-end.jsonl");
+    let t = trace.to_str().unwrap();
+    let o = lab(&[
+        "replay",
+        "raft::figure8",
+        "--seed",
+        "1",
+        "--trace",
+        t,
+        "--from",
+        "500s",
+    ]);
+    says(&o, 0, &["--from is after the run's end (t="]);
+    let o = lab(&[
+        "replay",
+        "raft::figure8",
+        "--seed",
+        "1",
+        "--trace",
+        t,
+        "--from",
+        "1s",
+    ]);
+    assert!(!text(&o).contains("after the run's end"), "{}", text(&o));
+}
+
+#[test]
 fn a_failure_found_again_is_not_appended_to_the_corpus_again() {
     // Seeds run again fail the same way; the corpus once grew by every
     // failing seed of every rerun (45 MB in one working tree).
