@@ -218,6 +218,10 @@ fn line_digest(line: &str) -> u64 {
 
 /// A failure as a corpus line: enough to replay it (`lab corpus`).
 fn corpus_line(scenario: &Scenario, f: &Failure, schedule: &Schedule) -> serde_json::Value {
+    // The schedule names its peer too: taken out of the line, it still
+    // replays the peer that failed.
+    let mut schedule = schedule.clone();
+    schedule.peer.get_or_insert_with(|| f.peer.clone());
     serde_json::json!({
         "scenario": scenario.name,
         "peer": f.peer,
