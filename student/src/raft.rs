@@ -93,6 +93,9 @@ impl peer::Peer for Raft {
     }
 
     fn has_ready(&self) -> bool {
+        // 3A: true whenever `ready` has something to hand over (messages to send,
+        // state to persist, entries to apply). The lab calls `ready` only while this
+        // is true: left false, nothing you queue ever leaves.
         false
     }
 
