@@ -23,6 +23,8 @@ pub enum RpcError {
     UnknownMethod(String),
     /// The arguments or the reply did not decode as the method's types.
     Decode(String),
+    /// The server's handler refused the request (it returned an error).
+    Refused(String),
     /// The called node does not exist.
     UnknownServer(NodeId),
 }
@@ -35,6 +37,7 @@ impl fmt::Display for RpcError {
             RpcError::ServerCrashed => write!(f, "server crashed during the call"),
             RpcError::UnknownMethod(m) => write!(f, "server has no method `{m}`"),
             RpcError::Decode(why) => write!(f, "could not decode: {why}"),
+            RpcError::Refused(why) => write!(f, "refused by the server: {why}"),
             RpcError::UnknownServer(n) => write!(f, "there is no node {n} to call"),
         }
     }

@@ -471,7 +471,7 @@ impl<S: Service> PeerNode<S> {
             Input::Request { from, msg, token } => {
                 self.installing = true;
                 if let Err(e) = peer.step(now, from, msg) {
-                    respond(ctx, token, Err(RpcError::Decode(e.to_string())));
+                    respond(ctx, token, Err(RpcError::Refused(e.to_string())));
                     self.installing = false;
                     return;
                 }
