@@ -22,6 +22,10 @@ enum Breaks {
     /// Claims leadership of term 1 at every tick and gives it up in the
     /// Ready that follows: a leader for one input of a batch.
     LeaderForOneInput,
+    /// Sends a message to itself.
+    SendsToItself,
+    /// Reports term 2 after its first tick, then term 1.
+    TermGoesBack,
 }
 
 struct Bad {
@@ -30,6 +34,7 @@ struct Bad {
     now_ms: u64,
     pending: bool,
     leader: bool,
+    term: Term,
 }
 
 impl peer::Peer for Bad {
@@ -40,6 +45,7 @@ impl peer::Peer for Bad {
         self.now_ms = now_ms;
         self.pending = true;
         self.leader = self.breaks == Breaks::LeaderForOneInput;
+        self.term = if self.term == 0 { 2 } else { 1 };
     }
     fn next_deadline_ms(&self) -> u64 {
         match self.breaks {
@@ -80,6 +86,14 @@ impl peer::Peer for Bad {
                 rd.must_sync = true;
                 rd.entries.push(peer::Entry::command(1, 0, vec![]));
             }
+            Breaks::SendsToItself => rd.messages.push((
+                self.config.id,
+                Wire {
+                    kind: Kind::OneWay,
+                    method: "Bad.Message",
+                    bytes: vec![],
+                },
+            )),
             _ => {}
         }
         rd
@@ -91,7 +105,12 @@ impl peer::Peer for Bad {
             } else {
                 Role::Follower
             },
-            term: u64::from(self.leader),
+            term: match self.breaks {
+                Breaks::TermGoesBack => self.term,
+                // Term 1 from its first tick on, leader or not.
+                Breaks::LeaderForOneInput => u64::from(self.term > 0),
+                _ => u64::from(self.leader),
+            },
             voted_for: None,
             leader: None,
             commit_index: 0,
@@ -123,6 +142,7 @@ fn failure_with(breaks: Breaks) -> String {
                 now_ms,
                 pending: false,
                 leader: false,
+                term: 0,
             };
             Ok(Box::new(bad) as Box<dyn peer::Peer>)
         }),
@@ -143,6 +163,21 @@ fn failure_with(breaks: Breaks) -> String {
         .check_one_leader()
         .expect_err("peers that break the contract elect nobody");
     f.to_string()
+}
+
+#[test]
+fn a_message_to_itself_is_named() {
+    let line = failure_with(Breaks::SendsToItself);
+    assert!(line.contains("sent a message to itself"), "{line}");
+}
+
+#[test]
+fn a_term_that_goes_back_is_named() {
+    let line = failure_with(Breaks::TermGoesBack);
+    assert!(
+        line.contains("reported term 1 after term 2 (a term never goes back"),
+        "{line}"
+    );
 }
 
 #[test]

@@ -332,6 +332,9 @@ pub struct PeerNode<S: Service> {
     /// Role and commit index at the last observation, for the moments aimed
     /// faults strike at.
     last_observed: (peer::Role, Index),
+    /// The highest term the peer reported in this incarnation: a term never
+    /// goes back.
+    highest_term: u64,
     /// Why the peer could not go on (a corrupt disk, a broken promise), if so.
     pub error: Option<String>,
     /// Ticks run at one virtual instant: (that instant in ms, how many, up to
@@ -389,6 +392,7 @@ impl<S: Service> PeerNode<S> {
             installing: false,
             last_seen: None,
             last_observed: (peer::Role::Follower, 0),
+            highest_term: 0,
             error: None,
             ticks_now: (0, 0),
         }
@@ -515,6 +519,14 @@ impl<S: Service> PeerNode<S> {
         let peer = self.peer.as_ref()?;
         let status = peer.status();
         let (term, is_leader) = status.get_state();
+        if term < self.highest_term {
+            let e = format!(
+                "peer {} reported term {term} after term {} (a term never goes back: Figure 2)",
+                self.id, self.highest_term
+            );
+            self.report_error(e);
+        }
+        self.highest_term = self.highest_term.max(term);
         self.oracle.borrow_mut().observe_role(
             self.id,
             term,
@@ -680,8 +692,10 @@ impl<S: Service> PeerNode<S> {
             // A peer promises a reply to every request; if it broke that, fail
             // the call rather than leave it hanging.
             self.report_error(format!(
-                "peer {} ({}) answered no reply to a request",
-                self.id, self.choice.name
+                "peer {} ({}) sent no reply to a request from peer {} (every request gets exactly one reply, in the Ready that follows it)",
+                self.id,
+                self.choice.name,
+                token.caller().wrapping_sub(self.base)
             ));
             respond(ctx, token, Err(RpcError::ServerCrashed));
         }
@@ -739,7 +753,13 @@ impl<S: Service> PeerNode<S> {
         msg: Wire,
     ) {
         if to >= self.peers || to == self.id {
-            let e = format!("peer {} sent a message to {to}, not a peer", self.id);
+            let e = match to == self.id {
+                true => format!("peer {} sent a message to itself", self.id),
+                false => format!(
+                    "peer {} sent a message to {to}, but its peers are 0..{}",
+                    self.id, self.peers
+                ),
+            };
             self.report_error(e);
             return;
         }
@@ -767,8 +787,18 @@ impl<S: Service> PeerNode<S> {
             Kind::Reply => match token.take() {
                 Some(t) if t.caller() == to_node => respond(ctx, t, Ok(msg.bytes)),
                 other => {
+                    let e = match &other {
+                        None => format!(
+                            "peer {} sent a second reply to {to}, or a reply to a request it did not get in this step (one reply per request)",
+                            self.id
+                        ),
+                        Some(t) => format!(
+                            "peer {} sent a reply to {to}, but the request it answers came from {}",
+                            self.id,
+                            t.caller().wrapping_sub(self.base)
+                        ),
+                    };
                     *token = other;
-                    let e = format!("peer {} sent a reply to {to} without its request", self.id);
                     self.report_error(e);
                 }
             },

@@ -329,7 +329,11 @@ impl Oracle {
 fn short(command: &[u8]) -> String {
     match crate::raft_suite::decode_cmd(command) {
         Some(v) => format!("command {v}"),
-        None => format!("{} bytes (digest {:08x})", command.len(), digest(command) as u32),
+        None => format!(
+            "{} bytes (digest {:08x})",
+            command.len(),
+            digest(command) as u32
+        ),
     }
 }
 
