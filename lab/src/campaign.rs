@@ -220,6 +220,7 @@ pub fn quiet_panics() {
             );
             std::process::exit(2);
         }
+        tests::failure::note_panic(info);
         if !tests::failure::in_run() {
             eprintln!("lab: internal error, please report it: {info}");
         }

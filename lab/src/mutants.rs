@@ -343,11 +343,7 @@ fn shrunk_size(
 /// What caught a failure: the oracle (safety), the checker, the liveness
 /// phase, a test's own check, or the peer's panic.
 fn caught_by(f: &Failure) -> String {
-    if f.what.starts_with("panicked") {
-        "panic".into()
-    } else {
-        f.kind.to_string()
-    }
+    f.kind.to_string()
 }
 
 /// Seeds to the first failure (one trial) or seeds run per failure met

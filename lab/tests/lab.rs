@@ -147,6 +147,30 @@ fn guided_exploration_lists_marks_never_reached_and_saves_bred_schedules() {
 }
 
 #[test]
+fn a_panic_in_the_code_under_test_says_where_and_is_counted_as_a_panic() {
+    // The reference with a bug and its own assertions on: one of them fires.
+    let o = lab(&[
+        "explore",
+        "kv-nemesis",
+        "--seeds",
+        "0..1",
+        "--peer",
+        "mutant:truncate-matching-suffix+assertions",
+        "--corpus",
+        scratch("panic.jsonl").to_str().unwrap(),
+    ]);
+    says(
+        &o,
+        1,
+        &[
+            "seed=0 at t=",
+            ": panicked at raft/src/raft.rs:",
+            "failures by kind: 1 panic",
+        ],
+    );
+}
+
+#[test]
 fn a_trace_window_after_the_run_says_it_holds_nothing() {
     let trace = scratch("after-the-end.jsonl");
     let t = trace.to_str().unwrap();

@@ -35,6 +35,8 @@ pub enum FailureKind {
     /// The linearizability check ran out of its search-step budget: no
     /// verdict. It is counted in steps, so it replays the same everywhere.
     Unknown,
+    /// The code under test (or the harness) panicked.
+    Panic,
 }
 
 impl fmt::Display for FailureKind {
@@ -45,6 +47,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Check => "check",
             FailureKind::Linearizability => "linearizability",
             FailureKind::Unknown => "unknown",
+            FailureKind::Panic => "panic",
         })
     }
 }
@@ -147,6 +150,19 @@ pub fn in_run() -> bool {
     IN_RUN.with(|r| r.get())
 }
 
+thread_local! {
+    static PANIC_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// For a panic hook: notes where a run on this thread panicked (file, line
+/// and column), for its failure line; a panic outside a run is left alone.
+pub fn note_panic(info: &std::panic::PanicHookInfo<'_>) {
+    if in_run() {
+        let at = info.location().map(|l| l.to_string());
+        PANIC_AT.with(|p| *p.borrow_mut() = at);
+    }
+}
+
 /// Runs one seed, turning a panic (an assertion inside a peer, say) into a
 /// failure that says when and where the run died.
 pub fn run_caught<R>(
@@ -164,8 +180,11 @@ pub fn run_caught<R>(
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "panic".into());
         let (at_ns, event) = labsim::last_event_hint();
-        let what = format!("panicked: {what} (event #{event})");
-        Err(Failure::new(name, seed, at_ns, FailureKind::Safety, what))
+        let at = PANIC_AT
+            .with(|p| p.take())
+            .map_or(String::new(), |l| format!(" at {l}"));
+        let what = format!("panicked{at}: {what} (event #{event})");
+        Err(Failure::new(name, seed, at_ns, FailureKind::Panic, what))
     })
 }
 
