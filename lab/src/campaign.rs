@@ -227,6 +227,46 @@ pub fn quiet_panics() {
     }));
 }
 
+/// Wall time after which a run is said to seem stuck: seeds take
+/// milliseconds to seconds, and a storm is cut off within a virtual second.
+const HANG_WARNING: Duration = Duration::from_secs(60);
+
+/// Starts a thread that warns, once per run, of a run that has gone on for
+/// [`HANG_WARNING`] of wall time: a handler of the peer that never returns
+/// (an endless loop) cannot be stopped from outside its thread, but the user
+/// can be told which run it is and how to look at it alone. It only prints:
+/// no verdict depends on the wall clock.
+pub fn watch_for_hangs() {
+    std::thread::spawn(|| {
+        let mut warned = std::collections::HashSet::new();
+        loop {
+            std::thread::sleep(Duration::from_secs(5));
+            for run in tests::failure::in_flight() {
+                if let Some(w) = hang_warning(&run, run.since.elapsed())
+                    && warned.insert((run.test.clone(), run.seed, run.since))
+                {
+                    eprintln!("{w}");
+                }
+            }
+        }
+    });
+}
+
+/// What to say of `run` after `elapsed` of wall time, if it seems stuck.
+fn hang_warning(run: &tests::failure::InFlight, elapsed: Duration) -> Option<String> {
+    (elapsed >= HANG_WARNING).then(|| {
+        format!(
+            "lab: {} seed={} has run for {} s of wall time, where a seed takes milliseconds to seconds: a handler of the peer may never return (an endless loop?). Nothing is judged by wall time; to look at this run alone: cargo run --release -p lab -- replay {} --seed {}{}",
+            run.test,
+            run.seed,
+            elapsed.as_secs(),
+            run.test,
+            run.seed,
+            tests::peers::flag(&run.peer)
+        )
+    })
+}
+
 /// How to run a campaign.
 pub struct CampaignOptions {
     /// The target's name: on the progress bar, and on the failure of a run
@@ -426,6 +466,36 @@ mod campaign_tests {
         assert!(
             line.ends_with("replay raft::initial_election --seed 2 --peer student"),
             "{line}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod hang_tests {
+    use super::{HANG_WARNING, hang_warning};
+    use std::time::{Duration, Instant};
+    use tests::failure::InFlight;
+
+    #[test]
+    fn a_run_past_the_warning_is_named_with_its_replay() {
+        let run = InFlight {
+            test: "raft::initial_election".into(),
+            seed: 3,
+            peer: "student".into(),
+            since: Instant::now(),
+        };
+        assert_eq!(
+            hang_warning(&run, HANG_WARNING - Duration::from_secs(1)),
+            None
+        );
+        let w = hang_warning(&run, HANG_WARNING).expect("a warning");
+        assert!(
+            w.starts_with("lab: raft::initial_election seed=3 has run for 60 s"),
+            "{w}"
+        );
+        assert!(
+            w.ends_with("replay raft::initial_election --seed 3 --peer student"),
+            "{w}"
         );
     }
 }

@@ -319,6 +319,7 @@ struct ManySeeds {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     campaign::quiet_panics();
+    campaign::watch_for_hangs();
     // A violation's page goes beside lab's other outputs, where it is run.
     tests::artifacts::set_dir(PathBuf::from("lab-out"));
     // An explicit --peer binds every run; without one, a replayed schedule or

@@ -150,6 +150,35 @@ pub fn in_run() -> bool {
     IN_RUN.with(|r| r.get())
 }
 
+/// A run under way: its target, seed and peer, and when it began on the
+/// wall clock. Only a watchdog reads that clock (to say a run seems never to
+/// end, when a peer's handler loops); no verdict depends on it.
+#[derive(Clone, Debug)]
+pub struct InFlight {
+    pub test: String,
+    pub seed: u64,
+    pub peer: String,
+    pub since: std::time::Instant,
+}
+
+/// The runs under way, with the thread each runs on.
+static IN_FLIGHT: std::sync::Mutex<Vec<(std::thread::ThreadId, InFlight)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The runs under way now, on every thread.
+pub fn in_flight() -> Vec<InFlight> {
+    let runs = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    runs.iter().map(|(_, r)| r.clone()).collect()
+}
+
+/// Adds (`Some`) or removes (`None`) this thread's run.
+fn set_in_flight(run: Option<InFlight>) {
+    let me = std::thread::current().id();
+    let mut runs = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    runs.retain(|(thread, _)| *thread != me);
+    runs.extend(run.map(|r| (me, r)));
+}
+
 thread_local! {
     static PANIC_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
@@ -171,7 +200,18 @@ pub fn run_caught<R>(
     run: impl FnOnce() -> Result<R, Failure>,
 ) -> Result<R, Failure> {
     let outer = IN_RUN.with(|r| r.replace(true));
+    if !outer {
+        set_in_flight(Some(InFlight {
+            test: name.to_owned(),
+            seed,
+            peer: crate::peers::current_name(),
+            since: std::time::Instant::now(),
+        }));
+    }
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run));
+    if !outer {
+        set_in_flight(None);
+    }
     IN_RUN.with(|r| r.set(outer));
     caught.unwrap_or_else(|panic| {
         let what = panic
@@ -200,6 +240,19 @@ pub fn seeds(default: &[u64]) -> Seeds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_is_in_flight_while_it_runs_and_only_then() {
+        let mine = |test: &str| {
+            let me = in_flight();
+            me.iter().any(|r| r.test == test && r.seed == 7)
+        };
+        let seen = run_caught("in-flight-test", 7, || Ok(mine("in-flight-test")));
+        assert_eq!(seen, Ok(true));
+        assert!(!mine("in-flight-test"));
+        let _: Result<(), Failure> = run_caught("in-flight-panic", 7, || panic!("boom"));
+        assert!(!mine("in-flight-panic"), "gone after a panic too");
+    }
 
     #[test]
     fn in_run_is_true_only_inside_a_caught_run_even_after_a_panic() {
