@@ -459,8 +459,10 @@ mod campaign_tests {
             line.starts_with("FAILED raft::initial_election peer=student seed=2 at t="),
             "{line}"
         );
+        // Where it panicked, from the panic hook: this file.
         assert!(
-            line.contains("panicked: assertion failed inside the peer"),
+            line.contains("panicked at lab/src/campaign.rs:")
+                && line.contains(": assertion failed inside the peer (event #"),
             "{line}"
         );
         assert!(
