@@ -63,9 +63,15 @@ pub fn check_determinism(
         ""
     };
     println!(
-        "{} seeds checked, {divergent} divergent (each seed run twice, whether it passes or not){cut}",
+        "{} seeds checked, {divergent} divergent (each seed run twice and its runs compared, whether or not they pass the test){cut}",
         summary.runs
     );
+    if divergent > 0 {
+        println!(
+            "a run is a function of its seed alone: where two runs part, something read another source (randomness not drawn from PeerConfig::rng_seed, a clock, HashMap order, a thread)"
+        );
+    }
+    // Every command's last line; "passed" here: the seed's two runs agreed.
     println!("{} passed, {divergent} failed", summary.runs - divergent);
     if divergent == 0 {
         ExitCode::SUCCESS

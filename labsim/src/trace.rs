@@ -220,7 +220,7 @@ impl fmt::Display for Divergence {
             None => writeln!(f, "  first run:    (ended)")?,
         }
         match &self.second {
-            Some(e) => write!(f, "  second run:   {e}: {}", self.second_detail),
+            Some(e) => write!(f, "  second run:   {e}, detail: {}", self.second_detail),
             None => write!(f, "  second run:   (ended)"),
         }
     }
