@@ -8,7 +8,8 @@
 #
 #   scripts/handout.sh DIR            write the handout (DIR must not exist)
 #   scripts/handout.sh DIR --check    ... then build it and grade the untouched skeleton:
-#                                     every test must fail cleanly (CI runs this)
+#                                     every test must fail cleanly, and the unit tests of
+#                                     the lab's crates must pass (CI runs this)
 set -euo pipefail
 usage() { echo "usage: scripts/handout.sh DIR [--check]" >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
@@ -24,7 +25,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
 cd "$top"
-git ls-files -z | grep -zvE '^(raft|kvraft|raftrs|shardctrler|shardkv|\.ci|\.github)/' | xargs -0 cp --parents -t "$out"
+git ls-files -z | grep -zvE '^(raft|kvraft|raftrs|shardctrler|shardkv|\.ci|\.github|tests/corpus)/' | xargs -0 cp --parents -t "$out"
 find "$out" -name Cargo.toml -exec sed -i \
   -e 's/^reference = \[.*# reference-solution$/reference = []/' \
   -e '/# reference-solution/d' {} +
@@ -33,6 +34,33 @@ if grep -rqE '^\s*(raft|kvraft|raftrs|shardctrler|shardkv)\b' --include=Cargo.to
   grep -rnE '^\s*(raft|kvraft|raftrs|shardctrler|shardkv)\b' --include=Cargo.toml "$out" >&2
   exit 1
 fi
+# The repository's README is written for the reference: it becomes LAB.md, and the
+# handout opens with a README of its own. The regression corpus (failures of the
+# reference) stays out, and the grading benchmark grades the student by default.
+mv "$out/README.md" "$out/LAB.md"
+cat > "$out/README.md" <<'README'
+# raftlab: your Raft, graded
+
+This is the student handout of raftlab: the lab (a deterministic simulator of networks,
+disks and clocks, the graded suites of MIT 6.824's labs 3 to 5, and the `lab` tool) without
+the reference solution. Your code goes in `student/`: start with `student/README.md`.
+
+```sh
+cargo run --release -p lab -- grade --peer student --part 3A   # grade part 3A (all parts: no --part)
+cargo test --workspace                                          # the graded suites as cargo tests
+```
+
+On the untouched skeleton both fail every graded test: that is where you start. `cargo test`
+runs the same graded suites as `lab grade` (beside the unit tests of the lab's crates, which
+pass), so it passes once every part does; `lab grade` prints a table per part. The first
+build takes a few minutes.
+
+`LAB.md` is the lab's whole guide, written for the repository with the reference solution:
+its commands that name the peers `reference` or `raft-rs`, the mutants, the regression
+corpus or the test-only scenarios need it and do not work here; the rest (replay, traces,
+pictures, explore, shrink, check-determinism, with `--peer student`) does.
+README
+sed -i 's/peer="${2:-reference}"/peer="${2:-student}"/' "$out/scripts/bench.sh"
 echo "handout: written to $out (no raft/, kvraft/, raftrs/, shardctrler/ or shardkv/)"
 [ "$check" = --check ] || exit 0
 
@@ -61,4 +89,12 @@ if grep -q 'panicked' grade.out; then
   echo "handout: the harness panicked on the skeleton" >&2
   exit 1
 fi
-echo "handout: builds and grades without the reference solution"
+# The unit tests of the lab's crates pass without the reference (the graded suites,
+# cargo's integration tests here, fail on the skeleton as grading just showed).
+cargo test --workspace --lib --bins --quiet > unit.out 2>&1 || {
+  tail -30 unit.out >&2
+  echo "handout: the lab's unit tests fail without the reference solution" >&2
+  exit 1
+}
+grep -E '^test result' unit.out | tail -3
+echo "handout: builds, grades the skeleton and passes its unit tests without the reference solution"

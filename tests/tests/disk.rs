@@ -2,6 +2,9 @@
 //! the reference, and rotten synced data stops a peer with a clear error
 //! instead of being served.
 
+// The lab's own test: it needs the reference (the student handout has none).
+#![cfg(feature = "reference")]
+
 use tests::Test;
 use tests::nemesis::{Fault, FaultKind, Schedule, Tuning, WorkloadSize};
 use tests::raft_suite::{Cluster, ClusterOptions, cmd};

@@ -2,6 +2,9 @@
 //! about the time the paper measured; without randomness in the timeouts,
 //! split votes can last for ever.
 
+// The lab's own test: it needs the reference (the student handout has none).
+#![cfg(feature = "reference")]
+
 use tests::downtime::{Setup, trial, validate};
 
 fn setup(min: u64, max: u64) -> Setup {

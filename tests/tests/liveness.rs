@@ -3,6 +3,9 @@
 //! nobody) fails with a liveness line at the limit, even when no client had
 //! work in flight at the heal.
 
+// The lab's own test: it needs the reference (the student handout has none).
+#![cfg(feature = "reference")]
+
 use tests::failure::{Failure, FailureKind};
 use tests::nemesis::{Fault, FaultKind, Schedule, WorkloadSize};
 use tests::peers::with_peer;

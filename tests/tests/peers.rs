@@ -2,6 +2,9 @@
 //! run ends with a failure line that says what the peer did, never a harness
 //! panic or a hang.
 
+// The lab's own test: it needs the reference (the student handout has none).
+#![cfg(feature = "reference")]
+
 use peer::{Disk, Index, Kind, PeerConfig, PeerError, PeerId, Ready, Role, Status, Term, Wire};
 use tests::Test;
 use tests::peers::PeerChoice;
