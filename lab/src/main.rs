@@ -316,19 +316,23 @@ struct ManySeeds {
     time_budget: Option<Duration>,
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+/// What every command needs before it runs: the panic hook, the watchdog,
+/// where outputs go, the peer, and the budgets checked.
+fn start(peer: Option<&'static str>) -> Result<(), String> {
     campaign::quiet_panics();
     campaign::watch_for_hangs();
     // A violation's page goes beside lab's other outputs, where it is run.
     tests::artifacts::set_dir(PathBuf::from("lab-out"));
+    peers::select(peer.unwrap_or(peers::DEFAULT_PEER))?;
+    tests::budgets::check_all()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
     // An explicit --peer binds every run; without one, a replayed schedule or
     // corpus line names its own, and everything else runs the default peer.
     let peer = cli.peer;
-    if let Err(e) = peers::select(peer.unwrap_or(peers::DEFAULT_PEER)) {
-        return fail(e);
-    }
-    if let Err(e) = tests::budgets::check_all() {
+    if let Err(e) = start(peer) {
         return fail(e);
     }
     match cli.command {

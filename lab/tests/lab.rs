@@ -4,7 +4,7 @@
 // The lab's own test: it needs the reference (the student handout has none).
 #![cfg(feature = "reference")]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn lab(args: &[&str]) -> Output {
@@ -513,9 +513,8 @@ fn grade_prints_a_table_by_part() {
 /// are left, that the shrunk schedule still fails, and that the real Raft
 /// passes it. Returns the number of faults left.
 fn shrink_and_replay(method: &str) -> usize {
-    // The buggy variant grants votes without the up-to-date check; seed 0
-    // fails with a state machine safety violation under its generated faults
-    // (seed 0 since the swarm drew membership changes and transfers too).
+    // The buggy variant grants votes without the up-to-date check; seed 0 fails
+    // (state machine safety) under faults with membership changes and transfers.
     let out = scratch(&format!("shrunk-{method}.json"));
     let o = lab(&[
         "shrink",
@@ -528,11 +527,7 @@ fn shrink_and_replay(method: &str) -> usize {
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    // Standard output is the schedule alone, as written to the file.
-    let printed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a schedule");
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(printed, saved);
+    assert_printed_is_saved(&o, &out);
     let t = text(&o);
     let line = t
         .lines()
@@ -586,6 +581,14 @@ fn shrink_and_replay(method: &str) -> usize {
     ]);
     assert!(fixed.status.success(), "{}", text(&fixed));
     after
+}
+
+/// Standard output is the schedule alone, as written to the file `out`.
+fn assert_printed_is_saved(o: &Output, out: &Path) {
+    let printed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a schedule");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    assert_eq!(printed, saved);
 }
 
 #[test]
@@ -675,6 +678,23 @@ fn a_schedule_sets_the_workload_size() {
 }
 
 #[test]
+fn check_history_of_the_other_model_suggests_it() {
+    let data = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../linearizability/testdata/porcupine"
+    ));
+    // Read as a kv history (the default), it says which model it may be.
+    says(
+        &lab(&[
+            "check-history",
+            data.join("jepsen/etcd_000.log").to_str().unwrap(),
+        ]),
+        2,
+        &["read as a kv history; if it is a register one, add --model register"],
+    );
+}
+
+#[test]
 fn check_history_exit_codes() {
     let data = std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -718,15 +738,6 @@ fn check_history_exit_codes() {
         Some(1),
         "etcd_000 is not linearizable: {}",
         text(&etcd)
-    );
-    // Read as a kv history (the default), it says which model it may be.
-    says(
-        &lab(&[
-            "check-history",
-            data.join("jepsen/etcd_000.log").to_str().unwrap(),
-        ]),
-        2,
-        &["read as a kv history; if it is a register one, add --model register"],
     );
     let unknown = lab(&[
         "check-history",
@@ -1177,6 +1188,10 @@ fn a_schedule_out_of_bounds_is_refused_with_status_2() {
         2,
         &["aim became-leader: at most"],
     );
+}
+
+#[test]
+fn a_schedule_for_a_scenario_with_faults_of_its_own_is_refused() {
     let none = written("no-faults.json", r#"{"faults":[]}"#);
     let f = none.to_str().unwrap();
     says(
