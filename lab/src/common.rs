@@ -172,12 +172,7 @@ pub fn schedule_scenario(name: &str) -> Result<&'static scenarios::Scenario, Str
 /// (shrink, a guided campaign): one whose faults are its own is refused.
 pub fn scheduled_scenario(name: &str) -> Result<&'static scenarios::Scenario, String> {
     let s = scenario(name)?;
-    match s.faults {
-        scenarios::Faults::BuiltIn => Err(format!(
-            "{name} runs faults of its own, not a schedule: there is no schedule to shrink or breed (explore and replay run it by seed)"
-        )),
-        _ => Ok(s),
-    }
+    s.takes_schedules().map(|()| s)
 }
 
 /// Reads a schedule file and checks that `scenario` can run it as written.

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use tests::failure::Failure;
 use tests::nemesis::Schedule;
-use tests::scenarios::Scenario;
+use tests::scenarios::{Faults, Scenario};
 
 pub fn explore(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
     let scenario = match crate::common::scenario(name) {
@@ -219,9 +219,12 @@ fn line_digest(line: &str) -> u64 {
 /// A failure as a corpus line: enough to replay it (`lab corpus`).
 fn corpus_line(scenario: &Scenario, f: &Failure, schedule: &Schedule) -> serde_json::Value {
     // The schedule names its peer too: taken out of the line, it still
-    // replays the peer that failed.
-    let mut schedule = schedule.clone();
-    schedule.peer.get_or_insert_with(|| f.peer.clone());
+    // replays the peer that failed. A scenario with faults of its own takes
+    // no schedule: its line has none.
+    let mut schedule = Some(schedule.clone()).filter(|_| scenario.faults != Faults::BuiltIn);
+    if let Some(s) = &mut schedule {
+        s.peer.get_or_insert_with(|| f.peer.clone());
+    }
     serde_json::json!({
         "scenario": scenario.name,
         "peer": f.peer,

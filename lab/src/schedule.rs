@@ -7,7 +7,7 @@ use tests::nemesis::Schedule;
 use tests::peers;
 
 pub fn schedule(name: &str, seed: u64) -> ExitCode {
-    let scenario = match crate::common::scenario(name) {
+    let scenario = match crate::common::scheduled_scenario(name) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };

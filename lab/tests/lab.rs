@@ -202,6 +202,34 @@ fn a_trace_window_after_the_run_says_it_holds_nothing() {
 }
 
 #[test]
+fn a_failure_of_a_scenario_with_faults_of_its_own_replays_from_the_corpus() {
+    // Its line has no schedule (the scenario takes none), so the corpus runs it.
+    let corpus = scratch("own-faults.jsonl");
+    let c = corpus.to_str().unwrap();
+    let explore = [
+        "explore",
+        "partial-partition-unremedied",
+        "--seeds",
+        "0..1",
+        "--corpus",
+        c,
+    ];
+    says(&lab(&explore), 1, &["0 passed, 1 failed"]);
+    let line = std::fs::read_to_string(&corpus).unwrap();
+    assert!(line.contains("\"schedule\":null"), "{line}");
+    let again = says(&lab(&["corpus", c]), 1, &["0 passed, 1 failed"]);
+    assert!(
+        again.contains("FAILED partial-partition-unremedied seed=0"),
+        "{again}"
+    );
+    says(
+        &lab(&["schedule", "partial-partition", "--seed", "1"]),
+        2,
+        &["runs faults of its own and takes no schedule"],
+    );
+}
+
+#[test]
 fn a_failure_found_again_is_not_appended_to_the_corpus_again() {
     // Seeds run again fail the same way; the corpus once grew by every
     // failing seed of every rerun (45 MB in one working tree).
@@ -877,7 +905,7 @@ fn bounds_on_threads_durations_filters_and_trials_are_clear_errors() {
         // claimed to have cut what never ran.
         (
             vec!["shrink", "partial-partition-unremedied", "--seed", "1"],
-            "runs faults of its own, not a schedule",
+            "runs faults of its own and takes no schedule",
         ),
         (
             vec![
@@ -887,7 +915,7 @@ fn bounds_on_threads_durations_filters_and_trials_are_clear_errors() {
                 "--seeds",
                 "0..2",
             ],
-            "runs faults of its own, not a schedule",
+            "runs faults of its own and takes no schedule",
         ),
     ]);
 }
@@ -968,6 +996,7 @@ fn grade_on_the_untouched_student_skeleton_fails_every_test_clearly() {
     ]);
     let all = says(&o, 1, &["counted over the runs that passed: none did"]);
     assert!(!all.contains("faster than real time"), "{all}");
+    assert!(!all.contains("marks reached"), "marks of no run: {all}");
 }
 
 #[test]

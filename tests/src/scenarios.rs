@@ -41,16 +41,23 @@ pub enum Faults {
 }
 
 impl Scenario {
+    /// Refuses, with the reason, a scenario whose faults are its own: it
+    /// takes no schedule to run, print, shrink or breed.
+    pub fn takes_schedules(&self) -> Result<(), String> {
+        match self.faults {
+            Faults::BuiltIn => Err(format!(
+                "{} runs faults of its own and takes no schedule: explore and replay run it by its seed",
+                self.name
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Checks that this scenario can run `schedule` as written: it takes
     /// schedules, every node and shard the schedule names exists, and no
     /// fault would be left out (a shard change where there are no shards).
     pub fn check_schedule(&self, schedule: &Schedule) -> Result<(), String> {
-        if self.faults == Faults::BuiltIn {
-            return Err(format!(
-                "{} runs faults of its own and takes no schedule (only its seed)",
-                self.name
-            ));
-        }
+        self.takes_schedules()?;
         schedule.validate(self.servers)?;
         let shard_change = schedule
             .faults
