@@ -10,7 +10,7 @@
 //! replayed), armed for the fault span of one run on one thread, and draw
 //! from their own random stream, so they shift no other draw.
 
-use labsim::{CrashMode, MS, NodeId, SimRng, Status, Stream};
+use labsim::{MS, NodeId, SimRng, Status, Stream};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -288,13 +288,7 @@ fn strike(
                     return;
                 }
                 peer::coverage::mark(peer::coverage::AIM_STRUCK);
-                let mode = if lose_unsynced {
-                    peer::coverage::mark(peer::coverage::CRASH_LOST_UNSYNCED);
-                    CrashMode::Machine
-                } else {
-                    CrashMode::Process
-                };
-                sim.hold_crashed(target, mode).expect("servers exist");
+                crate::nemesis::crash(sim, target, lose_unsynced, false);
                 // A crash of the schedule that starts meanwhile holds the
                 // node down past this one's end, as overlapping faults do.
                 let at = sim.now_ns() + down_ms * MS;

@@ -1077,7 +1077,7 @@ fn cut(sim: &mut Sim, servers: &[NodeId], active: &[FaultKind]) {
 /// Holds a node crashed until the fault ends: its process only, or its
 /// machine (losing the writes not yet synced, or tearing them). A node
 /// already down only stays down longer.
-fn crash(sim: &mut Sim, node: NodeId, lose_unsynced: bool, torn: bool) {
+pub(crate) fn crash(sim: &mut Sim, node: NodeId, lose_unsynced: bool, torn: bool) {
     let mode = match (lose_unsynced, torn) {
         (true, true) => CrashMode::Torn,
         (true, false) => CrashMode::Machine,
