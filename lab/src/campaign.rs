@@ -72,7 +72,8 @@ impl Summary {
     /// each, then the marks no run reached (a hint of what the campaign never
     /// tried: a peer sets only the marks it knows).
     fn print_marks(&self, out: &mut impl Write) -> std::io::Result<()> {
-        if self.runs == 0 {
+        // Marks are counted over the runs that passed: with none, nothing to say.
+        if self.runs == self.failures.len() as u64 {
             return Ok(());
         }
         writeln!(out, "marks reached (runs that passed):")?;
@@ -256,13 +257,11 @@ pub fn watch_for_hangs() {
 fn hang_warning(run: &tests::failure::InFlight, elapsed: Duration) -> Option<String> {
     (elapsed >= HANG_WARNING).then(|| {
         format!(
-            "lab: {} seed={} has run for {} s of wall time, where a seed takes milliseconds to seconds: a handler of the peer may never return (an endless loop?). Nothing is judged by wall time; to look at this run alone: cargo run --release -p lab -- replay {} --seed {}{}",
+            "lab: {} seed={} has run for {} s of wall time, where a seed takes milliseconds to seconds: a handler of the peer may never return (an endless loop?), or its history's check is long. Nothing is judged by wall time. To look at it alone (under the seed's own schedule; a run under another one replays with that schedule's --schedule): {}",
             run.test,
             run.seed,
             elapsed.as_secs(),
-            run.test,
-            run.seed,
-            tests::peers::flag(&run.peer)
+            tests::failure::replay_command(&run.test, run.seed, &run.peer)
         )
     })
 }

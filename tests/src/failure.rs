@@ -56,13 +56,7 @@ impl Failure {
     /// The command that replays this failure (on the same peer, with the
     /// budgets this process was given: they are inputs of the run).
     pub fn replay_command(&self) -> String {
-        format!(
-            "{}cargo run --release -p lab -- replay {} --seed {}{}",
-            crate::budgets::raised(),
-            self.test,
-            self.seed,
-            crate::peers::flag(&self.peer)
-        )
+        replay_command(&self.test, self.seed, &self.peer)
     }
 
     /// The failure line, and the command that replays it under the schedule
@@ -148,6 +142,16 @@ thread_local! {
 /// become failure lines; a panic elsewhere is a bug of the tool to report.
 pub fn in_run() -> bool {
     IN_RUN.with(|r| r.get())
+}
+
+/// The command that replays `test` on `seed` with `peer`, under the seed's
+/// own schedule and the budgets this process runs with.
+pub fn replay_command(test: &str, seed: u64, peer: &str) -> String {
+    format!(
+        "{}cargo run --release -p lab -- replay {test} --seed {seed}{}",
+        crate::budgets::raised(),
+        crate::peers::flag(peer)
+    )
 }
 
 /// A run under way: its target, seed and peer, and when it began on the
