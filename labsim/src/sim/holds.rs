@@ -35,8 +35,10 @@ impl<N: Network> Sim<N> {
     }
 
     /// Ends one hold of [`Sim::hold_crashed`]; the last restarts the node,
-    /// paused at once if a pause still holds it. A release without a hold
-    /// (the heal already let the node up) does nothing.
+    /// paused at once if a pause still holds it (its restart runs first: what
+    /// `on_start` does, messages it sends included, happens before the
+    /// pause). A release without a hold (the heal already let the node up)
+    /// does nothing.
     pub fn release_crashed(&mut self, node: NodeId) -> Result<(), SimError> {
         self.check_node(node)?;
         let holds = &mut self.slots[node].holds;
