@@ -236,16 +236,21 @@ const HANG_WARNING: Duration = Duration::from_secs(60);
 /// [`HANG_WARNING`] of wall time: a handler of the peer that never returns
 /// (an endless loop) cannot be stopped from outside its thread, but the user
 /// can be told which run it is and how to look at it alone. It only prints:
-/// no verdict depends on the wall clock.
+/// no verdict depends on the wall clock. A run is timed from the first poll
+/// that sees it (so at most one poll late).
 pub fn watch_for_hangs() {
     std::thread::spawn(|| {
-        let mut warned = std::collections::HashSet::new();
+        // Run number -> when first seen, and whether it was warned of.
+        let mut seen: std::collections::HashMap<u64, (Instant, bool)> = Default::default();
         loop {
             std::thread::sleep(Duration::from_secs(5));
-            for run in tests::failure::in_flight() {
-                if let Some(w) = hang_warning(&run, run.since.elapsed())
-                    && warned.insert((run.test.clone(), run.seed, run.since))
-                {
+            let now = Instant::now();
+            let runs = tests::failure::in_flight();
+            seen.retain(|run, _| runs.iter().any(|r| r.run == *run));
+            for run in runs {
+                let (since, warned) = seen.entry(run.run).or_insert((now, false));
+                if let Some(w) = hang_warning(&run, now - *since).filter(|_| !*warned) {
+                    *warned = true;
                     eprintln!("{w}");
                 }
             }
@@ -474,7 +479,7 @@ mod campaign_tests {
 #[cfg(test)]
 mod hang_tests {
     use super::{HANG_WARNING, hang_warning};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     use tests::failure::InFlight;
 
     #[test]
@@ -483,7 +488,7 @@ mod hang_tests {
             test: "raft::initial_election".into(),
             seed: 3,
             peer: "student".into(),
-            since: Instant::now(),
+            run: 0,
         };
         assert_eq!(
             hang_warning(&run, HANG_WARNING - Duration::from_secs(1)),

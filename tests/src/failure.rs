@@ -154,16 +154,19 @@ pub fn replay_command(test: &str, seed: u64, peer: &str) -> String {
     )
 }
 
-/// A run under way: its target, seed and peer, and when it began on the
-/// wall clock. Only a watchdog reads that clock (to say a run seems never to
-/// end, when a peer's handler loops); no verdict depends on it.
+/// A run under way: its target, seed and peer, and a number no other run of
+/// this process has. No clock: a watchdog outside the simulated crates times
+/// the runs it sees (`lab`'s, to say a run seems never to end).
 #[derive(Clone, Debug)]
 pub struct InFlight {
     pub test: String,
     pub seed: u64,
     pub peer: String,
-    pub since: std::time::Instant,
+    pub run: u64,
 }
+
+/// The number of the next run to start.
+static NEXT_RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The runs under way, with the thread each runs on.
 static IN_FLIGHT: std::sync::Mutex<Vec<(std::thread::ThreadId, InFlight)>> =
@@ -209,7 +212,7 @@ pub fn run_caught<R>(
             test: name.to_owned(),
             seed,
             peer: crate::peers::current_name(),
-            since: std::time::Instant::now(),
+            run: NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }));
     }
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run));
