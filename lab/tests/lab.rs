@@ -177,27 +177,20 @@ fn a_panic_in_the_code_under_test_says_where_and_is_counted_as_a_panic() {
 fn a_trace_window_after_the_run_says_it_holds_nothing() {
     let trace = scratch("after-the-end.jsonl");
     let t = trace.to_str().unwrap();
-    let o = lab(&[
-        "replay",
-        "raft::figure8",
-        "--seed",
-        "1",
-        "--trace",
-        t,
-        "--from",
-        "500s",
-    ]);
-    says(&o, 0, &["--from is after the run's end (t="]);
-    let o = lab(&[
-        "replay",
-        "raft::figure8",
-        "--seed",
-        "1",
-        "--trace",
-        t,
-        "--from",
-        "1s",
-    ]);
+    let from = |at| {
+        lab(&[
+            "replay",
+            "raft::figure8",
+            "--seed",
+            "1",
+            "--trace",
+            t,
+            "--from",
+            at,
+        ])
+    };
+    says(&from("500s"), 0, &["--from is after the run's end (t="]);
+    let o = from("1s");
     assert!(!text(&o).contains("after the run's end"), "{}", text(&o));
 }
 
