@@ -6,7 +6,8 @@
 # Usage: scripts/check-picture.sh [SEED] [TEST]
 #   SEED defaults to 1, TEST to raft::figure8_unreliable.
 # Environment: OUT (directory for the page, trace, DOM and screenshot;
-#   default a fresh temporary directory), CARGO_TARGET_DIR as usual.
+#   default a fresh temporary directory), LAB (a lab binary already built;
+#   default `cargo run --release -p lab --`), CARGO_TARGET_DIR as usual.
 # Installs Debian's chromium with apt-get if no Chromium is found.
 set -euo pipefail
 
@@ -37,7 +38,8 @@ fi
 
 # 2. The page, from a real run.
 echo "check-picture: building the page for $TEST seed=$SEED" >&2
-(cd "$ROOT" && cargo run -q --release -p lab -- replay "$TEST" --seed "$SEED" --trace "$TRACE" --html "$HTML" >&2) \
+if [ -n "${LAB:-}" ]; then lab=("$LAB"); else lab=(cargo run -q --release -p lab --); fi
+(cd "$ROOT" && "${lab[@]}" replay "$TEST" --seed "$SEED" --trace "$TRACE" --html "$HTML" >&2) \
   || fail "lab replay $TEST --seed $SEED failed"
 [ -s "$HTML" ] || fail "no page written at $HTML"
 grep -qE '<(script|link|img)[^>]+(src|href)="https?:' "$HTML" && fail "the page loads something from the network"
