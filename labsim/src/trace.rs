@@ -258,6 +258,8 @@ enum Check {
 pub struct Trace {
     hash: u64,
     events: u64,
+    /// One past the highest node any event was at.
+    nodes: usize,
     sink: Option<(Box<dyn Write>, TraceFilter)>,
     sink_error: Option<String>,
     check: Check,
@@ -276,6 +278,7 @@ impl Trace {
         Trace {
             hash: 0x6a09_e667_f3bc_c908,
             events: 0,
+            nodes: 0,
             sink: None,
             sink_error: None,
             check: Check::Off,
@@ -291,6 +294,12 @@ impl Trace {
     /// How many events have been recorded.
     pub fn events(&self) -> u64 {
         self.events
+    }
+
+    /// One past the highest node any event so far was at (whatever the
+    /// sink's filter kept): a `--node` at or past it matched nothing.
+    pub fn nodes(&self) -> usize {
+        self.nodes
     }
 
     /// Streams every event that `filter` keeps to `out`, one JSON object a line:
@@ -435,6 +444,9 @@ impl Trace {
         self.hash = crate::rng::splitmix64(self.hash ^ event_hash.rotate_left(7));
         let index = self.events;
         self.events += 1;
+        if let Some(n) = node {
+            self.nodes = self.nodes.max(n + 1);
+        }
 
         self.write_line(index, at_ns, node, kind, detail, false);
         match &mut self.check {

@@ -494,6 +494,11 @@ fn the_trace_streams_as_json_lines() {
         "a delivery names its sender as a field"
     );
     assert_eq!(lines[0]["t_ns"], MS);
+    assert_eq!(
+        sim.trace_mut().nodes(),
+        2,
+        "the trace counts the nodes of every event, not only of those kept"
+    );
 }
 
 #[test]
