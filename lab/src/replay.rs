@@ -53,12 +53,20 @@ fn replay_or_refuse(args: ReplayArgs, peer: Option<&'static str>) -> Result<Exit
     };
     let (outcome, finished) = run_traced(&target, seed, schedule, peer, sink, filter);
     let code = print_outcome(&target, seed, peer, &outcome, schedule_path.as_deref());
-    print_trace(finished, trace.as_deref())?;
+    let nodes = print_trace(finished, trace.as_deref())?;
     let end_ns = outcome.as_ref().map_or_else(|f| f.at_ns, |r| r.virtual_ns);
     if from.is_some_and(|from| from > end_ns) {
         eprintln!(
             "lab: --from is after the run's end (t={}): the trace holds no event of the run",
             labsim::fmt_ns(end_ns)
+        );
+    }
+    if let (Some(node), Some(nodes)) = (node, nodes)
+        && node >= nodes
+    {
+        eprintln!(
+            "lab: --node {node}: the run's nodes are 0 to {}; the trace holds only the simulation's own events",
+            nodes.saturating_sub(1)
         );
     }
     if let Some(page) = &html {
@@ -179,19 +187,21 @@ fn print_outcome(
     }
 }
 
-/// Flushes the trace and prints its hash and where it went.
-fn print_trace(finished: Option<Trace>, path: Option<&Path>) -> Result<(), String> {
+/// Flushes the trace and prints its hash and where it went: the nodes its
+/// events were at, when the run handed it back.
+fn print_trace(finished: Option<Trace>, path: Option<&Path>) -> Result<Option<usize>, String> {
     let Some(mut t) = finished else {
         eprintln!("lab: the run did not hand back its trace");
-        return Ok(());
+        return Ok(None);
     };
     t.flush()?;
     println!("trace-hash: {:#018x} ({} events)", t.hash(), t.events());
+    let nodes = t.nodes();
     drop(t);
     if let Some(path) = path {
         println!("trace: {}", path.display());
     }
-    Ok(())
+    Ok(Some(nodes))
 }
 
 /// The page's title (a failure's own line) and what it links to: a

@@ -174,10 +174,10 @@ fn a_panic_in_the_code_under_test_says_where_and_is_counted_as_a_panic() {
 }
 
 #[test]
-fn a_trace_window_after_the_run_says_it_holds_nothing() {
-    let trace = scratch("after-the-end.jsonl");
+fn a_trace_filter_that_keeps_nothing_of_the_run_says_so() {
+    let trace = scratch("keeps-nothing.jsonl");
     let t = trace.to_str().unwrap();
-    let from = |at| {
+    let filtered = |flag, value| {
         lab(&[
             "replay",
             "raft::figure8",
@@ -185,13 +185,24 @@ fn a_trace_window_after_the_run_says_it_holds_nothing() {
             "1",
             "--trace",
             t,
-            "--from",
-            at,
+            flag,
+            value,
         ])
     };
-    says(&from("500s"), 0, &["--from is after the run's end (t="]);
-    let o = from("1s");
+    says(
+        &filtered("--from", "500s"),
+        0,
+        &["--from is after the run's end (t="],
+    );
+    let o = filtered("--from", "1s");
     assert!(!text(&o).contains("after the run's end"), "{}", text(&o));
+    says(
+        &filtered("--node", "5"),
+        0,
+        &["--node 5: the run's nodes are 0 to 4; the trace holds only"],
+    );
+    let o = filtered("--node", "4");
+    assert!(!text(&o).contains("the run's nodes are"), "{}", text(&o));
 }
 
 #[test]
