@@ -69,6 +69,8 @@ pub enum NetError {
     },
     /// A mend of a link no fault severed.
     NotSevered(NodeId, NodeId),
+    /// A release of a node no fault holds disconnected.
+    NotHeldDisconnected(NodeId),
     /// A matrix of links that is not `nodes` by `nodes`.
     LinksNotSquare {
         /// How many nodes were named.
@@ -85,6 +87,7 @@ impl fmt::Display for NetError {
                 write!(f, "a {shape} needs at least {needs} nodes, got {got}")
             }
             NetError::NotSevered(a, b) => write!(f, "the link {a} -> {b} is not severed"),
+            NetError::NotHeldDisconnected(n) => write!(f, "node {n} is not held disconnected"),
             NetError::LinksNotSquare { nodes } => {
                 write!(f, "links among {nodes} nodes need {nodes} rows of {nodes}")
             }
@@ -108,6 +111,10 @@ pub struct Net {
     config: NetConfig,
     /// 6.824's connect/disconnect: a disconnected node can neither send nor receive.
     enabled: Vec<bool>,
+    /// How many faults at once hold each node disconnected
+    /// (`hold_disconnected`): the first disconnects it, the last release
+    /// connects it again.
+    disconnect_holds: BTreeMap<NodeId, u32>,
     /// Directed links: `link_up[from][to]`.
     link_up: Vec<Vec<bool>>,
     /// Directed links a fault of its own severed (`sever`), and by how many
@@ -206,6 +213,37 @@ impl Net {
         self.enabled[node] = on;
         k.record(Some(node), if on { "connect" } else { "disconnect" }, &());
         self.fail_cut_calls(k);
+        Ok(())
+    }
+
+    /// Disconnects `node` until as many [`Net::release_disconnected`] as
+    /// holds: a fault that disconnects a node for a while, overlapping
+    /// others of its kind without one's end reconnecting the node while
+    /// another still holds it. (`set_connected` overrides the holds.)
+    pub fn hold_disconnected(&mut self, k: &mut Kernel<Net>, node: NodeId) -> Result<(), NetError> {
+        self.check(k, &[node])?;
+        let holds = self.disconnect_holds.entry(node).or_default();
+        *holds += 1;
+        if *holds == 1 {
+            self.set_connected(k, node, false)?;
+        }
+        Ok(())
+    }
+
+    /// Ends one [`Net::hold_disconnected`] of `node`; the last connects it.
+    pub fn release_disconnected(
+        &mut self,
+        k: &mut Kernel<Net>,
+        node: NodeId,
+    ) -> Result<(), NetError> {
+        let Some(holds) = self.disconnect_holds.get_mut(&node) else {
+            return Err(NetError::NotHeldDisconnected(node));
+        };
+        *holds -= 1;
+        if *holds == 0 {
+            self.disconnect_holds.remove(&node);
+            self.set_connected(k, node, true)?;
+        }
         Ok(())
     }
 

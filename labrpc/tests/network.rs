@@ -600,6 +600,32 @@ fn severs_overlap_and_a_mend_of_no_sever_is_refused() {
 }
 
 #[test]
+fn disconnect_holds_overlap_and_a_release_of_no_hold_is_refused() {
+    let nodes = [0, 1, 2];
+    let mut sim = sim_with(14, NetConfig::default(), 3);
+    sim.with_net(|net, k| net.hold_disconnected(k, 0)).unwrap();
+    sim.with_net(|net, k| net.hold_disconnected(k, 0)).unwrap();
+    assert_eq!(reach(&mut sim, &nodes), all_pairs(&[&[1, 2]]));
+    // The first release leaves 0 cut off: the second hold is still in force.
+    sim.with_net(|net, k| net.release_disconnected(k, 0))
+        .unwrap();
+    assert!(!sim.net().is_connected(0));
+    assert_eq!(reach(&mut sim, &nodes), all_pairs(&[&[1, 2]]));
+    sim.with_net(|net, k| net.release_disconnected(k, 0))
+        .unwrap();
+    assert!(sim.net().is_connected(0));
+    assert_eq!(reach(&mut sim, &nodes).len(), 6);
+    let err = sim
+        .with_net(|net, k| net.release_disconnected(k, 0))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "node 0 is not held disconnected");
+    assert!(
+        sim.net().is_connected(0),
+        "a refused release changes nothing"
+    );
+}
+
+#[test]
 fn one_way_partition_blocks_one_direction_of_requests() {
     let mut sim = sim_with(11, NetConfig::default(), 3);
     // 0 cannot reach 1; 1 can still send to 0. A call needs both ways, so
