@@ -299,11 +299,14 @@ fn strike(
             }
             Action::Isolate { ms } => {
                 peer::coverage::mark(peer::coverage::AIM_STRUCK);
-                sim.with_net(|net, k| net.set_connected(k, target, false))
+                // Held, so that another isolation of the node that overlaps
+                // this one keeps it cut off past this one's end.
+                sim.with_net(|net, k| net.hold_disconnected(k, target))
                     .expect("servers exist");
                 let at = sim.now_ns() + ms * MS;
                 let rejoin = move |sim: &mut labrpc::Sim| {
-                    let _ = sim.with_net(|net, k| net.set_connected(k, target, true));
+                    sim.with_net(|net, k| net.release_disconnected(k, target))
+                        .expect("held at the strike");
                 };
                 sim.schedule(at, "aim", rejoin).expect("in the future");
             }

@@ -112,6 +112,37 @@ fn a_new_leaders_first_round_is_dropped_at_once_and_the_reference_recovers() {
 }
 
 #[test]
+fn overlapping_aimed_isolations_of_a_node_hold_it_until_the_last_ends() {
+    // Every new leader isolated twice at once, for 300 ms and for 900 ms:
+    // it is connected again 900 ms later, not when the shorter one ends.
+    // (raft-nemesis's heal, at 20 s, connects every server.)
+    let isolate = |ms| Aim {
+        moment: Moment::BecameLeader,
+        action: Action::Isolate { ms },
+        other: false,
+        per_million: 1_000_000,
+    };
+    each_passing_run(&[isolate(300), isolate(900)], |name, seed, summaries| {
+        let cut: Vec<_> = summaries
+            .iter()
+            .filter(|e| e.kind == "disconnect" && e.at_ns < 19 * labsim::SEC)
+            .collect();
+        assert!(!cut.is_empty(), "{name} seed {seed}: no leader isolated");
+        for d in cut {
+            let back = summaries
+                .iter()
+                .find(|e| e.index > d.index && e.node == d.node && e.kind == "connect")
+                .unwrap_or_else(|| panic!("{name} seed {seed}: {d} never connected again"));
+            assert_eq!(
+                back.at_ns - d.at_ns,
+                900 * labsim::MS,
+                "{name} seed {seed}: {d}, then {back}"
+            );
+        }
+    });
+}
+
+#[test]
 fn the_default_swarm_draws_every_aimed_action() {
     // An action no seed draws is a hazard no campaign meets: the partition
     // that leaves a leader one client (Jepsen's stale-read setup) was once
