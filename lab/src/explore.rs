@@ -81,7 +81,10 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
             true => {
                 let peer = tests::peers::label(&f.peer).replace([' ', '=', ':', '+'], "-");
                 let name = format!("{}{peer}-{}.json", scenario.name, f.seed);
-                match save_schedule(&dir.join(name), &proposal.schedule) {
+                // Named in the file too: replayed alone, it runs the peer that failed.
+                let mut schedule = proposal.schedule.clone();
+                schedule.peer.get_or_insert_with(|| f.peer.clone());
+                match save_schedule(&dir.join(name), &schedule) {
                     Ok(path) => eprintln!("{}", f.with_schedule(&path)),
                     Err(e) => eprintln!("{f}\nlab: {e}"),
                 }
@@ -168,7 +171,6 @@ fn save_schedule(path: &Path, s: &Schedule) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// Opens the corpus to append to, creating its directory.
 /// The corpus a campaign appends its failures to, each line once: a seed
 /// run again by a later campaign fails the same way (a run is a pure
 /// function of its inputs), and its line is not written twice.
@@ -176,6 +178,9 @@ struct Corpus {
     file: File,
     /// Digests of the lines it holds.
     lines: HashSet<u64>,
+    /// The file does not end with a newline (a line cut short, or written by
+    /// hand): the next line starts on a new one.
+    unterminated: bool,
 }
 
 impl Corpus {
@@ -195,25 +200,62 @@ impl Corpus {
         for line in BufReader::new(&file).lines() {
             lines.insert(line_digest(&line.map_err(cannot)?));
         }
-        Ok(Corpus { file, lines })
+        let len = file.metadata().map_err(cannot)?.len();
+        let unterminated = len > 0 && !ends_with_newline(&file, len);
+        Ok(Corpus {
+            file,
+            lines,
+            unterminated,
+        })
     }
 
-    /// Appends `line` unless the corpus holds it already.
+    /// Appends `line` unless the corpus holds it already: in one write, so
+    /// that campaigns appending to one file at once (shards on one host)
+    /// interleave whole lines.
     fn append(&mut self, line: &serde_json::Value) {
         let line = line.to_string();
         if !self.lines.insert(line_digest(&line)) {
             return;
         }
-        if let Err(e) = writeln!(self.file, "{line}") {
+        let start = if std::mem::take(&mut self.unterminated) {
+            "\n"
+        } else {
+            ""
+        };
+        if let Err(e) = self.file.write_all(format!("{start}{line}\n").as_bytes()) {
             eprintln!("lab: cannot append to the corpus: {e}");
         }
     }
 }
 
+fn ends_with_newline(file: &File, len: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut last = [0u8];
+    file.read_exact_at(&mut last, len - 1).is_ok() && last[0] == b'\n'
+}
+
+/// A line's identity: the line without its failure's page (`what` names the
+/// page by its path, which depends on where the campaign ran).
 fn line_digest(line: &str) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
-    line.trim_end().hash(&mut h);
+    match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(mut v) => {
+            if let Some(what) = v.get_mut("what").and_then(|w| w.as_str().map(without_page)) {
+                v["what"] = what.into();
+            }
+            v.to_string().hash(&mut h);
+        }
+        Err(_) => line.trim_end().hash(&mut h),
+    }
     h.finish()
+}
+
+/// A failure's text without the page it points to (`; see PATH.html`).
+fn without_page(what: &str) -> String {
+    match what.rfind("; see ") {
+        Some(at) if what.ends_with(".html") => what[..at].to_string(),
+        _ => what.to_string(),
+    }
 }
 
 /// A failure as a corpus line: enough to replay it (`lab corpus`).

@@ -138,6 +138,11 @@ fn guided_exploration_lists_marks_never_reached_and_saves_bred_schedules() {
         .lines()
         .find(|l| l.contains(&format!(" seed={seed} at t=")))
         .expect("the failure line");
+    // The saved schedule names the peer, so it replays that peer on its own.
+    let saved = args[args.iter().position(|a| *a == "--schedule").unwrap() + 1];
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+    assert_eq!(saved["peer"], "reference", "{saved}");
     let again = lab(&args);
     let again_text = says(&again, 1, &[]);
     let head = |l: &str| l.split(" replay ").next().unwrap_or_default().to_owned();
@@ -259,6 +264,27 @@ fn a_failure_found_again_is_not_appended_to_the_corpus_again() {
     }
     says(&explore(), 1, &["6 passed, 2 failed"]);
     assert_eq!(std::fs::read_to_string(&corpus).unwrap(), first);
+    // Run from another directory, a failure's page is another path: the
+    // line is still the same one.
+    assert!(first.contains("; see /"), "{first}");
+    let elsewhere = scratch("rerun-elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .current_dir(&elsewhere)
+        .args(["explore", "kv-nemesis-stale-reads", "--seeds", "0..8"])
+        .args(["--corpus", c])
+        .output()
+        .unwrap();
+    says(&o, 1, &["6 passed, 2 failed"]);
+    assert_eq!(std::fs::read_to_string(&corpus).unwrap(), first);
+    // A corpus cut short in its last line's newline: the next line starts a
+    // line of its own, and every line still reads.
+    std::fs::write(&corpus, first.lines().next().unwrap()).unwrap();
+    says(&explore(), 1, &["6 passed, 2 failed"]);
+    let mended = std::fs::read_to_string(&corpus).unwrap();
+    assert_eq!(mended.lines().count(), 2, "{mended}");
+    let o = lab(&["corpus", c]);
+    says(&o, 1, &["0 passed, 2 failed"]);
 }
 
 /// `lab explore --guided` over `seeds` of `scenario`, its pool saved to a
