@@ -373,10 +373,13 @@ impl Campaign<'_> {
         if self.stop.load(Ordering::Relaxed) {
             return false;
         }
-        if self
-            .options
-            .time_budget
-            .is_some_and(|b| self.start.elapsed() >= b)
+        // Spent with seeds still to start: the budget cut the campaign short.
+        let left = self.next.load(Ordering::Relaxed) < self.options.seeds.len();
+        if left
+            && self
+                .options
+                .time_budget
+                .is_some_and(|b| self.start.elapsed() >= b)
         {
             self.stop.store(true, Ordering::Relaxed);
             self.summary
