@@ -324,7 +324,26 @@ fn start(peer: Option<&'static str>) -> Result<(), String> {
     // A violation's page goes beside lab's other outputs, where it is run.
     tests::artifacts::set_dir(PathBuf::from("lab-out"));
     peers::select(peer.unwrap_or(peers::DEFAULT_PEER))?;
+    warn_of_peer_env(peer);
     tests::budgets::check_all()
+}
+
+/// `RAFTLAB_PEER` picks the peer of `cargo test`, not of `lab`: a CI job
+/// that exports it for one and then runs the other would test another Raft
+/// than it thinks, so lab says so.
+fn warn_of_peer_env(peer: Option<&'static str>) {
+    let Some(env) = std::env::var(peers::PEER_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        return;
+    };
+    if peer != Some(env.as_str()) {
+        eprintln!(
+            "lab: {}={env} is read by `cargo test`, not by lab: `lab --peer {env}` runs that Raft",
+            peers::PEER_ENV
+        );
+    }
 }
 
 fn main() -> ExitCode {

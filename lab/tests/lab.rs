@@ -1531,3 +1531,25 @@ fn the_event_rate_budget_says_how_to_raise_it_and_a_bad_one_is_refused() {
         &["RAFTLAB_EVENT_RATE=\"lots\" is not a number"],
     );
 }
+
+#[test]
+fn raftlab_peer_is_cargo_tests_and_lab_says_so() {
+    // A CI job that exports it for `cargo test` and then runs lab would
+    // otherwise test the reference while it thinks it tests its own Raft.
+    let with_env = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lab"))
+            .env("RAFTLAB_PEER", "student")
+            .args(args)
+            .output()
+            .expect("lab runs")
+    };
+    says(
+        &with_env(&["list", "--peers"]),
+        0,
+        &[
+            "RAFTLAB_PEER=student is read by `cargo test`, not by lab: `lab --peer student` runs that Raft",
+        ],
+    );
+    let o = with_env(&["--peer", "student", "list", "--peers"]);
+    assert!(!text(&o).contains("is read by"), "{}", text(&o));
+}
