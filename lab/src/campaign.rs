@@ -205,14 +205,16 @@ pub(crate) fn parallel<T: Sync, R: Send>(
 ///
 /// A reader that closes our standard output early (`lab list | head`) is not
 /// a bug: Rust ignores SIGPIPE, so the next print panics with a broken pipe;
-/// the process then ends quietly, as a Unix filter would. Nor is an output
-/// that cannot be written (a full disk): that is said in one line, exit 2.
+/// the process then ends quietly with the status of a Unix filter killed by
+/// SIGPIPE (141), never a success: what was left undone (the corpus's
+/// other lines) is not vouched for. Nor is an output that cannot be written
+/// (a full disk): that is said in one line, exit 2.
 pub fn quiet_panics() {
     std::panic::set_hook(Box::new(|info| {
         let message = info.to_string();
         if message.contains("failed printing to stdout") {
             if message.contains("Broken pipe") {
-                std::process::exit(0);
+                std::process::exit(SIGPIPE_STATUS);
             }
             let reason = message.split("failed printing to stdout: ").nth(1);
             eprintln!(
@@ -227,6 +229,9 @@ pub fn quiet_panics() {
         }
     }));
 }
+
+/// The status of a process killed by SIGPIPE, as a shell reports it.
+const SIGPIPE_STATUS: i32 = 128 + 13;
 
 /// Wall time after which a run is said to seem stuck: seeds take
 /// milliseconds to seconds, and a storm is cut off within a virtual second.
