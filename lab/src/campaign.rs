@@ -35,6 +35,8 @@ pub struct Summary {
     pub wall: Duration,
     /// True if the time budget cut the campaign short.
     pub cut_short: bool,
+    /// The signal that stopped the campaign early, if one did (`interrupt`).
+    pub interrupted: Option<i32>,
     /// Count the marks never reached instead of naming them: a graded test
     /// aims at one thing, and the list would be most of the catalogue.
     pub count_unreached: bool,
@@ -97,25 +99,26 @@ impl Summary {
         Ok(())
     }
 
+    /// Why fewer seeds ran than were given, if they did: ` (...)`.
+    pub fn why_short(&self) -> String {
+        match (self.interrupted, self.cut_short) {
+            (Some(signal), _) => format!(" (stopped by {})", crate::interrupt::name(signal)),
+            (None, true) => " (time budget reached)".into(),
+            (None, false) => String::new(),
+        }
+    }
+
     /// Prints the summary; its last line is `N passed, M failed`.
     pub fn print(&self, out: &mut impl Write) -> std::io::Result<()> {
         let secs = self.wall.as_secs_f64().max(1e-9);
         writeln!(out, "--- summary")?;
-        writeln!(
-            out,
-            "seeds run:        {}{}",
-            self.runs,
-            if self.cut_short {
-                " (time budget reached)"
-            } else {
-                ""
-            }
-        )?;
+        writeln!(out, "seeds run:        {}{}", self.runs, self.why_short())?;
         // Rates of nothing would read as a slow machine.
         if self.runs == 0 {
-            let why = match self.cut_short {
-                true => "the time budget was spent before the first seed",
-                false => "the seeds given (or this shard of them) hold none",
+            let why = match (self.interrupted, self.cut_short) {
+                (Some(_), _) => "stopped before the first seed",
+                (None, true) => "the time budget was spent before the first seed",
+                (None, false) => "the seeds given (or this shard of them) hold none",
             };
             writeln!(out, "no seed ran: {why}")?;
             return writeln!(out, "0 passed, 0 failed");
@@ -373,9 +376,16 @@ impl Campaign<'_> {
         }
     }
 
-    /// False once the campaign stopped, or its time budget is spent.
+    /// False once the campaign stopped, was asked to stop, or its time
+    /// budget is spent.
     fn may_start(&self) -> bool {
         if self.stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        if let Some(signal) = crate::interrupt::received() {
+            self.stop.store(true, Ordering::Relaxed);
+            let mut s = self.summary.lock().expect("no panics while locked");
+            s.interrupted = Some(signal);
             return false;
         }
         // Spent with seeds still to start: the budget cut the campaign short.

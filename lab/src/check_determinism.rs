@@ -38,6 +38,7 @@ pub fn check_determinism(
             report,
         )),
     };
+    crate::interrupt::catch();
     let summary = run_campaign(
         &check,
         CampaignOptions {
@@ -51,17 +52,16 @@ pub fn check_determinism(
     );
     if summary.runs == 0 {
         // A gate that checked nothing must not read as a pass.
-        return fail("no seed was checked: the time budget was spent before the first");
+        return fail(match summary.interrupted {
+            Some(_) => "no seed was checked: stopped before the first",
+            None => "no seed was checked: the time budget was spent before the first",
+        });
     }
     for f in &summary.failures {
         println!("{}", f.what);
     }
     let divergent = summary.failures.len() as u64;
-    let cut = if summary.cut_short {
-        " (time budget reached)"
-    } else {
-        ""
-    };
+    let cut = summary.why_short();
     println!(
         "{} seeds checked, {divergent} divergent (each seed run twice and its runs compared, whether or not they pass the test){cut}",
         summary.runs
@@ -73,10 +73,10 @@ pub fn check_determinism(
     }
     // Every command's last line; "passed" here: the seed's two runs agreed.
     println!("{} passed, {divergent} failed", summary.runs - divergent);
-    if divergent == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    match (divergent, summary.interrupted) {
+        (1.., _) => ExitCode::from(1),
+        (0, Some(signal)) => ExitCode::from(128 + signal as u8),
+        (0, None) => ExitCode::SUCCESS,
     }
 }
 

@@ -103,10 +103,12 @@ pub fn finish(summary: &Summary) -> ExitCode {
         Err(e) => return fail(format!("cannot write to standard output: {e}")),
         Ok(()) => {}
     }
-    if summary.failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    match (summary.failures.is_empty(), summary.interrupted) {
+        (false, _) => ExitCode::from(1),
+        // Stopped by a signal: not a pass, the status a shell gives a
+        // process the signal ended.
+        (true, Some(signal)) => ExitCode::from(128 + signal as u8),
+        (true, None) => ExitCode::SUCCESS,
     }
 }
 

@@ -31,6 +31,7 @@ pub fn explore(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
         let line = corpus_line(scenario, f, &(scenario.schedule)(f.seed));
         file.lock().expect("no panics while locked").append(&line);
     };
+    crate::interrupt::catch();
     let summary = run_campaign(
         &|seed| scenario.run(seed),
         CampaignOptions {
@@ -92,6 +93,7 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
         }
         file.append(&corpus_line(scenario, f, &proposal.schedule));
     };
+    crate::interrupt::catch();
     let guided = run_guided(
         &|seed, schedule| scenario.run_with(seed, schedule),
         GuidedOptions {

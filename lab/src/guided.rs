@@ -344,6 +344,10 @@ pub fn run_guided(
     let mut failures = Vec::new();
     let mut next = 0;
     while next < o.seeds.len() {
+        if let Some(signal) = crate::interrupt::received() {
+            summary.interrupted = Some(signal);
+            break;
+        }
         if o.time_budget.is_some_and(|b| start.elapsed() >= b) {
             summary.cut_short = true;
             break;

@@ -15,6 +15,7 @@ mod experiment;
 mod explore;
 mod grade;
 mod guided;
+mod interrupt;
 mod list;
 mod mutants;
 mod picture;

@@ -12,6 +12,7 @@ pub fn run(name: &str, many: ManySeeds) -> ExitCode {
         Err(e) => return fail(e),
     };
     let seeds = shard(many.seeds, many.shard);
+    crate::interrupt::catch();
     let mut summary = run_campaign(
         &move |seed| target.run(seed),
         CampaignOptions {

@@ -1568,3 +1568,34 @@ fn raftlab_peer_is_cargo_tests_and_lab_says_so() {
     let o = with_env(&["--peer", "student", "list", "--peers"]);
     assert!(!text(&o).contains("is read by"), "{}", text(&o));
 }
+
+#[test]
+fn a_campaign_stopped_by_a_signal_prints_what_ran_and_is_not_a_pass() {
+    // A CI job cancelled (SIGINT) or cut at its time limit (SIGTERM) keeps
+    // the record of the seeds that ran. The signal is sent once the first
+    // progress line says the campaign is under way.
+    use std::io::BufRead;
+    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+        let corpus = scratch(&format!("signal-{name}.jsonl"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
+            .args(["explore", "--seeds", "0..2000", "--corpus"])
+            .arg(&corpus)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("lab runs");
+        let mut progress = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        progress.read_line(&mut first).unwrap();
+        assert!(first.contains("/2000 seeds"), "{first}");
+        // SAFETY: a signal to our own child, which has not been waited for.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+        let o = child.wait_with_output().expect("lab ends");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(128 + signal), "{out}");
+        assert!(out.contains(&format!(" (stopped by {name})")), "{out}");
+        let last = out.lines().last().unwrap_or_default();
+        let ran: u64 = last.split(' ').next().unwrap().parse().unwrap();
+        assert!(ran < 2000 && last.ends_with(" passed, 0 failed"), "{out}");
+    }
+}
