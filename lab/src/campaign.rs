@@ -137,10 +137,23 @@ impl Summary {
                 .map(|(k, n)| format!("{n} {k}"))
                 .collect();
             writeln!(out, "failures by kind: {}", kinds.join(", "))?;
+            writeln!(out, "failing seeds:    {}", self.failing_seeds())?;
         }
         self.print_marks(out)?;
         let failed = self.failures.len() as u64;
         writeln!(out, "{} passed, {} failed", self.runs - failed, failed)
+    }
+
+    /// The failing seeds in order, the first [`LISTED_SEEDS`] of them: where a
+    /// CI job's log says what to replay (the failure lines above scroll by).
+    fn failing_seeds(&self) -> String {
+        let listed: Vec<String> = (self.failures.iter().take(LISTED_SEEDS))
+            .map(|f| f.seed.to_string())
+            .collect();
+        match self.failures.len().saturating_sub(LISTED_SEEDS) {
+            0 => listed.join(" "),
+            more => format!("{} and {more} more", listed.join(" ")),
+        }
     }
 
     /// Virtual time, events and commands, which only runs that passed report.
@@ -311,6 +324,7 @@ pub fn run_campaign(run: &RunFn, options: CampaignOptions) -> Summary {
         summary: Mutex::new(Summary::default()),
         bar: progress_bar(&options.label, options.seeds.len(), options.progress),
         plain_every: (options.seeds.len() / 20).max(1),
+        plain_at_ms: AtomicU64::new(0),
         options,
     };
     std::thread::scope(|scope| {
@@ -358,9 +372,19 @@ struct Campaign<'a> {
     stop: AtomicBool,
     summary: Mutex<Summary>,
     bar: ProgressBar,
-    /// Without a bar, a plain line every this many seeds.
+    /// Without a bar, a plain line every this many seeds...
     plain_every: u64,
+    /// ...and at least every [`PLAIN_EVERY_MS`] of wall time: a CI log of a
+    /// huge range is never silent for long. (When the last line was, in ms
+    /// since the start.)
+    plain_at_ms: AtomicU64,
 }
+
+/// Failing seeds a summary lists.
+const LISTED_SEEDS: usize = 20;
+
+/// Wall time between plain progress lines, at most.
+const PLAIN_EVERY_MS: u64 = 30_000;
 
 impl Campaign<'_> {
     /// One thread's share: seeds until none is left or the budget is spent.
@@ -426,7 +450,12 @@ impl Campaign<'_> {
             virtual_s / secs
         ));
         let total = self.options.seeds.len();
-        if !self.options.progress && (done.is_multiple_of(self.plain_every) || done == total) {
+        let now_ms = self.start.elapsed().as_millis() as u64;
+        let quiet_ms = now_ms.saturating_sub(self.plain_at_ms.load(Ordering::Relaxed));
+        let due =
+            done.is_multiple_of(self.plain_every) || done == total || quiet_ms >= PLAIN_EVERY_MS;
+        if !self.options.progress && due {
+            self.plain_at_ms.store(now_ms, Ordering::Relaxed);
             eprintln!(
                 "{}: {done}/{total} seeds, {failed} failed, {:.1} seeds/s",
                 self.options.label,

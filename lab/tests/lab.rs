@@ -254,7 +254,11 @@ fn a_failure_found_again_is_not_appended_to_the_corpus_again() {
             c,
         ])
     };
-    says(&explore(), 1, &["6 passed, 2 failed"]);
+    let all = says(&explore(), 1, &["6 passed, 2 failed"]);
+    // The summary lists them, where a CI log says what to replay.
+    let listed = all.lines().find(|l| l.starts_with("failing seeds:"));
+    let listed = listed.unwrap_or_else(|| panic!("no failing seeds listed:\n{all}"));
+    assert_eq!(listed.split_whitespace().count(), 4, "{listed}");
     let first = std::fs::read_to_string(&corpus).unwrap();
     assert_eq!(first.lines().count(), 2, "{first}");
     // The schedule names the peer too, so it replays that peer on its own.
