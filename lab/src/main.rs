@@ -164,6 +164,9 @@ enum Command {
         /// Threads, one seed (two runs) each at a time.
         #[arg(long, default_value_t = default_jobs(), value_parser = parse_jobs)]
         jobs: usize,
+        /// Take every N-th seed from offset I (I/N), so N machines split one check.
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<(usize, usize)>,
         /// Stop starting seeds after this much wall time (e.g. 10m, 90s).
         #[arg(long, value_parser = parse_wall)]
         time_budget: Option<std::time::Duration>,
@@ -387,8 +390,14 @@ fn main() -> ExitCode {
             name,
             seeds,
             jobs,
+            shard,
             time_budget,
-        } => check_determinism::check_determinism(&name, &seeds, jobs, time_budget),
+        } => check_determinism::check_determinism(
+            &name,
+            &common::shard(seeds, shard),
+            jobs,
+            time_budget,
+        ),
         Command::Grade { seeds, part, jobs } => grade::grade(&seeds, part, jobs),
         Command::Shrink(args) => shrink::shrink(args, peer),
         Command::Experiment(Experiment::ElectionDowntime(args)) => {

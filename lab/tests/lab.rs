@@ -553,6 +553,16 @@ fn check_determinism_finds_no_divergence() {
     let o = lab(&["check-determinism", "raft-nemesis", "--seeds", "0..2"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("2 seeds checked, 0 divergent"));
+    // Sharded as explore is: seeds 1 and 4 of 0..6.
+    let o = lab(&[
+        "check-determinism",
+        "raft-nemesis",
+        "--seeds",
+        "0..6",
+        "--shard",
+        "1/3",
+    ]);
+    says(&o, 0, &["2 seeds checked, 0 divergent"]);
 }
 
 #[test]
