@@ -1613,3 +1613,24 @@ fn a_campaign_stopped_by_a_signal_prints_what_ran_and_is_not_a_pass() {
         assert!(ran < 2000 && last.ends_with(" passed, 0 failed"), "{out}");
     }
 }
+
+#[test]
+fn a_failures_page_is_named_by_its_peer_too() {
+    // One seed's failures on two peers once wrote one page, the later over
+    // the earlier, and the earlier corpus line pointed at the wrong run.
+    let corpus = scratch("page-per-peer.jsonl");
+    let o = lab(&[
+        "--peer",
+        "mutant:stale-reads",
+        "explore",
+        "--seeds",
+        "0..1",
+        "--corpus",
+        corpus.to_str().unwrap(),
+    ]);
+    says(
+        &o,
+        1,
+        &["linearizability/kv-nemesis-peer-mutant-stale-reads-seed0.html"],
+    );
+}

@@ -316,15 +316,23 @@ impl<L: OpLink> KvConfig<L> {
         h
     }
 
-    /// Where a linearizability failure's page goes.
+    /// Where a linearizability failure's page goes: named by the test, the
+    /// peer (unless the reference) and the seed, so that one seed's failures
+    /// on two peers do not overwrite each other's page.
     pub fn html_path(&self) -> PathBuf {
+        let peer = crate::peers::label(&crate::peers::current_name())
+            .trim_start()
+            .replace(['=', ':', '+'], "-");
+        let name = [
+            self.test.replace("::", "-"),
+            peer,
+            format!("seed{}", self.seed),
+        ];
+        let name = name.into_iter().filter(|part| !part.is_empty());
+        let name = name.collect::<Vec<_>>().join("-");
         crate::artifacts::dir()
             .join("linearizability")
-            .join(format!(
-                "{}-seed{}.html",
-                self.test.replace("::", "-"),
-                self.seed
-            ))
+            .join(format!("{name}.html"))
     }
 
     /// Checks the history for linearizability: `Ok` only for a linearizable
