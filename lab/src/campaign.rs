@@ -33,16 +33,38 @@ pub struct Summary {
     pub reached: BTreeMap<&'static str, u64>,
     /// Wall time taken.
     pub wall: Duration,
-    /// True if the time budget cut the campaign short.
-    pub cut_short: bool,
-    /// The signal that stopped the campaign early, if one did (`interrupt`).
-    pub interrupted: Option<i32>,
+    /// What stopped the campaign before its last seed, if anything did.
+    pub stopped: Option<Stop>,
     /// Count the marks never reached instead of naming them: a graded test
     /// aims at one thing, and the list would be most of the catalogue.
     pub count_unreached: bool,
 }
 
+/// What stops a campaign starting seeds before its last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Its time budget was spent.
+    Budget,
+    /// A signal asked it to stop (`interrupt`).
+    Signal(i32),
+    /// It met as many failures as `--max-failures` allows.
+    Failures(usize),
+}
+
 impl Summary {
+    /// Notes what stopped the campaign (the first reason stands).
+    pub(crate) fn record_stop(&mut self, stop: Stop) {
+        self.stopped.get_or_insert(stop);
+    }
+
+    /// The signal that stopped the campaign, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        match self.stopped {
+            Some(Stop::Signal(signal)) => Some(signal),
+            _ => None,
+        }
+    }
+
     /// Counts a seed's outcome.
     pub(crate) fn record(&mut self, outcome: &Result<RunReport, Failure>) {
         self.runs += 1;
@@ -101,10 +123,13 @@ impl Summary {
 
     /// Why fewer seeds ran than were given, if they did: ` (...)`.
     pub fn why_short(&self) -> String {
-        match (self.interrupted, self.cut_short) {
-            (Some(signal), _) => format!(" (stopped by {})", crate::interrupt::name(signal)),
-            (None, true) => " (time budget reached)".into(),
-            (None, false) => String::new(),
+        match self.stopped {
+            Some(Stop::Signal(signal)) => {
+                format!(" (stopped by {})", crate::interrupt::name(signal))
+            }
+            Some(Stop::Budget) => " (time budget reached)".into(),
+            Some(Stop::Failures(n)) => format!(" (--max-failures {n} reached)"),
+            None => String::new(),
         }
     }
 
@@ -115,10 +140,10 @@ impl Summary {
         writeln!(out, "seeds run:        {}{}", self.runs, self.why_short())?;
         // Rates of nothing would read as a slow machine.
         if self.runs == 0 {
-            let why = match (self.interrupted, self.cut_short) {
-                (Some(_), _) => "stopped before the first seed",
-                (None, true) => "the time budget was spent before the first seed",
-                (None, false) => "the seeds given (or this shard of them) hold none",
+            let why = match self.stopped {
+                Some(Stop::Budget) => "the time budget was spent before the first seed",
+                Some(_) => "stopped before the first seed",
+                None => "the seeds given (or this shard of them) hold none",
             };
             writeln!(out, "no seed ran: {why}")?;
             return writeln!(out, "0 passed, 0 failed");
@@ -303,10 +328,28 @@ pub struct CampaignOptions {
     pub jobs: usize,
     /// Stop starting new seeds after this much wall time.
     pub time_budget: Option<Duration>,
+    /// Stop starting new seeds once this many failed.
+    pub max_failures: Option<usize>,
     /// Show a progress bar (a terminal) or print plain lines.
     pub progress: bool,
     /// Called with each failure as it happens (print it, append to a corpus).
     pub on_failure: Box<dyn Fn(&Failure) + Sync>,
+}
+
+/// What stops a campaign with seeds still to start, if anything does now:
+/// a signal first, then its failures, then its time budget (`spent`).
+pub(crate) fn stop_now(
+    summary: &Summary,
+    max_failures: Option<usize>,
+    spent: impl FnOnce() -> bool,
+) -> Option<Stop> {
+    if let Some(signal) = crate::interrupt::received() {
+        return Some(Stop::Signal(signal));
+    }
+    if let Some(max) = max_failures.filter(|&max| summary.failures.len() >= max) {
+        return Some(Stop::Failures(max));
+    }
+    spent().then_some(Stop::Budget)
 }
 
 /// True when stderr is a terminal.
@@ -400,34 +443,26 @@ impl Campaign<'_> {
         }
     }
 
-    /// False once the campaign stopped, was asked to stop, or its time
-    /// budget is spent.
+    /// False once the campaign stopped, or something stops it now: a
+    /// signal, its failures, its time budget (see [`Stop`]).
     fn may_start(&self) -> bool {
         if self.stop.load(Ordering::Relaxed) {
             return false;
         }
-        if let Some(signal) = crate::interrupt::received() {
-            self.stop.store(true, Ordering::Relaxed);
-            let mut s = self.summary.lock().expect("no panics while locked");
-            s.interrupted = Some(signal);
-            return false;
+        // Only with seeds still to start: a campaign that ran them all was
+        // cut short by nothing.
+        if self.next.load(Ordering::Relaxed) >= self.options.seeds.len() {
+            return true;
         }
-        // Spent with seeds still to start: the budget cut the campaign short.
-        let left = self.next.load(Ordering::Relaxed) < self.options.seeds.len();
-        if left
-            && self
-                .options
-                .time_budget
-                .is_some_and(|b| self.start.elapsed() >= b)
-        {
+        let mut s = self.summary.lock().expect("no panics while locked");
+        let stop = stop_now(&s, self.options.max_failures, || {
+            (self.options.time_budget).is_some_and(|b| self.start.elapsed() >= b)
+        });
+        if let Some(stop) = stop {
+            s.record_stop(stop);
             self.stop.store(true, Ordering::Relaxed);
-            self.summary
-                .lock()
-                .expect("no panics while locked")
-                .cut_short = true;
-            return false;
         }
-        true
+        stop.is_none()
     }
 
     /// Adds a seed's outcome to the summary: (seeds done, failed, virtual s).
@@ -499,6 +534,7 @@ mod campaign_tests {
                 seeds: Seeds::List(vec![1, 2, 3]),
                 jobs: 2,
                 time_budget: None,
+                max_failures: None,
                 progress: false,
                 on_failure: Box::new(move |f: &Failure| seen.lock().unwrap().push(f.to_string())),
             },

@@ -46,13 +46,14 @@ pub fn check_determinism(
             seeds: seeds.clone(),
             jobs,
             time_budget,
+            max_failures: None,
             progress: on_terminal(),
             on_failure: Box::new(|_| {}),
         },
     );
     if summary.runs == 0 {
         // A gate that checked nothing must not read as a pass.
-        return fail(match summary.interrupted {
+        return fail(match summary.signal() {
             Some(_) => "no seed was checked: stopped before the first",
             None => "no seed was checked: the time budget was spent before the first",
         });
@@ -73,7 +74,7 @@ pub fn check_determinism(
     }
     // Every command's last line; "passed" here: the seed's two runs agreed.
     println!("{} passed, {divergent} failed", summary.runs - divergent);
-    match (divergent, summary.interrupted) {
+    match (divergent, summary.signal()) {
         (1.., _) => ExitCode::from(1),
         (0, Some(signal)) => ExitCode::from(128 + signal as u8),
         (0, None) => ExitCode::SUCCESS,

@@ -71,6 +71,14 @@ pub fn parse_jobs(text: &str) -> Result<usize, String> {
     }
 }
 
+/// `--max-failures N`: at least 1.
+pub fn parse_max_failures(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{text}`: a number of failures, at least 1")),
+    }
+}
+
 /// Says what went wrong on stderr; exit status 2.
 pub fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("lab: {message}");
@@ -104,7 +112,7 @@ pub fn finish(summary: &Summary) -> ExitCode {
         Err(e) => return fail(format!("cannot write to standard output: {e}")),
         Ok(()) => {}
     }
-    match (summary.failures.is_empty(), summary.interrupted) {
+    match (summary.failures.is_empty(), summary.signal()) {
         (false, _) => ExitCode::from(1),
         // Stopped by a signal: not a pass, the status a shell gives a
         // process the signal ended.

@@ -74,6 +74,7 @@ fn grade_one(t: &Target, seeds: &Seeds, jobs: usize) -> (usize, usize) {
             seeds: seeds.clone(),
             jobs,
             time_budget: None,
+            max_failures: None,
             progress: on_terminal(),
             on_failure: Box::new(print_failure),
         },

@@ -12,7 +12,7 @@
 //! seed order, so a guided campaign is a pure function of its seeds and
 //! options, whatever `--jobs` says.
 
-use crate::campaign::{Summary, parallel, progress_bar};
+use crate::campaign::{Summary, parallel, progress_bar, stop_now};
 use labsim::{SimRng, Stream};
 use peer::coverage;
 use rand::RngExt;
@@ -306,6 +306,8 @@ pub struct GuidedOptions {
     pub jobs: usize,
     /// Stop proposing generations after this much wall time.
     pub time_budget: Option<Duration>,
+    /// Stop proposing generations once this many runs failed.
+    pub max_failures: Option<usize>,
     /// A progress bar (a terminal), or none.
     pub progress: bool,
     /// Stop at the first failure (`lab mutants`).
@@ -344,12 +346,9 @@ pub fn run_guided(
     let mut failures = Vec::new();
     let mut next = 0;
     while next < o.seeds.len() {
-        if let Some(signal) = crate::interrupt::received() {
-            summary.interrupted = Some(signal);
-            break;
-        }
-        if o.time_budget.is_some_and(|b| start.elapsed() >= b) {
-            summary.cut_short = true;
+        let spent = || o.time_budget.is_some_and(|b| start.elapsed() >= b);
+        if let Some(stop) = stop_now(&summary, o.max_failures, spent) {
+            summary.record_stop(stop);
             break;
         }
         let end = (next + GENERATION).min(o.seeds.len());
@@ -438,6 +437,7 @@ mod guided_tests {
                 seeds: Seeds::parse("100..164").unwrap(),
                 jobs,
                 time_budget: None,
+                max_failures: None,
                 progress: false,
                 stop_at_failure: false,
                 learned: None,
@@ -494,6 +494,7 @@ mod guided_tests {
                 seeds: Seeds::parse("0..4").unwrap(),
                 jobs: 1,
                 time_budget: None,
+                max_failures: None,
                 progress: false,
                 stop_at_failure: false,
                 learned: None,

@@ -27,8 +27,8 @@ mod shrink;
 
 use clap::{Parser, Subcommand};
 use common::{
-    default_jobs, fail, parse_jobs, parse_peer, parse_seed_list, parse_shard, parse_time,
-    parse_wall,
+    default_jobs, fail, parse_jobs, parse_max_failures, parse_peer, parse_seed_list, parse_shard,
+    parse_time, parse_wall,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -98,7 +98,7 @@ enum Command {
     },
     /// Run a scenario over many seeds under generated faults (the main job).
     #[command(
-        after_help = "Examples:\n  lab explore --seeds 0..2000 --jobs 2                  kv-nemesis over 2000 seeds\n  lab explore raft-nemesis --seeds 0..100000 --shard 3/8   machine 3 (of 0..7) of a sharded campaign\n  lab explore --seeds 0..100000000 --time-budget 10m     as many seeds as 10 minutes take\n  lab explore --guided --seeds 0..2000 --save-pool p.json   guided, keeping what it learned\n  lab --peer student explore --guided --pool p.json       your Raft, bred from that pool"
+        after_help = "Examples:\n  lab explore --seeds 0..2000 --jobs 2                  kv-nemesis over 2000 seeds\n  lab explore raft-nemesis --seeds 0..100000 --shard 3/8   machine 3 (of 0..7) of a sharded campaign\n  lab explore --seeds 0..100000000 --time-budget 10m     as many seeds as 10 minutes take\n  lab explore --seeds 0..100000 --max-failures 20        stop once 20 seeds have failed\n  lab explore --guided --seeds 0..2000 --save-pool p.json   guided, keeping what it learned\n  lab --peer student explore --guided --pool p.json       your Raft, bred from that pool"
     )]
     Explore {
         /// The scenario (see `lab list`).
@@ -315,9 +315,14 @@ struct ManySeeds {
     /// Take every N-th seed from offset I (I/N), so N machines split one campaign.
     #[arg(long, value_parser = parse_shard)]
     shard: Option<(usize, usize)>,
-    /// Stop starting new seeds after this much wall time (e.g. 10m, 90s).
+    /// Stop starting new seeds after this much wall time (e.g. 10m, 90s, 1h30m).
     #[arg(long, value_parser = parse_wall)]
     time_budget: Option<Duration>,
+    /// Stop starting new seeds once this many have failed (each failure
+    /// writes a corpus line, and a linearizability failure a page: a bound
+    /// on a CI job's artifacts).
+    #[arg(long, value_parser = parse_max_failures, value_name = "N")]
+    max_failures: Option<usize>,
 }
 
 /// What every command needs before it runs: the panic hook, the watchdog,

@@ -257,6 +257,7 @@ fn hunt_guided(
                 seeds: seeds.clone(),
                 jobs: o.jobs,
                 time_budget: None,
+                max_failures: None,
                 progress: false,
                 stop_at_failure: true,
                 learned: learned.cloned(),

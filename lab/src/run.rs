@@ -20,6 +20,7 @@ pub fn run(name: &str, many: ManySeeds) -> ExitCode {
             seeds,
             jobs: many.jobs,
             time_budget: many.time_budget,
+            max_failures: many.max_failures,
             progress: on_terminal(),
             on_failure: Box::new(print_failure),
         },

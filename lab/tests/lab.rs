@@ -1634,3 +1634,38 @@ fn a_failures_page_is_named_by_its_peer_too() {
         &["linearizability/kv-nemesis-peer-mutant-stale-reads-seed0.html"],
     );
 }
+
+#[test]
+fn max_failures_stops_a_campaign_starting_seeds() {
+    // A bound on a CI job's artifacts: seeds 0 and 7 fail, and the
+    // campaign stops there (one thread: no seed is under way meanwhile).
+    for guided in [false, true] {
+        let corpus = scratch(&format!("max-failures-{guided}.jsonl"));
+        let mut args = vec![
+            "--peer",
+            "mutant:stale-reads",
+            "explore",
+            "--seeds",
+            "0..80",
+            "--jobs",
+            "1",
+            "--max-failures",
+            "2",
+            "--corpus",
+            corpus.to_str().unwrap(),
+        ];
+        if guided {
+            args.push("--guided");
+        }
+        let o = lab(&args);
+        let all = says(&o, 1, &["(--max-failures 2 reached)"]);
+        let failed = last_line(&o);
+        // Guided: the generation under way (16 seeds) ends first.
+        match guided {
+            false => assert_eq!(failed, "6 passed, 2 failed", "{all}"),
+            true => assert_eq!(failed, "13 passed, 3 failed", "{all}"),
+        }
+    }
+    let o = lab(&["explore", "--max-failures", "0"]);
+    says(&o, 2, &["a number of failures, at least 1"]);
+}
