@@ -29,6 +29,7 @@ pub fn parse_duration_ns(text: &str) -> Result<u64, String> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(not)?;
         let (number, tail) = rest.split_at(number_end);
+        let tail = tail.trim_start();
         let unit_end = tail
             .find(|c: char| !c.is_ascii_alphabetic())
             .unwrap_or(tail.len());
@@ -76,6 +77,8 @@ mod tests {
         assert_eq!(parse_duration_ns("1h30m"), Ok(5400 * SEC));
         assert_eq!(parse_duration_ns("2m 30s"), Ok(150 * SEC));
         assert_eq!(parse_duration_ns("1s500ms"), Ok(1500 * MS));
+        assert_eq!(parse_duration_ns("5 ms"), Ok(5 * MS));
+        assert_eq!(parse_duration_ns(" 1.5 s "), Ok(1500 * MS));
         for bad in ["", "s", "1x", "1h30", "1.2.3s", "30m-1s"] {
             assert!(parse_duration_ns(bad).is_err(), "{bad:?}");
         }
