@@ -222,9 +222,9 @@ impl Net {
     /// another still holds it. (`set_connected` overrides the holds.)
     pub fn hold_disconnected(&mut self, k: &mut Kernel<Net>, node: NodeId) -> Result<(), NetError> {
         self.check(k, &[node])?;
-        let holds = self.disconnect_holds.entry(node).or_default();
-        *holds += 1;
-        if *holds == 1 {
+        *self.disconnect_holds.entry(node).or_default() += 1;
+        // Connected while held only if `set_connected` overrode the holds.
+        if self.is_connected(node) {
             self.set_connected(k, node, false)?;
         }
         Ok(())
@@ -242,7 +242,9 @@ impl Net {
         *holds -= 1;
         if *holds == 0 {
             self.disconnect_holds.remove(&node);
-            self.set_connected(k, node, true)?;
+            if !self.is_connected(node) {
+                self.set_connected(k, node, true)?;
+            }
         }
         Ok(())
     }

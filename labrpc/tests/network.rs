@@ -623,6 +623,12 @@ fn disconnect_holds_overlap_and_a_release_of_no_hold_is_refused() {
         sim.net().is_connected(0),
         "a refused release changes nothing"
     );
+    // 6.824's connect overrides a hold; a hold after it still disconnects.
+    sim.with_net(|net, k| net.hold_disconnected(k, 1)).unwrap();
+    sim.with_net(|net, k| net.set_connected(k, 1, true))
+        .unwrap();
+    sim.with_net(|net, k| net.hold_disconnected(k, 1)).unwrap();
+    assert!(!sim.net().is_connected(1));
 }
 
 #[test]
