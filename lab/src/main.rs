@@ -347,7 +347,7 @@ fn warn_of_peer_env(peer: Option<&'static str>) {
     else {
         return;
     };
-    if peer != Some(env.as_str()) {
+    if peer.unwrap_or(peers::DEFAULT_PEER) != env {
         eprintln!(
             "lab: {}={env} is read by `cargo test`, not by lab: `lab --peer {env}` runs that Raft",
             peers::PEER_ENV
