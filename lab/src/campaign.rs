@@ -6,6 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use peer::coverage::MARKS;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -133,6 +134,27 @@ impl Summary {
         }
     }
 
+    /// Why no seed ran, when none did.
+    pub fn why_none(&self) -> &'static str {
+        match self.stopped {
+            Some(Stop::Budget) => "the time budget was spent before the first seed",
+            Some(_) => "stopped before the first seed",
+            None => "the seeds given (or this shard of them) hold none",
+        }
+    }
+
+    /// The campaign's exit status: 1 if any seed failed, else 128 plus the
+    /// signal if one stopped it (`interrupt`), else 2 if no seed ran (an empty
+    /// shard, a budget spent at once: not a pass), else 0.
+    pub fn exit_status(&self) -> ExitCode {
+        match (self.failures.is_empty(), self.signal()) {
+            (false, _) => ExitCode::from(1),
+            (true, Some(signal)) => ExitCode::from(crate::interrupt::status(signal)),
+            (true, None) if self.runs == 0 => ExitCode::from(2),
+            (true, None) => ExitCode::SUCCESS,
+        }
+    }
+
     /// Prints the summary; its last line is `N passed, M failed`.
     pub fn print(&self, out: &mut impl Write) -> std::io::Result<()> {
         let secs = self.wall.as_secs_f64().max(1e-9);
@@ -140,12 +162,7 @@ impl Summary {
         writeln!(out, "seeds run:        {}{}", self.runs, self.why_short())?;
         // Rates of nothing would read as a slow machine.
         if self.runs == 0 {
-            let why = match self.stopped {
-                Some(Stop::Budget) => "the time budget was spent before the first seed",
-                Some(_) => "stopped before the first seed",
-                None => "the seeds given (or this shard of them) hold none",
-            };
-            writeln!(out, "no seed ran: {why}")?;
+            writeln!(out, "no seed ran: {}", self.why_none())?;
             return writeln!(out, "0 passed, 0 failed");
         }
         writeln!(
@@ -255,7 +272,7 @@ pub fn quiet_panics() {
         let message = info.to_string();
         if message.contains("failed printing to stdout") {
             if message.contains("Broken pipe") {
-                std::process::exit(SIGPIPE_STATUS);
+                std::process::exit(crate::interrupt::status(libc::SIGPIPE).into());
             }
             let reason = message.split("failed printing to stdout: ").nth(1);
             eprintln!(
@@ -270,9 +287,6 @@ pub fn quiet_panics() {
         }
     }));
 }
-
-/// The status of a process killed by SIGPIPE, as a shell reports it.
-const SIGPIPE_STATUS: i32 = 128 + 13;
 
 /// Wall time after which a run is said to seem stuck: seeds take
 /// milliseconds to seconds, and a storm is cut off within a virtual second.

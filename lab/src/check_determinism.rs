@@ -53,10 +53,8 @@ pub fn check_determinism(
     );
     if summary.runs == 0 {
         // A gate that checked nothing must not read as a pass.
-        return fail(match summary.signal() {
-            Some(_) => "no seed was checked: stopped before the first",
-            None => "no seed was checked: the time budget was spent before the first",
-        });
+        eprintln!("lab: no seed was checked: {}", summary.why_none());
+        return summary.exit_status();
     }
     for f in &summary.failures {
         println!("{}", f.what);
@@ -74,11 +72,7 @@ pub fn check_determinism(
     }
     // Every command's last line; "passed" here: the seed's two runs agreed.
     println!("{} passed, {divergent} failed", summary.runs - divergent);
-    match (divergent, summary.signal()) {
-        (1.., _) => ExitCode::from(1),
-        (0, Some(signal)) => ExitCode::from(128 + signal as u8),
-        (0, None) => ExitCode::SUCCESS,
-    }
+    summary.exit_status()
 }
 
 /// Runs a seed twice; the first difference between the runs, if any.

@@ -98,8 +98,7 @@ pub fn print_failure(f: &Failure) {
     eprintln!("{f}");
 }
 
-/// Prints a campaign's summary; exit status 1 if any seed failed, 128 plus
-/// the signal if one stopped it (`interrupt`), 2 if no seed ran.
+/// Prints a campaign's summary; its exit status (`Summary::exit_status`).
 pub fn finish(summary: &Summary) -> ExitCode {
     let mut out = std::io::stdout().lock();
     match summary
@@ -112,16 +111,7 @@ pub fn finish(summary: &Summary) -> ExitCode {
         Err(e) => return fail(format!("cannot write to standard output: {e}")),
         Ok(()) => {}
     }
-    match (summary.failures.is_empty(), summary.signal()) {
-        (false, _) => ExitCode::from(1),
-        // Stopped by a signal: not a pass, the status a shell gives a
-        // process the signal ended.
-        (true, Some(signal)) => ExitCode::from(128 + signal as u8),
-        // A campaign that ran nothing (an empty shard, a budget spent at
-        // once) is not a pass, as check-determinism already said.
-        (true, None) if summary.runs == 0 => ExitCode::from(2),
-        (true, None) => ExitCode::SUCCESS,
-    }
+    summary.exit_status()
 }
 
 /// The peer a replay runs: the command line's, else the schedule's, else the

@@ -15,7 +15,7 @@ extern "C" fn on_signal(signal: libc::c_int) {
     // Only async-signal-safe calls here: an atomic swap, and _exit.
     if SIGNAL.swap(signal, Ordering::SeqCst) != 0 {
         // SAFETY: _exit is async-signal-safe and takes no pointer.
-        unsafe { libc::_exit(128 + signal) };
+        unsafe { libc::_exit(i32::from(status(signal))) };
     }
 }
 
@@ -34,6 +34,11 @@ pub fn received() -> Option<i32> {
         0 => None,
         signal => Some(signal),
     }
+}
+
+/// The exit status of a process a signal stopped, as a shell reports it.
+pub fn status(signal: i32) -> u8 {
+    (128 + signal) as u8
 }
 
 /// The signal's name, for the summary.

@@ -563,6 +563,19 @@ fn check_determinism_finds_no_divergence() {
         "1/3",
     ]);
     says(&o, 0, &["2 seeds checked, 0 divergent"]);
+    let o = lab(&[
+        "check-determinism",
+        "raft-nemesis",
+        "--seeds",
+        "0..2",
+        "--shard",
+        "3/4",
+    ]);
+    says(
+        &o,
+        2,
+        &["no seed was checked: the seeds given (or this shard of them) hold none"],
+    );
 }
 
 #[test]
