@@ -1384,16 +1384,19 @@ fn a_mutant_is_a_peer_its_failure_lines_name() {
     );
 }
 
-/// `lab ARGS | head -0`: the pipe's reader is gone before lab writes.
+/// `lab ARGS | head -0`: the pipe's reader is gone before lab starts.
 fn with_reader_gone(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe() fills in two new descriptors, which we then own.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read);
+    Command::new(env!("CARGO_BIN_EXE_lab"))
         .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("lab runs");
-    drop(child.stdout.take());
-    child.wait_with_output().expect("lab ends")
+        .stdout(write)
+        .output()
+        .expect("lab runs")
 }
 
 #[test]
