@@ -86,8 +86,19 @@ fn read_entries(
         }
     }
     let mut entries = Vec::new();
+    let last = text.lines().count();
     for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l)) {
         if line.trim().is_empty() || only.is_some_and(|k| k != n) {
+            continue;
+        }
+        // A last line without its newline that is not JSON was cut short as
+        // it was written (a campaign killed): the lines before it still run.
+        let cut_short = n == last && !text.ends_with('\n');
+        if cut_short && serde_json::from_str::<Value>(line).is_err() {
+            eprintln!(
+                "lab: {}:{n}: cut short (not JSON, and no newline at the end): skipped",
+                file.display()
+            );
             continue;
         }
         let entry = parse_entry(line, peer).map_err(|e| format!("{}:{n}: {e}", file.display()))?;

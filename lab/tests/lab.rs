@@ -1475,6 +1475,21 @@ fn a_corpus_with_a_bad_line_runs_none_of_it() {
     let o = lab(&["corpus", file.to_str().unwrap()]);
     let all = says(&o, 2, &[":2: not JSON"]);
     assert!(!all.contains("passed raft::initial_election"), "{all}");
+    // Unless it is the last line, cut short as it was written (a campaign
+    // killed mid-write): the lines before it run.
+    let file = written(
+        "corpus-cut-short.jsonl",
+        "{\"scenario\":\"raft::initial_election\",\"seed\":1}\n{\"scenario\":\"raft::",
+    );
+    let o = lab(&["corpus", file.to_str().unwrap()]);
+    says(
+        &o,
+        0,
+        &[
+            ":2: cut short (not JSON, and no newline at the end): skipped",
+            "1 passed, 0 failed",
+        ],
+    );
 }
 
 #[test]
