@@ -423,9 +423,9 @@ struct Campaign<'a> {
     run: &'a RunFn,
     options: CampaignOptions,
     start: Instant,
-    /// The index of the next seed to start.
+    /// The index of the next seed to start (taken under the summary's lock).
     next: AtomicU64,
-    /// Set when the time budget is spent: start no more seeds.
+    /// Set when something stops the campaign (a [`Stop`]): start no more seeds.
     stop: AtomicBool,
     summary: Mutex<Summary>,
     bar: ProgressBar,
@@ -444,39 +444,37 @@ const LISTED_SEEDS: usize = 20;
 const PLAIN_EVERY_MS: u64 = 30_000;
 
 impl Campaign<'_> {
-    /// One thread's share: seeds until none is left or the budget is spent.
+    /// One thread's share: seeds until none is left or the campaign stops.
     fn work(&self) {
-        while self.may_start() {
-            let i = self.next.fetch_add(1, Ordering::Relaxed);
-            let Some(seed) = self.options.seeds.get(i) else {
-                break;
-            };
+        while let Some(seed) = self.claim() {
             let outcome = run_caught(&self.options.label, seed, || (self.run)(seed));
             let (done, failed, virtual_s) = self.record(&outcome);
             self.show(done, failed, virtual_s);
         }
     }
 
-    /// False once the campaign stopped, or something stops it now: a
-    /// signal, its failures, its time budget (see [`Stop`]).
-    fn may_start(&self) -> bool {
+    /// The next seed to run; none once every seed is taken, or once the
+    /// campaign stops: something stops it now (a signal, its failures, its
+    /// time budget: see [`Stop`]) while seeds are still to start. Taken under
+    /// the summary's lock, so that a stop is recorded only when it left a
+    /// seed unstarted.
+    fn claim(&self) -> Option<u64> {
         if self.stop.load(Ordering::Relaxed) {
-            return false;
-        }
-        // Only with seeds still to start: a campaign that ran them all was
-        // cut short by nothing.
-        if self.next.load(Ordering::Relaxed) >= self.options.seeds.len() {
-            return true;
+            return None;
         }
         let mut s = self.summary.lock().expect("no panics while locked");
+        let i = self.next.load(Ordering::Relaxed);
+        let seed = self.options.seeds.get(i)?;
         let stop = stop_now(&s, self.options.max_failures, || {
             (self.options.time_budget).is_some_and(|b| self.start.elapsed() >= b)
         });
         if let Some(stop) = stop {
             s.record_stop(stop);
             self.stop.store(true, Ordering::Relaxed);
+            return None;
         }
-        stop.is_none()
+        self.next.store(i + 1, Ordering::Relaxed);
+        Some(seed)
     }
 
     /// Adds a seed's outcome to the summary: (seeds done, failed, virtual s).

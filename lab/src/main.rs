@@ -318,9 +318,10 @@ struct ManySeeds {
     /// Stop starting new seeds after this much wall time (e.g. 10m, 90s, 1h30m).
     #[arg(long, value_parser = parse_wall)]
     time_budget: Option<Duration>,
-    /// Stop starting new seeds once this many have failed (each failure
-    /// writes a corpus line, and a linearizability failure a page: a bound
-    /// on a CI job's artifacts).
+    /// Stop starting new seeds once this many have failed; the seeds under
+    /// way (a guided generation) still finish, so a few more may fail. A bound
+    /// on a CI job's artifacts: a linearizability failure writes a page, and
+    /// explore a corpus line.
     #[arg(long, value_parser = parse_max_failures, value_name = "N")]
     max_failures: Option<usize>,
 }
