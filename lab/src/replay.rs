@@ -64,10 +64,11 @@ fn replay_or_refuse(args: ReplayArgs, peer: Option<&'static str>) -> Result<Exit
     if let (Some(node), Some(nodes)) = (node, nodes)
         && node >= nodes
     {
-        eprintln!(
-            "lab: --node {node}: the run's nodes are 0 to {}; the trace holds only the simulation's own events",
-            nodes.saturating_sub(1)
-        );
+        let known = match nodes {
+            0 => "no event of the run was at a node".to_string(),
+            n => format!("the run's nodes are 0 to {}", n - 1),
+        };
+        eprintln!("lab: --node {node}: {known}; the trace holds only the simulation's own events");
     }
     if let Some(page) = &html {
         let text = match &trace {
