@@ -81,11 +81,9 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
         match proposal.bred {
             false => print_failure(f),
             true => {
-                let peer = tests::peers::label(&f.peer).replace([' ', '=', ':', '+'], "-");
+                let peer = tests::peers::file_part(&f.peer);
                 let name = format!("{}{peer}-{}.json", scenario.name, f.seed);
-                // Named in the file too: replayed alone, it runs the peer that failed.
-                let mut schedule = proposal.schedule.clone();
-                schedule.peer.get_or_insert_with(|| f.peer.clone());
+                let schedule = naming_peer(proposal.schedule.clone(), f);
                 match save_schedule(&dir.join(name), &schedule) {
                     Ok(path) => eprintln!("{}", f.with_schedule(&path)),
                     Err(e) => eprintln!("{f}\nlab: {e}"),
@@ -110,18 +108,22 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
         },
         &mut on_failure,
     );
-    println!(
+    // The pool first, and these lines whatever became of standard output:
+    // a reader that stopped early must not cost the pool or the verdict.
+    let saved = (pools.to.as_deref()).is_none_or(|path| save_pool(&guided, path, scenario));
+    let _ = writeln!(
+        std::io::stdout(),
         "guided: {} of {} seeds ran a bred schedule; {} genomes in the pool at the end",
         guided.guide.bred,
         guided.summary.runs,
         guided.guide.pool_len()
     );
-    let saved = (pools.to.as_deref()).is_none_or(|path| save_pool(&guided, path, scenario));
     // The summary comes whatever happened to the pool; an unsaved pool is
-    // exit 2 unless a failure already makes it 1.
+    // exit 2 unless a failure or a signal already says otherwise.
     let code = finish(&guided.summary);
+    let passed = guided.summary.failures.is_empty() && guided.summary.signal().is_none();
     match saved {
-        false if guided.summary.failures.is_empty() => ExitCode::from(2),
+        false if passed => ExitCode::from(2),
         _ => code,
     }
 }
@@ -130,7 +132,8 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
 fn save_pool(guided: &Guided, path: &Path, scenario: &Scenario) -> bool {
     match guided.guide.save(path, scenario) {
         Ok(()) => {
-            println!(
+            let _ = writeln!(
+                std::io::stdout(),
                 "pool saved to {} (lab explore --guided --pool)",
                 path.display()
             );
@@ -262,15 +265,19 @@ fn without_page(what: &str) -> String {
     }
 }
 
+/// `schedule`, naming the peer that failed unless it names one: taken on its
+/// own (a file, a corpus line's), it replays that peer.
+fn naming_peer(mut schedule: Schedule, f: &Failure) -> Schedule {
+    schedule.peer.get_or_insert_with(|| f.peer.clone());
+    schedule
+}
+
 /// A failure as a corpus line: enough to replay it (`lab corpus`).
 fn corpus_line(scenario: &Scenario, f: &Failure, schedule: &Schedule) -> serde_json::Value {
     // The schedule names its peer too: taken out of the line, it still
     // replays the peer that failed. A scenario with faults of its own takes
     // no schedule: its line has none.
-    let mut schedule = Some(schedule.clone()).filter(|_| scenario.faults != Faults::BuiltIn);
-    if let Some(s) = &mut schedule {
-        s.peer.get_or_insert_with(|| f.peer.clone());
-    }
+    let schedule = (scenario.faults != Faults::BuiltIn).then(|| naming_peer(schedule.clone(), f));
     serde_json::json!({
         "scenario": scenario.name,
         "peer": f.peer,

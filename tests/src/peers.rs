@@ -267,6 +267,12 @@ pub fn label(name: &str) -> String {
     }
 }
 
+/// `-peer-NAME` for a file's name (`:`, `=` and `+` made dashes), or nothing
+/// for the reference: a failure's files, apart from another peer's.
+pub fn file_part(name: &str) -> String {
+    label(name).replace([' ', '=', ':', '+'], "-")
+}
+
 /// ` --peer NAME` for a command line, or nothing for the reference.
 pub fn flag(name: &str) -> String {
     if name == REFERENCE {

@@ -320,19 +320,11 @@ impl<L: OpLink> KvConfig<L> {
     /// peer (unless the reference) and the seed, so that one seed's failures
     /// on two peers do not overwrite each other's page.
     pub fn html_path(&self) -> PathBuf {
-        let peer = crate::peers::label(&crate::peers::current_name())
-            .trim_start()
-            .replace(['=', ':', '+'], "-");
-        let name = [
-            self.test.replace("::", "-"),
-            peer,
-            format!("seed{}", self.seed),
-        ];
-        let name = name.into_iter().filter(|part| !part.is_empty());
-        let name = name.collect::<Vec<_>>().join("-");
+        let test = self.test.replace("::", "-");
+        let peer = crate::peers::file_part(&crate::peers::current_name());
         crate::artifacts::dir()
             .join("linearizability")
-            .join(format!("{name}.html"))
+            .join(format!("{test}{peer}-seed{}.html", self.seed))
     }
 
     /// Checks the history for linearizability: `Ok` only for a linearizable
