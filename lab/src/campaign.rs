@@ -380,8 +380,7 @@ pub fn run_campaign(run: &RunFn, options: CampaignOptions) -> Summary {
         stop: AtomicBool::new(false),
         summary: Mutex::new(Summary::default()),
         bar: progress_bar(&options.label, options.seeds.len(), options.progress),
-        plain_every: (options.seeds.len() / 20).max(1),
-        plain_at_ms: AtomicU64::new(0),
+        plain: PlainLines::new(&options.label, options.seeds.len()),
         options,
     };
     std::thread::scope(|scope| {
@@ -429,12 +428,8 @@ struct Campaign<'a> {
     stop: AtomicBool,
     summary: Mutex<Summary>,
     bar: ProgressBar,
-    /// Without a bar, a plain line every this many seeds...
-    plain_every: u64,
-    /// ...and at least every [`PLAIN_EVERY_MS`] of wall time: a CI log of a
-    /// huge range is never silent for long. (When the last line was, in ms
-    /// since the start.)
-    plain_at_ms: AtomicU64,
+    /// Without a bar: plain lines.
+    plain: PlainLines,
 }
 
 /// Failing seeds a summary lists.
@@ -442,6 +437,47 @@ const LISTED_SEEDS: usize = 20;
 
 /// Wall time between plain progress lines, at most.
 const PLAIN_EVERY_MS: u64 = 30_000;
+
+/// Progress as plain lines, where no terminal shows a bar (a CI log): one
+/// each twentieth of the seeds, and one at least every [`PLAIN_EVERY_MS`] of
+/// wall time, so that a huge range's log is never silent for long.
+pub(crate) struct PlainLines {
+    label: String,
+    total: u64,
+    /// A line every this many seeds...
+    every: u64,
+    start: Instant,
+    /// ...since the last line: (seeds done, ms since the start).
+    last: Mutex<(u64, u64)>,
+}
+
+impl PlainLines {
+    pub(crate) fn new(label: &str, total: u64) -> PlainLines {
+        PlainLines {
+            label: label.to_string(),
+            total,
+            every: (total / 20).max(1),
+            start: Instant::now(),
+            last: Mutex::new((0, 0)),
+        }
+    }
+
+    /// `done` seeds ran, `failed` of them failed: a line, if one is due.
+    pub(crate) fn seeds_done(&self, done: u64, failed: usize) {
+        let now_ms = self.start.elapsed().as_millis() as u64;
+        let mut last = self.last.lock().expect("no panics while locked");
+        let crossed = done / self.every > last.0 / self.every;
+        if !(crossed || done == self.total || now_ms >= last.1 + PLAIN_EVERY_MS) {
+            return;
+        }
+        *last = (done, now_ms);
+        let per_s = done as f64 / (now_ms as f64 / 1e3).max(1e-3);
+        eprintln!(
+            "{}: {done}/{} seeds, {failed} failed, {per_s:.1} seeds/s",
+            self.label, self.total
+        );
+    }
+}
 
 impl Campaign<'_> {
     /// One thread's share: seeds until none is left or the campaign stops.
@@ -487,8 +523,11 @@ impl Campaign<'_> {
         (s.runs, s.failures.len(), s.virtual_ns as f64 / 1e9)
     }
 
-    /// Moves the bar, or prints a plain line every `plain_every` seeds.
+    /// Moves the bar, or prints a plain line if one is due.
     fn show(&self, done: u64, failed: usize, virtual_s: f64) {
+        if !self.options.progress {
+            return self.plain.seeds_done(done, failed);
+        }
         let secs = self.start.elapsed().as_secs_f64().max(1e-9);
         self.bar.set_position(done);
         self.bar.set_message(format!(
@@ -496,19 +535,6 @@ impl Campaign<'_> {
             done as f64 / secs,
             virtual_s / secs
         ));
-        let total = self.options.seeds.len();
-        let now_ms = self.start.elapsed().as_millis() as u64;
-        let quiet_ms = now_ms.saturating_sub(self.plain_at_ms.load(Ordering::Relaxed));
-        let due =
-            done.is_multiple_of(self.plain_every) || done == total || quiet_ms >= PLAIN_EVERY_MS;
-        if !self.options.progress && due {
-            self.plain_at_ms.store(now_ms, Ordering::Relaxed);
-            eprintln!(
-                "{}: {done}/{total} seeds, {failed} failed, {:.1} seeds/s",
-                self.options.label,
-                done as f64 / secs
-            );
-        }
     }
 }
 

@@ -12,7 +12,7 @@
 //! seed order, so a guided campaign is a pure function of its seeds and
 //! options, whatever `--jobs` says.
 
-use crate::campaign::{Summary, parallel, progress_bar, stop_now};
+use crate::campaign::{PlainLines, Summary, parallel, progress_bar, stop_now};
 use labsim::{SimRng, Stream};
 use peer::coverage;
 use rand::RngExt;
@@ -341,7 +341,9 @@ pub fn run_guided(
         Some(learned) => learned.reseeded(first_seed),
         None => Guide::new(first_seed, o.own),
     };
-    let bar = progress_bar(&format!("{} (guided)", o.name), o.seeds.len(), o.progress);
+    let label = format!("{} (guided)", o.name);
+    let bar = progress_bar(&label, o.seeds.len(), o.progress);
+    let plain = PlainLines::new(&label, o.seeds.len());
     let mut summary = Summary::default();
     let mut failures = Vec::new();
     let mut next = 0;
@@ -368,6 +370,9 @@ pub fn run_guided(
             }
         }
         next = end;
+        if !o.progress {
+            plain.seeds_done(next, failures.len());
+        }
         bar.set_position(next);
         bar.set_message(format!(
             "{} failed, {} bred, pool {}",
