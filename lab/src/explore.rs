@@ -4,7 +4,7 @@
 use crate::ManySeeds;
 use crate::campaign::{CampaignOptions, on_terminal, run_campaign};
 use crate::common::{fail, finish, print_failure, shard};
-use crate::guided::{Guide, Guided, GuidedOptions, Proposal, run_guided};
+use crate::guided::{Guide, Guided, GuidedOptions, Progress, Proposal, run_guided};
 use std::collections::HashSet;
 use std::fs::File;
 use std::hash::{Hash, Hasher};
@@ -102,7 +102,7 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
             jobs: many.jobs,
             time_budget: many.time_budget,
             max_failures: many.max_failures,
-            progress: on_terminal(),
+            progress: Progress::for_stderr(),
             stop_at_failure: false,
             learned,
         },

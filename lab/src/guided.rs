@@ -308,13 +308,34 @@ pub struct GuidedOptions {
     pub time_budget: Option<Duration>,
     /// Stop proposing generations once this many runs failed.
     pub max_failures: Option<usize>,
-    /// A progress bar (a terminal), or none.
-    pub progress: bool,
+    /// How progress shows.
+    pub progress: Progress,
     /// Stop at the first failure (`lab mutants`).
     pub stop_at_failure: bool,
     /// Start from what this guide learned (read from a pool file); `None`:
     /// from nothing.
     pub learned: Option<Guide>,
+}
+
+/// How a guided campaign shows its progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// A bar (a terminal).
+    Bar,
+    /// Plain lines (a log).
+    Lines,
+    /// None (a hunt of `lab mutants`, which prints its own table).
+    Quiet,
+}
+
+impl Progress {
+    /// A bar on a terminal, plain lines otherwise.
+    pub fn for_stderr() -> Progress {
+        match crate::campaign::on_terminal() {
+            true => Progress::Bar,
+            false => Progress::Lines,
+        }
+    }
 }
 
 /// What a guided campaign did.
@@ -342,7 +363,7 @@ pub fn run_guided(
         None => Guide::new(first_seed, o.own),
     };
     let label = format!("{} (guided)", o.name);
-    let bar = progress_bar(&label, o.seeds.len(), o.progress);
+    let bar = progress_bar(&label, o.seeds.len(), o.progress == Progress::Bar);
     let plain = PlainLines::new(&label, o.seeds.len());
     let mut summary = Summary::default();
     let mut failures = Vec::new();
@@ -370,7 +391,7 @@ pub fn run_guided(
             }
         }
         next = end;
-        if !o.progress {
+        if o.progress == Progress::Lines {
             plain.seeds_done(next, failures.len());
         }
         bar.set_position(next);
@@ -443,7 +464,7 @@ mod guided_tests {
                 jobs,
                 time_budget: None,
                 max_failures: None,
-                progress: false,
+                progress: Progress::Quiet,
                 stop_at_failure: false,
                 learned: None,
             },
@@ -500,7 +521,7 @@ mod guided_tests {
                 jobs: 1,
                 time_budget: None,
                 max_failures: None,
-                progress: false,
+                progress: Progress::Quiet,
                 stop_at_failure: false,
                 learned: None,
             },

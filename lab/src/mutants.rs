@@ -6,7 +6,7 @@
 
 use crate::campaign::parallel;
 use crate::common::{default_jobs, fail, parse_seed_list};
-use crate::guided::{Guide, GuidedOptions, run_guided};
+use crate::guided::{Guide, GuidedOptions, Progress, run_guided};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -258,7 +258,7 @@ fn hunt_guided(
                 jobs: o.jobs,
                 time_budget: None,
                 max_failures: None,
-                progress: false,
+                progress: Progress::Quiet,
                 stop_at_failure: true,
                 learned: learned.cloned(),
             },
