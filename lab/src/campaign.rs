@@ -344,8 +344,8 @@ pub struct CampaignOptions {
     pub time_budget: Option<Duration>,
     /// Stop starting new seeds once this many failed.
     pub max_failures: Option<usize>,
-    /// Show a progress bar (a terminal) or print plain lines.
-    pub progress: bool,
+    /// How progress shows.
+    pub progress: Progress,
     /// Called with each failure as it happens (print it, append to a corpus).
     pub on_failure: Box<dyn Fn(&Failure) + Sync>,
 }
@@ -366,6 +366,27 @@ pub(crate) fn stop_now(
     spent().then_some(Stop::Budget)
 }
 
+/// How a campaign shows its progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// A bar (a terminal).
+    Bar,
+    /// Plain lines (a log).
+    Lines,
+    /// None (a hunt of `lab mutants`, which prints its own table).
+    Quiet,
+}
+
+impl Progress {
+    /// A bar on a terminal, plain lines otherwise.
+    pub fn for_stderr() -> Progress {
+        match on_terminal() {
+            true => Progress::Bar,
+            false => Progress::Lines,
+        }
+    }
+}
+
 /// True when stderr is a terminal.
 pub fn on_terminal() -> bool {
     std::io::stderr().is_terminal()
@@ -379,7 +400,11 @@ pub fn run_campaign(run: &RunFn, options: CampaignOptions) -> Summary {
         next: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         summary: Mutex::new(Summary::default()),
-        bar: progress_bar(&options.label, options.seeds.len(), options.progress),
+        bar: progress_bar(
+            &options.label,
+            options.seeds.len(),
+            options.progress == Progress::Bar,
+        ),
         plain: PlainLines::new(&options.label, options.seeds.len()),
         options,
     };
@@ -525,8 +550,10 @@ impl Campaign<'_> {
 
     /// Moves the bar, or prints a plain line if one is due.
     fn show(&self, done: u64, failed: usize, virtual_s: f64) {
-        if !self.options.progress {
-            return self.plain.seeds_done(done, failed);
+        match self.options.progress {
+            Progress::Bar => {}
+            Progress::Lines => return self.plain.seeds_done(done, failed),
+            Progress::Quiet => return,
         }
         let secs = self.start.elapsed().as_secs_f64().max(1e-9);
         self.bar.set_position(done);
@@ -573,7 +600,7 @@ mod campaign_tests {
                 jobs: 2,
                 time_budget: None,
                 max_failures: None,
-                progress: false,
+                progress: Progress::Quiet,
                 on_failure: Box::new(move |f: &Failure| seen.lock().unwrap().push(f.to_string())),
             },
         );

@@ -1,7 +1,7 @@
 //! `lab check-determinism`: each seed run twice; a divergence names the
 //! first event that differs.
 
-use crate::campaign::{CampaignOptions, on_terminal, run_campaign};
+use crate::campaign::{CampaignOptions, Progress, run_campaign};
 use crate::common::fail;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -47,7 +47,7 @@ pub fn check_determinism(
             jobs,
             time_budget,
             max_failures: None,
-            progress: on_terminal(),
+            progress: Progress::for_stderr(),
             on_failure: Box::new(|_| {}),
         },
     );

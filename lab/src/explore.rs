@@ -2,9 +2,9 @@
 //! main job); failing seeds are appended to a corpus.
 
 use crate::ManySeeds;
-use crate::campaign::{CampaignOptions, on_terminal, run_campaign};
+use crate::campaign::{CampaignOptions, Progress, run_campaign};
 use crate::common::{fail, finish, print_failure, shard};
-use crate::guided::{Guide, Guided, GuidedOptions, Progress, Proposal, run_guided};
+use crate::guided::{Guide, Guided, GuidedOptions, Proposal, run_guided};
 use std::collections::HashSet;
 use std::fs::File;
 use std::hash::{Hash, Hasher};
@@ -40,7 +40,7 @@ pub fn explore(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
             jobs: many.jobs,
             time_budget: many.time_budget,
             max_failures: many.max_failures,
-            progress: on_terminal(),
+            progress: Progress::for_stderr(),
             on_failure: Box::new(on_failure),
         },
     );
@@ -120,11 +120,9 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
     );
     // The summary comes whatever happened to the pool; an unsaved pool is
     // exit 2 unless a failure or a signal already says otherwise.
-    let code = finish(&guided.summary);
-    let passed = guided.summary.failures.is_empty() && guided.summary.signal().is_none();
-    match saved {
-        false if passed => ExitCode::from(2),
-        _ => code,
+    match (saved, finish(&guided.summary)) {
+        (false, ExitCode::SUCCESS) => ExitCode::from(2),
+        (_, code) => code,
     }
 }
 

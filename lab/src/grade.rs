@@ -1,7 +1,7 @@
 //! `lab grade`: every graded test over some seeds, a line per test and a
 //! table by part, as a student hands in.
 
-use crate::campaign::{CampaignOptions, on_terminal, run_campaign};
+use crate::campaign::{CampaignOptions, Progress, run_campaign};
 use crate::common::print_failure;
 use std::process::ExitCode;
 use tests::seeds::Seeds;
@@ -75,7 +75,7 @@ fn grade_one(t: &Target, seeds: &Seeds, jobs: usize) -> (usize, usize) {
             jobs,
             time_budget: None,
             max_failures: None,
-            progress: on_terminal(),
+            progress: Progress::for_stderr(),
             on_failure: Box::new(print_failure),
         },
     );

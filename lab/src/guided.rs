@@ -12,7 +12,7 @@
 //! seed order, so a guided campaign is a pure function of its seeds and
 //! options, whatever `--jobs` says.
 
-use crate::campaign::{PlainLines, Summary, parallel, progress_bar, stop_now};
+use crate::campaign::{PlainLines, Progress, Summary, parallel, progress_bar, stop_now};
 use labsim::{SimRng, Stream};
 use peer::coverage;
 use rand::RngExt;
@@ -315,27 +315,6 @@ pub struct GuidedOptions {
     /// Start from what this guide learned (read from a pool file); `None`:
     /// from nothing.
     pub learned: Option<Guide>,
-}
-
-/// How a guided campaign shows its progress.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// A bar (a terminal).
-    Bar,
-    /// Plain lines (a log).
-    Lines,
-    /// None (a hunt of `lab mutants`, which prints its own table).
-    Quiet,
-}
-
-impl Progress {
-    /// A bar on a terminal, plain lines otherwise.
-    pub fn for_stderr() -> Progress {
-        match crate::campaign::on_terminal() {
-            true => Progress::Bar,
-            false => Progress::Lines,
-        }
-    }
 }
 
 /// What a guided campaign did.

@@ -4,9 +4,10 @@
 //! table says whether and how fast each is caught, by what, and how small its
 //! fault schedule shrinks.
 
+use crate::campaign::Progress;
 use crate::campaign::parallel;
 use crate::common::{default_jobs, fail, parse_seed_list};
-use crate::guided::{Guide, GuidedOptions, Progress, run_guided};
+use crate::guided::{Guide, GuidedOptions, run_guided};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

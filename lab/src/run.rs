@@ -1,7 +1,7 @@
 //! `lab run`: a graded test (or a scenario) over many seeds.
 
 use crate::ManySeeds;
-use crate::campaign::{CampaignOptions, on_terminal, run_campaign};
+use crate::campaign::{CampaignOptions, Progress, run_campaign};
 use crate::common::{fail, finish, print_failure, shard};
 use std::process::ExitCode;
 use tests::targets;
@@ -21,7 +21,7 @@ pub fn run(name: &str, many: ManySeeds) -> ExitCode {
             jobs: many.jobs,
             time_budget: many.time_budget,
             max_failures: many.max_failures,
-            progress: on_terminal(),
+            progress: Progress::for_stderr(),
             on_failure: Box::new(print_failure),
         },
     );
