@@ -128,6 +128,19 @@ impl Config {
         }
     }
 
+    /// Whether the peer checks its own Raft invariants: always, but in a
+    /// mutant run that switched them off (`internal_assertions`).
+    #[cfg(feature = "injected-bugs")]
+    pub fn assertions_on(&self) -> bool {
+        self.internal_assertions
+    }
+
+    /// Whether the peer checks its own Raft invariants: always.
+    #[cfg(not(feature = "injected-bugs"))]
+    pub fn assertions_on(&self) -> bool {
+        true
+    }
+
     pub(crate) fn validate(&self) -> Result<(), RaftError> {
         let bad = |why: String| Err(RaftError::InvalidConfig(why));
         if self.peers == 0 {

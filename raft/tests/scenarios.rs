@@ -588,6 +588,14 @@ fn a_fresh_disk_restores_nothing_a_torn_tail_is_dropped_and_rot_refused() {
         d.files.remove("raft-hardstate");
     });
     assert!(why.contains("missing"), "{why}");
+    // A mutant run with its assertions off reads it as a Raft that checks
+    // nothing would: term 0, no vote, and the log as it is.
+    let mut no_hard_state = disk.clone();
+    no_hard_state.files.remove("raft-hardstate");
+    let (_, restored) = LogStore::restore_as(&no_hard_state, false).unwrap();
+    let restored = restored.expect("the log is there");
+    assert_eq!(restored.hard_state, HardState::default());
+    assert!(!restored.entries.is_empty());
 }
 
 #[test]
