@@ -79,6 +79,22 @@ pub fn parse_max_failures(text: &str) -> Result<usize, String> {
     }
 }
 
+/// Creates the directory `path` goes in, if it names one: a file an option
+/// names is written where it says, as the campaigns' own outputs are.
+pub fn create_parent(path: &Path) -> Result<(), String> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display())),
+        None => Ok(()),
+    }
+}
+
+/// Writes `contents` to `path`, creating its directory.
+pub fn write_file(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), String> {
+    create_parent(path)?;
+    std::fs::write(path, contents).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 /// Says what went wrong on stderr; exit status 2.
 pub fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("lab: {message}");

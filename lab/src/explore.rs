@@ -168,12 +168,8 @@ fn can_write(path: &Path) -> Result<(), String> {
 
 /// Writes a bred schedule where a replay can find it.
 fn save_schedule(path: &Path, s: &Schedule) -> Result<PathBuf, String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = path.to_path_buf();
-    std::fs::write(&path, s.to_json())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(path)
+    crate::common::write_file(path, s.to_json())?;
+    Ok(path.to_path_buf())
 }
 
 /// The corpus a campaign appends its failures to, each line once: a seed

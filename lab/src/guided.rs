@@ -236,8 +236,7 @@ impl Guide {
     /// Saves what this guide learned to `path` (`--save-pool`).
     pub fn save(&self, path: &Path, scenario: &Scenario) -> Result<(), String> {
         let json = serde_json::to_string(&self.to_file(scenario.name)).expect("plain data");
-        std::fs::write(path, json + "\n")
-            .map_err(|e| format!("cannot write the pool to {}: {e}", path.display()))
+        crate::common::write_file(path, json + "\n")
     }
 
     /// The guide an earlier campaign saved to `path` (`--pool`), for `scenario`.

@@ -64,7 +64,7 @@ pub fn write_run_html(
     options: &PictureOptions<'_>,
 ) -> Result<(), String> {
     let html = render_run_html(title, trace_jsonl, options)?;
-    std::fs::write(path, html).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    crate::common::write_file(path, html)
 }
 
 /// Makes JSON safe inside a `<script>` element.

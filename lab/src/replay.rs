@@ -131,6 +131,7 @@ impl Write for Kept {
 }
 
 fn open_trace(path: &Path) -> Result<Box<dyn Write>, String> {
+    crate::common::create_parent(path)?;
     match std::fs::File::create(path) {
         Ok(f) => Ok(Box::new(std::io::BufWriter::new(f))),
         Err(e) => Err(format!("cannot write the trace to {}: {e}", path.display())),

@@ -52,11 +52,7 @@ pub fn shrink(args: ShrinkArgs, peer: Option<&'static str>) -> ExitCode {
 
 /// Writes the shrunk schedule, creating its directory.
 fn write_schedule(out: &Path, schedule: &Schedule) -> Result<(), String> {
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    std::fs::write(out, schedule.to_json())
-        .map_err(|e| format!("cannot write {}: {e}", out.display()))
+    crate::common::write_file(out, schedule.to_json())
 }
 
 /// Prints the shrunk schedule on stdout (`lab shrink ... > s.json` is a

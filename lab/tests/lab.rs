@@ -482,10 +482,12 @@ fn replay_draws_a_picture() {
         !page.with_extension("jsonl").exists(),
         "without --trace, no trace file is written beside the page"
     );
-    // The page drawn from the trace kept in memory is the one drawn from a file.
-    let trace = scratch("picture.jsonl");
+    // The page drawn from the trace kept in memory is the one drawn from a
+    // file; both go into directories that do not exist yet, which lab
+    // creates, as it does for its campaigns' outputs.
+    let trace = scratch("trace-dir/picture.jsonl");
     let traced = draw(
-        &scratch("picture-traced.html"),
+        &scratch("page-dir/picture-traced.html"),
         &["--trace", trace.to_str().unwrap()],
     );
     assert_eq!(drawn, traced);
