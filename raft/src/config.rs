@@ -55,8 +55,10 @@ pub struct Config {
     #[cfg(feature = "injected-bugs")]
     pub injected_bug: Option<InjectedBug>,
     /// The peer's own assertions (commit index within the log, no conflict at a
-    /// committed index, ...). Off, a mutant is left to the lab's oracle and
-    /// checker alone, as a student's Raft without such assertions would be.
+    /// committed index, ...), and the Raft invariants it checks of what it
+    /// restores at a restart (see `validate_restored`). Off, a mutant is left
+    /// to the lab's oracle and checker alone, as a student's Raft without such
+    /// assertions would be.
     #[cfg(feature = "injected-bugs")]
     pub internal_assertions: bool,
 }

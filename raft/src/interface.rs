@@ -87,8 +87,7 @@ pub fn from_wire(wire: &Wire) -> Result<Message, PeerError> {
 impl ReferencePeer {
     /// A peer with `config`, restored from `disk` (fresh if it is empty).
     pub fn new(config: Config, disk: &dyn Disk, now_ms: u64) -> Result<ReferencePeer, PeerError> {
-        let (store, restored) = LogStore::restore_as(disk, config.assertions_on())
-            .map_err(|e| PeerError(e.to_string()))?;
+        let (store, restored) = LogStore::restore(disk).map_err(|e| PeerError(e.to_string()))?;
         let raft = Raft::new(config, restored, now_ms).map_err(|e| PeerError(e.to_string()))?;
         Ok(ReferencePeer { raft, store })
     }

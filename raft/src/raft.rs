@@ -144,6 +144,7 @@ impl Raft {
             snapshot,
             entries,
         } = restored;
+        let hard_state = hard_state.unwrap_or_default();
         let initial = Membership::of_voters(config.voters);
         let (snapshot_index, snapshot_term, snapshot_membership, snapshot_data) = match snapshot {
             Some(s) => (
@@ -1614,15 +1615,21 @@ impl Raft {
     }
 }
 
+/// Whether restored state hangs together. Its shape (a vote for a peer,
+/// contiguous indexes, configurations of the cluster's peers) is always
+/// checked. Raft's invariants (a hard state beside any log, terms of at
+/// least 1 never falling along the log and within currentTerm) are the
+/// peer's own assertions: a mutant run with them off starts anyway, as a
+/// student's Raft that checks nothing would, and leaves what follows to the
+/// lab's oracle (a peer back in an older term than its messages promised).
 fn validate_restored(config: &Config, r: &Restored) -> Result<(), RaftError> {
     let corrupt = |why: String| Err(RaftError::CorruptState(why));
-    let hs = &r.hard_state;
-    // Terms of at least 1 that rise along the log and stay within
-    // currentTerm are Raft's invariants rather than the disk's shape: a
-    // mutant run with its assertions off starts anyway, and leaves what
-    // follows to the lab's oracle (a peer back in an older term than its
-    // messages promised), as a student's Raft that checks nothing would.
     let raft_invariants = config.assertions_on();
+    let has_log = r.snapshot.is_some() || !r.entries.is_empty();
+    if raft_invariants && has_log && r.hard_state.is_none() {
+        return corrupt("the hard state is missing but a log or snapshot exists".into());
+    }
+    let hs = r.hard_state.clone().unwrap_or_default();
     if let Some(v) = hs.voted_for.filter(|&v| v >= config.peers) {
         return corrupt(format!(
             "voted_for {v} is not a peer (peers = {})",
@@ -1653,8 +1660,20 @@ fn validate_restored(config: &Config, r: &Restored) -> Result<(), RaftError> {
             hs.current_term
         ));
     }
+    validate_entries(config, &r.entries, (snap_index, snap_term), hs.current_term)
+}
+
+/// The restored entries after a snapshot at `(index, term)`, as
+/// [`validate_restored`] says.
+fn validate_entries(
+    config: &Config,
+    entries: &[Entry],
+    (snap_index, snap_term): (Index, Term),
+    current_term: Term,
+) -> Result<(), RaftError> {
+    let corrupt = |why: String| Err(RaftError::CorruptState(why));
     let mut prev_term = snap_term;
-    for (i, e) in r.entries.iter().enumerate() {
+    for (i, e) in entries.iter().enumerate() {
         let want = snap_index + 1 + i as Index;
         if e.index != want {
             return corrupt(format!(
@@ -1670,11 +1689,11 @@ fn validate_restored(config: &Config, r: &Restored) -> Result<(), RaftError> {
                 e.index, config.peers
             ));
         }
-        let out_of_order = e.term == 0 || e.term < prev_term || e.term > hs.current_term;
-        if raft_invariants && out_of_order {
+        let out_of_order = e.term == 0 || e.term < prev_term || e.term > current_term;
+        if config.assertions_on() && out_of_order {
             return corrupt(format!(
-                "log entry {} has term {} (previous term {prev_term}, current_term {})",
-                e.index, e.term, hs.current_term
+                "log entry {} has term {} (previous term {prev_term}, current_term {current_term})",
+                e.index, e.term
             ));
         }
         prev_term = e.term;
@@ -1742,10 +1761,10 @@ mod tests {
             command: vec![],
         };
         let restored = Restored {
-            hard_state: HardState {
+            hard_state: Some(HardState {
                 current_term: 1,
                 voted_for: None,
-            },
+            }),
             snapshot: None,
             entries: vec![entry(1, 1), entry(2, 3)],
         };
@@ -1753,13 +1772,23 @@ mod tests {
             internal_assertions,
             ..Config::new(0, 3, 7)
         };
-        let refused = Raft::new(config(true), Some(restored.clone()), 0).map(|_| ());
-        assert!(
-            matches!(refused, Err(RaftError::CorruptState(_))),
-            "{refused:?}"
-        );
-        let started = Raft::new(config(false), Some(restored), 0).expect("left to the lab");
-        assert_eq!((started.current_term(), started.log.last_index()), (1, 2));
+        // ... or no hard state at all beside its log: term 0, no vote.
+        let no_hard_state = Restored {
+            hard_state: None,
+            ..restored.clone()
+        };
+        for (restored, term) in [(restored, 1), (no_hard_state, 0)] {
+            let refused = Raft::new(config(true), Some(restored.clone()), 0).map(|_| ());
+            assert!(
+                matches!(refused, Err(RaftError::CorruptState(_))),
+                "{refused:?}"
+            );
+            let started = Raft::new(config(false), Some(restored), 0).expect("left to the lab");
+            assert_eq!(
+                (started.current_term(), started.log.last_index()),
+                (term, 2)
+            );
+        }
     }
 
     #[test]

@@ -28,7 +28,10 @@ pub struct Snapshot {
 /// `entries` must start right after the snapshot (or at index 1 without one).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Restored {
-    pub hard_state: HardState,
+    /// None when the disk holds a log or a snapshot but no hard state, which
+    /// `Raft::new` refuses (every entry has a term, persisted before it)
+    /// unless a mutant run switched the peer's assertions off.
+    pub hard_state: Option<HardState>,
     pub snapshot: Option<Snapshot>,
     pub entries: Vec<Entry>,
 }

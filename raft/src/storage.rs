@@ -100,33 +100,19 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T,
 impl LogStore {
     /// Read what a peer persisted. `None` when the disk holds no Raft state (a fresh
     /// peer); `CorruptState` naming the file and offset on anything malformed.
+    /// The files' shapes are judged here (checksums, torn tails); whether
+    /// what they hold hangs together as Raft state, a missing hard state
+    /// beside a log included, is `Raft::new`'s to judge.
     pub fn restore(disk: &dyn Disk) -> Result<(LogStore, Option<Restored>), RaftError> {
-        LogStore::restore_as(disk, true)
-    }
-
-    /// [`LogStore::restore`]; with `raft_invariants` false (a mutant run
-    /// with its assertions off), a missing hard state beside a log reads as
-    /// term 0 and no vote, as a Raft that checks nothing would read it, and
-    /// the lab's oracle is left to catch what follows.
-    pub fn restore_as(
-        disk: &dyn Disk,
-        raft_invariants: bool,
-    ) -> Result<(LogStore, Option<Restored>), RaftError> {
+        let hard_state_bytes = disk.read(HARD_STATE_FILE);
         let log_bytes = disk.read(LOG_FILE).unwrap_or(&[]);
         let snapshot_bytes = disk.read(SNAPSHOT_FILE);
-        let hard_state: HardState = match disk.read(HARD_STATE_FILE) {
-            Some(bytes) => decode_checked(bytes, HARD_STATE_FILE)?,
-            None if log_bytes.is_empty() && snapshot_bytes.is_none() => {
-                return Ok((LogStore::default(), None));
-            }
-            // Any entry or snapshot has a term >= 1, so a term was persisted before it.
-            None if raft_invariants => {
-                return Err(RaftError::CorruptState(format!(
-                    "{HARD_STATE_FILE} is missing but {LOG_FILE} or {SNAPSHOT_FILE} exists"
-                )));
-            }
-            None => HardState::default(),
-        };
+        if hard_state_bytes.is_none() && log_bytes.is_empty() && snapshot_bytes.is_none() {
+            return Ok((LogStore::default(), None));
+        }
+        let hard_state: Option<HardState> = hard_state_bytes
+            .map(|b| decode_checked(b, HARD_STATE_FILE))
+            .transpose()?;
         let snapshot: Option<Snapshot> = snapshot_bytes
             .map(|b| decode_checked(b, SNAPSHOT_FILE))
             .transpose()?;

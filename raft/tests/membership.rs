@@ -457,10 +457,10 @@ fn a_deposed_leader_that_alone_holds_its_removal_still_campaigns() {
     };
     let restored = |entries: Vec<raft::Entry>| {
         Some(raft::Restored {
-            hard_state: raft::HardState {
+            hard_state: Some(raft::HardState {
                 current_term: 1,
                 voted_for: Some(0),
-            },
+            }),
             snapshot: None,
             entries,
         })

@@ -24,10 +24,10 @@ fn entries(terms: &[u64]) -> Vec<Entry> {
 
 fn restored(term: u64, voted_for: Option<usize>, log: Vec<Entry>) -> Option<Restored> {
     Some(Restored {
-        hard_state: HardState {
+        hard_state: Some(HardState {
             current_term: term,
             voted_for,
-        },
+        }),
         snapshot: None,
         entries: log,
     })
@@ -584,18 +584,18 @@ fn a_fresh_disk_restores_nothing_a_torn_tail_is_dropped_and_rot_refused() {
     }
     let why = corrupt(&|d| d.write("raft-hardstate", &[0xff, 0xff, 0xff]));
     assert!(why.contains("raft-hardstate"), "{why}");
-    let why = corrupt(&|d| {
-        d.files.remove("raft-hardstate");
-    });
-    assert!(why.contains("missing"), "{why}");
-    // A mutant run with its assertions off reads it as a Raft that checks
-    // nothing would: term 0, no vote, and the log as it is.
+    // A log without a hard state is read as it is, and refused by Raft::new
+    // (every entry has a term, persisted before it).
     let mut no_hard_state = disk.clone();
     no_hard_state.files.remove("raft-hardstate");
-    let (_, restored) = LogStore::restore_as(&no_hard_state, false).unwrap();
+    let (_, restored) = LogStore::restore(&no_hard_state).unwrap();
     let restored = restored.expect("the log is there");
-    assert_eq!(restored.hard_state, HardState::default());
+    assert_eq!(restored.hard_state, None);
     assert!(!restored.entries.is_empty());
+    match Raft::new(Config::new(0, 3, 1), Some(restored), 0) {
+        Err(RaftError::CorruptState(why)) => assert!(why.contains("missing"), "{why}"),
+        other => panic!("expected CorruptState, got {:?}", other.map(|_| ())),
+    }
 }
 
 #[test]
@@ -605,7 +605,7 @@ fn raft_new_refuses_restored_state_that_does_not_hang_together() {
         voted_for: None,
     };
     let restored = |hard_state: &HardState, snapshot: Option<Snapshot>, entries| Restored {
-        hard_state: hard_state.clone(),
+        hard_state: Some(hard_state.clone()),
         snapshot,
         entries,
     };
@@ -1012,7 +1012,7 @@ fn log_store_persists_truncations_and_snapshots_in_one_ready() {
     store.persist(&mut disk, &ready(vec![e(8, 2)], Some(snap.clone())));
     let (mut store, restored) = LogStore::restore(&disk).unwrap();
     let restored = restored.unwrap();
-    assert_eq!(restored.hard_state, hs);
+    assert_eq!(restored.hard_state, Some(hs.clone()));
     assert_eq!(restored.snapshot, Some(snap));
     assert_eq!(restored.entries, vec![e(8, 2)]);
     // Append, then truncate back into the middle.
