@@ -84,8 +84,9 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
                 let peer = tests::peers::file_part(&f.peer);
                 let name = format!("{}{peer}-{}.json", scenario.name, f.seed);
                 let schedule = naming_peer(proposal.schedule.clone(), f);
-                match save_schedule(&dir.join(name), &schedule) {
-                    Ok(path) => eprintln!("{}", f.with_schedule(&path)),
+                let path = dir.join(name);
+                match crate::common::write_file(&path, schedule.to_json()) {
+                    Ok(()) => eprintln!("{}", f.with_schedule(&path)),
                     Err(e) => eprintln!("{f}\nlab: {e}"),
                 }
             }
@@ -144,32 +145,16 @@ fn save_pool(guided: &Guided, path: &Path, scenario: &Scenario) -> bool {
     }
 }
 
-/// Refuses, before a campaign, a path its result could not be written to.
+/// Refuses, before a campaign, a path its result could not be written to;
+/// creates its directory, as the result's writing would.
 fn can_write(path: &Path) -> Result<(), String> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
     if path.is_dir() {
         return Err(format!(
             "{} is a directory, not a file to save to",
             path.display()
         ));
     }
-    if !dir.is_dir() {
-        return Err(format!(
-            "cannot save to {}: no directory {}",
-            path.display(),
-            dir.display()
-        ));
-    }
-    Ok(())
-}
-
-/// Writes a bred schedule where a replay can find it.
-fn save_schedule(path: &Path, s: &Schedule) -> Result<PathBuf, String> {
-    crate::common::write_file(path, s.to_json())?;
-    Ok(path.to_path_buf())
+    crate::common::create_parent(path)
 }
 
 /// The corpus a campaign appends its failures to, each line once: a seed
@@ -186,10 +171,7 @@ struct Corpus {
 
 impl Corpus {
     fn open(path: &Path) -> Result<Corpus, String> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
+        crate::common::create_parent(path)?;
         let cannot = |e: std::io::Error| format!("cannot open the corpus {}: {e}", path.display());
         let file = std::fs::OpenOptions::new()
             .create(true)

@@ -236,7 +236,7 @@ impl Guide {
     /// Saves what this guide learned to `path` (`--save-pool`).
     pub fn save(&self, path: &Path, scenario: &Scenario) -> Result<(), String> {
         let json = serde_json::to_string(&self.to_file(scenario.name)).expect("plain data");
-        crate::common::write_file(path, json + "\n")
+        crate::common::write_file(path, json + "\n").map_err(|e| format!("the pool: {e}"))
     }
 
     /// The guide an earlier campaign saved to `path` (`--pool`), for `scenario`.

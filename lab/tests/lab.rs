@@ -1505,19 +1505,19 @@ fn a_corpus_with_a_bad_line_runs_none_of_it() {
 
 #[test]
 fn a_pool_that_could_not_be_saved_is_refused_before_the_campaign() {
+    let save_pool = |path: &PathBuf| {
+        let args = ["explore", "raft-nemesis", "--guided", "--seeds", "0..2"];
+        lab(&[&args[..], &["--save-pool", path.to_str().unwrap()]].concat())
+    };
     let dir = scratch("pool-dir");
     std::fs::create_dir_all(&dir).unwrap();
-    let o = lab(&[
-        "explore",
-        "raft-nemesis",
-        "--guided",
-        "--seeds",
-        "0..2",
-        "--save-pool",
-        dir.to_str().unwrap(),
-    ]);
-    let all = says(&o, 2, &["is a directory"]);
+    let all = says(&save_pool(&dir), 2, &["is a directory"]);
     assert!(!all.contains("passed"), "no seed runs: {all}");
+    // A directory that does not exist yet is created, as for every file lab
+    // writes where an option says.
+    let pool = scratch("pool-new-dir/p.json");
+    says(&save_pool(&pool), 0, &["2 passed"]);
+    assert!(pool.exists());
 }
 
 #[test]
