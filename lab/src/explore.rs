@@ -196,10 +196,10 @@ impl Corpus {
     /// that campaigns appending to one file at once (shards on one host)
     /// interleave whole lines.
     fn append(&mut self, line: &serde_json::Value) {
-        let line = line.to_string();
-        if !self.lines.insert(line_digest(&line)) {
+        if !self.lines.insert(value_digest(line.clone())) {
             return;
         }
+        let line = line.to_string();
         let start = if std::mem::take(&mut self.unterminated) {
             "\n"
         } else {
@@ -217,19 +217,27 @@ fn ends_with_newline(file: &File, len: u64) -> bool {
     file.read_exact_at(&mut last, len - 1).is_ok() && last[0] == b'\n'
 }
 
+/// A line's identity, as [`value_digest`] says; a line that is not JSON
+/// (cut short, or written by hand) is its own text.
+fn line_digest(line: &str) -> u64 {
+    match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(v) => value_digest(v),
+        Err(_) => {
+            let mut h = std::hash::DefaultHasher::new();
+            line.trim_end().hash(&mut h);
+            h.finish()
+        }
+    }
+}
+
 /// A line's identity: the line without its failure's page (`what` names the
 /// page by its path, which depends on where the campaign ran).
-fn line_digest(line: &str) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    match serde_json::from_str::<serde_json::Value>(line) {
-        Ok(mut v) => {
-            if let Some(what) = v.get_mut("what").and_then(|w| w.as_str().map(without_page)) {
-                v["what"] = what.into();
-            }
-            v.to_string().hash(&mut h);
-        }
-        Err(_) => line.trim_end().hash(&mut h),
+fn value_digest(mut v: serde_json::Value) -> u64 {
+    if let Some(what) = v.get_mut("what").and_then(|w| w.as_str().map(without_page)) {
+        v["what"] = what.into();
     }
+    let mut h = std::hash::DefaultHasher::new();
+    v.to_string().hash(&mut h);
     h.finish()
 }
 

@@ -19,7 +19,10 @@ pub fn fmt_ns(at_ns: u64) -> String {
 pub fn parse_duration_ns(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let not = || format!("`{text}` is not a duration (try 150ms, 2s, 1.5s, 10m, 1h30m)");
-    if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.') {
+    if t.is_empty() {
+        return Err(not());
+    }
+    if t.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return part_ns(t, MS as f64).ok_or_else(not);
     }
     let mut total_ns: u64 = 0;
@@ -46,9 +49,6 @@ pub fn parse_duration_ns(text: &str) -> Result<u64, String> {
         let ns = part_ns(number, unit_ns).ok_or_else(not)?;
         total_ns = total_ns.saturating_add(ns);
         rest = tail.trim_start();
-    }
-    if t.is_empty() {
-        return Err(not());
     }
     Ok(total_ns)
 }
