@@ -1315,10 +1315,16 @@ impl Raft {
         if !mutant!(self, CampaignWithoutNewTerm) {
             self.current_term += 1;
         }
-        self.voted_for = Some(self.config.id);
+        // Only a voter votes for itself. A peer campaigning outside its
+        // latest configuration (`may_campaign`) is not counted there, and a
+        // vote for itself would only refuse a peer whose election needs it:
+        // one whose clock runs slower then meets, in each campaign, a term
+        // this peer already voted in, and the cluster never elects.
+        let me = self.is_voter().then_some(self.config.id);
+        self.voted_for = me;
         self.hard_state_dirty = true;
         self.leader_id = None;
-        self.votes_granted = PeerSet::EMPTY.with(self.config.id);
+        self.votes_granted = me.map_or(PeerSet::EMPTY, |me| PeerSet::EMPTY.with(me));
         self.reset_election_timer(now_ms);
         if self.has_quorum_of_votes() {
             self.become_leader(now_ms);

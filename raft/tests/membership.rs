@@ -5,7 +5,7 @@
 mod driver;
 
 use driver::{Cluster, cmd};
-use raft::{Config, Membership, PeerId, PeerSet, RaftError, Role};
+use raft::{Config, Membership, Message, PeerId, PeerSet, RaftError, RequestVoteArgs, Role};
 
 fn set(ids: &[PeerId]) -> PeerSet {
     ids.iter().copied().collect()
@@ -479,6 +479,60 @@ fn a_deposed_leader_that_alone_holds_its_removal_still_campaigns() {
     assert_eq!(c.raft(0).role(), Role::Follower);
     assert_eq!(c.raft(1).membership(), joint.leave_joint());
     c.one(cmd(1), 1); // peer 0 is out: only peer 1 applies it
+}
+
+/// The same rule's livelock (shardkv-nemesis seed 7000036945, guided): a
+/// deposed leader that holds its removal uncommitted campaigns on and on,
+/// while the others moved to a configuration that needs its vote. When it
+/// voted for itself in each term, a candidate with a slower clock met, in
+/// each of its campaigns, a term this peer had already voted in: no leader,
+/// ever. Its own vote does not count in its latest configuration, so it
+/// casts none, and grants the up-to-date candidate of its term.
+#[test]
+fn a_peer_campaigning_outside_its_configuration_keeps_its_vote_for_others() {
+    let joint = Membership {
+        voters: set(&[2]),
+        outgoing: set(&[0, 1, 2]),
+        learners: PeerSet::EMPTY,
+    };
+    let conf = |index: u64, m: Membership| raft::Entry {
+        kind: raft::EntryKind::Membership,
+        ..raft::Entry::command(1, index, m.encode())
+    };
+    let restored = raft::Restored {
+        hard_state: Some(raft::HardState {
+            current_term: 1,
+            voted_for: Some(1),
+        }),
+        snapshot: None,
+        entries: vec![conf(1, joint), conf(2, joint.leave_joint())],
+    };
+    let config = Config {
+        pre_vote: false,
+        ..Config::new(1, 3, 7)
+    };
+    let mut r = raft::Raft::new(config, Some(restored), 0).unwrap();
+    r.tick(r.next_deadline_ms());
+    assert_eq!((r.role(), r.current_term()), (Role::Candidate, 2));
+    assert_eq!(
+        r.voted_for(),
+        None,
+        "no vote for itself, where it does not count"
+    );
+    let newer = Message::RequestVote(RequestVoteArgs {
+        term: 2,
+        candidate_id: 0,
+        last_log_index: 5,
+        last_log_term: 2,
+        pre_vote: false,
+        leader_transfer: false,
+    });
+    r.step(r.next_deadline_ms() - 1, 0, newer).unwrap();
+    assert_eq!(
+        r.voted_for(),
+        Some(0),
+        "the up-to-date candidate of its term"
+    );
 }
 
 /// A leader removed by joint consensus steps down as soon as C_new commits,
