@@ -26,6 +26,9 @@ pub struct Scenario {
     pub servers: usize,
     /// What faults it runs, and so which schedules it takes.
     pub faults: Faults,
+    /// It breaks the reference on purpose (a test of the lab itself), so it
+    /// runs on the reference only.
+    pub test_only: bool,
 }
 
 /// The faults a scenario runs.
@@ -41,6 +44,18 @@ pub enum Faults {
 }
 
 impl Scenario {
+    /// Refuses, with the reason, a peer this scenario does not run on: a
+    /// test-only one runs on the reference alone.
+    pub fn runs_on(&self, peer: &str) -> Result<(), String> {
+        match self.test_only && peer != crate::peers::REFERENCE {
+            true => Err(format!(
+                "{} breaks the reference on purpose; it does not run on peer {peer}",
+                self.name
+            )),
+            false => Ok(()),
+        }
+    }
+
     /// Refuses, with the reason, a scenario whose faults are its own: it
     /// takes no schedule to run, print, shrink or breed.
     pub fn takes_schedules(&self) -> Result<(), String> {
@@ -100,6 +115,7 @@ pub const SCENARIOS: &[Scenario] = &[
         schedule: raft_nemesis_schedule,
         servers: SERVERS,
         faults: Faults::Scheduled,
+        test_only: false,
     },
     Scenario {
         name: "kv-nemesis",
@@ -108,6 +124,7 @@ pub const SCENARIOS: &[Scenario] = &[
         schedule: raft_nemesis_schedule,
         servers: SERVERS,
         faults: Faults::Scheduled,
+        test_only: false,
     },
     Scenario {
         name: "kv-lease",
@@ -116,6 +133,7 @@ pub const SCENARIOS: &[Scenario] = &[
         schedule: lease_within_bound,
         servers: SERVERS,
         faults: Faults::Scheduled,
+        test_only: false,
     },
     Scenario {
         name: "kv-lease-beyond-bound",
@@ -124,6 +142,7 @@ pub const SCENARIOS: &[Scenario] = &[
         schedule: lease_beyond_bound,
         servers: SERVERS,
         faults: Faults::Scheduled,
+        test_only: false,
     },
     Scenario {
         name: "partial-partition",
@@ -132,6 +151,7 @@ pub const SCENARIOS: &[Scenario] = &[
         schedule: no_faults,
         servers: SERVERS,
         faults: Faults::BuiltIn,
+        test_only: false,
     },
     Scenario {
         name: "partial-partition-unremedied",
@@ -140,6 +160,7 @@ pub const SCENARIOS: &[Scenario] = &[
         schedule: no_faults,
         servers: SERVERS,
         faults: Faults::BuiltIn,
+        test_only: false,
     },
     #[cfg(feature = "reference")]
     Scenario {
@@ -149,6 +170,7 @@ pub const SCENARIOS: &[Scenario] = &[
         schedule: raft_nemesis_schedule,
         servers: SERVERS,
         faults: Faults::Scheduled,
+        test_only: true,
     },
     #[cfg(feature = "reference")]
     Scenario {
@@ -158,6 +180,7 @@ pub const SCENARIOS: &[Scenario] = &[
         schedule: raft_nemesis_schedule,
         servers: SERVERS,
         faults: Faults::Scheduled,
+        test_only: true,
     },
     #[cfg(feature = "reference")]
     Scenario {
@@ -167,6 +190,7 @@ pub const SCENARIOS: &[Scenario] = &[
         schedule: raft_nemesis_schedule,
         servers: SERVERS,
         faults: Faults::Scheduled,
+        test_only: true,
     },
     Scenario {
         name: "shardkv-nemesis",
@@ -175,6 +199,7 @@ pub const SCENARIOS: &[Scenario] = &[
         schedule: crate::shardkv_nemesis::schedule,
         servers: crate::shardkv_nemesis::SERVERS,
         faults: Faults::ScheduledWithShards,
+        test_only: false,
     },
 ];
 
@@ -288,18 +313,17 @@ fn raft_nemesis(t: &Test, schedule: &Schedule) -> Result<RunReport, Failure> {
     run_raft_nemesis(t, schedule, None)
 }
 
-/// Test-only scenarios break the reference on purpose: they take no other peer.
+/// Test-only scenarios break the reference on purpose: they take no other
+/// peer. (`lab` refuses one before its first run; this is for a run started
+/// any other way, or a corpus line.)
 #[cfg(feature = "reference")]
 fn reference_only(t: &Test) -> Result<(), Failure> {
     let peer = crate::peers::current_name();
-    if peer == crate::peers::REFERENCE {
-        return Ok(());
+    let refused = find(t.name).map(|s| s.runs_on(&peer));
+    match refused {
+        Some(Err(what)) => Err(Failure::new(t.name, t.seed, 0, FailureKind::Check, what)),
+        _ => Ok(()),
     }
-    let what = format!(
-        "{} breaks the reference on purpose; it does not run on peer {peer}",
-        t.name
-    );
-    Err(Failure::new(t.name, t.seed, 0, FailureKind::Check, what))
 }
 
 #[cfg(feature = "reference")]

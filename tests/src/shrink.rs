@@ -514,6 +514,7 @@ mod tests {
         schedule: |_| Schedule::default(),
         servers: 5,
         faults: crate::scenarios::Faults::Scheduled,
+        test_only: false,
     };
 
     fn three_faults() -> Schedule {
