@@ -24,7 +24,9 @@ pub fn check_determinism(
     jobs: usize,
     time_budget: Option<Duration>,
 ) -> ExitCode {
-    let target = match targets::find(name) {
+    let found = targets::find(name);
+    let peer = tests::peers::current_name();
+    let target = match found.and_then(|t| crate::common::runs_on(t.name, &peer).map(|()| t)) {
         Ok(t) => t,
         Err(e) => return fail(e),
     };

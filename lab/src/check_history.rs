@@ -12,6 +12,9 @@ pub fn check_history(file: &Path, model: &str, max_steps: u64, html: Option<Path
         Ok(k) => k,
         Err(e) => return fail(e),
     };
+    if let Some(Err(e)) = html.as_deref().map(crate::common::can_write) {
+        return fail(e);
+    }
     let options = CheckOptions {
         max_steps_per_partition: Some(max_steps),
         threads: default_jobs(),

@@ -84,9 +84,22 @@ pub fn parse_max_failures(text: &str) -> Result<usize, String> {
 pub fn create_parent(path: &Path) -> Result<(), String> {
     match path.parent().filter(|d| !d.as_os_str().is_empty()) {
         Some(dir) => std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display())),
+            .map_err(|e| format!("cannot create the directory {}: {e}", dir.display())),
         None => Ok(()),
     }
+}
+
+/// Refuses, before the work that makes it (a campaign, a shrink, a run to
+/// draw), a path a result could not be written to; creates its directory,
+/// as the writing would.
+pub fn can_write(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err(format!(
+            "{} is a directory, not a file to save to",
+            path.display()
+        ));
+    }
+    create_parent(path)
 }
 
 /// Writes `contents` to `path`, creating its directory.
@@ -169,7 +182,7 @@ pub fn recorded_peer(
 /// graded test's name is told where it runs, an unknown one what is close.
 pub fn scenario(name: &str) -> Result<&'static scenarios::Scenario, String> {
     if let Some(s) = scenarios::find(name) {
-        return Ok(s);
+        return s.runs_on(&peers::current_name()).map(|()| s);
     }
     if let Ok(t) = tests::targets::find(name) {
         return Err(format!(
@@ -181,6 +194,12 @@ pub fn scenario(name: &str) -> Result<&'static scenarios::Scenario, String> {
     Err(format!(
         "no scenario named `{name}`{hint}; `lab list` shows them"
     ))
+}
+
+/// Refuses `peer` for the target named `name` if it is a test-only
+/// scenario: each of its runs would fail at once, a line in the corpus each.
+pub fn runs_on(name: &str, peer: &str) -> Result<(), String> {
+    scenarios::find(name).map_or(Ok(()), |s| s.runs_on(peer))
 }
 
 /// The scenario named `name`, which a schedule is for: graded tests take none.

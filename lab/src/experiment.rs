@@ -106,6 +106,9 @@ pub fn election_downtime(args: DowntimeArgs) -> ExitCode {
             ));
         }
     }
+    if let Err(e) = crate::common::can_write(&args.html) {
+        return fail(e);
+    }
     let started = Instant::now();
     let results = run_all(&setups, args.jobs);
     let wall_s = started.elapsed().as_secs_f64();

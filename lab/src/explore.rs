@@ -68,7 +68,7 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
         },
         None => None,
     };
-    if let Some(Err(e)) = pools.to.as_deref().map(can_write) {
+    if let Some(Err(e)) = pools.to.as_deref().map(crate::common::can_write) {
         return fail(e);
     }
     let mut file = match Corpus::open(corpus) {
@@ -145,18 +145,6 @@ fn save_pool(guided: &Guided, path: &Path, scenario: &Scenario) -> bool {
     }
 }
 
-/// Refuses, before a campaign, a path its result could not be written to;
-/// creates its directory, as the result's writing would.
-fn can_write(path: &Path) -> Result<(), String> {
-    if path.is_dir() {
-        return Err(format!(
-            "{} is a directory, not a file to save to",
-            path.display()
-        ));
-    }
-    crate::common::create_parent(path)
-}
-
 /// The corpus a campaign appends its failures to, each line once: a seed
 /// run again by a later campaign fails the same way (a run is a pure
 /// function of its inputs), and its line is not written twice.
@@ -173,6 +161,15 @@ impl Corpus {
     fn open(path: &Path) -> Result<Corpus, String> {
         crate::common::create_parent(path)?;
         let cannot = |e: std::io::Error| format!("cannot open the corpus {}: {e}", path.display());
+        // Read whole before the first append: a device or a pipe would never
+        // end (/dev/zero) or never start (a pipe nobody writes).
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(format!(
+                "the corpus {} is not a regular file (a directory, a device or a pipe): \
+                 name a file, new or one an earlier campaign wrote",
+                path.display()
+            ));
+        }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .read(true)

@@ -41,9 +41,11 @@ fn replay_or_refuse(args: ReplayArgs, peer: Option<&'static str>) -> Result<Exit
         to_ns: to,
     };
     check_filter(&filter, trace.is_some() || html.is_some())?;
+    html.as_deref().map(crate::common::can_write).transpose()?;
     let schedule_path = schedule.clone();
     let schedule = schedule.map(|p| replay_schedule(&target, &p)).transpose()?;
     let peer = schedule_peer(peer, schedule.as_ref())?;
+    crate::common::runs_on(target.name, peer)?;
     // The picture is drawn from the trace: the file's, or one kept in memory.
     let kept = Kept::default();
     let sink = match (&trace, &html) {

@@ -2,7 +2,7 @@
 //! that matter, written out with the command that replays it.
 
 use crate::ShrinkArgs;
-use crate::common::{fail, load_schedule, schedule_peer};
+use crate::common::{fail, load_schedule, runs_on, schedule_peer};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tests::nemesis::Schedule;
@@ -30,10 +30,17 @@ pub fn shrink(args: ShrinkArgs, peer: Option<&'static str>) -> ExitCode {
         },
         None => (scenario.schedule)(seed),
     };
-    let peer = match schedule_peer(peer, Some(&schedule)) {
+    let peer = schedule_peer(peer, Some(&schedule));
+    let peer = match peer.and_then(|p| runs_on(scenario.name, p).map(|()| p)) {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    let out = out
+        .unwrap_or_else(|| PathBuf::from(format!("lab-out/shrunk-{}-{seed}.json", scenario.name)));
+    // Before the shrinking, which can take minutes.
+    if let Err(e) = crate::common::can_write(&out) {
+        return fail(e);
+    }
     let max_runs = usize::try_from(max_runs).unwrap_or(usize::MAX);
     let shrink = || tests::shrink::shrink(scenario, seed, schedule, max_runs, method);
     let mut shrunk = match peers::with_peer(peer, shrink) {
@@ -41,9 +48,9 @@ pub fn shrink(args: ShrinkArgs, peer: Option<&'static str>) -> ExitCode {
         Err(e) => return fail(e),
     };
     shrunk.shrunk.peer = Some(peer.to_owned());
-    let out = out
-        .unwrap_or_else(|| PathBuf::from(format!("lab-out/shrunk-{}-{seed}.json", scenario.name)));
     if let Err(e) = write_schedule(&out, &shrunk.shrunk) {
+        // The shrinking is not lost: the schedule goes to stdout all the same.
+        println!("{}", shrunk.shrunk.to_json());
         return fail(e);
     }
     report(scenario, seed, &shrunk, &out, max_runs);

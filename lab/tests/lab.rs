@@ -1158,19 +1158,109 @@ fn a_corpus_line_replays_on_its_peer_and_refuses_another() {
 
 #[test]
 fn a_test_only_scenario_takes_no_other_peer() {
-    let o = lab(&[
-        "replay",
+    // Refused before the first run: each seed would fail at once, and a
+    // campaign would fill its corpus with them.
+    let corpus = scratch("test-only/corpus.jsonl");
+    let c = corpus.to_str().unwrap();
+    let never = "breaks the reference on purpose; it does not run on peer raft-rs";
+    for args in [
+        vec!["replay", "raft-nemesis-buggy-votes", "--seed", "1"],
+        vec![
+            "explore",
+            "kv-nemesis-stale-reads",
+            "--seeds",
+            "0..50",
+            "--corpus",
+            c,
+        ],
+        vec![
+            "explore",
+            "raft-nemesis-buggy-votes",
+            "--guided",
+            "--corpus",
+            c,
+        ],
+        vec!["run", "raft-nemesis-buggy-votes", "--seeds", "0..50"],
+        vec![
+            "check-determinism",
+            "raft-nemesis-unseeded-peer",
+            "--seeds",
+            "0..5",
+        ],
+        vec!["shrink", "raft-nemesis-buggy-votes", "--seed", "2"],
+    ] {
+        let o = lab(&[args, vec!["--peer", "raft-rs"]].concat());
+        says(&o, 2, &[never]);
+    }
+    assert!(!corpus.exists(), "no corpus written");
+}
+
+#[test]
+fn a_real_run_reads_its_schedule_before_it_empties_its_directory() {
+    // The previous run's directory, its schedule edited badly.
+    let dir = scratch("real-run");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("real-nemesis.txt"), "").unwrap();
+    let schedule = dir.join("schedule.json");
+    std::fs::write(&schedule, "{ not a schedule").unwrap();
+    let (d, s) = (dir.to_str().unwrap(), schedule.to_str().unwrap());
+    let o = lab(&["real-nemesis", "--dir", d, "--schedule", s, "--nodes", "3"]);
+    says(&o, 2, &[&format!("{s}: ")]);
+    assert!(schedule.exists(), "the schedule is still there");
+}
+
+#[test]
+fn a_cluster_file_edited_into_nonsense_is_refused() {
+    let dir = scratch("no-nodes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let none = r#"{"name":"x","peer":"reference","addrs":[],"pids":[],"maxraftstate":1}"#;
+    let short =
+        r#"{"name":"x","peer":"reference","addrs":["127.0.0.1:1"],"pids":[],"maxraftstate":1}"#;
+    let d = dir.to_str().unwrap();
+    for (file, why) in [
+        (none, "lists 0 addresses"),
+        (short, "1 addresses but 0 process ids"),
+    ] {
+        std::fs::write(dir.join("cluster.json"), file).unwrap();
+        for args in [
+            vec!["kv", "--dir", d, "get", "k"],
+            vec!["cluster", "up", "--dir", d],
+        ] {
+            says(&lab(&args), 2, &["is not a cluster file", why]);
+        }
+    }
+}
+
+#[test]
+fn outputs_that_cannot_be_written_are_refused_before_the_work() {
+    let dir = scratch("a-directory");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    // A corpus is read whole before the first append: a device would never
+    // end (this one took 24 GB), a pipe never start.
+    let never_ends = "/dev/zero";
+    for corpus in [d, never_ends] {
+        let o = lab(&["explore", "--seeds", "0..2", "--corpus", corpus]);
+        says(&o, 2, &["is not a regular file"]);
+    }
+    // Each before its run, its shrink or its check.
+    let shrink = [
+        "shrink",
         "raft-nemesis-buggy-votes",
         "--seed",
-        "1",
-        "--peer",
-        "raft-rs",
-    ]);
-    says(
-        &o,
-        1,
-        &["breaks the reference on purpose; it does not run on peer raft-rs"],
-    );
+        "2",
+        "--out",
+        d,
+    ];
+    let replay = ["replay", "raft::basic_agree", "--seed", "1", "--html", d];
+    let c10 = "linearizability/testdata/porcupine/kv/c10-bad.txt";
+    let history = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(c10);
+    let check = ["check-history", history.to_str().unwrap(), "--html", d];
+    for args in [&shrink[..], &replay[..], &check[..]] {
+        let o = lab(args);
+        says(&o, 2, &["is a directory, not a file to save to"]);
+        assert!(o.stdout.is_empty(), "{args:?} ran: {}", text(&o));
+    }
 }
 
 #[test]

@@ -26,12 +26,14 @@ pub enum ClusterCommand {
     },
     /// Each node's role, term, leader and commit index.
     Status {
+        /// The cluster's directory.
         #[arg(long, default_value = "lab-out/cluster")]
         dir: PathBuf,
     },
     /// Stop every node (SIGTERM, then SIGKILL after 5 s). Their state stays
     /// in DIR: `lab cluster up --dir DIR` brings the cluster back.
     Down {
+        /// The cluster's directory.
         #[arg(long, default_value = "lab-out/cluster")]
         dir: PathBuf,
     },

@@ -48,11 +48,12 @@ pub fn kv(args: KvArgs) -> ExitCode {
             Err(e) => return fail(e),
         },
         (None, false) => args.addrs.clone(),
-        _ => {
+        (None, true) => {
             return fail(
-                "name the cluster with --dir DIR (from `lab cluster up`) or --addrs A,B,C, not both",
+                "name the cluster with --dir DIR (from `lab cluster up`) or --addrs A,B,C",
             );
         }
+        (Some(_), false) => return fail("--dir and --addrs both name a cluster: give one"),
     };
     let op = match args.op {
         KvOp::Get { key } => Op::Get { key },

@@ -45,8 +45,29 @@ impl ClusterFile {
                 dir.display()
             )
         })?;
-        serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not a cluster file: {e}", path.display()))
+        let not = |e: String| format!("{} is not a cluster file: {e}", path.display());
+        let cluster: ClusterFile = serde_json::from_str(&text).map_err(|e| not(e.to_string()))?;
+        cluster.check().map_err(not)?;
+        Ok(cluster)
+    }
+
+    /// Refuses a file `lab cluster up` could not have written (edited by
+    /// hand): every command indexes nodes by id in both lists.
+    fn check(&self) -> Result<(), String> {
+        let nodes = self.addrs.len();
+        if nodes == 0 || nodes > peer::MAX_PEERS {
+            return Err(format!(
+                "it lists {nodes} addresses; a cluster has 1 to {}",
+                peer::MAX_PEERS
+            ));
+        }
+        if self.pids.len() != nodes {
+            return Err(format!(
+                "{nodes} addresses but {} process ids",
+                self.pids.len()
+            ));
+        }
+        Ok(())
     }
 
     /// Writes it into `dir`.

@@ -106,20 +106,15 @@ fn run(args: Args, peer: &'static str) -> Result<bool, String> {
         ));
     }
     tests::peers::PeerChoice::named(peer)?;
-    prepare_dir(&args.dir)?;
     let seed = args.seed.unwrap_or_else(entropy);
     let schedule = match &args.schedule {
         None if args.no_faults => Schedule::default(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let s = Schedule::from_json(&text)?;
-            s.validate(args.nodes)?;
-            check_real(&s)?;
-            s
-        }
+        Some(path) => read_schedule(path, args.nodes)?,
         None => draw(seed, args.nodes, args.time.as_millis() as u64),
     };
+    // After the schedule is read: it may be the previous run's, in this
+    // directory, which a run empties.
+    prepare_dir(&args.dir)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -139,6 +134,17 @@ fn run(args: Args, peer: &'static str) -> Result<bool, String> {
         cluster.stop();
         outcome
     })
+}
+
+/// The schedule file `path` (`--schedule`), checked for `nodes` real nodes.
+fn read_schedule(path: &Path, nodes: usize) -> Result<Schedule, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let s = Schedule::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    s.validate(nodes)
+        .and_then(|()| check_real(&s))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(s)
 }
 
 /// Refuses a schedule with faults a real cluster cannot suffer, naming them.
