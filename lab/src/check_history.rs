@@ -50,7 +50,12 @@ pub fn check_history(file: &Path, model: &str, max_steps: u64, html: Option<Path
         CheckResult::Linearizable => ExitCode::SUCCESS,
         CheckResult::NotLinearizable(_) => ExitCode::from(1),
         CheckResult::Unknown => {
-            println!("the step budget: {max_steps} per key; raise it with --max-steps");
+            println!(
+                "the step budget: {max_steps} per key; raise it with --max-steps \
+                 (unless the search filled its {} MiB of memory per key first: then the \
+                 history is past the checker's reach)",
+                linearizability::MAX_SEARCH_BYTES >> 20
+            );
             ExitCode::from(3)
         }
     }

@@ -86,8 +86,9 @@ pub enum CheckResult {
     /// turn of the search (see the module docs).
     NotLinearizable(Violation),
     /// A partition's search used up its step budget
-    /// ([`CheckOptions::max_steps_per_partition`]) before a verdict: this is
-    /// not a pass, and the same history gives it on every machine.
+    /// ([`CheckOptions::max_steps_per_partition`]), or its memory
+    /// ([`MAX_SEARCH_BYTES`]), before a verdict: this is not a pass, and the
+    /// same history gives it on every machine.
     Unknown,
 }
 
@@ -368,6 +369,9 @@ impl<'a, M: Model> Search<'a, M> {
                         .visited
                         .insert(h ^ splitmix64(after as u64), after, &self.linearized)
                     {
+                        if search_words(&self.visited, &self.states) >= MAX_SEARCH_WORDS {
+                            return Some(Outcome::Stopped);
+                        }
                         self.calls.push((entry, self.state));
                         self.state = after;
                         self.lin_hash = h;
@@ -446,6 +450,14 @@ fn unlift(next: &mut [u32], prev: &mut [u32], call: u32, ret: u32) {
 /// linearized append makes a new KV value) or are rejected reads, which cost the
 /// model a comparison; a memo table cost more in memory traffic than it saved, on
 /// the KV and the register histories alike.
+/// Words a search holds in its visited configurations and its states (near
+/// enough: a state's own heap is taken as a few words).
+fn search_words<S>(visited: &Visited, states: &States<S>) -> usize {
+    let per_state = size_of::<S>().div_ceil(8) + 8;
+    let visited = visited.arena.len() + visited.slots.len();
+    visited + states.all.len() * per_state + states.by_hash.slots.len()
+}
+
 struct States<S> {
     /// Each distinct state once; its id is its position.
     all: Vec<S>,
@@ -595,6 +607,16 @@ impl IdTable {
 /// linear probing over slots of (tag, entry); the entries sit in entry order in a
 /// flat arena, a row apiece: the state, then the linearized set's words. (One row,
 /// so that checking a tag match costs one cache miss.)
+/// Most memory a partition's search may hold in its visited configurations
+/// and its states: a search that reaches it stops with the verdict unknown,
+/// as at its step budget. A configuration holds a bitset of the partition's
+/// operations, so a long or very concurrent partition fills memory long
+/// before 2^30 steps; this bound keeps the verdict unknown rather than the
+/// process killed. It is counted from the tables' lengths (the same on every
+/// machine), not measured.
+pub const MAX_SEARCH_BYTES: usize = 512 << 20;
+const MAX_SEARCH_WORDS: usize = MAX_SEARCH_BYTES / 8;
+
 struct Visited {
     /// Words per row: one for the state, then the bitset.
     row: usize,

@@ -95,7 +95,7 @@ impl Report {
         let verdict = match &self.result {
             CheckResult::Linearizable => "linearizable".to_string(),
             CheckResult::Unknown => {
-                "UNKNOWN (the search used up its step budget; not a pass)".to_string()
+                "UNKNOWN (the search used up its step budget or its memory; not a pass)".to_string()
             }
             CheckResult::NotLinearizable(v) => {
                 let op = match &self.history {

@@ -34,7 +34,9 @@ pub fn render_html<M: Model>(
     };
     let verdict = match result {
         CheckResult::Linearizable => "linearizable".to_string(),
-        CheckResult::Unknown => "unknown (the search used up its step budget)".to_string(),
+        CheckResult::Unknown => {
+            "unknown (the search used up its step budget or its memory)".to_string()
+        }
         CheckResult::NotLinearizable(v) => format!(
             "NOT linearizable: in partition {}, {} cannot be placed after a prefix of {} operation(s)",
             v.partition,

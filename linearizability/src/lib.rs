@@ -100,7 +100,7 @@ mod model;
 mod parse;
 mod register;
 
-pub use checker::{CheckOptions, CheckResult, Violation, check};
+pub use checker::{CheckOptions, CheckResult, MAX_SEARCH_BYTES, Violation, check};
 pub use file::{ModelKind, Report, check_file};
 pub use history::{Event, EventKind, HistoryError, NEVER, Operation, operations_from_events};
 pub use html::{render_html, write_html};

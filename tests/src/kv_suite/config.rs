@@ -397,8 +397,9 @@ pub fn check_kv_history(
         CheckResult::Unknown => Err((
             FailureKind::Unknown,
             format!(
-                "linearizability check of {} operations ran out of its budget of {budget_steps} search steps per key, so the verdict is unknown; raise the budget with {}=STEPS",
+                "linearizability check of {} operations ran out of its budget of {budget_steps} search steps per key (or of its {} MiB of memory per key), so the verdict is unknown; raise the budget with {}=STEPS",
                 history.len(),
+                linearizability::MAX_SEARCH_BYTES >> 20,
                 CHECK_STEPS.var,
             ),
         )),
