@@ -1010,6 +1010,12 @@ impl Raft {
                 self.voted_for = Some(args.candidate_id);
                 self.hard_state_dirty = true;
             }
+            // A candidate that cast no vote for itself (outside its latest
+            // configuration) gives up its campaign with its vote: a leader
+            // holds its own term's vote.
+            if self.role == Role::Candidate {
+                self.become_follower(now_ms, self.current_term, None);
+            }
             self.reset_election_timer(now_ms);
         } else if mutant!(self, TimerResetOnRefusedVote) {
             self.reset_election_timer(now_ms);
@@ -1334,6 +1340,13 @@ impl Raft {
     }
 
     fn become_leader(&mut self, now_ms: u64) {
+        // One elected outside its latest configuration cast no vote for
+        // itself (`campaign_for`); now that it leads, it holds its term's
+        // vote, as every leader does, and grants no other candidate.
+        if self.voted_for.is_none() {
+            self.voted_for = Some(self.config.id);
+            self.hard_state_dirty = true;
+        }
         self.pre_vote_term = None;
         self.transfer = None;
         self.pending_reads.clear();

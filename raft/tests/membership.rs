@@ -533,6 +533,11 @@ fn a_peer_campaigning_outside_its_configuration_keeps_its_vote_for_others() {
         Some(0),
         "the up-to-date candidate of its term"
     );
+    assert_eq!(
+        r.role(),
+        Role::Follower,
+        "its campaign given up with its vote"
+    );
 }
 
 /// A leader removed by joint consensus steps down as soon as C_new commits,
