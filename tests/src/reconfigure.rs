@@ -35,6 +35,14 @@ fn leader(sim: &Sim, servers: &[NodeId]) -> Option<NodeId> {
         .map(|(_, s)| s)
 }
 
+/// Whether some server that is up knows a term later than `term`.
+fn superseded(sim: &Sim, servers: &[NodeId], term: peer::Term) -> bool {
+    servers
+        .iter()
+        .filter_map(|&s| any_status(sim, s))
+        .any(|st| st.term > term)
+}
+
 fn record(sim: &mut Sim, what: String) {
     sim.kernel().record(None, "nemesis", &what);
 }
@@ -84,7 +92,15 @@ fn ask(sim: &mut Sim, mut a: Asked) {
     };
     let status = any_status(sim, at).expect("a leader is up");
     if status.membership == Some(a.goal) {
-        if status.commit_index >= a.index {
+        // A leader reports the last configuration in its log, committed or
+        // not, and a deposed leader cut off from the others (an aimed
+        // isolation) still leads in its own eyes, in the configuration it
+        // had: found there unasked, the goal counts only once the whole log
+        // of a leader no server has superseded is committed.
+        if a.index == 0 {
+            a.index = status.last_index;
+        }
+        if status.commit_index >= a.index && !superseded(sim, &a.servers, status.term) {
             return; // there, and committed
         }
         return retry(sim, a);
