@@ -75,7 +75,10 @@ pub fn parse_jobs(text: &str) -> Result<usize, String> {
 pub fn parse_max_failures(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!("`{text}`: a number of failures, at least 1")),
+        _ => Err(format!(
+            "`{text}`: a whole number of failures, from 1 to {}",
+            usize::MAX
+        )),
     }
 }
 

@@ -965,6 +965,15 @@ fn bounds_on_threads_durations_filters_and_trials_are_clear_errors() {
             vec!["experiment", "election-downtime", "--peers", "4"],
             "from 5 to 9",
         ),
+        // Every trial would fail, each saying only "no leader".
+        (
+            vec!["experiment", "election-downtime", "--broadcast-ms", "300"],
+            "range 150-150: broadcast 300 ms is not below the election timeout's maximum 150 ms",
+        ),
+        (
+            vec!["explore", "--max-failures", "99999999999999999999999"],
+            "a whole number of failures, from 1 to",
+        ),
         (
             vec!["shrink", "raft-nemesis", "--seed", "1", "--max-runs", "0"],
             "0 is not in 1..=1000000",

@@ -152,6 +152,17 @@ pub fn validate(setup: &Setup) -> Result<(), String> {
     if setup.election_max_ms > 60_000 || setup.broadcast_ms > 10_000 || setup.limit_ms > 3_600_000 {
         return Err("timeouts at most 60 s, broadcast at most 10 s, limit at most 1 h".into());
     }
+    // A round of votes takes a broadcast: one no shorter than the longest
+    // timeout lets no election finish, and every trial would fail. (Below
+    // it, elections finish, however slowly: the paper's 12-24 ms range runs
+    // with its 15 ms broadcast.)
+    if setup.broadcast_ms >= setup.election_max_ms {
+        return Err(format!(
+            "broadcast {} ms is not below the election timeout's maximum {} ms: no election \
+             could finish (Raft needs broadcast time well below the election timeout)",
+            setup.broadcast_ms, setup.election_max_ms
+        ));
+    }
     Ok(())
 }
 
