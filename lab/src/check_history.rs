@@ -3,7 +3,7 @@
 //! holding no operation).
 
 use crate::common::{default_jobs, fail};
-use linearizability::{CheckOptions, CheckResult, ModelKind, check_file};
+use linearizability::{CheckOptions, CheckResult, Limit, ModelKind, check_file};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -18,6 +18,7 @@ pub fn check_history(file: &Path, model: &str, max_steps: u64, html: Option<Path
     let options = CheckOptions {
         max_steps_per_partition: Some(max_steps),
         threads: default_jobs(),
+        ..CheckOptions::default()
     };
     let report = match check_file(file, kind, &options) {
         Ok(r) => r,
@@ -49,11 +50,14 @@ pub fn check_history(file: &Path, model: &str, max_steps: u64, html: Option<Path
     match report.result {
         CheckResult::Linearizable => ExitCode::SUCCESS,
         CheckResult::NotLinearizable(_) => ExitCode::from(1),
-        CheckResult::Unknown => {
+        CheckResult::Unknown(Limit::Steps) => {
+            println!("the step budget: {max_steps} per key; raise it with --max-steps");
+            ExitCode::from(3)
+        }
+        CheckResult::Unknown(Limit::Memory) => {
             println!(
-                "the step budget: {max_steps} per key; raise it with --max-steps \
-                 (unless the search filled its {} MiB of memory per key first: then the \
-                 history is past the checker's reach)",
+                "the search's memory: {} MiB for all the keys, shared by their \
+                 operations; more steps cannot help, the history is past the checker's reach",
                 linearizability::MAX_SEARCH_BYTES >> 20
             );
             ExitCode::from(3)

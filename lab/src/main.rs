@@ -191,7 +191,7 @@ enum Command {
     Shrink(ShrinkArgs),
     /// Check a history file for linearizability. Exit 0: linearizable; 1: not
     /// (the HTML page shows why); 3: unknown within the step budget (or the
-    /// search's 512 MiB of memory per key); 2: the
+    /// search's 512 MiB of memory, shared by the keys); 2: the
     /// file is unreadable or holds no operation, or the page cannot be written.
     #[command(
         after_help = "Examples:\n  lab check-history linearizability/testdata/porcupine/kv/c10-bad.txt --html why.html\n  lab check-history etcd_000.log --model register\n\nFormats:\n  kv        Porcupine/Jepsen key-value text, one event a line:\n            {:process 0, :type :invoke, :f :put, :key \"3\", :value \"x 0 1 y\"} then its {:process 0, :type :ok, ...}\n  register  Jepsen etcd logs of a compare-and-set register (read, write, cas; :fail and :info returns):\n            INFO  jepsen.util - 2  :invoke  :cas  [3 0]"
@@ -205,8 +205,9 @@ enum Command {
         /// Give up (verdict unknown, exit 3) after this many search steps on
         /// one key (partition): a budget that gives the same verdict on every
         /// machine, at any load, unlike a wall-clock limit. (A search also
-        /// gives up when its visited states fill 512 MiB for one key: a
-        /// bound on memory, the same on every machine.)
+        /// gives up when its tables fill 512 MiB, shared by the keys in
+        /// proportion to their operations: a bound on memory, counted the
+        /// same way on every machine.)
         #[arg(long, default_value_t = 1 << 30)]
         max_steps: u64,
         /// Write the picture of the history (and of the violation) here.

@@ -41,6 +41,13 @@ pub struct CheckOptions {
     /// (unless another partition is not linearizable). `None`: no limit. The same
     /// history gets the same verdict under it on every machine, at any load.
     pub max_steps_per_partition: Option<u64>,
+    /// The most memory the searches may hold in their tables and states, all
+    /// partitions together (they are searched at once). Each partition gets a
+    /// share in proportion to its operations, on top of what its tables take
+    /// to start; one that fills its share is [`CheckResult::Unknown`]. It is
+    /// counted from the tables' lengths and [`Model::state_bytes`], not
+    /// measured, so it too gives the same verdict on every machine.
+    pub max_search_bytes: usize,
 }
 
 impl Default for CheckOptions {
@@ -48,9 +55,22 @@ impl Default for CheckOptions {
         CheckOptions {
             threads: 1,
             max_steps_per_partition: None,
+            max_search_bytes: MAX_SEARCH_BYTES,
         }
     }
 }
+
+/// The default [`CheckOptions::max_search_bytes`]. A configuration holds a
+/// bitset of its partition's operations, so a long or very concurrent
+/// partition fills memory long before 2^30 steps; this bound keeps the verdict
+/// unknown rather than the process killed (a search once grew past 20 GB).
+/// Even a search that never backtracks holds one configuration per
+/// operation, `n` bits each: `n * n / 8` bytes for a key of `n` operations.
+/// So a key of 64 thousand operations fills it alone, and a history of `N`
+/// operations (whose keys share it) can have at most `2^32 / N` on one key.
+/// It counts lengths, not allocations: a table that doubles as it grows may
+/// hold up to twice what it counts.
+pub const MAX_SEARCH_BYTES: usize = 512 << 20;
 
 impl CheckOptions {
     /// Default options with a budget of `max_steps` search steps per partition.
@@ -85,11 +105,19 @@ pub enum CheckResult {
     /// Some partition has none; the evidence, for the one found in the earliest
     /// turn of the search (see the module docs).
     NotLinearizable(Violation),
-    /// A partition's search used up its step budget
-    /// ([`CheckOptions::max_steps_per_partition`]), or its memory
-    /// ([`MAX_SEARCH_BYTES`]), before a verdict: this is not a pass, and the
-    /// same history gives it on every machine.
-    Unknown,
+    /// A partition's search used up its budget before a verdict: this is not a
+    /// pass, and the same history gives it on every machine.
+    Unknown(Limit),
+}
+
+/// The budget a search used up, for [`CheckResult::Unknown`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// [`CheckOptions::max_steps_per_partition`]: a larger one may give a verdict.
+    Steps,
+    /// [`CheckOptions::max_search_bytes`] (for at least one partition: this one
+    /// wins over `Steps`, since more steps cannot help it).
+    Memory,
 }
 
 impl CheckResult {
@@ -147,6 +175,8 @@ where
         .collect();
     let limits = Limits {
         max_steps: options.max_steps_per_partition,
+        max_words: options.max_search_bytes / 8,
+        ops: partitions.iter().map(Vec::len).sum(),
         violation_turn: &violation_turn,
     };
     let run_share = |share: &[usize]| round_robin(model, history, partitions, share, &limits);
@@ -172,6 +202,11 @@ fn verdict(partitions: &[Vec<usize>], outcomes: Vec<(usize, u64, Outcome)>) -> C
     let ok = (outcomes.iter())
         .filter(|(_, _, o)| matches!(o, Outcome::Ok))
         .count();
+    let limit = if (outcomes.iter()).any(|(_, _, o)| matches!(o, Outcome::Stopped(Limit::Memory))) {
+        Limit::Memory
+    } else {
+        Limit::Steps
+    };
     let first_violation = (outcomes.into_iter())
         .filter(|(_, _, o)| matches!(o, Outcome::Illegal { .. }))
         .min_by_key(|(p, turn, _)| (*turn, *p));
@@ -190,8 +225,8 @@ fn verdict(partitions: &[Vec<usize>], outcomes: Vec<(usize, u64, Outcome)>) -> C
             failing_op,
         }),
         _ if ok == partitions.len() => CheckResult::Linearizable,
-        // Out of steps, with no violation found.
-        _ => CheckResult::Unknown,
+        // Out of steps or memory, with no violation found.
+        _ => CheckResult::Unknown(limit),
     }
 }
 
@@ -202,8 +237,8 @@ enum Outcome {
         longest_prefix: Vec<usize>,
         failing_op: usize,
     },
-    /// Out of steps.
-    Stopped,
+    /// Out of steps or memory.
+    Stopped(Limit),
 }
 
 const NIL: u32 = u32::MAX;
@@ -213,13 +248,26 @@ const HEAD: u32 = 0;
 /// is not hidden behind a long search in another.
 const SLICE: u32 = 1 << 14;
 
-/// When the searches give up: a budget of steps per partition (the same on
-/// every machine), or a violation found in an earlier turn.
+/// When the searches give up: a budget of steps per partition and one of
+/// memory for them all (the same on every machine), or a violation found in an
+/// earlier turn.
 struct Limits<'a> {
     max_steps: Option<u64>,
+    /// Words of memory for all the partitions' searches, shared among them in
+    /// proportion to their operations (`ops` in all).
+    max_words: usize,
+    ops: usize,
     /// The earliest turn in which some partition was found violating
     /// (`u64::MAX`: none yet). No search goes on past it.
     violation_turn: &'a AtomicU64,
+}
+
+impl Limits<'_> {
+    /// The share of [`Limits::max_words`] of a partition of `ops` operations.
+    fn words_for(&self, ops: usize) -> usize {
+        let share = self.max_words as u128 * ops as u128 / self.ops.max(1) as u128;
+        share as usize
+    }
 }
 
 /// Runs the searches of `share` (partition indices) in turns until each finishes,
@@ -240,7 +288,14 @@ fn round_robin<M: Model>(
     let mut turn: u64 = 0;
     let mut live: Vec<(usize, u64, Search<'_, M>)> = share
         .iter()
-        .map(|&p| (p, 0, Search::new(model, history, &partitions[p])))
+        .map(|&p| {
+            let part = &partitions[p];
+            (
+                p,
+                0,
+                Search::new(model, history, part, limits.words_for(part.len())),
+            )
+        })
         .collect();
     while !live.is_empty() {
         if turn > limits.violation_turn.load(Ordering::Relaxed) {
@@ -259,7 +314,7 @@ fn round_robin<M: Model>(
             match result {
                 None if spent => {
                     let (p, _, _) = live.remove(k);
-                    done.push((p, turn, Outcome::Stopped));
+                    done.push((p, turn, Outcome::Stopped(Limit::Steps)));
                 }
                 None => k += 1,
                 Some(outcome) => {
@@ -297,12 +352,20 @@ struct Search<'a, M: Model> {
     calls: Vec<(u32, u32)>,
     best: Option<(Vec<usize>, usize)>,
     entry: u32,
+    /// The most [`search_words`] it may hold: its tables' first size, plus
+    /// its share of [`CheckOptions::max_search_bytes`].
+    max_words: usize,
 }
 
 const CALL: u32 = 1 << 31;
 
 impl<'a, M: Model> Search<'a, M> {
-    fn new(model: &'a M, history: &'a [Operation<M::Input, M::Output>], part: &'a [usize]) -> Self {
+    fn new(
+        model: &'a M,
+        history: &'a [Operation<M::Input, M::Output>],
+        part: &'a [usize],
+        share_words: usize,
+    ) -> Self {
         let n = part.len();
         // Entries in time order; a call sorts before a return at the same instant
         // (they count as concurrent), ties otherwise by operation.
@@ -328,7 +391,7 @@ impl<'a, M: Model> Search<'a, M> {
             next[at - 1] = at as u32;
         }
         let words = n.div_ceil(64);
-        Search {
+        let mut search = Search {
             model,
             history,
             part,
@@ -345,7 +408,10 @@ impl<'a, M: Model> Search<'a, M> {
             state: 0, // the interned initial state
             calls: Vec::with_capacity(n),
             best: None,
-        }
+            max_words: 0,
+        };
+        search.max_words = search_words(&search.visited, &search.states) + share_words;
+        search
     }
 
     /// Runs at most `budget` iterations; `None` if the search is not over yet.
@@ -369,8 +435,8 @@ impl<'a, M: Model> Search<'a, M> {
                         .visited
                         .insert(h ^ splitmix64(after as u64), after, &self.linearized)
                     {
-                        if search_words(&self.visited, &self.states) >= MAX_SEARCH_WORDS {
-                            return Some(Outcome::Stopped);
+                        if search_words(&self.visited, &self.states) >= self.max_words {
+                            return Some(Outcome::Stopped(Limit::Memory));
                         }
                         self.calls.push((entry, self.state));
                         self.state = after;
@@ -419,6 +485,15 @@ impl<'a, M: Model> Search<'a, M> {
     }
 }
 
+/// Words (8 bytes) a search holds in its visited configurations and its
+/// states, counted from the tables' lengths, so the same on every machine.
+fn search_words<S>(visited: &Visited, states: &States<S>) -> usize {
+    let per_state = size_of::<S>().div_ceil(8) + 1; // and its `same_hash`
+    (visited.arena.len() + visited.slots.len())
+        + (states.all.len() * per_state + states.heap_bytes / 8)
+        + states.by_hash.slots.len()
+}
+
 /// Unlinks a call entry and its return entry.
 #[inline]
 fn lift(next: &mut [u32], prev: &mut [u32], call: u32, ret: u32) {
@@ -450,14 +525,6 @@ fn unlift(next: &mut [u32], prev: &mut [u32], call: u32, ret: u32) {
 /// linearized append makes a new KV value) or are rejected reads, which cost the
 /// model a comparison; a memo table cost more in memory traffic than it saved, on
 /// the KV and the register histories alike.
-/// Words a search holds in its visited configurations and its states (near
-/// enough: a state's own heap is taken as a few words).
-fn search_words<S>(visited: &Visited, states: &States<S>) -> usize {
-    let per_state = size_of::<S>().div_ceil(8) + 8;
-    let visited = visited.arena.len() + visited.slots.len();
-    visited + states.all.len() * per_state + states.by_hash.slots.len()
-}
-
 struct States<S> {
     /// Each distinct state once; its id is its position.
     all: Vec<S>,
@@ -465,6 +532,8 @@ struct States<S> {
     /// `same_hash`. (Keeps one copy of each state, unlike a map keyed by state.)
     by_hash: IdTable,
     same_hash: Vec<u32>,
+    /// The states' own heap, by [`Model::state_bytes`].
+    heap_bytes: usize,
 }
 
 impl<S: Eq + std::hash::Hash> States<S> {
@@ -473,12 +542,13 @@ impl<S: Eq + std::hash::Hash> States<S> {
             all: Vec::new(),
             by_hash: IdTable::new(ops * 4),
             same_hash: Vec::new(),
+            heap_bytes: 0,
         };
-        states.intern(model.init());
+        states.intern(model, model.init());
         states
     }
 
-    fn intern(&mut self, s: S) -> u32 {
+    fn intern<M: Model<State = S>>(&mut self, model: &M, s: S) -> u32 {
         let h = FxBuild::default().hash_one(&s);
         let slot = self.by_hash.find(h);
         let first = self.by_hash.get(slot).unwrap_or(NIL);
@@ -490,6 +560,7 @@ impl<S: Eq + std::hash::Hash> States<S> {
             id = self.same_hash[id as usize];
         }
         let id = self.all.len() as u32;
+        self.heap_bytes += model.state_bytes(&s);
         self.all.push(s);
         self.same_hash.push(first);
         self.by_hash.set(slot, h, id);
@@ -509,7 +580,7 @@ impl<S: Eq + std::hash::Hash> States<S> {
             // Reads leave the state as it was: one comparison (which fails fast on
             // a length change) saves hashing it.
             s if s == *before => Some(state),
-            s => Some(self.intern(s)),
+            s => Some(self.intern(model, s)),
         }
     }
 }
@@ -607,16 +678,6 @@ impl IdTable {
 /// linear probing over slots of (tag, entry); the entries sit in entry order in a
 /// flat arena, a row apiece: the state, then the linearized set's words. (One row,
 /// so that checking a tag match costs one cache miss.)
-/// Most memory a partition's search may hold in its visited configurations
-/// and its states: a search that reaches it stops with the verdict unknown,
-/// as at its step budget. A configuration holds a bitset of the partition's
-/// operations, so a long or very concurrent partition fills memory long
-/// before 2^30 steps; this bound keeps the verdict unknown rather than the
-/// process killed. It is counted from the tables' lengths (the same on every
-/// machine), not measured.
-pub const MAX_SEARCH_BYTES: usize = 512 << 20;
-const MAX_SEARCH_WORDS: usize = MAX_SEARCH_BYTES / 8;
-
 struct Visited {
     /// Words per row: one for the state, then the bitset.
     row: usize,

@@ -4,7 +4,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::checker::{CheckOptions, CheckResult, check};
+use super::checker::{CheckOptions, CheckResult, Limit, check};
 use super::history::Operation;
 use super::html::write_html;
 use super::kv::{KvInput, KvModel, KvOutput};
@@ -94,8 +94,11 @@ impl Report {
     pub fn summary(&self) -> String {
         let verdict = match &self.result {
             CheckResult::Linearizable => "linearizable".to_string(),
-            CheckResult::Unknown => {
-                "UNKNOWN (the search used up its step budget or its memory; not a pass)".to_string()
+            CheckResult::Unknown(Limit::Steps) => {
+                "UNKNOWN (the search used up its step budget; not a pass)".to_string()
+            }
+            CheckResult::Unknown(Limit::Memory) => {
+                "UNKNOWN (the search filled its memory; not a pass)".to_string()
             }
             CheckResult::NotLinearizable(v) => {
                 let op = match &self.history {

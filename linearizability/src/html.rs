@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::checker::CheckResult;
+use super::checker::{CheckResult, Limit};
 use super::history::{NEVER, Operation};
 use super::model::Model;
 
@@ -34,9 +34,10 @@ pub fn render_html<M: Model>(
     };
     let verdict = match result {
         CheckResult::Linearizable => "linearizable".to_string(),
-        CheckResult::Unknown => {
-            "unknown (the search used up its step budget or its memory)".to_string()
+        CheckResult::Unknown(Limit::Steps) => {
+            "unknown (the search used up its step budget)".to_string()
         }
+        CheckResult::Unknown(Limit::Memory) => "unknown (the search filled its memory)".to_string(),
         CheckResult::NotLinearizable(v) => format!(
             "NOT linearizable: in partition {}, {} cannot be placed after a prefix of {} operation(s)",
             v.partition,

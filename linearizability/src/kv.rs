@@ -268,6 +268,19 @@ impl Model for KvModel {
         }
     }
 
+    /// The newest piece, which is the state's own: the rest is shared with the
+    /// state it was appended to. (A put's state is one piece too.)
+    fn state_bytes(&self, state: &KvState) -> usize {
+        state.0.as_ref().map_or(0, |piece| {
+            let text = match &piece.text {
+                Text::Short { .. } => 0,
+                Text::Long(s) => s.len(),
+            };
+            // The `Rc`'s two counts, then the piece.
+            2 * size_of::<usize>() + size_of::<Piece>() + text
+        })
+    }
+
     fn partition(&self, history: &[Operation<KvInput, KvOutput>]) -> Vec<Vec<usize>> {
         let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, op) in history.iter().enumerate() {
@@ -316,6 +329,10 @@ mod tests {
         assert_eq!(KvState::new(), KvState::new().append(""));
         assert!(a.equals_str("abcde") && !a.equals_str("abcdd") && !a.equals_str("abcd"));
         assert!(KvState::new().equals_str(""));
+        let long = "x".repeat(2000);
+        assert!(KvModel.state_bytes(&a.append(&long)) > 2000);
+        assert!(KvModel.state_bytes(&a.append("y")) < 100);
+        assert_eq!(KvModel.state_bytes(&KvState::new()), 0);
         assert_eq!(a.to_string(), "abcde");
         assert_eq!(format!("{a:?}"), "\"abcde\"");
     }

@@ -4,9 +4,10 @@
 //! # Pieces
 //! - [`Model`]: the sequential specification a service plugs in.
 //! - [`Operation`] / [`Event`]: a concurrent history (interval form / event form).
-//! - [`check`]: the checker, with three verdicts in [`CheckResult`]; a time budget
-//!   in [`CheckOptions`] turns an over-long search into [`CheckResult::Unknown`],
-//!   never into a pass.
+//! - [`check`]: the checker, with three verdicts in [`CheckResult`]; budgets of
+//!   steps and memory in [`CheckOptions`] (counted, so the same on every
+//!   machine) turn an over-long search into [`CheckResult::Unknown`], never
+//!   into a pass.
 //! - [`KvModel`] (get/put/append/delete, partitioned by key; its per-key state
 //!   [`KvState`] is a shared-prefix rope, so an append costs the appended piece, not
 //!   the whole value) and [`RegisterModel`] (read, write, compare-and-set), the two
@@ -100,7 +101,7 @@ mod model;
 mod parse;
 mod register;
 
-pub use checker::{CheckOptions, CheckResult, MAX_SEARCH_BYTES, Violation, check};
+pub use checker::{CheckOptions, CheckResult, Limit, MAX_SEARCH_BYTES, Violation, check};
 pub use file::{ModelKind, Report, check_file};
 pub use history::{Event, EventKind, HistoryError, NEVER, Operation, operations_from_events};
 pub use html::{render_html, write_html};

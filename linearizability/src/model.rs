@@ -32,6 +32,14 @@ pub trait Model {
         output: &Self::Output,
     ) -> Option<Self::State>;
 
+    /// The heap bytes `state` holds that the state it was stepped from does not
+    /// share with it (beyond `size_of::<State>()`): the checker counts them
+    /// against [`CheckOptions::max_search_bytes`](crate::CheckOptions). The
+    /// default, 0, suits states without a heap.
+    fn state_bytes(&self, _state: &Self::State) -> usize {
+        0
+    }
+
     /// Splits a history into independent sub-histories (P-compositionality: the
     /// whole is linearizable iff every part is), as lists of indices into `history`,
     /// each in increasing order. The default keeps the history whole.

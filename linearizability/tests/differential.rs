@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
 use linearizability::{
-    CheckOptions, CheckResult, KvInput, KvModel, KvOutput, Model, NEVER, Operation, RegisterInput,
-    RegisterModel, RegisterOutput, check,
+    CheckOptions, CheckResult, KvInput, KvModel, KvOutput, Limit, Model, NEVER, Operation,
+    RegisterInput, RegisterModel, RegisterOutput, check,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -365,7 +365,7 @@ where
     let same = |r: &CheckResult| match r {
         CheckResult::Linearizable => linearizable,
         CheckResult::NotLinearizable(_) => !linearizable,
-        CheckResult::Unknown => false,
+        CheckResult::Unknown(_) => false,
     };
     let got = check(model, history, &CheckOptions::default());
     prop_assert!(
@@ -380,10 +380,11 @@ where
     let options = CheckOptions {
         threads: 2,
         max_steps_per_partition: Some(budget),
+        ..CheckOptions::default()
     };
     let budgeted = check(model, history, &options);
     prop_assert!(
-        same(&budgeted) || budgeted == CheckResult::Unknown,
+        same(&budgeted) || budgeted == CheckResult::Unknown(Limit::Steps),
         "checker with {options:?}: {budgeted:?}, brute force linearizable: {linearizable}, \
          history: {history:#?}"
     );

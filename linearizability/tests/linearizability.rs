@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use linearizability::{
-    CheckOptions, CheckResult, KvInput, KvModel, KvOutput, ModelKind, NEVER, Operation,
+    CheckOptions, CheckResult, KvInput, KvModel, KvOutput, Limit, ModelKind, NEVER, Operation,
     RegisterInput, RegisterModel, RegisterOutput, check, check_file, parse_jepsen_register,
     parse_kv, render_html, write_html,
 };
@@ -19,7 +19,7 @@ fn verdict_name(r: &CheckResult) -> &'static str {
     match r {
         CheckResult::Linearizable => "linearizable",
         CheckResult::NotLinearizable(_) => "not linearizable",
-        CheckResult::Unknown => "unknown",
+        CheckResult::Unknown(_) => "unknown",
     }
 }
 
@@ -42,7 +42,7 @@ fn porcupine_kv_histories_get_the_expected_verdict() {
                     assert!(v.longest_prefix.iter().all(|i| v.partition_ops.contains(i)));
                     false
                 }
-                CheckResult::Unknown => panic!("{}: unknown without a budget", path.display()),
+                CheckResult::Unknown(_) => panic!("{}: unknown without a budget", path.display()),
             };
             assert_eq!(ok, want, "{}", report.summary());
         }
@@ -87,7 +87,12 @@ fn porcupine_etcd_logs_get_the_verdicts_of_verdicts_txt() {
 fn a_tiny_budget_gives_unknown_on_c50_ok() {
     let path = porcupine_dir().join("kv/c50-ok.txt");
     let report = check_file(&path, ModelKind::Kv, &CheckOptions::with_max_steps(1)).unwrap();
-    assert_eq!(report.result, CheckResult::Unknown, "{}", report.summary());
+    assert_eq!(
+        report.result,
+        CheckResult::Unknown(Limit::Steps),
+        "{}",
+        report.summary()
+    );
     assert!(!report.result.is_linearizable());
 }
 
@@ -100,47 +105,98 @@ fn the_budget_stops_a_search_that_would_never_end() {
         &endless(),
         &CheckOptions::with_max_steps(1_000_000),
     );
-    assert_eq!(result, CheckResult::Unknown);
+    assert_eq!(result, CheckResult::Unknown(Limit::Steps));
 }
 
-/// Without a step budget, the same search stops when its tables reach
-/// `MAX_SEARCH_BYTES`: an unknown verdict, not a process killed for its
-/// memory (it once grew past 20 GB).
+/// Without a step budget, the same search stops when its tables fill the
+/// memory bound: an unknown verdict that says so, not a process killed for
+/// its memory (it once grew past 20 GB).
 #[test]
-fn a_search_without_a_budget_stops_at_its_memory_bound() {
+fn a_search_without_a_step_budget_stops_at_its_memory_bound() {
     let options = CheckOptions {
         max_steps_per_partition: None,
         threads: 2,
+        max_search_bytes: 32 << 20,
     };
-    assert_eq!(check(&KvModel, &endless(), &options), CheckResult::Unknown);
+    let result = check(&KvModel, &endless(), &options);
+    assert_eq!(result, CheckResult::Unknown(Limit::Memory));
+}
+
+/// All keys are searched at once, so the memory bound is for them all: a key
+/// that fits in it alone does not fit beside many other operations, which
+/// take their shares.
+#[test]
+fn the_keys_share_the_memory_bound_by_their_operations() {
+    let options = |threads| CheckOptions {
+        max_steps_per_partition: None,
+        threads,
+        max_search_bytes: 4 << 20,
+    };
+    let alone = reversed("k", 7);
+    let mut beside = alone.clone();
+    beside.extend((0..2000).map(|i| Operation {
+        client_id: 100,
+        input: KvInput::Put {
+            key: "other".into(),
+            value: i.to_string(),
+        },
+        call_ns: 2000 + 2 * i,
+        output: KvOutput::Done,
+        return_ns: 2001 + 2 * i,
+    }));
+    for threads in [1, 2] {
+        assert_eq!(
+            check(&KvModel, &alone, &options(threads)),
+            CheckResult::Linearizable
+        );
+        let crowded = check(&KvModel, &beside, &options(threads));
+        assert_eq!(crowded, CheckResult::Unknown(Limit::Memory));
+    }
 }
 
 /// Appends that every order places, and reads that no order can explain.
 fn endless() -> Vec<Operation<KvInput, KvOutput>> {
-    let n = 40;
-    let mut history: Vec<Operation<KvInput, KvOutput>> = (0..n)
+    let mut history = concurrent_appends("k", 40);
+    // Reads no prefix of any order can produce, each concurrent with all appends.
+    for j in 0..4 {
+        history.push(read_during("k", 40 + j, format!("<{j}><{j}>")));
+    }
+    history
+}
+
+/// `n` concurrent appends read back in reverse order: linearizable, but the
+/// search tries most orders first.
+fn reversed(key: &str, n: usize) -> Vec<Operation<KvInput, KvOutput>> {
+    let mut history = concurrent_appends(key, n);
+    let value = (0..n).rev().map(|i| format!("<{i}>")).collect();
+    history.push(read_during(key, n, value));
+    history
+}
+
+fn concurrent_appends(key: &str, n: usize) -> Vec<Operation<KvInput, KvOutput>> {
+    (0..n)
         .map(|i| Operation {
             client_id: i,
             input: KvInput::Append {
-                key: "k".into(),
+                key: key.into(),
                 value: format!("<{i}>"),
             },
             call_ns: 0,
             output: KvOutput::Done,
             return_ns: 1000,
         })
-        .collect();
-    // Reads no prefix of any order can produce, each concurrent with all appends.
-    for j in 0..4 {
-        history.push(Operation {
-            client_id: n + j,
-            input: KvInput::Get { key: "k".into() },
-            call_ns: 1,
-            output: KvOutput::Value(format!("<{j}><{j}>")),
-            return_ns: 1001,
-        });
+        .collect()
+}
+
+/// A read concurrent with [`concurrent_appends`].
+fn read_during(key: &str, client_id: usize, value: String) -> Operation<KvInput, KvOutput> {
+    Operation {
+        client_id,
+        input: KvInput::Get { key: key.into() },
+        call_ns: 1,
+        output: KvOutput::Value(value),
+        return_ns: 1001,
     }
-    history
 }
 
 #[test]
@@ -312,7 +368,7 @@ fn parallel_checking_gives_the_same_verdicts() {
             "{}",
             report.summary()
         );
-        assert_ne!(report.result, CheckResult::Unknown);
+        assert!(!matches!(report.result, CheckResult::Unknown(_)));
     }
 }
 
@@ -535,9 +591,13 @@ fn a_step_budget_gives_the_same_verdict_on_every_machine() {
     let roomy = CheckOptions {
         max_steps_per_partition: Some(1 << 40),
         threads: 2,
+        ..CheckOptions::default()
     };
     for _ in 0..3 {
-        assert_eq!(check(&KvModel, &history, &tight), CheckResult::Unknown);
+        assert_eq!(
+            check(&KvModel, &history, &tight),
+            CheckResult::Unknown(Limit::Steps)
+        );
         assert_eq!(check(&KvModel, &history, &roomy), CheckResult::Linearizable);
     }
 }

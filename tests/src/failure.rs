@@ -32,8 +32,9 @@ pub enum FailureKind {
     Check,
     /// The history was not linearizable.
     Linearizability,
-    /// The linearizability check ran out of its search-step budget: no
-    /// verdict. It is counted in steps, so it replays the same everywhere.
+    /// The linearizability check ran out of its search-step budget or its
+    /// memory: no verdict. Both are counted, not measured, so it replays the
+    /// same everywhere.
     Unknown,
     /// The code under test (or the harness) panicked.
     Panic,

@@ -14,7 +14,7 @@ use crate::raft_suite::node::{PeerNode, RaftTuning, persisted_sizes};
 use crate::replicated::clerk::{ClerkLink, OpLink};
 use crate::replicated::server::ReplicatedService;
 use labsim::{MS, NodeId, SEC};
-use linearizability::{CheckOptions, CheckResult, KvModel, check, write_html};
+use linearizability::{CheckOptions, CheckResult, KvModel, Limit, check, write_html};
 use peer::Op;
 use rand::RngExt;
 use std::cell::RefCell;
@@ -394,13 +394,20 @@ pub fn check_kv_history(
     );
     match result {
         CheckResult::Linearizable => Ok(()),
-        CheckResult::Unknown => Err((
+        CheckResult::Unknown(Limit::Steps) => Err((
             FailureKind::Unknown,
             format!(
-                "linearizability check of {} operations ran out of its budget of {budget_steps} search steps per key (or of its {} MiB of memory per key), so the verdict is unknown; raise the budget with {}=STEPS",
+                "linearizability check of {} operations ran out of its budget of {budget_steps} search steps per key, so the verdict is unknown; raise the budget with {}=STEPS",
+                history.len(),
+                CHECK_STEPS.var,
+            ),
+        )),
+        CheckResult::Unknown(Limit::Memory) => Err((
+            FailureKind::Unknown,
+            format!(
+                "linearizability check of {} operations filled its {} MiB of memory before a verdict, so the verdict is unknown: a key with this many concurrent or uncertain operations is past the checker (fewer clients, or a shorter run, keep it in reach)",
                 history.len(),
                 linearizability::MAX_SEARCH_BYTES >> 20,
-                CHECK_STEPS.var,
             ),
         )),
         CheckResult::NotLinearizable(ref v) => {
