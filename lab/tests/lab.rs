@@ -965,10 +965,18 @@ fn bounds_on_threads_durations_filters_and_trials_are_clear_errors() {
             vec!["experiment", "election-downtime", "--peers", "4"],
             "from 5 to 9",
         ),
-        // Every trial would fail, each saying only "no leader".
+        // Every trial would fail, each saying only "no leader": a broadcast
+        // below the timeout, whose round of votes is not.
         (
-            vec!["experiment", "election-downtime", "--broadcast-ms", "300"],
-            "range 150-150: broadcast 300 ms is not below the election timeout's maximum 150 ms",
+            vec![
+                "experiment",
+                "election-downtime",
+                "--ranges",
+                "150-200",
+                "--broadcast-ms",
+                "155",
+            ],
+            "range 150-200: broadcast 155 ms: a round of votes (4/3 of it",
         ),
         (
             vec!["explore", "--max-failures", "99999999999999999999999"],
