@@ -96,11 +96,14 @@ fn ask(sim: &mut Sim, mut a: Asked) {
         // not, and a deposed leader cut off from the others (an aimed
         // isolation) still leads in its own eyes, in the configuration it
         // had: found there unasked, the goal counts only once the whole log
-        // of a leader no server has superseded is committed.
-        if a.index == 0 {
-            a.index = status.last_index;
-        }
-        if status.commit_index >= a.index && !superseded(sim, &a.servers, status.term) {
+        // of a leader no server has superseded is committed (this leader's
+        // log, each time: the next one asked may be another).
+        let index = if a.index == 0 {
+            status.last_index
+        } else {
+            a.index
+        };
+        if status.commit_index >= index && !superseded(sim, &a.servers, status.term) {
             return; // there, and committed
         }
         return retry(sim, a);
