@@ -71,7 +71,7 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
     if let Some(Err(e)) = pools.to.as_deref().map(crate::common::can_write) {
         return fail(e);
     }
-    let mut file = match Corpus::open(corpus) {
+    let mut file = match Corpus::open_beside(corpus) {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
@@ -145,6 +145,9 @@ fn save_pool(guided: &Guided, path: &Path, scenario: &Scenario) -> bool {
     }
 }
 
+/// The corpus that keeps nothing: a campaign whose failures are only printed.
+const NO_CORPUS: &str = "/dev/null";
+
 /// The corpus a campaign appends its failures to, each line once: a seed
 /// run again by a later campaign fails the same way (a run is a pure
 /// function of its inputs), and its line is not written twice.
@@ -162,8 +165,9 @@ impl Corpus {
         crate::common::create_parent(path)?;
         let cannot = |e: std::io::Error| format!("cannot open the corpus {}: {e}", path.display());
         // Read whole before the first append: a device or a pipe would never
-        // end (/dev/zero) or never start (a pipe nobody writes).
-        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        // end (/dev/zero) or never start (a pipe nobody writes). /dev/null
+        // is the one that reads nothing and keeps nothing, as asked.
+        if path != Path::new(NO_CORPUS) && std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
             return Err(format!(
                 "the corpus {} is not a regular file (a directory, a device or a pipe): \
                  name a file, new or one an earlier campaign wrote",
@@ -187,6 +191,18 @@ impl Corpus {
             lines,
             unterminated,
         })
+    }
+
+    /// The corpus of a guided campaign, which saves its bred schedules
+    /// beside it: one that keeps nothing has no beside.
+    fn open_beside(path: &Path) -> Result<Corpus, String> {
+        if path == Path::new(NO_CORPUS) {
+            return Err(format!(
+                "a guided campaign saves its bred schedules beside its corpus: --corpus \
+                 {NO_CORPUS} leaves them nowhere; name a file"
+            ));
+        }
+        Corpus::open(path)
     }
 
     /// Appends `line` unless the corpus holds it already: in one write, so

@@ -1260,6 +1260,19 @@ fn outputs_that_cannot_be_written_are_refused_before_the_work() {
         let o = lab(&["explore", "--seeds", "0..2", "--corpus", corpus]);
         says(&o, 2, &["is not a regular file"]);
     }
+    // /dev/null keeps nothing, as asked; a guided campaign has nowhere beside
+    // it to save its bred schedules.
+    let plain = lab(&["explore", "--seeds", "0..2", "--corpus", "/dev/null"]);
+    says(&plain, 0, &["2 passed, 0 failed"]);
+    let guided = [
+        "explore",
+        "--guided",
+        "--seeds",
+        "0..2",
+        "--corpus",
+        "/dev/null",
+    ];
+    says(&lab(&guided), 2, &["name a file"]);
     // Each before its run, its shrink or its check.
     let shrink = [
         "shrink",
