@@ -170,7 +170,7 @@ fn a_panic_in_the_code_under_test_says_where_and_is_counted_as_a_panic() {
         "explore",
         "kv-nemesis",
         "--seeds",
-        "0..1",
+        "4..5",
         "--peer",
         "mutant:truncate-matching-suffix+assertions",
         "--corpus",
@@ -180,7 +180,7 @@ fn a_panic_in_the_code_under_test_says_where_and_is_counted_as_a_panic() {
         &o,
         1,
         &[
-            "seed=0 at t=",
+            "seed=4 at t=",
             ": panicked at raft/src/raft.rs:",
             "failures by kind: 1 panic",
         ],
@@ -715,8 +715,11 @@ fn a_shrink_cut_short_by_max_runs_says_so() {
 #[test]
 fn shrink_by_proptest_finds_the_few_faults_behind_a_bug() {
     // One fault at a time gets stuck where dropping a chunk still fails (the
-    // README's comparison): on this seed proptest leaves 7 of 47, ddmin 1.
-    assert!(shrink_and_replay("proptest") <= 8);
+    // README's comparison): on this seed proptest leaves 13 of 47, ddmin 1.
+    // (It left 7 before b89e911 changed the reference's votes, and so this
+    // seed's run.)
+    let left = shrink_and_replay("proptest");
+    assert!(left <= 13, "proptest left {left} faults");
 }
 
 #[test]
@@ -1272,7 +1275,7 @@ fn outputs_that_cannot_be_written_are_refused_before_the_work() {
         "--corpus",
         "/dev/null",
     ];
-    says(&lab(&guided), 2, &["name a file"]);
+    says(&lab(&guided), 2, &["leaves them nowhere"]);
     // Each before its run, its shrink or its check.
     let shrink = [
         "shrink",
@@ -1829,5 +1832,5 @@ fn max_failures_stops_a_campaign_starting_seeds() {
         }
     }
     let o = lab(&["explore", "--max-failures", "0"]);
-    says(&o, 2, &["a number of failures, at least 1"]);
+    says(&o, 2, &["a whole number of failures, from 1 to"]);
 }
