@@ -56,8 +56,9 @@ pub fn check_history(file: &Path, model: &str, max_steps: u64, html: Option<Path
         }
         CheckResult::Unknown(Limit::Memory) => {
             println!(
-                "the search's memory: {} MiB for all the keys, shared by their \
-                 operations; more steps cannot help, the history is past the checker's reach",
+                "the search's memory: {} MiB for all the keys, shared by their needs; \
+                 more steps cannot help the key that filled its share: the history is past \
+                 the checker's reach",
                 linearizability::MAX_SEARCH_BYTES >> 20
             );
             ExitCode::from(3)

@@ -206,8 +206,8 @@ enum Command {
         /// one key (partition): a budget that gives the same verdict on every
         /// machine, at any load, unlike a wall-clock limit. (A search also
         /// gives up when its tables fill 512 MiB, shared by the keys in
-        /// proportion to their operations: a bound on memory, counted the
-        /// same way on every machine.)
+        /// proportion to their sizes: a bound on memory, counted the same
+        /// way on every machine.)
         #[arg(long, default_value_t = 1 << 30)]
         max_steps: u64,
         /// Write the picture of the history (and of the violation) here.

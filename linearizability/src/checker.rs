@@ -43,8 +43,10 @@ pub struct CheckOptions {
     pub max_steps_per_partition: Option<u64>,
     /// The most memory the searches may hold in their tables and states, all
     /// partitions together (they are searched at once). Each partition gets a
-    /// share in proportion to its operations, on top of what its tables take
-    /// to start; one that fills its share is [`CheckResult::Unknown`]. It is
+    /// share in proportion to what a search of its operations holds if it
+    /// never backtracks (about `n * n / 8` bytes for `n` of them), on top of
+    /// what its tables take to start (a few words an operation); one that
+    /// fills its share is [`CheckResult::Unknown`]. It is
     /// counted from the tables' lengths and [`Model::state_bytes`], not
     /// measured, so it too gives the same verdict on every machine.
     pub max_search_bytes: usize,
@@ -66,8 +68,8 @@ impl Default for CheckOptions {
 /// unknown rather than the process killed (a search once grew past 20 GB).
 /// Even a search that never backtracks holds one configuration per
 /// operation, `n` bits each: `n * n / 8` bytes for a key of `n` operations.
-/// So a key of 64 thousand operations fills it alone, and a history of `N`
-/// operations (whose keys share it) can have at most `2^32 / N` on one key.
+/// So a key of 64 thousand operations fills it alone, and keys that share it
+/// fit while the sum of their `n * n / 8` does.
 /// It counts lengths, not allocations: a table that doubles as it grows may
 /// hold up to twice what it counts.
 pub const MAX_SEARCH_BYTES: usize = 512 << 20;
@@ -176,7 +178,7 @@ where
     let limits = Limits {
         max_steps: options.max_steps_per_partition,
         max_words: options.max_search_bytes / 8,
-        ops: partitions.iter().map(Vec::len).sum(),
+        weights: partitions.iter().map(|p| weight(p.len())).sum(),
         violation_turn: &violation_turn,
     };
     let run_share = |share: &[usize]| round_robin(model, history, partitions, share, &limits);
@@ -254,9 +256,9 @@ const SLICE: u32 = 1 << 14;
 struct Limits<'a> {
     max_steps: Option<u64>,
     /// Words of memory for all the partitions' searches, shared among them in
-    /// proportion to their operations (`ops` in all).
+    /// proportion to their [`weight`]s (`weights` in all).
     max_words: usize,
-    ops: usize,
+    weights: u128,
     /// The earliest turn in which some partition was found violating
     /// (`u64::MAX`: none yet). No search goes on past it.
     violation_turn: &'a AtomicU64,
@@ -265,9 +267,18 @@ struct Limits<'a> {
 impl Limits<'_> {
     /// The share of [`Limits::max_words`] of a partition of `ops` operations.
     fn words_for(&self, ops: usize) -> usize {
-        let share = self.max_words as u128 * ops as u128 / self.ops.max(1) as u128;
+        let share = self.max_words as u128 * weight(ops) / self.weights.max(1);
         share as usize
     }
+}
+
+/// About the words a search of `ops` operations holds if it never
+/// backtracks: a configuration per operation (the state, the bitset) and its
+/// slot, a state and its slot. Shares in proportion to it fit every
+/// partition's search whenever the sum of these fits.
+fn weight(ops: usize) -> u128 {
+    let ops = ops as u128;
+    ops * (ops.div_ceil(64) + 5)
 }
 
 /// Runs the searches of `share` (partition indices) in turns until each finishes,
@@ -404,7 +415,7 @@ impl<'a, M: Model> Search<'a, M> {
             linearized: vec![0u64; words],
             lin_hash: 0,
             states: States::new(model, n),
-            visited: Visited::new(words),
+            visited: Visited::new(words, n),
             state: 0, // the interned initial state
             calls: Vec::with_capacity(n),
             best: None,
@@ -687,10 +698,14 @@ struct Visited {
 }
 
 impl Visited {
-    fn new(words: usize) -> Self {
+    /// For `ops` operations, `words` words of bitset each.
+    fn new(words: usize, ops: usize) -> Self {
+        // Small to start, so that many small partitions searched at once
+        // hold little before their shares count.
+        let slots = (2 * ops).next_power_of_two().clamp(16, 1024);
         Visited {
             row: words + 1,
-            slots: vec![(0, NIL); 1024],
+            slots: vec![(0, NIL); slots],
             len: 0,
             arena: Vec::new(),
         }
