@@ -60,20 +60,20 @@ pub fn change(sim: &mut Sim, servers: Vec<NodeId>, target: Membership, until_ns:
         goal,
         until_ns,
         epoch,
-        index: 0,
+        asked: None,
     };
     ask(sim, asked);
 }
 
 /// A change under way: the servers, the configuration wanted (peer ids),
-/// until when it is asked, the epoch it was first asked in, and the index of
-/// the entry that started it (0 until a leader took it).
+/// until when it is asked, the epoch it was first asked in, and the last
+/// leader that took it: the leader, its term, the index of its entry.
 struct Asked {
     servers: Vec<NodeId>,
     goal: Membership,
     until_ns: u64,
     epoch: u64,
-    index: u64,
+    asked: Option<(NodeId, peer::Term, u64)>,
 }
 
 fn ask(sim: &mut Sim, mut a: Asked) {
@@ -95,13 +95,12 @@ fn ask(sim: &mut Sim, mut a: Asked) {
         // A leader reports the last configuration in its log, committed or
         // not, and a deposed leader cut off from the others (an aimed
         // isolation) still leads in its own eyes, in the configuration it
-        // had: found there unasked, the goal counts only once the whole log
-        // of a leader no server has superseded is committed (this leader's
-        // log, each time: the next one asked may be another).
-        let index = if a.index == 0 {
-            status.last_index
-        } else {
-            a.index
+        // had. So the goal counts once a leader no server has superseded has
+        // committed the entry it was asked for or, if it was not the one
+        // asked (nor in that term), its whole log.
+        let index = match a.asked {
+            Some((node, term, index)) if node == at && term == status.term => index,
+            _ => status.last_index,
         };
         if status.commit_index >= index && !superseded(sim, &a.servers, status.term) {
             return; // there, and committed
@@ -115,7 +114,7 @@ fn ask(sim: &mut Sim, mut a: Asked) {
                 sim,
                 format!("membership: {goal} asked of {at} at index {index}"),
             );
-            a.index = index;
+            a.asked = Some((at, status.term, index));
         }
         Some(Err(e)) => record(sim, format!("membership: {goal} refused by {at}: {e}")),
         None => {}
