@@ -9,7 +9,7 @@ use tests::failure::{Failure, FailureKind, run_caught};
 use tests::hooks;
 use tests::raft_suite::RunReport;
 use tests::seeds::Seeds;
-use tests::targets::{self, Target};
+use tests::targets::Target;
 
 /// A seed's verdict: `Ok(None)` if both runs agree, `Ok(Some(report))` if
 /// not, `Err` if a run did not hand back its trace.
@@ -24,9 +24,7 @@ pub fn check_determinism(
     jobs: usize,
     time_budget: Option<Duration>,
 ) -> ExitCode {
-    let found = targets::find(name);
-    let peer = tests::peers::current_name();
-    let target = match found.and_then(|t| crate::common::runs_on(t.name, &peer).map(|()| t)) {
+    let target = match crate::common::target(name) {
         Ok(t) => t,
         Err(e) => return fail(e),
     };

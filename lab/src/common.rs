@@ -199,6 +199,14 @@ pub fn scenario(name: &str) -> Result<&'static scenarios::Scenario, String> {
     ))
 }
 
+/// The target named `name`, refused if it does not run on the current peer
+/// (a test-only scenario): for the commands that run a target by name.
+pub fn target(name: &str) -> Result<tests::targets::Target, String> {
+    let target = tests::targets::find(name)?;
+    runs_on(target.name, &peers::current_name())?;
+    Ok(target)
+}
+
 /// Refuses `peer` for the target named `name` if it is a test-only
 /// scenario: each of its runs would fail at once, a line in the corpus each.
 /// Any other name passes: a graded test runs on every peer, and a name that

@@ -2,14 +2,11 @@
 
 use crate::ManySeeds;
 use crate::campaign::{CampaignOptions, Progress, run_campaign};
-use crate::common::{fail, finish, print_failure, runs_on, shard};
+use crate::common::{fail, finish, print_failure, shard};
 use std::process::ExitCode;
-use tests::peers::current_name;
-use tests::targets;
 
 pub fn run(name: &str, many: ManySeeds) -> ExitCode {
-    let found = targets::find(name);
-    let target = match found.and_then(|t| runs_on(t.name, &current_name()).map(|()| t)) {
+    let target = match crate::common::target(name) {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
