@@ -43,12 +43,14 @@ fn list_targets() {
     let mut group = "";
     for t in all {
         if t.group != group {
-            group = t.group;
-            let title = match group {
+            let title = match t.group {
                 "scenario" => "Scenarios (lab explore NAME)".to_string(),
                 part => format!("Graded tests, part {part} (lab run NAME)"),
             };
-            println!("\n{title}");
+            // A blank line between groups, none before the first.
+            let gap = if group.is_empty() { "" } else { "\n" };
+            println!("{gap}{title}");
+            group = t.group;
         }
         println!("  {:<width$} {}", t.name, t.about);
     }

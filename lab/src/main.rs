@@ -413,7 +413,7 @@ fn main() -> ExitCode {
         Command::Experiment(Experiment::ElectionDowntime(args)) => {
             experiment::election_downtime(args)
         }
-        Command::Mutants(o) if o.list => mutants::list(),
+        Command::Mutants(o) if o.list => mutants::list(&o),
         Command::Mutants(o) => mutants::mutants(o),
         Command::Corpus { file, line } => corpus::corpus(&file, line, peer),
         Command::Serve(args) => real::serve::serve(args, peer.unwrap_or(peers::DEFAULT_PEER)),

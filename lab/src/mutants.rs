@@ -105,15 +105,33 @@ struct Row {
     shrunk: Option<(usize, usize)>,
 }
 
-pub fn list() -> ExitCode {
+/// The mutants `--only` names: all of them without it.
+fn chosen(only: Option<&str>) -> Result<Vec<&'static Mutant>, String> {
+    let chosen: Vec<&Mutant> = (MUTANTS.iter())
+        .filter(|m| only.is_none_or(|n| n == m.name))
+        .collect();
+    match (chosen.is_empty(), only) {
+        (true, Some(name)) => Err(format!(
+            "no mutant named `{name}`; `lab mutants --list` names them"
+        )),
+        _ => Ok(chosen),
+    }
+}
+
+/// `lab mutants --list [--only NAME]`: the catalogue, or one mutant of it.
+pub fn list(o: &Options) -> ExitCode {
     if MUTANTS.is_empty() {
         println!("This build has no mutants (they are variants of the reference solution).");
         return ExitCode::SUCCESS;
     }
+    let chosen = match chosen(o.only.as_deref()) {
+        Ok(chosen) => chosen,
+        Err(e) => return fail(e),
+    };
     println!(
         "Mutants (lab --peer mutant:NAME, or mutant:NAME+assertions to keep the reference's assertions)"
     );
-    for m in MUTANTS {
+    for m in chosen {
         println!("  {:<30} {}", m.name, m.about);
         if let Some(why) = m.equivalent {
             println!("  {:<30} equivalent: {why}", "");
@@ -128,16 +146,10 @@ pub fn mutants(o: Options) -> ExitCode {
             "this build has no mutants: they are variants of the reference solution, which it does not carry",
         );
     }
-    let chosen: Vec<&Mutant> = MUTANTS
-        .iter()
-        .filter(|m| o.only.as_deref().is_none_or(|n| n == m.name))
-        .collect();
-    if chosen.is_empty() {
-        return fail(format!(
-            "no mutant named `{}`; `lab mutants --list` names them",
-            o.only.unwrap_or_default()
-        ));
-    }
+    let chosen = match chosen(o.only.as_deref()) {
+        Ok(chosen) => chosen,
+        Err(e) => return fail(e),
+    };
     if o.seeds.len() < o.trials {
         return fail(format!(
             "{} trials need at least as many seeds; --seeds gives {}",

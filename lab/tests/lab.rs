@@ -48,6 +48,12 @@ fn list_names_every_test_and_scenario() {
     ] {
         assert!(t.contains(name), "{name} missing from lab list:\n{t}");
     }
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("Graded tests, part 3A"), "{out}");
+    assert!(
+        out.contains("\n\nScenarios"),
+        "a blank line between groups:\n{out}"
+    );
 }
 
 #[test]
@@ -1455,6 +1461,17 @@ fn mutants_lists_the_catalogue_and_measures_one() {
         &["vote-without-log-check", "dedup-table-not-in-snapshot"],
     );
     assert!(all.lines().count() > 15, "at least 15 mutants:\n{all}");
+    let one = lab(&["mutants", "--list", "--only", "dedup-table-not-in-snapshot"]);
+    let one = says(&one, 0, &["dedup-table-not-in-snapshot"]);
+    assert!(
+        !one.contains("vote-without-log-check"),
+        "--only lists one:\n{one}"
+    );
+    says(
+        &lab(&["mutants", "--list", "--only", "no-such-bug"]),
+        2,
+        &["no mutant named `no-such-bug`"],
+    );
     let o = lab(&[
         "mutants",
         "--only",
