@@ -7,11 +7,18 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod support;
+
+/// `lab`, run in the test's scratch directory: what it writes by default
+/// (`lab-out/`) lands there, not in the checkout.
+fn lab_command() -> Command {
+    let mut lab = Command::new(env!("CARGO_BIN_EXE_lab"));
+    lab.current_dir(scratch_dir());
+    lab
+}
+
 fn lab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lab"))
-        .args(args)
-        .output()
-        .expect("lab runs")
+    lab_command().args(args).output().expect("lab runs")
 }
 
 fn text(o: &Output) -> String {
@@ -29,10 +36,20 @@ fn written(name: &str, text: impl AsRef<[u8]>) -> PathBuf {
     file
 }
 
+thread_local! {
+    /// The running test's scratch directory: libtest runs each test on a
+    /// thread of its own, so each test has its own, removed as its thread
+    /// ends, pass or fail (a failure's message holds lab's output).
+    static SCRATCH: support::Scratch = support::Scratch::new("lab-test");
+}
+
+fn scratch_dir() -> PathBuf {
+    SCRATCH.with(|s| s.path().to_owned())
+}
+
+/// A path in the test's scratch directory.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("raftlab-lab-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    scratch_dir().join(name)
 }
 
 #[test]
@@ -288,7 +305,7 @@ fn a_failure_found_again_is_not_appended_to_the_corpus_again() {
     assert!(first.contains("; see /"), "{first}");
     let elsewhere = scratch("rerun-elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_lab"))
+    let o = lab_command()
         .current_dir(&elsewhere)
         .args(["explore", "kv-nemesis-stale-reads", "--seeds", "0..8"])
         .args(["--corpus", c])
@@ -1305,7 +1322,7 @@ fn outputs_that_cannot_be_written_are_refused_before_the_work() {
 #[test]
 fn an_exhausted_check_budget_is_an_unknown_verdict_that_says_how_to_raise_it() {
     let run = |steps: &str| {
-        Command::new(env!("CARGO_BIN_EXE_lab"))
+        lab_command()
             .args(["run", "kv::basic", "--seeds", "1..2"])
             .env("RAFTLAB_CHECK_STEPS", steps)
             .output()
@@ -1543,7 +1560,7 @@ fn with_reader_gone(args: &[&str]) -> Output {
     assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
     let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     drop(read);
-    Command::new(env!("CARGO_BIN_EXE_lab"))
+    lab_command()
         .args(args)
         .stdout(write)
         .output()
@@ -1580,7 +1597,7 @@ fn an_output_that_cannot_be_written_is_one_line_and_status_2() {
             .write(true)
             .open("/dev/full")
             .expect("/dev/full, a device that is always full");
-        let o = Command::new(env!("CARGO_BIN_EXE_lab"))
+        let o = lab_command()
             .args(args)
             .stdout(full)
             .output()
@@ -1719,7 +1736,7 @@ fn check_determinism_of_a_huge_range_stops_at_its_time_budget() {
 #[test]
 fn the_event_rate_budget_says_how_to_raise_it_and_a_bad_one_is_refused() {
     let run = |rate: &str| {
-        Command::new(env!("CARGO_BIN_EXE_lab"))
+        lab_command()
             .args(["replay", "raft::initial_election", "--seed", "1"])
             .env("RAFTLAB_EVENT_RATE", rate)
             .output()
@@ -1748,7 +1765,7 @@ fn raftlab_peer_is_cargo_tests_and_lab_says_so() {
     // A CI job that exports it for `cargo test` and then runs lab would
     // otherwise test the reference while it thinks it tests its own Raft.
     let with_env = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_lab"))
+        lab_command()
             .env("RAFTLAB_PEER", "student")
             .args(args)
             .output()
@@ -1773,7 +1790,7 @@ fn a_campaign_stopped_by_a_signal_prints_what_ran_and_is_not_a_pass() {
     use std::io::BufRead;
     for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
         let corpus = scratch(&format!("signal-{name}.jsonl"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
+        let mut child = lab_command()
             .args(["explore", "--seeds", "0..2000", "--corpus"])
             .arg(&corpus)
             .stdout(std::process::Stdio::piped())

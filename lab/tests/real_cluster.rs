@@ -11,12 +11,8 @@ use std::time::{Duration, Instant};
 
 const LAB: &str = env!("CARGO_BIN_EXE_lab");
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("raftlab-real-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod support;
+use support::Scratch;
 
 fn text(o: &Output) -> String {
     format!(
@@ -159,14 +155,16 @@ fn operations_completed(t: &str) -> usize {
 
 #[test]
 fn raft_rs_survives_kill_9_and_a_partition_for_real() {
-    let dir = scratch("raft-rs");
+    let scratch = Scratch::new("real-raft-rs");
+    let dir = scratch.path().to_owned();
     let _reaper = Reaper(dir.clone());
     survives_kill_9_and_a_partition("raft-rs", &dir);
 }
 
 #[test]
 fn a_real_cluster_survives_kill_9_and_a_partition_and_its_history_is_linearizable() {
-    let dir = scratch("nemesis");
+    let scratch = Scratch::new("real-nemesis");
+    let dir = scratch.path().to_owned();
     let _reaper = Reaper(dir.clone());
     let out = survives_kill_9_and_a_partition("reference", &dir);
     // A log file flipped in the middle is refused, never served.
@@ -216,7 +214,8 @@ fn a_real_cluster_survives_kill_9_and_a_partition_and_its_history_is_linearizabl
 
 #[test]
 fn cluster_up_serves_the_kv_client_refuses_strangers_and_comes_down() {
-    let dir = scratch("cluster");
+    let scratch = Scratch::new("real-cluster");
+    let dir = scratch.path().to_owned();
     let _reaper = Reaper(dir.clone());
     let d = dir.to_str().unwrap();
     let limit = Duration::from_secs(20);
@@ -340,7 +339,8 @@ fn refused(args: &[&str], reasons: &[&str]) {
 
 #[test]
 fn bad_addresses_and_unreal_schedules_are_refused_with_the_reason() {
-    let dir = scratch("bad");
+    let scratch = Scratch::new("real-bad");
+    let dir = scratch.path();
     let d = dir.join("n").to_str().unwrap().to_owned();
     let serve = |id: &'static str, addrs: &'static str| ["serve", "--id", id, "--addrs", addrs];
     refused(
@@ -380,5 +380,5 @@ fn bad_addresses_and_unreal_schedules_are_refused_with_the_reason() {
         out.to_str().unwrap(),
     ];
     refused(&args, &["remove fault 0 (LongReordering)"]);
-    assert!(processes_in(&dir).is_empty());
+    assert!(processes_in(dir).is_empty());
 }
