@@ -138,6 +138,13 @@ impl Harness {
         }
     }
 
+    /// Virtual time until the test's limit (`None`: it has none). A wait
+    /// bounded by it ends at the limit with its own failure, not past it as
+    /// "took longer than".
+    pub fn time_left_ns(&self) -> Option<u64> {
+        (self.time_limit_ns).map(|limit| limit.saturating_sub(self.sim.now_ns()))
+    }
+
     /// The test's own random stream (6.824's `rand` calls in tests).
     pub fn rng(&mut self) -> &mut SimRng {
         self.sim.kernel().rng(Stream::Workload)

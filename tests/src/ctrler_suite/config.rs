@@ -195,7 +195,10 @@ pub fn wait_clerks(h: &mut Harness, cks: &[NodeId]) -> Result<Vec<Vec<CtrlOutcom
         ids.iter()
             .all(|&id| s.node::<CtrlClerkNode>(id).is_none_or(|c| c.idle()))
     };
-    if !h.run_until(idle, TEST_LIMIT_NS)? {
+    // At most until the test's limit: an operation that never completes is
+    // this failure, at the limit, whenever the wait started.
+    let timeout_ns = h.time_left_ns().unwrap_or(TEST_LIMIT_NS).min(TEST_LIMIT_NS);
+    if !h.run_until(idle, timeout_ns)? {
         let what = "a controller operation never completed";
         return Err(h.failure(FailureKind::Liveness, what));
     }
