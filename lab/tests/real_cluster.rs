@@ -301,6 +301,20 @@ fn down_and_up_again_keeps_the_data(dir: &Path) {
     assert!(down.status.success(), "{}", text(&down));
     assert!(text(&down).contains("stopped 3 nodes"), "{}", text(&down));
     assert!(processes_in(dir).is_empty(), "nodes left running");
+    // A status of a cluster that is down says so, and is not a success.
+    let status = lab_within(&["cluster", "status", "--dir", d], limit);
+    assert_eq!(status.status.code(), Some(1), "{}", text(&status));
+    assert_eq!(
+        text(&status).matches(": down (").count(),
+        3,
+        "{}",
+        text(&status)
+    );
+    assert!(
+        text(&status).contains("the cluster is down"),
+        "{}",
+        text(&status)
+    );
     let kv = |args: &[&str]| lab_within(&[&["kv", "--dir", d], args].concat(), limit);
     let failed = kv(&["--timeout", "1s", "get", "x"]);
     assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));

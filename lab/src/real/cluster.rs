@@ -24,7 +24,8 @@ pub enum ClusterCommand {
         #[arg(long, default_value_t = 1 << 20)]
         maxraftstate: u64,
     },
-    /// Each node's role, term, leader and commit index.
+    /// Each node's role, term, leader and commit index; exit status 1 when
+    /// no node answers (the cluster is down).
     Status {
         /// The cluster's directory.
         #[arg(long, default_value = "lab-out/cluster")]
@@ -47,7 +48,10 @@ pub fn cluster(command: ClusterCommand, peer: &'static str) -> ExitCode {
             dir,
             maxraftstate,
         } => up(nodes, &dir, maxraftstate, peer),
-        ClusterCommand::Status { dir } => status(&dir),
+        ClusterCommand::Status { dir } => match status(&dir) {
+            Ok(0) => return ExitCode::from(1),
+            other => other.map(|_| ()),
+        },
         ClusterCommand::Down { dir } => down(&dir),
     };
     match result {
@@ -202,7 +206,8 @@ fn wait_for_leader(
     ))
 }
 
-fn status(dir: &Path) -> Result<(), String> {
+/// Prints each node's state; returns how many nodes answered.
+fn status(dir: &Path) -> Result<usize, String> {
     let cluster = ClusterFile::read(dir)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -214,19 +219,29 @@ fn status(dir: &Path) -> Result<(), String> {
         cluster.addrs.len(),
         cluster.peer
     );
+    let mut answered = 0;
     for (id, &addr) in cluster.addrs.iter().enumerate() {
         match runtime.block_on(realnet::status(addr, Duration::from_secs(1))) {
-            Ok(s) => println!(
-                "  node {id} {addr}: {} in term {}, leader {}, commit index {}",
-                s.role,
-                s.term,
-                s.leader.map_or("unknown".to_owned(), |l| l.to_string()),
-                s.commit_index
-            ),
+            Ok(s) => {
+                answered += 1;
+                println!(
+                    "  node {id} {addr}: {} in term {}, leader {}, commit index {}",
+                    s.role,
+                    s.term,
+                    s.leader.map_or("unknown".to_owned(), |l| l.to_string()),
+                    s.commit_index
+                )
+            }
             Err(e) => println!("  node {id} {addr}: down ({e})"),
         }
     }
-    Ok(())
+    if answered == 0 {
+        println!(
+            "no node answered: the cluster is down (`lab cluster up --dir {}` starts it again)",
+            dir.display()
+        );
+    }
+    Ok(answered)
 }
 
 fn down(dir: &Path) -> Result<(), String> {
