@@ -23,7 +23,7 @@ use tests::targets::{self, Target};
 #[derive(clap::Args)]
 pub struct Options {
     /// Scenario seeds to try, in order, until the first failure.
-    #[arg(long, value_parser = parse_seed_list, default_value = "0..100")]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_seed_list, default_value = "0..100")]
     seeds: Seeds,
     /// Threads.
     #[arg(long, default_value_t = default_jobs(), value_parser = crate::common::parse_jobs)]
@@ -42,8 +42,8 @@ pub struct Options {
     #[arg(long, default_value_t = 1)]
     graded_seed: u64,
     /// Most runs spent shrinking each mutant's first failing schedule.
-    #[arg(long, default_value_t = 200)]
-    max_shrink_runs: usize,
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_shrink_runs: u64,
     /// Also hunt with `lab explore --guided` on the default scenario, and
     /// compare it with uniform seeds.
     #[arg(long)]
@@ -191,7 +191,7 @@ fn measure(m: &Mutant, o: &Options, learned: Option<&Guide>) -> Row {
                 .iter()
                 .map(move |seed| (scenario(name), *seed))
         });
-    let shrunk = smallest_shrunk(failing, peer, o.max_shrink_runs);
+    let shrunk = smallest_shrunk(failing, peer, o.max_shrink_runs as usize);
     Row {
         graded_failed,
         graded_total,

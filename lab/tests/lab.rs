@@ -1529,6 +1529,12 @@ fn mutants_lists_the_catalogue_and_measures_one() {
         2,
         &["no mutant named `nope`"],
     );
+    // No shrinking runs would report a schedule as shrunk that never was.
+    says(
+        &lab(&["mutants", "--max-shrink-runs", "0"]),
+        2,
+        &["0 is not in 1..=1000000"],
+    );
 }
 
 #[test]
