@@ -159,7 +159,7 @@ enum Command {
         /// The test or scenario.
         name: String,
         /// Seeds, e.g. 0..100.
-        #[arg(long, value_parser = parse_seed_list, default_value = "0..10")]
+        #[arg(long, allow_hyphen_values = true, value_parser = parse_seed_list, default_value = "0..10")]
         seeds: Seeds,
         /// Threads, one seed (two runs) each at a time.
         #[arg(long, default_value_t = default_jobs(), value_parser = parse_jobs)]
@@ -245,7 +245,7 @@ enum Command {
     )]
     Grade {
         /// Seeds per test.
-        #[arg(long, value_parser = parse_seed_list, default_value = "1..4")]
+        #[arg(long, allow_hyphen_values = true, value_parser = parse_seed_list, default_value = "1..4")]
         seeds: Seeds,
         /// Only this part: 3A, 3B, 3C, 3D, 3E (Raft), 4A, 4B (KV), 5A (shard controller) or 5B (sharded KV).
         #[arg(long, value_parser = grade::parse_part)]
@@ -311,7 +311,7 @@ struct ShrinkArgs {
 #[derive(clap::Args)]
 struct ManySeeds {
     /// Seeds: A..B (B excluded), A..=B, N, or a comma list.
-    #[arg(long, value_parser = parse_seed_list, default_value = "0..1000")]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_seed_list, default_value = "0..1000")]
     seeds: Seeds,
     /// Threads, one simulation each.
     #[arg(long, default_value_t = default_jobs(), value_parser = parse_jobs)]

@@ -909,6 +909,11 @@ fn bad_arguments_are_clear_errors_with_status_2() {
             vec!["explore", "--seeds", "1,2..4"],
             "a comma list holds single seeds",
         ),
+        // Our reason, not clap's tip to write `-- -5`.
+        (
+            vec!["run", "raft::basic_agree", "--seeds", "-5..3"],
+            "`-5` is not a seed (a whole number)",
+        ),
         (vec!["replay", "raft::figure8"], "--seed"),
         (
             vec!["replay", "raft::figure8", "--seed", "1", "--from", "soon"],
