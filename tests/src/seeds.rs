@@ -55,10 +55,15 @@ impl Seeds {
             }
             return Ok(range(a, b - a));
         }
-        text.split(',')
-            .map(num)
-            .collect::<Result<_, _>>()
-            .map(Seeds::List)
+        let list: Vec<u64> = text.split(',').map(num).collect::<Result<_, _>>()?;
+        // A seed twice would run twice and count twice in the summary.
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(twice) = list.iter().find(|s| !seen.insert(**s)) {
+            return Err(format!(
+                "seed {twice} is twice in `{text}`: list each seed once"
+            ));
+        }
+        Ok(Seeds::List(list))
     }
 
     /// How many seeds.
@@ -126,6 +131,10 @@ mod tests {
         assert_eq!(p("3..=4"), Ok(vec![3, 4]));
         assert_eq!(p("9"), Ok(vec![9]));
         assert_eq!(p("1, 5,9"), Ok(vec![1, 5, 9]));
+        assert_eq!(
+            p("4,1,4"),
+            Err("seed 4 is twice in `4,1,4`: list each seed once".to_string())
+        );
         assert!(p("5..5").is_err());
         assert!(p("x").unwrap_err().contains("`x`"));
         assert!(p("0..=18446744073709551615").unwrap_err().contains("2^64"));
