@@ -142,7 +142,8 @@ impl Harness {
     /// bounded by it ends at the limit with its own failure, not past it as
     /// "took longer than".
     pub fn time_left_ns(&self) -> Option<u64> {
-        (self.time_limit_ns).map(|limit| limit.saturating_sub(self.sim.now_ns()))
+        self.time_limit_ns
+            .map(|limit| limit.saturating_sub(self.sim.now_ns()))
     }
 
     /// The test's own random stream (6.824's `rand` calls in tests).

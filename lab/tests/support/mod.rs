@@ -1,7 +1,8 @@
 //! Scratch directories for lab's tests: each test writes in a directory of
-//! its own under the system's temporary directory, removed when the test
-//! passes and kept when it fails (its path on standard error), so a test
-//! run leaves nothing behind but the evidence of a failure.
+//! its own under the system's temporary directory, so a test run leaves
+//! nothing behind. A test that holds its [`Scratch`] keeps it when it fails
+//! (its path on standard error); one held by a thread-local is dropped only
+//! after libtest caught the panic, and goes with the rest.
 
 use std::path::Path;
 use tempfile::TempDir;
@@ -19,6 +20,7 @@ impl Scratch {
         Scratch(Some(dir))
     }
 
+    /// The directory.
     pub fn path(&self) -> &Path {
         self.0.as_ref().expect("held until drop").path()
     }
