@@ -936,6 +936,15 @@ fn bad_arguments_are_clear_errors_with_status_2() {
             ],
             "no shrink method `bisect`",
         ),
+        // A host name is resolved (to IPv4 first), so these are one node.
+        (
+            vec!["kv", "--addrs", "localhost:7000,127.0.0.1:7000", "get", "x"],
+            "--addrs names 127.0.0.1:7000 twice (nodes 0 and 1)",
+        ),
+        (
+            vec!["serve", "--id", "0", "--addrs", "localhost", "--dir", "d"],
+            "`localhost` is not an address (invalid socket address): write HOST:PORT",
+        ),
     ]);
 }
 

@@ -22,8 +22,8 @@ pub struct KvArgs {
     /// The directory `lab cluster up` made (it holds the addresses).
     #[arg(long, global = true)]
     dir: Option<PathBuf>,
-    /// Or the servers' addresses, by id, comma-separated.
-    #[arg(long, global = true, value_delimiter = ',')]
+    /// Or the servers' addresses (HOST:PORT), by id, comma-separated.
+    #[arg(long, global = true, value_delimiter = ',', value_parser = super::parse_addr)]
     addrs: Vec<SocketAddr>,
     /// Give up (exit 1) if the operation has not taken effect after this long.
     #[arg(long, global = true, value_parser = parse_wall, default_value = "10s")]
@@ -47,7 +47,10 @@ pub fn kv(args: KvArgs) -> ExitCode {
             Ok(c) => c.addrs,
             Err(e) => return fail(e),
         },
-        (None, false) => args.addrs.clone(),
+        (None, false) => match super::distinct_addrs(&args.addrs) {
+            Ok(()) => args.addrs.clone(),
+            Err(e) => return fail(e),
+        },
         (None, true) => {
             return fail(
                 "name the cluster with --dir DIR (from `lab cluster up`) or --addrs A,B,C",

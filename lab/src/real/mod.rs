@@ -11,7 +11,7 @@ pub mod serve;
 pub use realnet::entropy;
 
 use serde::{Deserialize, Serialize};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -154,6 +154,39 @@ impl NodeSpec {
     }
 }
 
+/// A node's address as `--addrs` and `--listen` take it: `IP:PORT`, or
+/// `HOST:PORT` (`localhost:7000`) resolved once, here, so that every process
+/// of a cluster means the same socket. IPv4 first: `lab cluster` listens on
+/// 127.0.0.1, and `localhost` often also names `::1`.
+pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let bad = |why: String| {
+        format!("`{text}` is not an address ({why}): write HOST:PORT, e.g. 127.0.0.1:7000")
+    };
+    let resolved: Vec<SocketAddr> = (text.to_socket_addrs())
+        .map_err(|e| bad(e.to_string()))?
+        .collect();
+    let first = resolved.iter().find(|a| a.is_ipv4()).or(resolved.first());
+    first
+        .copied()
+        .ok_or_else(|| bad("it names no address".into()))
+}
+
+/// Refuses a list of nodes' addresses that names one socket twice (two ids
+/// for one node: it would count itself twice toward every majority).
+pub fn distinct_addrs(addrs: &[SocketAddr]) -> Result<(), String> {
+    for (j, b) in addrs.iter().enumerate() {
+        if let Some(i) = addrs[..j].iter().position(|a| a == b) {
+            return Err(format!(
+                "--addrs names {b} twice (nodes {i} and {j}): each node needs its own address"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `n` ports of 127.0.0.1 free right now. They are released before the nodes
 /// bind them, so another program may take one first; the node then says so
 /// and exits.
@@ -202,4 +235,43 @@ pub async fn leader(addrs: &[SocketAddr], timeout: std::time::Duration) -> Optio
         }
     }
     best.map(|(term, id)| (id, term))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_addr;
+
+    #[test]
+    fn an_address_may_name_a_host() {
+        assert_eq!(
+            parse_addr("127.0.0.1:7000").unwrap().to_string(),
+            "127.0.0.1:7000"
+        );
+        assert_eq!(parse_addr("[::1]:7000").unwrap().to_string(), "[::1]:7000");
+        // localhost resolves to its IPv4 address, as every node binds it.
+        assert_eq!(
+            parse_addr("localhost:7001").unwrap().to_string(),
+            "127.0.0.1:7001"
+        );
+        for bad in ["localhost", "127.0.0.1", "localhost:x", ":7000", ""] {
+            let err = parse_addr(bad).unwrap_err();
+            assert!(
+                err.contains("write HOST:PORT, e.g. 127.0.0.1:7000"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_node_has_one_address() {
+        let addrs: Vec<_> = ["127.0.0.1:7000", "127.0.0.1:7001", "localhost:7000"]
+            .map(|a| parse_addr(a).unwrap())
+            .into();
+        assert_eq!(super::distinct_addrs(&addrs[..2]), Ok(()));
+        let err = super::distinct_addrs(&addrs).unwrap_err();
+        assert_eq!(
+            err,
+            "--addrs names 127.0.0.1:7000 twice (nodes 0 and 2): each node needs its own address"
+        );
+    }
 }

@@ -17,11 +17,12 @@ pub struct ServeArgs {
     /// This node's id: its place in --addrs, from 0.
     #[arg(long)]
     id: usize,
-    /// Every node's address, by id, comma-separated, e.g. 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002.
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// Every node's address (HOST:PORT), by id, comma-separated, e.g.
+    /// 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002 (or localhost:7000,...).
+    #[arg(long, value_delimiter = ',', required = true, value_parser = super::parse_addr)]
     addrs: Vec<SocketAddr>,
     /// Listen here rather than at this node's entry in --addrs (a proxy stands between).
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_addr)]
     listen: Option<SocketAddr>,
     /// The node's directory: its log, Raft state and snapshot. Created if
     /// missing; refused if it belongs to another node, cluster or peer.
@@ -42,6 +43,9 @@ pub fn serve(args: ServeArgs, peer: &'static str) -> ExitCode {
         Ok(c) => c,
         Err(e) => return crate::common::fail(e),
     };
+    if let Err(e) = super::distinct_addrs(&args.addrs) {
+        return crate::common::fail(e);
+    }
     let Some(&own) = args.addrs.get(args.id) else {
         return crate::common::fail(format!(
             "--id {} is not a place in --addrs (it has {} addresses)",
