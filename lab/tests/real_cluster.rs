@@ -55,7 +55,13 @@ impl Drop for Reaper {
 /// Runs `lab args`, killed (with the nodes it started, which die with it)
 /// if it has not ended within `limit`.
 fn lab_within(args: &[&str], limit: Duration) -> Output {
+    lab_in(Path::new("."), args, limit)
+}
+
+/// `lab_within`, run in the directory `cwd`.
+fn lab_in(cwd: &Path, args: &[&str], limit: Duration) -> Output {
     let mut child: Child = Command::new(LAB)
+        .current_dir(cwd)
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -226,7 +232,11 @@ fn cluster_up_serves_the_kv_client_refuses_strangers_and_comes_down() {
     let kv = |args: &[&str]| lab_within(&[&["kv", "--dir", d], args].concat(), limit);
     assert!(kv(&["put", "x", "1"]).status.success());
     assert!(kv(&["append", "x", "2"]).status.success());
-    let get = kv(&["get", "x"]);
+    // Without --dir, the client looks where `lab cluster up` puts a cluster.
+    let home = dir.join("home");
+    std::fs::create_dir_all(home.join("lab-out")).unwrap();
+    std::os::unix::fs::symlink(&dir, home.join("lab-out/cluster")).unwrap();
+    let get = lab_in(&home, &["kv", "get", "x"], limit);
     assert_eq!(
         String::from_utf8_lossy(&get.stdout),
         "12\n",
@@ -378,7 +388,17 @@ fn bad_addresses_and_unreal_schedules_are_refused_with_the_reason() {
         .concat(),
         &["cannot listen on 192.0.2.1:7000"],
     );
-    refused(&["kv", "get", "x"], &["--dir DIR", "--addrs"]);
+    // No cluster where `lab cluster up` puts one, and none named.
+    let empty = lab_in(dir, &["kv", "get", "x"], Duration::from_secs(20));
+    assert_eq!(empty.status.code(), Some(2), "{}", text(&empty));
+    for says in [
+        "no cluster in lab-out/cluster",
+        "`lab cluster up`",
+        "--dir DIR",
+        "--addrs",
+    ] {
+        assert!(text(&empty).contains(says), "{}", text(&empty));
+    }
     // A simulator's fault a real cluster cannot suffer: refused before
     // anything starts.
     let schedule = dir.join("unreal.json");

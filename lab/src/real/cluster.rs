@@ -18,7 +18,7 @@ pub enum ClusterCommand {
         #[arg(long, default_value_t = 3)]
         nodes: usize,
         /// The cluster's directory.
-        #[arg(long, default_value = "lab-out/cluster")]
+        #[arg(long, default_value = super::DEFAULT_DIR)]
         dir: PathBuf,
         /// Snapshot once a node's Raft state reaches this many bytes.
         #[arg(long, default_value_t = 1 << 20)]
@@ -28,14 +28,14 @@ pub enum ClusterCommand {
     /// no node answers (the cluster is down).
     Status {
         /// The cluster's directory.
-        #[arg(long, default_value = "lab-out/cluster")]
+        #[arg(long, default_value = super::DEFAULT_DIR)]
         dir: PathBuf,
     },
     /// Stop every node (SIGTERM, then SIGKILL after 5 s). Their state stays
     /// in DIR: `lab cluster up --dir DIR` brings the cluster back.
     Down {
         /// The cluster's directory.
-        #[arg(long, default_value = "lab-out/cluster")]
+        #[arg(long, default_value = super::DEFAULT_DIR)]
         dir: PathBuf,
     },
 }

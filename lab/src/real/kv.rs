@@ -5,21 +5,23 @@ use super::ClusterFile;
 use crate::common::{fail, parse_wall};
 use peer::Op;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 /// A client of a real cluster.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
-lab kv --dir lab-out/cluster put x 1\n  \
-lab kv --dir lab-out/cluster append x 2\n  \
-lab kv --dir lab-out/cluster get x            prints 12\n  \
+lab kv put x 1                       the cluster `lab cluster up` started\n  \
+lab kv append x 2\n  \
+lab kv get x                         prints 12\n  \
+lab kv --dir my-cluster get x        the cluster `lab cluster up --dir my-cluster` started\n  \
 lab kv --addrs 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002 get x")]
 pub struct KvArgs {
     #[command(subcommand)]
     op: KvOp,
-    /// The directory `lab cluster up` made (it holds the addresses).
+    /// The directory `lab cluster up` made (it holds the addresses)
+    /// [default: lab-out/cluster, where `lab cluster up` puts one].
     #[arg(long, global = true)]
     dir: Option<PathBuf>,
     /// Or the servers' addresses (HOST:PORT), by id, comma-separated.
@@ -40,23 +42,27 @@ enum KvOp {
     Append { key: String, value: String },
 }
 
+/// The addresses of the cluster `args` name: by --addrs, by --dir, or the
+/// one `lab cluster up` started where it puts one by default.
+fn cluster_addrs(args: &KvArgs) -> Result<Vec<SocketAddr>, String> {
+    let default = Path::new(super::DEFAULT_DIR);
+    match (&args.dir, args.addrs.is_empty()) {
+        (Some(_), false) => Err("--dir and --addrs both name a cluster: give one".into()),
+        (None, false) => super::distinct_addrs(&args.addrs).map(|()| args.addrs.clone()),
+        (Some(dir), true) => ClusterFile::read(dir).map(|c| c.addrs),
+        (None, true) if !default.join(super::CLUSTER_FILE).exists() => Err(format!(
+            "no cluster in {}: start one with `lab cluster up`, or name one with --dir DIR or --addrs A,B,C",
+            super::DEFAULT_DIR
+        )),
+        (None, true) => ClusterFile::read(default).map(|c| c.addrs),
+    }
+}
+
 /// Runs one operation: exit 0 when it took effect (a Get prints the value).
 pub fn kv(args: KvArgs) -> ExitCode {
-    let addrs = match (&args.dir, args.addrs.is_empty()) {
-        (Some(dir), true) => match ClusterFile::read(dir) {
-            Ok(c) => c.addrs,
-            Err(e) => return fail(e),
-        },
-        (None, false) => match super::distinct_addrs(&args.addrs) {
-            Ok(()) => args.addrs.clone(),
-            Err(e) => return fail(e),
-        },
-        (None, true) => {
-            return fail(
-                "name the cluster with --dir DIR (from `lab cluster up`) or --addrs A,B,C",
-            );
-        }
-        (Some(_), false) => return fail("--dir and --addrs both name a cluster: give one"),
+    let addrs = match cluster_addrs(&args) {
+        Ok(addrs) => addrs,
+        Err(e) => return fail(e),
     };
     let op = match args.op {
         KvOp::Get { key } => Op::Get { key },

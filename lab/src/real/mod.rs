@@ -18,6 +18,10 @@ use std::process::{Child, Command, Stdio};
 /// The file `lab cluster up` writes in its directory.
 pub const CLUSTER_FILE: &str = "cluster.json";
 
+/// Where `lab cluster` keeps a cluster, and `lab kv` looks for one, unless
+/// told otherwise.
+pub const DEFAULT_DIR: &str = "lab-out/cluster";
+
 /// A cluster as `lab cluster up` leaves it: enough to reach, stop and
 /// restart it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
