@@ -21,7 +21,7 @@ pub struct KvArgs {
     #[command(subcommand)]
     op: KvOp,
     /// The directory `lab cluster up` made (it holds the addresses)
-    /// [default: lab-out/cluster, where `lab cluster up` puts one].
+    /// [default: where `lab cluster up` puts one].
     #[arg(long, global = true)]
     dir: Option<PathBuf>,
     /// Or the servers' addresses (HOST:PORT), by id, comma-separated.
@@ -45,16 +45,13 @@ enum KvOp {
 /// The addresses of the cluster `args` name: by --addrs, by --dir, or the
 /// one `lab cluster up` started where it puts one by default.
 fn cluster_addrs(args: &KvArgs) -> Result<Vec<SocketAddr>, String> {
-    let default = Path::new(super::DEFAULT_DIR);
     match (&args.dir, args.addrs.is_empty()) {
         (Some(_), false) => Err("--dir and --addrs both name a cluster: give one".into()),
         (None, false) => super::distinct_addrs(&args.addrs).map(|()| args.addrs.clone()),
         (Some(dir), true) => ClusterFile::read(dir).map(|c| c.addrs),
-        (None, true) if !default.join(super::CLUSTER_FILE).exists() => Err(format!(
-            "no cluster in {}: start one with `lab cluster up`, or name one with --dir DIR or --addrs A,B,C",
-            super::DEFAULT_DIR
-        )),
-        (None, true) => ClusterFile::read(default).map(|c| c.addrs),
+        (None, true) => ClusterFile::read(Path::new(super::DEFAULT_DIR))
+            .map(|c| c.addrs)
+            .map_err(|e| format!("{e}, or name one with --dir DIR or --addrs A,B,C")),
     }
 }
 

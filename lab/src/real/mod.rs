@@ -43,11 +43,19 @@ impl ClusterFile {
     pub fn read(dir: &Path) -> Result<ClusterFile, String> {
         let path = dir.join(CLUSTER_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            format!(
-                "cannot read {}: {e} (start a cluster with `lab cluster up --dir {}`)",
-                path.display(),
-                dir.display()
-            )
+            let up = match dir == Path::new(DEFAULT_DIR) {
+                true => "`lab cluster up`".to_string(),
+                false => format!("`lab cluster up --dir {}`", dir.display()),
+            };
+            match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    format!("no cluster in {}: start one with {up}", dir.display())
+                }
+                _ => format!(
+                    "cannot read {}: {e} (start a cluster with {up})",
+                    path.display()
+                ),
+            }
         })?;
         let not = |e: String| format!("{} is not a cluster file: {e}", path.display());
         let cluster: ClusterFile = serde_json::from_str(&text).map_err(|e| not(e.to_string()))?;
