@@ -53,6 +53,11 @@ pub struct DowntimeArgs {
     /// The page with both graphs.
     #[arg(long, default_value = "lab-out/election-downtime.html")]
     html: PathBuf,
+    /// Run trial N alone (trial N is seed N) of the one range in --ranges,
+    /// and say what it measured or how it failed: the command each failed
+    /// trial prints to replay it.
+    #[arg(long, value_name = "N")]
+    trial: Option<u64>,
 }
 
 /// Election timeout ranges, in ms.
@@ -106,6 +111,12 @@ pub fn election_downtime(args: DowntimeArgs) -> ExitCode {
             ));
         }
     }
+    if let Some(seed) = args.trial {
+        return match &setups[..] {
+            [(setup, _)] => one_trial(&args, setup, seed),
+            _ => fail("--trial replays a trial of one range: name it, e.g. --ranges 150-300"),
+        };
+    }
     if let Err(e) = crate::common::can_write(&args.html) {
         return fail(e);
     }
@@ -130,9 +141,17 @@ pub fn election_downtime(args: DowntimeArgs) -> ExitCode {
         return fail(format!("cannot write {}: {e}", args.html.display()));
     }
     println!("graphs: {}", args.html.display());
-    let failures: Vec<&Failure> = results.iter().flat_map(|r| &r.failures).collect();
-    for f in failures.iter().take(5) {
+    print_failures(&args, &results)
+}
+
+/// The first failed trials, each with the command that replays it alone.
+fn print_failures(args: &DowntimeArgs, results: &[RangeResult]) -> ExitCode {
+    let failures: Vec<((u64, u64), &Failure)> = (results.iter())
+        .flat_map(|r| r.failures.iter().map(|f| (r.range, f)))
+        .collect();
+    for (range, f) in failures.iter().take(5) {
         println!("{}", f.headline());
+        println!("replay: {}", replay_command(args, *range, f.seed));
     }
     if failures.len() > 5 {
         println!("... and {} more failed trials", failures.len() - 5);
@@ -142,6 +161,52 @@ pub fn election_downtime(args: DowntimeArgs) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The command that runs trial `seed` of `range` alone, with every option
+/// that shapes a trial (the peer's too).
+fn replay_command(args: &DowntimeArgs, (min, max): (u64, u64), seed: u64) -> String {
+    format!(
+        "cargo run --release -p lab -- experiment election-downtime --ranges {min}-{max} \
+         --broadcast-ms {} --peers {}{} --limit {} --trial {seed}{}",
+        args.broadcast_ms,
+        args.peers,
+        if args.prevote { " --prevote" } else { "" },
+        match args.limit / labsim::MS {
+            ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+            ms => format!("{ms}ms"),
+        },
+        tests::peers::flag(&tests::peers::current_name()),
+    )
+}
+
+/// `--trial N`: one trial, what it measured or its failure; exit 1 if it failed.
+fn one_trial(args: &DowntimeArgs, setup: &Setup, seed: u64) -> ExitCode {
+    let range = (setup.election_min_ms, setup.election_max_ms);
+    let outcome = tests::failure::run_caught(downtime::NAME, seed, || downtime::trial(setup, seed));
+    let trial = match outcome {
+        Ok(trial) => trial,
+        Err(f) => {
+            println!("{}", f.headline());
+            println!("replay: {}", replay_command(args, range, seed));
+            return ExitCode::FAILURE;
+        }
+    };
+    let name = format!("trial {seed} of {}-{} ms", range.0, range.1);
+    match trial.downtime_ns {
+        Some(ns) => println!(
+            "{name}: every survivor heard the new leader {} after the crash",
+            labsim::fmt_ns(ns)
+        ),
+        None => println!(
+            "{name}: over the limit, no leader all survivors heard within {}",
+            labsim::fmt_ns(args.limit)
+        ),
+    }
+    if trial.short_logs {
+        println!("two survivors' logs were short at the crash");
+    }
+    ExitCode::SUCCESS
 }
 
 fn setup(args: &DowntimeArgs, min: u64, max: u64) -> Setup {

@@ -46,7 +46,7 @@ enum Experiment {
     /// leader. Per range: min, p10, p25, p50, p75, p90, p99, max and mean
     /// in ms, and the trials over the limit. A pure function of its options.
     #[command(
-        after_help = "Examples:\n  lab experiment election-downtime                       the paper's ranges, 1000 trials each\n  lab experiment election-downtime --ranges 150-300 --prevote --trials 10000"
+        after_help = "Examples:\n  lab experiment election-downtime                       the paper's ranges, 1000 trials each\n  lab experiment election-downtime --ranges 150-300 --prevote --trials 10000\n  lab experiment election-downtime --ranges 150-300 --trial 17        trial 17 alone (a failed trial prints this)"
     )]
     ElectionDowntime(experiment::DowntimeArgs),
 }

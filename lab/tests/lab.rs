@@ -1046,6 +1046,64 @@ fn bounds_on_threads_durations_filters_and_trials_are_clear_errors() {
 }
 
 #[test]
+fn a_failed_trial_of_the_experiment_prints_the_command_that_replays_it_alone() {
+    let html = scratch("downtime-mutant.html");
+    let o = lab(&[
+        "--peer",
+        "mutant:quorum-off-by-one",
+        "experiment",
+        "election-downtime",
+        "--ranges",
+        "150-300",
+        "--trials",
+        "8",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    let out = says(
+        &o,
+        1,
+        &["FAILED election-downtime peer=mutant:quorum-off-by-one"],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    let at = (lines.iter())
+        .position(|l| l.starts_with("FAILED"))
+        .expect("a failure line");
+    let replay = (lines[at + 1].strip_prefix("replay: cargo run --release -p lab -- "))
+        .unwrap_or_else(|| panic!("a replay command after the failure:\n{out}"));
+    // Run alone, the trial fails the same way, at the same event.
+    let again = lab(&replay.split(' ').collect::<Vec<_>>());
+    says(&again, 1, &[lines[at], lines[at + 1]]);
+    // On the reference, the same trial measures a downtime.
+    let seed = replay
+        .rsplit("--trial ")
+        .next()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let reference = lab(&[
+        "experiment",
+        "election-downtime",
+        "--ranges",
+        "150-300",
+        "--trial",
+        seed,
+    ]);
+    says(
+        &reference,
+        0,
+        &[&format!(
+            "trial {seed} of 150-300 ms: every survivor heard the new leader"
+        )],
+    );
+    refused(&[(
+        vec!["experiment", "election-downtime", "--trial", "3"],
+        "--trial replays a trial of one range: name it, e.g. --ranges 150-300",
+    )]);
+}
+
+#[test]
 fn the_regression_corpus_replays_and_passes() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
