@@ -164,11 +164,12 @@ fn print_failures(args: &DowntimeArgs, results: &[RangeResult]) -> ExitCode {
 }
 
 /// The command that runs trial `seed` of `range` alone, with every option
-/// that shapes a trial (the peer's too).
+/// that shapes a trial (the peer's, and the budgets raised, too).
 fn replay_command(args: &DowntimeArgs, (min, max): (u64, u64), seed: u64) -> String {
     format!(
-        "cargo run --release -p lab -- experiment election-downtime --ranges {min}-{max} \
+        "{}cargo run --release -p lab -- experiment election-downtime --ranges {min}-{max} \
          --broadcast-ms {} --peers {}{} --limit {} --trial {seed}{}",
+        tests::budgets::raised(),
         args.broadcast_ms,
         args.peers,
         if args.prevote { " --prevote" } else { "" },
