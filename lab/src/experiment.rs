@@ -150,8 +150,7 @@ fn print_failures(args: &DowntimeArgs, results: &[RangeResult]) -> ExitCode {
         .flat_map(|r| r.failures.iter().map(|f| (r.range, f)))
         .collect();
     for (range, f) in failures.iter().take(5) {
-        println!("{}", f.headline());
-        println!("replay: {}", replay_command(args, *range, f.seed));
+        print_failure(args, *range, f);
     }
     if failures.len() > 5 {
         println!("... and {} more failed trials", failures.len() - 5);
@@ -161,6 +160,12 @@ fn print_failures(args: &DowntimeArgs, results: &[RangeResult]) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// A failed trial's line, and the command that runs it alone.
+fn print_failure(args: &DowntimeArgs, range: (u64, u64), f: &Failure) {
+    println!("{}", f.headline());
+    println!("replay: {}", replay_command(args, range, f.seed));
 }
 
 /// The command that runs trial `seed` of `range` alone, with every option
@@ -173,10 +178,7 @@ fn replay_command(args: &DowntimeArgs, (min, max): (u64, u64), seed: u64) -> Str
         args.broadcast_ms,
         args.peers,
         if args.prevote { " --prevote" } else { "" },
-        match args.limit / labsim::MS {
-            ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
-            ms => format!("{ms}ms"),
-        },
+        labsim::fmt_ns(args.limit),
         tests::peers::flag(&tests::peers::current_name()),
     )
 }
@@ -188,8 +190,7 @@ fn one_trial(args: &DowntimeArgs, setup: &Setup, seed: u64) -> ExitCode {
     let trial = match outcome {
         Ok(trial) => trial,
         Err(f) => {
-            println!("{}", f.headline());
-            println!("replay: {}", replay_command(args, range, seed));
+            print_failure(args, range, &f);
             return ExitCode::FAILURE;
         }
     };
