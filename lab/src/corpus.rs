@@ -38,12 +38,9 @@ pub fn corpus(file: &Path, only: Option<usize>, peer: Option<&'static str>) -> E
             // The seed alone does not replay a line's own schedule; the line does.
             Err(f) if has_schedule => {
                 failed += 1;
-                println!(
-                    "{}\nreplay: cargo run --release -p lab -- corpus {} --line {n}{}",
-                    f.headline(),
-                    file.display(),
-                    peers::flag(entry.peer)
-                );
+                let line = format!("corpus {} --line {n}", file.display());
+                let replay = tests::failure::lab_command(&line, entry.peer);
+                println!("{}\nreplay: {replay}", f.headline());
             }
             Err(f) => {
                 failed += 1;

@@ -171,16 +171,15 @@ fn print_failure(args: &DowntimeArgs, range: (u64, u64), f: &Failure) {
 /// The command that runs trial `seed` of `range` alone, with every option
 /// that shapes a trial (the peer's, and the budgets raised, too).
 fn replay_command(args: &DowntimeArgs, (min, max): (u64, u64), seed: u64) -> String {
-    format!(
-        "{}cargo run --release -p lab -- experiment election-downtime --ranges {min}-{max} \
-         --broadcast-ms {} --peers {}{} --limit {} --trial {seed}{}",
-        tests::budgets::raised(),
+    let trial = format!(
+        "experiment election-downtime --ranges {min}-{max} --broadcast-ms {} --peers {}{} \
+         --limit {} --trial {seed}",
         args.broadcast_ms,
         args.peers,
         if args.prevote { " --prevote" } else { "" },
         labsim::fmt_ns(args.limit),
-        tests::peers::flag(&tests::peers::current_name()),
-    )
+    );
+    tests::failure::lab_command(&trial, &tests::peers::current_name())
 }
 
 /// `--trial N`: one trial, what it measured or its failure; exit 1 if it failed.

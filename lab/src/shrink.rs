@@ -96,11 +96,16 @@ fn report(scenario: &Scenario, seed: u64, shrunk: &Shrunk, out: &Path, max_runs:
     let mut failure = shrunk.failure.clone();
     failure.what = format!("{} (with the shrunk schedule)", failure.what);
     eprintln!("{}", failure.headline());
-    eprintln!(
-        "replay: cargo run --release -p lab -- replay {} --seed {} --schedule {}",
+    // The schedule names the peer it ran: no flag needed.
+    let replay = format!(
+        "replay {} --seed {} --schedule {}",
         scenario.name,
         shrunk.seed,
         out.display()
+    );
+    eprintln!(
+        "replay: {}",
+        tests::failure::lab_command(&replay, peers::REFERENCE)
     );
 }
 

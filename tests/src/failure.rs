@@ -148,8 +148,15 @@ pub fn in_run() -> bool {
 /// The command that replays `test` on `seed` with `peer`, under the seed's
 /// own schedule and the budgets this process runs with.
 pub fn replay_command(test: &str, seed: u64, peer: &str) -> String {
+    lab_command(&format!("replay {test} --seed {seed}"), peer)
+}
+
+/// The command a user runs to do `args` again with `peer`: every command
+/// lab prints is written here, so each carries the budgets this process
+/// runs with (a run that needed them fails differently without them).
+pub fn lab_command(args: &str, peer: &str) -> String {
     format!(
-        "{}cargo run --release -p lab -- replay {test} --seed {seed}{}",
+        "{}cargo run --release -p lab -- {args}{}",
         crate::budgets::raised(),
         crate::peers::flag(peer)
     )
