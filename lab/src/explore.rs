@@ -49,7 +49,8 @@ pub fn explore(name: &str, many: ManySeeds, corpus: &Path) -> ExitCode {
 
 /// Where a guided campaign's pool comes from and goes to.
 pub struct PoolFiles {
-    /// Start from this pool (`--pool`).
+    /// Start from this pool (`--pool`; `none`: from nothing; absent: the
+    /// scenario's shipped pool, if any).
     pub from: Option<PathBuf>,
     /// Save the pool here at the end (`--save-pool`).
     pub to: Option<PathBuf>,
@@ -61,12 +62,9 @@ pub fn explore_guided(name: &str, many: ManySeeds, corpus: &Path, pools: PoolFil
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let learned = match &pools.from {
-        Some(path) => match Guide::read(path, scenario) {
-            Ok(guide) => Some(guide),
-            Err(e) => return fail(e),
-        },
-        None => None,
+    let learned = match Guide::starting(pools.from.as_deref(), scenario) {
+        Ok(guide) => guide,
+        Err(e) => return fail(e),
     };
     if let Some(Err(e)) = pools.to.as_deref().map(crate::common::can_write) {
         return fail(e);

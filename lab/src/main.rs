@@ -109,15 +109,18 @@ enum Command {
         /// Append failing seeds to this corpus (JSON lines: scenario, seed, schedule, failure kind).
         #[arg(long, default_value = "lab-out/corpus.jsonl")]
         corpus: PathBuf,
-        /// Guide the exploration by coverage marks: half the seeds run a
-        /// schedule bred from the swarm options, configuration and aimed
-        /// faults of earlier seeds that reached rarely reached marks. Still a pure
-        /// function of the seeds and options (not of --jobs); a failure's
-        /// schedule is saved beside the corpus for replay.
+        /// Guide the exploration by coverage marks: seeds run schedules bred
+        /// from the swarm options, configuration and aimed faults of earlier
+        /// seeds that reached rarely reached marks; from a pool with proven
+        /// genomes (kv-nemesis ships one), three seeds in four run one of
+        /// those as it is. Still a pure function of the seeds and options (not of
+        /// --jobs); a failure's schedule is saved beside the corpus for replay.
         #[arg(long)]
         guided: bool,
         /// With --guided: start from the pool and counts an earlier guided
-        /// campaign saved (--save-pool), as a fuzzer starts from its corpus.
+        /// campaign saved (--save-pool), as a fuzzer starts from its corpus,
+        /// instead of the scenario's shipped pool (lab/pools/); `none`: from
+        /// nothing.
         #[arg(long, requires = "guided", value_name = "FILE")]
         pool: Option<PathBuf>,
         /// With --guided: save what the guide learned (its pool of genomes and
